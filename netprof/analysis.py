@@ -1,0 +1,153 @@
+"""From a capture to priced ops and the totals per module, category and model."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from netprof.capture.ir import Capture, CapturedOp, TensorMeta
+from netprof.costs import Category, Cost, lookup
+
+
+@dataclass(frozen=True, slots=True)
+class OpNode:
+    """A captured op with its cost. See ``netprof.capture.ir.CapturedOp`` for the fields it shares."""
+
+    id: int
+    op: str
+    module: str
+    inputs: tuple[int | None, ...]
+    input_metas: tuple[TensorMeta, ...]
+    output_metas: tuple[TensorMeta, ...]
+    category: str
+    mult_adds: int
+    flops: int
+    mem_access_bytes: int
+    counted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    mult_adds: int = 0
+    flops: int = 0
+    mem_access_bytes: int = 0
+    ops: int = 0
+    uncounted_ops: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.mult_adds + other.mult_adds,
+            self.flops + other.flops,
+            self.mem_access_bytes + other.mem_access_bytes,
+            self.ops + other.ops,
+            self.uncounted_ops + other.uncounted_ops,
+        )
+
+    @classmethod
+    def of(cls, node: OpNode) -> Totals:
+        return cls(node.mult_adds, node.flops, node.mem_access_bytes, 1, 0 if node.counted else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSummary:
+    """A module subtree: its own ops and those of every module inside it."""
+
+    path: str
+    type: str
+    calls: int
+    params: int
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything ``netprof.analyze`` measured about one model."""
+
+    model: str
+    mode: str
+    inputs: tuple[Any, ...]
+    ops: tuple[OpNode, ...]
+    modules: tuple[ModuleSummary, ...]
+    categories: dict[str, Totals]
+    totals: Totals
+    params: int
+    uncounted: dict[str, int]
+    notes: tuple[str, ...] = field(default=())
+
+    def module(self, path: str) -> ModuleSummary:
+        for summary in self.modules:
+            if summary.path == path:
+                return summary
+        raise KeyError(path)
+
+
+def price(op: CapturedOp) -> OpNode:
+    """Apply the op's cost formula; ops without one are marked uncounted."""
+    formula = lookup(op.func)
+    cost = formula(op.call) if formula is not None else Cost(Category.OTHER)
+    category = cost.category
+    if op.in_attention and category is not Category.VIEW:
+        category = Category.ATTENTION
+    if cost.moves_memory:
+        mem_access = sum(m.nbytes for m in op.input_metas) + sum(m.nbytes for m in op.output_metas)
+    else:
+        mem_access = 0
+    return OpNode(
+        id=op.id,
+        op=str(op.func),
+        module=op.module,
+        inputs=op.inputs,
+        input_metas=op.input_metas,
+        output_metas=op.output_metas,
+        category=str(category),
+        mult_adds=cost.mult_adds,
+        flops=cost.flops,
+        mem_access_bytes=mem_access,
+        counted=formula is not None,
+    )
+
+
+def _ancestors(path: str) -> list[str]:
+    """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``: every module an op runs inside."""
+    if not path:
+        return [""]
+    parts = path.split(".")
+    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def summarize_modules(model: nn.Module, capture: Capture, nodes: tuple[OpNode, ...]) -> tuple[ModuleSummary, ...]:
+    per_module: dict[str, Totals] = defaultdict(Totals)
+    for node in nodes:
+        own = Totals.of(node)
+        for path in _ancestors(node.module):
+            per_module[path] = per_module[path] + own
+    params = {path: sum(p.numel() for p in module.parameters()) for path, module in model.named_modules()}
+    return tuple(
+        ModuleSummary(call.path, call.type, call.calls, params.get(call.path, 0), per_module[call.path])
+        for call in capture.modules
+    )
+
+
+def build(model: nn.Module, capture: Capture, name: str, inputs: tuple[Any, ...], notes: tuple[str, ...]) -> Analysis:
+    nodes = tuple(price(op) for op in capture.ops)
+    categories: dict[str, Totals] = defaultdict(Totals)
+    for node in nodes:
+        categories[node.category] = categories[node.category] + Totals.of(node)
+    totals = sum((categories[c] for c in categories), Totals())
+    uncounted = Counter(node.op for node in nodes if not node.counted)
+    fallback_notes = tuple(f"capture mode {failure}" for failure in capture.fallbacks)
+    return Analysis(
+        model=name,
+        mode=capture.mode,
+        inputs=inputs,
+        ops=nodes,
+        modules=summarize_modules(model, capture, nodes),
+        categories=dict(sorted(categories.items(), key=lambda item: -item[1].mem_access_bytes)),
+        totals=totals,
+        params=sum(p.numel() for p in model.parameters()),
+        uncounted=dict(uncounted.most_common()),
+        notes=notes + fallback_notes,
+    )

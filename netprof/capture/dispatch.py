@@ -1,0 +1,135 @@
+"""The recording mode: every ATen op of a forward pass, with its data-flow edges.
+
+Capture happens at the ATen level (``__torch_dispatch__``), below autograd and
+below every Python-level API, so functional calls, operators such as ``x @ w``,
+fused fast paths and attention kernels are all seen; module hooks and tracing
+miss some of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_leaves, tree_unflatten
+from torch.utils.weak import WeakIdKeyDictionary
+
+from netprof.capture.ir import CapturedOp, OpCall, TensorMeta
+from netprof.capture.modules import ModuleStack
+
+
+class OpFailed(Exception):
+    """An op raised during capture; says which op and in which module."""
+
+    def __init__(self, op: str, module: str, cause: BaseException) -> None:
+        where = f"module '{module}'" if module else "the root module"
+        lines = str(cause).strip().splitlines()
+        detail = f": {lines[0]}" if lines else ""
+        super().__init__(f"{op} in {where} raised {type(cause).__name__}{detail}")
+        self.op, self.module, self.cause = op, module, cause
+
+
+def _meta_or_same(value: Any) -> Any:
+    return TensorMeta.of(value) if isinstance(value, torch.Tensor) else value
+
+
+class _AttentionScope(TorchFunctionMode):
+    """Marks the ops that ``F.scaled_dot_product_attention`` decomposes into.
+
+    On a backend without a fused kernel (the meta device, for one) attention
+    reaches ATen as ``bmm`` + ``softmax``; this lets those ops carry the
+    attention category instead of looking like any other matmul.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not F.scaled_dot_product_attention:
+            return func(*args, **kwargs)
+        self.depth += 1
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.depth -= 1
+
+
+class _RecordingMode(TorchDispatchMode):
+    def __init__(self, modules: ModuleStack, attention: _AttentionScope) -> None:
+        super().__init__()
+        self.ops: list[CapturedOp] = []
+        self._modules = modules
+        self._attention = attention
+        self._producers: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except OpFailed:
+            raise
+        except Exception as error:
+            raise OpFailed(str(func), self._modules.current, error) from error
+        if func.namespace != "prim":
+            self._record(func, args, kwargs, out)
+        return out
+
+    def _record(self, func, args, kwargs, out) -> None:
+        flat, spec = tree_flatten((args, kwargs))
+        inputs: list[int | None] = []
+        input_metas: list[TensorMeta] = []
+        seen: set[int] = set()
+        for value in flat:
+            # A tensor passed twice (x * x) is read once.
+            if isinstance(value, torch.Tensor) and id(value) not in seen:
+                seen.add(id(value))
+                inputs.append(self._producers.get(value))
+                input_metas.append(TensorMeta.of(value))
+        call_args, call_kwargs = tree_unflatten([_meta_or_same(v) for v in flat], spec)
+        results = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        op_id = len(self.ops)
+        call = OpCall(tuple(call_args), call_kwargs, tuple(TensorMeta.of(t) for t in results))
+        self.ops.append(
+            CapturedOp(
+                id=op_id,
+                func=func,
+                module=self._modules.current,
+                inputs=tuple(inputs),
+                input_metas=tuple(input_metas),
+                call=call,
+                in_attention=self._attention.depth > 0,
+            )
+        )
+        for tensor in results:
+            self._producers[tensor] = op_id
+
+
+class Recorder:
+    """Context manager recording every op run inside it, attributed to ``root``'s modules."""
+
+    def __init__(self, root: torch.nn.Module) -> None:
+        self.modules = ModuleStack(root)
+        self._attention = _AttentionScope()
+        self._mode = _RecordingMode(self.modules, self._attention)
+
+    @property
+    def ops(self) -> tuple[CapturedOp, ...]:
+        return tuple(self._mode.ops)
+
+    def __enter__(self) -> Recorder:
+        self.modules.__enter__()
+        self._attention.__enter__()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._mode.__exit__(*exc_info)
+            self._attention.__exit__(*exc_info)
+        finally:
+            self.modules.__exit__(*exc_info)

@@ -1,0 +1,122 @@
+"""Run one forward pass under the recorder, on meta, fake or real tensors.
+
+``meta`` and ``fake`` tensors carry shapes and dtypes but no data, so a model of
+any size is captured in the time its Python code takes to run. Models whose
+shapes depend on data (detection post-processing, ``.item()``) cannot run
+without data; ``auto`` then falls back to a real run on the CPU.
+
+Nothing the caller passed is changed: the model is put in eval mode for the
+capture and every module's training flag is restored afterwards; parameters are
+swapped for meta copies only through ``torch.func.functional_call``, which puts
+the originals back even when the forward raises; a real run works on a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._pytree import tree_map_only
+
+from netprof.capture.dispatch import OpFailed, Recorder
+from netprof.capture.ir import Capture
+
+MODES = ("auto", "meta", "fake", "real")
+
+
+class CaptureError(Exception):
+    """The model could not be captured; the message names the cause."""
+
+
+@contextlib.contextmanager
+def _inference(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for the duration; every module's flag restored."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, training in flags:
+            module.training = training
+
+
+def _is_on_meta(model: nn.Module) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    return bool(tensors) and all(t.is_meta for t in tensors)
+
+
+def _forward(model: nn.Module, inputs: tuple[Any, ...], recorder: Recorder) -> None:
+    with recorder:
+        model(*inputs)
+
+
+def _run_meta(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
+    meta_inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
+    recorder = Recorder(model)
+    if _is_on_meta(model):
+        _forward(model, meta_inputs, recorder)
+        return recorder
+    state = {
+        name: torch.empty_like(tensor, device="meta")
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]
+    }
+    with recorder:
+        torch.func.functional_call(model, state, meta_inputs, strict=False)
+    return recorder
+
+
+def _run_fake(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
+    recorder = Recorder(model)
+    with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
+        fake_inputs = tree_map_only(torch.Tensor, fake_mode.from_tensor, inputs)
+        _forward(model, fake_inputs, recorder)
+    return recorder
+
+
+def _run_real(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
+    # A copy, so that a forward writing into its own buffers cannot touch the user's.
+    twin = copy.deepcopy(model)
+    recorder = Recorder(twin)
+    _forward(twin, inputs, recorder)
+    return recorder
+
+
+_RUNNERS = {"meta": _run_meta, "fake": _run_fake, "real": _run_real}
+
+
+def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Capture:
+    """Record one inference forward pass of ``model(*inputs)``.
+
+    ``mode`` is ``meta``, ``fake``, ``real`` or ``auto``: meta, then fake, then
+    real, keeping the first that works (a model already on the meta device only
+    runs on meta). The returned capture says which mode ran and why others failed.
+    """
+    if mode not in MODES:
+        raise CaptureError(f"unknown capture mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode == "auto":
+        attempts = ("meta",) if _is_on_meta(model) else ("meta", "fake", "real")
+    else:
+        attempts = (mode,)
+    failures: list[str] = []
+    with _inference(model):
+        for attempt in attempts:
+            try:
+                recorder = _RUNNERS[attempt](model, inputs)
+            except Exception as error:  # noqa: BLE001 - any failure of the user's forward
+                failures.append(f"{attempt}: {_describe(error)}")
+                continue
+            return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
+    raise CaptureError(f"the forward pass failed ({failures[-1]})")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OpFailed):
+        return str(error)
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -1,0 +1,32 @@
+"""Element-wise ops that the ATen schema does not tag ``pointwise``.
+
+Ops that carry the tag (``relu``, ``add.Tensor``, ``mul``, ...) need no entry:
+``netprof.costs.registry.lookup`` counts them as element-wise on its own.
+"""
+
+from __future__ import annotations
+
+from torch.ops import aten
+
+from netprof.costs.registry import elementwise_cost, formula
+
+formula(
+    aten.gelu_,
+    aten.hardswish,
+    aten.hardswish_,
+    aten.mish_,
+    aten.threshold_,
+    aten.prelu,
+    aten._prelu_kernel,
+    aten.glu,
+    aten.log_sigmoid_forward,
+    aten.rrelu_with_noise,
+    aten.where,
+    aten._softmax,
+    aten._log_softmax,
+    aten._safe_softmax,
+    aten.native_dropout,
+    aten.bernoulli_,
+    aten.fill_,
+    aten.zero_,
+)(elementwise_cost)
