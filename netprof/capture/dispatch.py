@@ -19,6 +19,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from netprof.capture.ir import CapturedOp, OpCall, TensorMeta
 from netprof.capture.modules import ModuleStack
+from netprof.errors import one_line
 
 
 class OpFailed(Exception):
@@ -26,9 +27,7 @@ class OpFailed(Exception):
 
     def __init__(self, op: str, module: str, cause: BaseException) -> None:
         where = f"module '{module}'" if module else "the root module"
-        lines = str(cause).strip().splitlines()
-        detail = f": {lines[0]}" if lines else ""
-        super().__init__(f"{op} in {where} raised {type(cause).__name__}{detail}")
+        super().__init__(f"{op} in {where} raised {one_line(cause)}")
         self.op, self.module, self.cause = op, module, cause
 
 

@@ -25,6 +25,7 @@ from torch.utils._pytree import tree_map_only
 
 from netprof.capture.dispatch import OpFailed, Recorder
 from netprof.capture.ir import Capture
+from netprof.errors import one_line
 
 MODES = ("auto", "meta", "fake", "real")
 
@@ -109,14 +110,8 @@ def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Ca
             try:
                 recorder = _RUNNERS[attempt](model, inputs)
             except Exception as error:  # noqa: BLE001 - any failure of the user's forward
-                failures.append(f"{attempt}: {_describe(error)}")
+                failures.append(f"{attempt}: {error if isinstance(error, OpFailed) else one_line(error)}")
                 continue
             return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
     raise CaptureError(f"the forward pass failed ({failures[-1]})")
 
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, OpFailed):
-        return str(error)
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -1,0 +1,141 @@
+"""Turn a SPEC such as ``model.py:build`` or ``torchvision.models:resnet50`` into a model and inputs.
+
+The callable takes no arguments and returns an ``nn.Module`` or
+``(module, example_inputs)``; ``example_inputs`` is a tensor or a tuple of
+positional arguments. Every way this can go wrong raises ``SpecError`` with one
+line naming the cause, for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_map_only
+
+from netprof.errors import one_line
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+
+
+class SpecError(Exception):
+    """The SPEC, its callable or its inputs are unusable."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: nn.Module
+    inputs: tuple[Any, ...]
+    name: str
+    notes: tuple[str, ...]
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise SpecError(f"model file not found: {path}")
+    module_name = f"_netprof_user_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    # The file's own folder first on the path, so its sibling imports resolve.
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise SpecError(f"importing {path} raised {one_line(error)}") from error
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception as error:
+        raise SpecError(f"cannot import module {name!r}: {one_line(error)}") from error
+
+
+def resolve(spec: str) -> Any:
+    """The callable named by ``spec``."""
+    target, sep, attribute = spec.rpartition(":")
+    if not sep or not target or not attribute:
+        raise SpecError(f"bad SPEC {spec!r}: expected file.py:callable or package.module:callable")
+    module = _import_file(Path(target)) if target.endswith(".py") else _import_module(target)
+    builder = module
+    for part in attribute.split("."):
+        if not hasattr(builder, part):
+            raise SpecError(f"{target} has no attribute {attribute!r}")
+        builder = getattr(builder, part)
+    if not callable(builder):
+        raise SpecError(f"{spec} is not callable")
+    return builder
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` (or ``1x3x224x224``) -> ``(1, 3, 224, 224)``."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        shape = tuple(int(part) for part in parts)
+    except ValueError:
+        raise SpecError(f"bad --input {text!r}: expected comma-separated integers such as 1,3,224,224") from None
+    if any(size < 0 for size in shape):
+        raise SpecError(f"bad --input {text!r}: sizes must not be negative")
+    return shape
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise SpecError(f"unknown --dtype {name!r}: use a torch dtype name such as float32, bfloat16, int64")
+    return dtype
+
+
+def _make_input(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> torch.Tensor:
+    if dtype.is_floating_point or dtype.is_complex:
+        return torch.randn(shape, dtype=dtype, device=device)
+    return torch.zeros(shape, dtype=dtype, device=device)
+
+
+def load(
+    spec: str,
+    input_shapes: list[tuple[int, ...]] | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str = "auto",
+) -> LoadedModel:
+    """Build the model of ``spec`` and decide its example inputs.
+
+    ``device="meta"`` calls the builder under ``torch.device("meta")`` so that
+    no weight is allocated; any other value builds on the CPU.
+    """
+    builder = resolve(spec)
+    build_device = "meta" if device == "meta" else "cpu"
+    context = torch.device("meta") if device == "meta" else contextlib.nullcontext()
+    try:
+        with context:
+            built = builder()
+    except Exception as error:
+        raise SpecError(f"{spec} raised {one_line(error)}") from error
+    model, inputs = (built if isinstance(built, tuple) and len(built) == 2 else (built, None))
+    if not isinstance(model, nn.Module):
+        raise SpecError(f"{spec} returned {type(model).__name__}, not an nn.Module or (module, inputs)")
+    notes: list[str] = []
+    if input_shapes:
+        inputs = tuple(_make_input(shape, dtype, build_device) for shape in input_shapes)
+    elif inputs is None:
+        inputs = (_make_input(DEFAULT_INPUT_SHAPE, dtype, build_device),)
+        shape = "x".join(map(str, DEFAULT_INPUT_SHAPE))
+        notes.append(f"no input given: used a {shape} {str(dtype).removeprefix('torch.')} tensor")
+    elif not isinstance(inputs, tuple):
+        inputs = (inputs,)
+    if device == "meta":
+        inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
+    return LoadedModel(model, inputs, spec, tuple(notes))
+

@@ -1,0 +1,88 @@
+"""The ``netprof.analysis/1`` JSON document, produced in this one place.
+
+Later features add keys; a change that removes or renames one bumps the
+version. ``netprof/report/analysis.schema.json`` is its JSON Schema.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from typing import Any
+
+import torch
+
+import netprof
+from netprof.analysis import Analysis, OpNode, Totals
+from netprof.capture.ir import TensorMeta
+from netprof.costs import CONVENTIONS
+
+SCHEMA = "netprof.analysis/1"
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _tensor(meta: TensorMeta) -> dict[str, Any]:
+    return {"shape": list(meta.shape), "dtype": _dtype(meta.dtype)}
+
+
+def _totals(totals: Totals) -> dict[str, int]:
+    return {
+        "mult_adds": totals.mult_adds,
+        "flops": totals.flops,
+        "mem_access_bytes": totals.mem_access_bytes,
+        "ops": totals.ops,
+        "uncounted_ops": totals.uncounted_ops,
+    }
+
+
+def _op(node: OpNode) -> dict[str, Any]:
+    first = (node.output_metas or node.input_metas or (None,))[0]
+    return {
+        "id": node.id,
+        "op": node.op,
+        "category": node.category,
+        "module": node.module,
+        "inputs": list(node.inputs),
+        "input_shapes": [list(m.shape) for m in node.input_metas],
+        "output_shapes": [list(m.shape) for m in node.output_metas],
+        "dtype": _dtype(first.dtype) if first is not None else None,
+        "mult_adds": node.mult_adds,
+        "flops": node.flops,
+        "mem_access_bytes": node.mem_access_bytes,
+        "counted": node.counted,
+    }
+
+
+def to_dict(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "model": analysis.model,
+        "mode": analysis.mode,
+        "conventions": CONVENTIONS,
+        "versions": {"netprof": netprof.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "inputs": [_tensor(meta) for meta in analysis.inputs],
+        "notes": list(analysis.notes),
+        "totals": {"params": analysis.params, **_totals(analysis.totals)},
+        "uncounted": dict(analysis.uncounted),
+        "categories": {name: _totals(totals) for name, totals in analysis.categories.items()},
+        "modules": [
+            {
+                "path": summary.path,
+                "type": summary.type,
+                "calls": summary.calls,
+                "params": summary.params,
+                "mult_adds": summary.totals.mult_adds,
+                "flops": summary.totals.flops,
+                "mem_access_bytes": summary.totals.mem_access_bytes,
+            }
+            for summary in analysis.modules
+        ],
+        "ops": [_op(node) for node in analysis.ops],
+    }
+
+
+def dumps(analysis: Analysis) -> str:
+    return json.dumps(to_dict(analysis), indent=1) + "\n"

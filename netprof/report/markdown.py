@@ -1,0 +1,75 @@
+"""The report as GitHub-flavoured Markdown, for pasting into a pull request."""
+
+from __future__ import annotations
+
+from netprof.analysis import Analysis
+from netprof.costs import CONVENTIONS
+from netprof.report import units
+from netprof.report.tables import Row, category_rows, input_description, module_rows
+
+
+def _table(header: list[str], body: list[list[str]]) -> list[str]:
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    return ["| " + " | ".join(cells) + " |" for cells in [header, align, *body]]
+
+
+def _cost_cells(row: Row, analysis: Analysis) -> list[str]:
+    total = analysis.totals
+    return [
+        units.count(row.totals.mult_adds),
+        units.share(row.totals.mult_adds, total.mult_adds),
+        units.count(row.totals.flops),
+        units.nbytes(row.totals.mem_access_bytes),
+        units.share(row.totals.mem_access_bytes, total.mem_access_bytes),
+    ]
+
+
+_COST_HEADER = ["mult_adds", "%", "flops", "mem_access", "%"]
+
+
+def render(analysis: Analysis, depth: int = 1) -> str:
+    totals = analysis.totals
+    lines = [
+        f"### netprof: `{analysis.model}`",
+        "",
+        f"Input {input_description(analysis)}, capture mode `{analysis.mode}`.",
+        "",
+        *_table(
+            ["mult_adds", "flops", "params", "mem_access", "ops", "uncounted ops"],
+            [[
+                units.count(totals.mult_adds),
+                units.count(totals.flops),
+                units.count(analysis.params),
+                units.nbytes(totals.mem_access_bytes),
+                str(totals.ops),
+                str(totals.uncounted_ops),
+            ]],
+        ),
+        "",
+    ]
+    lines += [f"> **Note:** {note}\n" for note in analysis.notes]
+    if analysis.uncounted:
+        listed = ", ".join(f"`{op}` x{n}" for op, n in analysis.uncounted.items())
+        lines += [f"> **Uncounted:** {totals.uncounted_ops} ops have no formula: {listed}", ""]
+    lines += [
+        f"#### By module (depth {depth})",
+        "",
+        *_table(
+            ["module", "type", "calls", "params", *_COST_HEADER],
+            [
+                [f"`{row.name}`", row.kind, str(row.calls), units.count(row.params), *_cost_cells(row, analysis)]
+                for row in module_rows(analysis, depth)
+            ],
+        ),
+        "",
+        "#### By category",
+        "",
+        *_table(
+            ["category", "ops", *_COST_HEADER],
+            [[row.name, str(row.calls), *_cost_cells(row, analysis)] for row in category_rows(analysis)],
+        ),
+        "",
+        f"<sub>{CONVENTIONS}</sub>",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""The rows every report shows, computed once; renderers only format them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netprof.analysis import Analysis, ModuleSummary, Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    kind: str
+    calls: int
+    params: int
+    totals: Totals
+
+
+def module_rows(analysis: Analysis, depth: int) -> list[Row]:
+    """Modules down to ``depth`` levels below the root that ran or hold parameters."""
+
+    def level(summary: ModuleSummary) -> int:
+        return summary.path.count(".") + 1 if summary.path else 0
+
+    return [
+        Row(summary.path or "(model)", summary.type, summary.calls, summary.params, summary.totals)
+        for summary in analysis.modules
+        if level(summary) <= depth and (summary.calls or summary.params)
+    ]
+
+
+def category_rows(analysis: Analysis) -> list[Row]:
+    return [Row(name, "", totals.ops, 0, totals) for name, totals in analysis.categories.items()]
+
+
+def input_description(analysis: Analysis) -> str:
+    return ", ".join(
+        f"{'x'.join(map(str, meta.shape))} {str(meta.dtype).removeprefix('torch.')}" for meta in analysis.inputs
+    )

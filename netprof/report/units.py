@@ -1,0 +1,24 @@
+"""Human units: ``300.8 M`` multiply-adds, ``75.3 MB`` of memory traffic."""
+
+from __future__ import annotations
+
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+
+
+def count(value: int | float) -> str:
+    """A count with a decimal SI prefix: ``4089184256`` -> ``4.09 G``."""
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            scaled = value / scale
+            return f"{scaled:.2f} {prefix}" if abs(scaled) < 100 else f"{scaled:.1f} {prefix}"
+    return f"{value:g}"
+
+
+def nbytes(value: int | float) -> str:
+    """Bytes with a decimal prefix (1 MB = 10^6 B): ``75300000`` -> ``75.3 MB``."""
+    text = count(value)
+    return f"{text}B" if text[-1].isalpha() else f"{text} B"
+
+
+def share(part: int | float, whole: int | float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
