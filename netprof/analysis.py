@@ -8,25 +8,9 @@ from typing import Any
 
 from torch import nn
 
-from netprof.capture.ir import Capture, CapturedOp, TensorMeta
-from netprof.costs import Category, Cost, lookup
-
-
-@dataclass(frozen=True, slots=True)
-class OpNode:
-    """A captured op with its cost. See ``netprof.capture.ir.CapturedOp`` for the fields it shares."""
-
-    id: int
-    op: str
-    module: str
-    inputs: tuple[int | None, ...]
-    input_metas: tuple[TensorMeta, ...]
-    output_metas: tuple[TensorMeta, ...]
-    category: str
-    mult_adds: int
-    flops: int
-    mem_access_bytes: int
-    counted: bool
+from netprof.capture.ir import Capture
+from netprof.graph import OpNode, price
+from netprof.unfused_attention import label_unfused_attention
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,32 +68,6 @@ class Analysis:
         raise KeyError(path)
 
 
-def price(op: CapturedOp) -> OpNode:
-    """Apply the op's cost formula; ops without one are marked uncounted."""
-    formula = lookup(op.func)
-    cost = formula(op.call) if formula is not None else Cost(Category.OTHER)
-    category = cost.category
-    if op.in_attention and category is not Category.VIEW:
-        category = Category.ATTENTION
-    if cost.moves_memory:
-        mem_access = sum(m.nbytes for m in op.input_metas) + sum(m.nbytes for m in op.output_metas)
-    else:
-        mem_access = 0
-    return OpNode(
-        id=op.id,
-        op=str(op.func),
-        module=op.module,
-        inputs=op.inputs,
-        input_metas=op.input_metas,
-        output_metas=op.output_metas,
-        category=str(category),
-        mult_adds=cost.mult_adds,
-        flops=cost.flops,
-        mem_access_bytes=mem_access,
-        counted=formula is not None,
-    )
-
-
 def _ancestors(path: str) -> list[str]:
     """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``: every module an op runs inside."""
     if not path:
@@ -132,7 +90,7 @@ def summarize_modules(model: nn.Module, capture: Capture, nodes: tuple[OpNode, .
 
 
 def build(model: nn.Module, capture: Capture, name: str, inputs: tuple[Any, ...], notes: tuple[str, ...]) -> Analysis:
-    nodes = tuple(price(op) for op in capture.ops)
+    nodes = label_unfused_attention(tuple(price(op) for op in capture.ops))
     categories: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:
         categories[node.category] = categories[node.category] + Totals.of(node)

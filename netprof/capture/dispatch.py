@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_leaves, tree_unflatten
 from torch.utils.weak import WeakIdKeyDictionary
@@ -35,35 +33,11 @@ def _meta_or_same(value: Any) -> Any:
     return TensorMeta.of(value) if isinstance(value, torch.Tensor) else value
 
 
-class _AttentionScope(TorchFunctionMode):
-    """Marks the ops that ``F.scaled_dot_product_attention`` decomposes into.
-
-    On a backend without a fused kernel (the meta device, for one) attention
-    reaches ATen as ``bmm`` + ``softmax``; this lets those ops carry the
-    attention category instead of looking like any other matmul.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.depth = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is not F.scaled_dot_product_attention:
-            return func(*args, **kwargs)
-        self.depth += 1
-        try:
-            return func(*args, **kwargs)
-        finally:
-            self.depth -= 1
-
-
 class _RecordingMode(TorchDispatchMode):
-    def __init__(self, modules: ModuleStack, attention: _AttentionScope) -> None:
+    def __init__(self, modules: ModuleStack) -> None:
         super().__init__()
         self.ops: list[CapturedOp] = []
         self._modules = modules
-        self._attention = attention
         self._producers: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -101,7 +75,6 @@ class _RecordingMode(TorchDispatchMode):
                 inputs=tuple(inputs),
                 input_metas=tuple(input_metas),
                 call=call,
-                in_attention=self._attention.depth > 0,
             )
         )
         for tensor in results:
@@ -113,8 +86,7 @@ class Recorder:
 
     def __init__(self, root: torch.nn.Module) -> None:
         self.modules = ModuleStack(root)
-        self._attention = _AttentionScope()
-        self._mode = _RecordingMode(self.modules, self._attention)
+        self._mode = _RecordingMode(self.modules)
 
     @property
     def ops(self) -> tuple[CapturedOp, ...]:
@@ -122,13 +94,11 @@ class Recorder:
 
     def __enter__(self) -> Recorder:
         self.modules.__enter__()
-        self._attention.__enter__()
         self._mode.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         try:
             self._mode.__exit__(*exc_info)
-            self._attention.__exit__(*exc_info)
         finally:
             self.modules.__exit__(*exc_info)

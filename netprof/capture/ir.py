@@ -81,8 +81,6 @@ class CapturedOp:
             model inputs, parameters, buffers and constants), in argument order.
         input_metas: those distinct tensor arguments, same order as ``inputs``.
         call: the whole call for the cost formulas.
-        in_attention: executed inside ``F.scaled_dot_product_attention`` (its
-            unfused math path decomposes into ``bmm`` and ``softmax``).
     """
 
     id: int
@@ -91,7 +89,6 @@ class CapturedOp:
     inputs: tuple[int | None, ...]
     input_metas: tuple[TensorMeta, ...]
     call: OpCall
-    in_attention: bool = False
 
     @property
     def output_metas(self) -> tuple[TensorMeta, ...]:

@@ -6,8 +6,8 @@ import math
 
 from torch.ops import aten
 
-from netprof.costs.registry import formula
 from netprof.capture.ir import OpCall
+from netprof.costs.registry import formula
 from netprof.costs.types import Category, Cost
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch.ops import aten
 
-from netprof.costs.registry import formula
 from netprof.capture.ir import OpCall
+from netprof.costs.registry import formula
 from netprof.costs.types import Category, Cost
 
 

@@ -4,7 +4,8 @@ Formulas are registered with ``@formula(aten.mm, ...)`` in the modules of this
 package; registering a packet twice is an error, so there is one source of truth.
 Ops without a formula fall back on what the ATen schema says about them: a view
 is free, a ``pointwise``-tagged op is element-wise, a ``reduction``-tagged op is
-a reduction. Anything else is *uncounted*: reported, never silently zero.
+a reduction, and a ``view_copy`` (the copying twin of a view that functionalized
+graphs use) moves data. Anything else is *uncounted*: reported, never silently zero.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ def formula(*packets: torch._ops.OpOverloadPacket) -> Callable[[Formula], Formul
     """Register ``fn`` as the cost formula of every overload of ``packets``."""
 
     def register(fn: Formula) -> Formula:
-        for packet in packets:
-            if packet in _FORMULAS:
+        # Check every packet before registering any, so a failed call leaves the registry unchanged.
+        for index, packet in enumerate(packets):
+            if packet in _FORMULAS or packet in packets[:index]:
                 raise ValueError(f"a cost formula for {packet} is already registered")
+        for packet in packets:
             _FORMULAS[packet] = fn
         return fn
 
@@ -50,6 +53,8 @@ def lookup(func: torch._ops.OpOverload) -> Formula | None:
         return found
     if func.is_view or torch.Tag.inplace_view in func.tags:
         return _view_cost
+    if torch.Tag.view_copy in func.tags:
+        return _copy_cost
     if torch.Tag.pointwise in func.tags:
         return elementwise_cost
     if torch.Tag.reduction in func.tags:
@@ -59,6 +64,10 @@ def lookup(func: torch._ops.OpOverload) -> Formula | None:
 
 def _view_cost(call: OpCall) -> Cost:
     return Cost(Category.VIEW, moves_memory=False)
+
+
+def _copy_cost(call: OpCall) -> Cost:
+    return Cost(Category.DATA_MOVEMENT)
 
 
 def registered() -> frozenset[torch._ops.OpOverloadPacket]:

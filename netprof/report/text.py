@@ -10,7 +10,6 @@ from netprof.costs import CONVENTIONS
 from netprof.report import units
 from netprof.report.tables import Row, category_rows, input_description, module_rows
 
-
 _WIDE = 110  # columns from which the module table has room for module types
 
 
