@@ -1,0 +1,98 @@
+"""The Llama example: its parameter and multiply-add counts match closed forms.
+
+The closed forms are written here from the architecture, not read from netprof
+or from the model, so they are an independent check of both.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import netprof
+
+_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "llama.py"
+
+
+@pytest.fixture(scope="module")
+def llama():
+    spec = importlib.util.spec_from_file_location("netprof_example_llama", _EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class is made.
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def closed_form_params(c) -> int:
+    kv_dim = c.hidden * c.n_kv_heads // c.n_heads
+    attention = 2 * c.hidden * c.hidden + 2 * c.hidden * kv_dim  # q, o; k, v
+    feed_forward = 3 * c.hidden * c.ffn_hidden  # gate, up, down
+    norms = 2 * c.hidden
+    per_layer = attention + feed_forward + norms
+    # Embedding and the untied LM head, plus the final norm.
+    return c.n_layers * per_layer + 2 * c.vocab_size * c.hidden + c.hidden
+
+
+def closed_form_mult_adds(c) -> int:
+    tokens = c.batch * c.seq_len
+    kv_dim = c.hidden * c.n_kv_heads // c.n_heads
+    projections = 2 * c.hidden * c.hidden + 2 * c.hidden * kv_dim
+    feed_forward = 3 * c.hidden * c.ffn_hidden
+    # Q @ K^T and P @ V: each token's query meets all seq_len keys in every head
+    # (the causal mask is counted in full): 2 * seq_len * head_dim * n_heads.
+    attention = 2 * c.seq_len * c.hidden
+    per_token = c.n_layers * (projections + feed_forward + attention) + c.hidden * c.vocab_size
+    # Embedding lookup, norms, rotary and residual adds: no multiply-adds.
+    return tokens * per_token
+
+
+def test_tiny_params_match_closed_form(llama):
+    model, _ = llama.llama_tiny()
+    c = llama.LLAMA_TINY
+    # per layer: 2*64*64 + 2*64*32 + 3*64*176 + 2*64 = 8192 + 4096 + 33792 + 128 = 46208
+    # 2 * 46208 + 2*128*64 + 64 = 92416 + 16384 + 64 = 108864
+    assert closed_form_params(c) == 108_864
+    assert sum(p.numel() for p in model.parameters()) == 108_864
+
+
+def test_tiny_mult_adds_match_closed_form_in_meta_and_real(llama):
+    model, tokens = llama.llama_tiny()
+    c = llama.LLAMA_TINY
+    # per token per layer: 2*64*64 + 2*64*32 + 3*64*176 + 2*16*64 = 8192 + 4096 + 33792 + 2048 = 48128
+    # 16 tokens * (2 * 48128 + 64*128) = 16 * (96256 + 8192) = 1671168
+    assert closed_form_mult_adds(c) == 1_671_168
+    analyses = {mode: netprof.analyze(model, tokens, mode=mode) for mode in ("meta", "real")}
+    for mode, analysis in analyses.items():
+        assert analysis.mode == mode
+        assert analysis.uncounted == {}, f"{mode}: uncounted ops {analysis.uncounted}"
+        assert analysis.totals.mult_adds == 1_671_168, mode
+        assert analysis.params == 108_864
+    assert analyses["meta"].totals.mult_adds == analyses["real"].totals.mult_adds
+
+
+def test_tiny_runs_when_built_on_meta(llama):
+    with torch.device("meta"):
+        model, tokens = llama.llama_tiny()
+    assert tokens.is_meta and all(p.is_meta for p in model.parameters())
+    analysis = netprof.analyze(model, tokens, mode="auto")
+    assert analysis.mode == "meta"
+    assert analysis.totals.mult_adds == 1_671_168
+
+
+def test_70b_params_on_meta(llama):
+    with torch.device("meta"):
+        model, tokens = llama.llama70b()
+    c = llama.LLAMA2_70B
+    # per layer: 2*8192^2 + 2*8192*1024 + 3*8192*28672 + 2*8192 = 855,654,400
+    # 80 * 855,654,400 + 2*32000*8192 + 8192 = 68,452,352,000 + 524,288,000 + 8192
+    assert closed_form_params(c) == 68_976_648_192
+    assert sum(p.numel() for p in model.parameters()) == 68_976_648_192
+    assert tokens.is_meta and tokens.shape == (1, 4096) and tokens.dtype == torch.int64
