@@ -45,11 +45,14 @@ def _import_file(path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise SpecError(f"cannot import {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs, as an import would: dataclasses and pickling look it up.
+    sys.modules[module_name] = module
     # The file's own folder first on the path, so its sibling imports resolve.
     sys.path.insert(0, str(path.parent.resolve()))
     try:
         spec.loader.exec_module(module)
     except Exception as error:
+        del sys.modules[module_name]
         raise SpecError(f"importing {path} raised {one_line(error)}") from error
     finally:
         sys.path.remove(str(path.parent.resolve()))

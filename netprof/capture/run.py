@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -57,16 +57,22 @@ def _forward(model: nn.Module, inputs: tuple[Any, ...], recorder: Recorder) -> N
         model(*inputs)
 
 
+def _substituted_state(model: nn.Module, convert: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Stand-ins for every parameter and buffer, to run the model through ``functional_call``.
+
+    The forward then reads and writes the stand-ins, never the user's tensors
+    (a fake tensor mode would otherwise apply in-place updates to real buffers).
+    """
+    return {name: convert(tensor) for name, tensor in [*model.named_parameters(), *model.named_buffers()]}
+
+
 def _run_meta(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
     meta_inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
     recorder = Recorder(model)
     if _is_on_meta(model):
         _forward(model, meta_inputs, recorder)
         return recorder
-    state = {
-        name: torch.empty_like(tensor, device="meta")
-        for name, tensor in [*model.named_parameters(), *model.named_buffers()]
-    }
+    state = _substituted_state(model, lambda t: torch.empty_like(t, device="meta"))
     with recorder:
         torch.func.functional_call(model, state, meta_inputs, strict=False)
     return recorder
@@ -76,7 +82,9 @@ def _run_fake(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
     recorder = Recorder(model)
     with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
         fake_inputs = tree_map_only(torch.Tensor, fake_mode.from_tensor, inputs)
-        _forward(model, fake_inputs, recorder)
+        state = _substituted_state(model, fake_mode.from_tensor)
+        with recorder:
+            torch.func.functional_call(model, state, fake_inputs, strict=False)
     return recorder
 
 
