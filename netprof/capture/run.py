@@ -6,9 +6,10 @@ shapes depend on data (detection post-processing, ``.item()``) cannot run
 without data; ``auto`` then falls back to a real run on the CPU.
 
 Nothing the caller passed is changed: the model is put in eval mode for the
-capture and every module's training flag is restored afterwards; parameters are
-swapped for meta copies only through ``torch.func.functional_call``, which puts
-the originals back even when the forward raises; a real run works on a copy.
+capture; parameters and buffers are swapped for meta or fake stand-ins only
+through ``torch.func.functional_call``; every module attribute is bound again
+to its original afterwards, even when the forward raises; a real run works on
+a copy.
 """
 
 from __future__ import annotations
@@ -35,16 +36,37 @@ class CaptureError(Exception):
 
 
 @contextlib.contextmanager
-def _inference(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no autograd for the duration; every module's flag restored."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
+def _restored(model: nn.Module) -> Iterator[None]:
+    """Every attribute of every module bound again to what it was on entry.
+
+    A forward may rebind its own attributes (torchvision's AnchorGenerator caches
+    ``self.cell_anchors`` moved to the input's device: meta or fake tensors, here)
+    and ``eval()`` flips training flags; both are undone, also after an exception.
+    """
+    saved = [
+        (module, dict(vars(module)), dict(module._parameters), dict(module._buffers), dict(module._modules))
+        for module in model.modules()
+    ]
     try:
-        with torch.no_grad():
-            yield
+        yield
     finally:
-        for module, training in flags:
-            module.training = training
+        for module, attributes, parameters, buffers, children in saved:
+            for current, original in (
+                (vars(module), attributes),
+                (module._parameters, parameters),
+                (module._buffers, buffers),
+                (module._modules, children),
+            ):
+                current.clear()
+                current.update(original)
+
+
+@contextlib.contextmanager
+def _inference(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for the duration of one capture attempt."""
+    with _restored(model), torch.no_grad():
+        model.eval()
+        yield
 
 
 def _is_on_meta(model: nn.Module) -> bool:
@@ -113,13 +135,13 @@ def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Ca
     else:
         attempts = (mode,)
     failures: list[str] = []
-    with _inference(model):
-        for attempt in attempts:
-            try:
+    for attempt in attempts:
+        try:
+            with _inference(model):
                 recorder = _RUNNERS[attempt](model, inputs)
-            except Exception as error:  # noqa: BLE001 - any failure of the user's forward
-                failures.append(f"{attempt}: {error if isinstance(error, OpFailed) else one_line(error)}")
-                continue
-            return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
+        except Exception as error:  # noqa: BLE001 - any failure of the user's forward
+            failures.append(f"{attempt}: {error if isinstance(error, OpFailed) else one_line(error)}")
+            continue
+        return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
     raise CaptureError(f"the forward pass failed ({failures[-1]})")
 

@@ -1,0 +1,28 @@
+"""A detection model: data-dependent post-processing forces the real-execution fallback."""
+
+import pytest
+import torch
+import torchvision
+from torchvision.models import get_model_weights
+
+import netprof
+
+
+def test_ssdlite_analyzes_end_to_end():
+    name = "ssdlite320_mobilenet_v3_large"
+    meta = get_model_weights(name).DEFAULT.meta
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
+
+    analysis = netprof.analyze(model, ([torch.rand(3, 320, 320)],))
+
+    # nonzero() in the box decoding has a data-dependent shape: meta and fake fail, real runs.
+    assert analysis.mode == "real"
+    assert [note.split(":")[0] for note in analysis.notes] == ["capture mode meta", "capture mode fake"]
+    # Source: torchvision's weight metadata (_ops = multiply-adds, num_params).
+    assert analysis.params == meta["num_params"]
+    assert analysis.totals.mult_adds == pytest.approx(meta["_ops"] * 1e9, rel=0.005)
+    # Post-processing ops have no arithmetic formula and are reported, not hidden.
+    assert analysis.uncounted["torchvision.nms.default"] >= 1
+    assert analysis.totals.uncounted_ops == sum(analysis.uncounted.values())
+    # The backbone is attributed to its modules.
+    assert analysis.module("backbone").totals.mult_adds > 0.5 * analysis.totals.mult_adds
