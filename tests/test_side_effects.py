@@ -103,3 +103,23 @@ def test_real_fallback_does_not_write_user_buffers():
     assert analysis.mode == "real"
     assert model.seen.item() == 0
     _assert_unchanged(model, before, globals_before)
+
+
+class Caching(nn.Module):
+    """Rebinds a plain attribute in forward, as torchvision's AnchorGenerator does."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+        self.cache = None
+
+    def forward(self, x):
+        self.cache = self.linear(x)
+        return self.cache
+
+
+@pytest.mark.parametrize("mode", ["meta", "fake", "real"])
+def test_attributes_rebound_by_forward_are_restored(mode):
+    model = Caching()
+    netprof.analyze(model, torch.randn(2, 4), mode=mode)
+    assert model.cache is None

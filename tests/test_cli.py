@@ -1,0 +1,142 @@
+"""The real CLI: reports, input overrides, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from netprof.cli import DEFAULT_SPEC, main
+
+FIXTURES = "tests/fixtures/models.py"
+SCHEMA = json.loads((Path(__file__).parents[1] / "netprof/report/analysis.schema.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch):
+    monkeypatch.chdir(Path(__file__).parents[1])
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+def run(capsys, *argv):
+    """Exit code, stdout and stderr of ``netprof *argv``; argparse's own errors exit early."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_report_is_valid_and_exact(capsys):
+    code, out, err = run(capsys, "analyze", f"{FIXTURES}:tiny", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    jsonschema.validate(report, SCHEMA)
+    # conv 3->8, 3x3, 224 -> 222: 8 * 222 * 222 * 3 * 9 = 10,645,344; linear 8 -> 10: 80
+    assert report["totals"]["mult_adds"] == 10_645_344 + 80
+    # conv 3*8*9 = 216, bn 16, linear 80 + 10
+    assert report["totals"]["params"] == 216 + 16 + 90
+    assert report["schema"] == "netprof.analysis/1"
+    assert report["inputs"] == [{"shape": [1, 3, 224, 224], "dtype": "float32"}]
+    assert any("no input given" in note for note in report["notes"])
+    assert report["modules"][0]["path"] == "" and report["modules"][1]["path"] == "0"
+    conv = next(op for op in report["ops"] if op["op"] == "aten.convolution.default")
+    assert conv["module"] == "0" and conv["category"] == "conv" and conv["inputs"] == [None, None]
+    relu = next(op for op in report["ops"] if op["module"] == "2")
+    bn = next(op for op in report["ops"] if op["module"] == "1" and op["category"] == "normalization")
+    assert relu["inputs"] == [bn["id"]]
+    assert isinstance(report["totals"]["mem_access_bytes"], int)
+
+
+def test_input_and_dtype_override(capsys):
+    code, out, _ = run(
+        capsys, "analyze", f"{FIXTURES}:two_inputs", "--input", "2,3", "--input", "3,4", "--format", "json"
+    )
+    report = json.loads(out)
+    assert code == 0
+    assert [i["shape"] for i in report["inputs"]] == [[2, 3], [3, 4]]
+    assert report["totals"]["mult_adds"] == 2 * 3 * 4  # [2, 3] @ [3, 4]
+    assert report["notes"] == []
+
+    code, out, _ = run(capsys, "analyze", f"{FIXTURES}:tiny_with_inputs", "--dtype", "bfloat16",
+                       "--input", "1,3,5,5", "--format", "json")
+    report = json.loads(out)
+    assert report["inputs"] == [{"shape": [1, 3, 5, 5], "dtype": "bfloat16"}]
+
+
+def test_callable_may_return_its_inputs(capsys):
+    code, out, _ = run(capsys, "analyze", f"{FIXTURES}:tiny_with_inputs", "--format", "json")
+    report = json.loads(out)
+    # bias-free 1x1 conv 3 -> 4 on 5x5: 4 * 25 * 3 = 300
+    assert report["totals"]["mult_adds"] == 300
+    # the paper's MAC: hw(c1 + c2) + c1 c2 = 25 * 7 + 12 = 187 floats
+    assert report["totals"]["mem_access_bytes"] == 187 * 4
+
+
+def test_table_and_markdown(capsys, tmp_path):
+    code, out, _ = run(capsys, "analyze", f"{FIXTURES}:tiny")
+    assert code == 0
+    assert "By module" in out and "By category" in out and "Conventions" in out
+    assert "10.65 M" in out  # mult_adds in human units
+    assert "capture mode: meta" in out
+
+    code, out, _ = run(capsys, "analyze", f"{FIXTURES}:tiny", "--format", "markdown")
+    assert out.startswith("### netprof: `tests/fixtures/models.py:tiny`")
+    assert "| mult_adds | flops | params |" in out
+
+    target = tmp_path / "report.txt"
+    code, out, err = run(capsys, "analyze", f"{FIXTURES}:tiny", "-o", str(target))
+    assert code == 0 and out == "" and "wrote" in err
+    assert "By module" in target.read_text()
+
+
+def test_default_model_is_the_built_in_example(capsys):
+    code, out, _ = run(capsys, "analyze", "--format", "json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["model"] == DEFAULT_SPEC
+    assert any("built-in example" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["analyze", "missing.py:build"], "model file not found: missing.py"),
+        (["analyze", "no_colon_here"], "bad SPEC 'no_colon_here'"),
+        (["analyze", "netprof_no_such_pkg:build"], "cannot import module 'netprof_no_such_pkg'"),
+        (["analyze", f"{FIXTURES}:nope"], "has no attribute 'nope'"),
+        (["analyze", f"{FIXTURES}:raises"], "raised RuntimeError: cannot build this one"),
+        (["analyze", f"{FIXTURES}:not_a_module"], "returned int, not an nn.Module"),
+        (["analyze", f"{FIXTURES}:broken"], "ValueError: forward is broken"),
+        (["analyze", f"{FIXTURES}:tiny", "--input", "1,4,8,8"], "expected input[1, 4, 8, 8] to have 3 channels"),
+        (["analyze", f"{FIXTURES}:tiny", "--input", "1,x"], "bad --input"),
+        (["analyze", f"{FIXTURES}:tiny", "--dtype", "float33"], "unknown --dtype 'float33'"),
+        (["analyze", f"{FIXTURES}:tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_installed_entry_point_runs_in_a_fresh_process():
+    netprof = Path(sys.executable).with_name("netprof")
+    result = subprocess.run(
+        [str(netprof), "analyze", f"{FIXTURES}:tiny_with_inputs", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["mult_adds"] == 300
+
+    result = subprocess.run([str(netprof), "analyze", "missing.py:build"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "netprof: error: model file not found: missing.py"
