@@ -8,7 +8,7 @@ max-pools moved earlier (after conv1, fire3, fire5), "2.4x less computation" at 
 
 Choices the paper leaves open, taken from the authors' Caffe release:
 - max-pooling rounds its output size up (Caffe's ceil mode), so 224 -> 109 -> 54 after conv1;
-- dropout 0.5 after fire9 (Section 5 says so), a ReLU after conv10, then global average pooling;
+- dropout 0.5 after fire9 (Section 3.3.1 says so), a ReLU after conv10, then global average pooling;
 - the paper's input is 227x227; the zoo is measured at the 224x224 used everywhere else.
 """
 

@@ -68,7 +68,9 @@ class MobileNetV3(nn.Module):
             expanded = make_divisible(expanded * width_mult)
             out = make_divisible(out * width_mult)
             squeeze = make_divisible(expanded / 4) if se else None
-            layers.append(InvertedResidual(channels, expanded, out, kernel, stride, ACTIVATIONS[act], squeeze))
+            layers.append(
+                InvertedResidual(channels, expanded, out, kernel, stride, ACTIVATIONS[act], squeeze)
+            )
             channels = out
         conv_width, hidden = HEADS[variant]
         conv_width = make_divisible(conv_width * width_mult)
