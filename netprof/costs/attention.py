@@ -7,10 +7,12 @@ math (unfused) path, the full ``L x S`` score matrix is counted, so a model's
 
 from __future__ import annotations
 
+import math
+
 from torch.ops import aten
 
 from netprof.capture.ir import OpCall
-from netprof.costs.registry import formula
+from netprof.costs.registry import Formula, formula
 from netprof.costs.types import Category, Cost
 
 
@@ -19,26 +21,53 @@ def sdpa_mult_adds(batch_heads: int, q_len: int, kv_len: int, head_dim: int, val
     return batch_heads * q_len * kv_len * (head_dim + value_dim)
 
 
-# [*, h, L, Ev] = sdpa([*, h, L, E], [*, hk, S, E], [*, hk, S, Ev], ...) for the flash (CPU and
-# CUDA), memory-efficient, cuDNN and overrideable kernels; grouped-query K/V (hk < h) is
-# broadcast over the query heads.
-@formula(
-    aten._scaled_dot_product_flash_attention_for_cpu,
-    aten._scaled_dot_product_flash_attention,
-    aten._scaled_dot_product_efficient_attention,
-    aten._scaled_dot_product_cudnn_attention,
-    aten._scaled_dot_product_fused_attention_overrideable,
-)
-def scaled_dot_product_attention(call: OpCall) -> Cost:
+def _sdpa_cost(call: OpCall, mask_index: int | None, mask_name: str | None) -> Cost:
     query, key, value = call.args[0], call.args[1], call.args[2]
     *batch, q_len, head_dim = query.shape
     kv_len, value_dim = key.shape[-2], value.shape[-1]
-    batch_heads = 1
-    for size in batch:
-        batch_heads *= size
+    # K and V may have fewer heads (grouped-query attention): every query head still
+    # attends to all S keys, so the query's batch and head dims set the count.
+    batch_heads = math.prod(batch)
     mult_adds = sdpa_mult_adds(batch_heads, q_len, kv_len, head_dim, value_dim)
-    # The softmax is one flop per score, as for any element-wise op.
-    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + batch_heads * q_len * kv_len)
+    scores = batch_heads * q_len * kv_len
+    # The softmax is one flop per score, as for any element-wise op; so is adding a mask.
+    if mask_name is None:
+        mask = None
+    elif mask_index is None:  # keyword-only in the schema
+        mask = call.kwargs.get(mask_name)
+    else:
+        mask = call.arg(mask_index, mask_name)
+    mask_adds = scores if mask is not None else 0
+    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + scores + mask_adds)
+
+
+def _sdpa_formula(mask_index: int | None, mask_name: str | None) -> Formula:
+    def formula_(call: OpCall) -> Cost:
+        return _sdpa_cost(call, mask_index, mask_name)
+
+    return formula_
+
+
+# [B, h, L, Ev] = sdpa(q [B, h, L, E], k [B, hk, S, E], v [B, hk, S, Ev], ...) for every fused
+# kernel: the tensors arrive in [B, h, L, E] layout (the kernels transpose to [B, L, h, E] inside).
+# They differ only in where the optional additive mask sits in the schema:
+#   _scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, *, attn_mask, scale)
+#   _scaled_dot_product_flash_attention(q, k, v, dropout_p, is_causal, return_debug_mask, *, scale)
+#   _scaled_dot_product_efficient_attention(q, k, v, attn_bias, compute_log_sumexp, dropout_p, ...)
+#   _scaled_dot_product_cudnn_attention(q, k, v, attn_bias, compute_log_sumexp, dropout_p, ...)
+#   _scaled_dot_product_fused_attention_overrideable(q, k, v, attn_bias, dropout_p, is_causal, ...)
+#   _scaled_dot_product_attention_math_for_mps(q, k, v, attn_mask, dropout_p, is_causal, ...)
+# ``_flash_attention_forward`` and ``_efficient_attention_forward`` (``[B, L, h, E]`` layout,
+# variable-length batches whose lengths live in tensor data) run inside those kernels, below the
+# capture, and have no formula.
+formula(aten._scaled_dot_product_flash_attention_for_cpu)(_sdpa_formula(None, "attn_mask"))
+formula(aten._scaled_dot_product_flash_attention)(_sdpa_formula(None, None))
+formula(
+    aten._scaled_dot_product_efficient_attention,
+    aten._scaled_dot_product_cudnn_attention,
+    aten._scaled_dot_product_fused_attention_overrideable,
+)(_sdpa_formula(3, "attn_bias"))
+formula(aten._scaled_dot_product_attention_math_for_mps)(_sdpa_formula(3, "attn_mask"))
 
 
 # ([B, L, E], weights?) = aten::_native_multi_head_attention(q [B, L, E], k [B, S, E], v [B, S, E],
@@ -49,13 +78,17 @@ def native_multi_head_attention(call: OpCall) -> Cost:
     query, key = call.args[0], call.args[1]
     batch, q_len, embed = query.shape
     kv_len = key.shape[1]
+    # In-projection of q (L rows), k and v (S rows each), then the out-projection (L rows).
     projections = batch * (q_len + 2 * kv_len) * embed * embed + batch * q_len * embed * embed
+    # h heads of size E / h: B * h * L * S * 2 (E / h) = B * L * S * 2E, whatever h is.
     attention = sdpa_mult_adds(batch, q_len, kv_len, embed, embed)
     mult_adds = projections + attention
     num_heads = call.arg(4, "num_head")
     bias_adds = batch * (q_len + 2 * kv_len + q_len) * embed
-    softmax = batch * num_heads * q_len * kv_len
-    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + bias_adds + softmax)
+    scores = batch * num_heads * q_len * kv_len
+    # One flop per score for the softmax, one more when a mask is added to the scores.
+    mask_adds = scores if call.arg(9, "mask") is not None else 0
+    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + bias_adds + scores + mask_adds)
 
 
 # [B, L, E] = aten::_transformer_encoder_layer_fwd(src [B, L, E], embed_dim, num_heads,
@@ -70,11 +103,13 @@ def transformer_encoder_layer(call: OpCall) -> Cost:
     num_heads = call.arg(2, "num_heads")
     ffn = call.arg(14, "ffn_weight_1").shape[0]
     tokens = batch * length
+    # q, k, v and out projections, each E x E per token.
     projections = tokens * 4 * embed * embed
     attention = sdpa_mult_adds(batch, length, length, embed, embed)
     feed_forward = tokens * 2 * embed * ffn
     mult_adds = projections + attention + feed_forward
     # Bias adds (qkv, out, two FFN), two norms, the activation, two residual adds, softmax.
     elementwise = tokens * (3 * embed + embed + ffn + embed) + tokens * (2 * embed + ffn + 2 * embed)
-    softmax = batch * num_heads * length * length
-    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + elementwise + softmax)
+    scores = batch * num_heads * length * length
+    mask_adds = scores if call.arg(18, "mask") is not None else 0
+    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + elementwise + scores + mask_adds)

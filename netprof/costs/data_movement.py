@@ -59,6 +59,22 @@ from netprof.costs.types import Category, Cost
     aten.triu,
     aten.narrow_copy,
     aten.masked_select,
+    aten.masked_scatter,
+    aten.index_copy,
+    aten.index_fill,
+    # Accumulating scatters are counted like ``index_put(accumulate=True)``: traffic, not arithmetic.
+    aten.index_add,
+    aten.scatter_add,
+    aten.scatter_reduce,
+    aten._upsample_nearest_exact1d,
+    aten._upsample_nearest_exact3d,
+    aten._upsample_bicubic2d_aa,
+    aten.grid_sampler_3d,
+    aten.max_unpool2d,
+    aten.max_unpool3d,
+    # nn.Unfold / nn.Fold: patches copied out of (into) the image.
+    aten.im2col,
+    aten.col2im,
 )
 def data_movement(call: OpCall) -> Cost:
     return Cost(Category.DATA_MOVEMENT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch.ops import aten
 
-from netprof.costs.registry import elementwise_cost, formula
+from netprof.costs.registry import elementwise_cost, formula, reduction_cost
 
 formula(
     aten.gelu_,
@@ -22,6 +22,10 @@ formula(
     aten.log_sigmoid_forward,
     aten.rrelu_with_noise,
     aten.where,
+    aten.masked_fill,  # the .Tensor overload carries no pointwise tag
+    # CUDA's fused LSTM / GRU cell: the gate arithmetic after the two matmuls.
+    aten._thnn_fused_lstm_cell,
+    aten._thnn_fused_gru_cell,
     aten._softmax,
     aten._log_softmax,
     aten._safe_softmax,
@@ -30,3 +34,6 @@ formula(
     aten.fill_,
     aten.zero_,
 )(elementwise_cost)
+
+# Scans: one flop per output element, the reduction convention.
+formula(aten.cumsum, aten.cumprod, aten.logcumsumexp)(reduction_cost)

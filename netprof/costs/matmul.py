@@ -1,8 +1,12 @@
-"""Matrix products. ``linear``, ``matmul`` and ``einsum`` reach ATen as these."""
+"""Matrix products. ``linear``, ``matmul`` and ``einsum`` reach ATen as these.
+
+The ``add*`` variants compute ``beta * self + alpha * (product)``; their bias add
+costs one flop per output element, and none when ``beta == 0`` (PyTorch then
+ignores ``self``, which ``torch.baddbmm(empty, q, k, beta=0)`` attention code
+relies on).
+"""
 
 from __future__ import annotations
-
-import math
 
 from torch.ops import aten
 
@@ -11,23 +15,36 @@ from netprof.costs.registry import formula
 from netprof.costs.types import Category, Cost
 
 
-def _product_cost(mult_adds: int, bias_adds: int = 0) -> Cost:
+def _product_cost(mult_adds: int, extra_flops: int = 0) -> Cost:
     # Each multiply-add is two flops (a multiply and an add).
-    return Cost(Category.GEMM, mult_adds, 2 * mult_adds + bias_adds)
+    return Cost(Category.GEMM, mult_adds, 2 * mult_adds + extra_flops)
 
 
-# [n, p] = aten::mm([n, m], [m, p])
-@formula(aten.mm)
+def _bias_adds(call: OpCall) -> int:
+    """One add per output element, unless ``beta == 0`` drops the bias."""
+    return 0 if call.kwargs.get("beta", 1) == 0 else call.out.numel
+
+
+# [n, p] = aten::mm([n, m], [m, p]);  _int_mm: the same on int8
+@formula(aten.mm, aten._int_mm)
 def mm(call: OpCall) -> Cost:
     a, b = call.args[0], call.args[1]
     return _product_cost(a.shape[0] * a.shape[1] * b.shape[1])
+
+
+# [n, p] = aten::_scaled_mm([n, m], [m, p], scale_a, scale_b, bias?, ...): float8 mm, bias optional
+@formula(aten._scaled_mm)
+def scaled_mm(call: OpCall) -> Cost:
+    a, b = call.args[0], call.args[1]
+    bias = call.arg(4, "bias")
+    return _product_cost(a.shape[0] * a.shape[1] * b.shape[1], call.out.numel if bias is not None else 0)
 
 
 # [n, p] = aten::addmm(bias, [n, m], [m, p]); the bias add is one flop per output
 @formula(aten.addmm)
 def addmm(call: OpCall) -> Cost:
     a, b = call.args[1], call.args[2]
-    return _product_cost(a.shape[0] * a.shape[1] * b.shape[1], call.out.numel)
+    return _product_cost(a.shape[0] * a.shape[1] * b.shape[1], _bias_adds(call))
 
 
 # [b, n, p] = aten::bmm([b, n, m], [b, m, p])
@@ -41,18 +58,57 @@ def bmm(call: OpCall) -> Cost:
 @formula(aten.baddbmm)
 def baddbmm(call: OpCall) -> Cost:
     a, b = call.args[1], call.args[2]
-    return _product_cost(a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2], call.out.numel)
+    return _product_cost(a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2], _bias_adds(call))
 
 
-# [*, n] = aten::_addmm_activation(bias, [n, m], [m, p]) fuses addmm with relu/gelu
+# [n, p] = aten::addbmm(bias, [b, n, m], [b, m, p]): the b products are summed into one [n, p],
+# and that sum is part of the multiply-adds (a k = b * m long dot product per output).
+@formula(aten.addbmm)
+def addbmm(call: OpCall) -> Cost:
+    a, b = call.args[1], call.args[2]
+    return _product_cost(a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2], _bias_adds(call))
+
+
+# [n, p] = aten::_addmm_activation(bias [p], [n, m], [m, p], use_gelu): addmm then relu or gelu,
+# one flop per output for the bias and one for the activation
 @formula(aten._addmm_activation)
 def addmm_activation(call: OpCall) -> Cost:
     a, b = call.args[1], call.args[2]
-    return _product_cost(a.shape[0] * a.shape[1] * b.shape[1], 2 * call.out.numel)
+    return _product_cost(a.shape[0] * a.shape[1] * b.shape[1], _bias_adds(call) + call.out.numel)
 
 
 # [n] = aten::mv([n, m], [m]);  [] = aten::dot([m], [m])
 @formula(aten.mv, aten.dot, aten.vdot)
 def vector_product(call: OpCall) -> Cost:
     a = call.args[0]
-    return _product_cost(math.prod(a.shape))
+    return _product_cost(a.numel)
+
+
+# [n] = aten::addmv(bias [n], [n, m], [m])
+@formula(aten.addmv)
+def addmv(call: OpCall) -> Cost:
+    return _product_cost(call.args[1].numel, _bias_adds(call))
+
+
+# [n, m] = aten::addr(bias [n, m], [n], [m]): the outer product, each product added to the bias,
+# is one multiply-add per output element (no bias: a multiply alone, still counted as one)
+@formula(aten.addr)
+def addr(call: OpCall) -> Cost:
+    return _product_cost(call.args[1].numel * call.args[2].numel)
+
+
+# ([T, B, H], hy, cy, workspace) = aten::mkldnn_rnn_layer(input [T, B, I], w_ih [4H, I], w_hh [4H, H],
+#     b_ih [4H], b_hh [4H], hx [B, H], cx [B, H], reverse, batch_sizes, mode, hidden_size, num_layers,
+#     has_biases, ...): one LSTM layer in one direction, what nn.LSTM runs on the CPU.
+@formula(aten.mkldnn_rnn_layer)
+def mkldnn_rnn_layer(call: OpCall) -> Cost:
+    x, w_ih, w_hh = call.args[0], call.args[1], call.args[2]
+    tokens = x.numel // x.shape[-1]
+    # Every token goes once through both gate matrices.
+    mult_adds = tokens * (w_ih.numel + w_hh.numel)
+    gates, hidden = w_ih.shape[0], call.arg(10, "hidden_size")
+    bias_adds = 2 * gates if call.arg(12, "has_biases") else 0
+    # Per token, as the unfused cell computes it: the two biases, the ih + hh sum, one activation per
+    # gate element, then c' = f * c + i * g (3 per hidden unit) and h' = o * tanh(c') (2).
+    elementwise = bias_adds + gates + gates + 5 * hidden
+    return _product_cost(mult_adds, tokens * elementwise)

@@ -21,6 +21,9 @@ from netprof.costs.types import Category, Cost
     aten.native_layer_norm,
     aten.native_group_norm,
     aten._fused_rms_norm,
+    aten._batch_norm_no_update,
+    aten._batch_norm_with_update,
+    aten._batch_norm_with_update_functional,
 )
 def normalization(call: OpCall) -> Cost:
     return Cost(Category.NORMALIZATION, flops=call.out.numel)

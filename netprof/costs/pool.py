@@ -24,6 +24,8 @@ from netprof.costs.types import Category, Cost
     aten.adaptive_max_pool1d,
     aten.adaptive_max_pool2d,
     aten.adaptive_max_pool3d,
+    aten.fractional_max_pool2d,
+    aten.fractional_max_pool3d,
 )
 def pooling(call: OpCall) -> Cost:
     return Cost(Category.POOLING, flops=call.out.numel)

@@ -20,7 +20,16 @@ def allocation(call: OpCall) -> Cost:
 
 
 # Aliases that the schema does not mark as views; they return the same storage.
-@formula(aten._unsafe_view, aten.lift_fresh, aten.detach, aten.alias, aten._reshape_alias)
+# ``unsafe_split`` is ``split`` without view tracking (the RNN cells use it on their gates).
+@formula(
+    aten._unsafe_view,
+    aten.lift_fresh,
+    aten.detach,
+    aten.alias,
+    aten._reshape_alias,
+    aten.unsafe_split,
+    aten.unsafe_split_with_sizes,
+)
 def alias(call: OpCall) -> Cost:
     return Cost(Category.VIEW, moves_memory=False)
 
