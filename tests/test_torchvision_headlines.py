@@ -52,3 +52,21 @@ def test_vit_attention_counted_on_the_fast_path():
             # The meta device has no fast path: projections are gemm, only scores + values are attention.
             assert attention == 12 * 2 * 197 * 197 * 768
         assert analysis.totals.mult_adds == pytest.approx(17.564e9, rel=0.005)
+
+
+def test_unfused_attention_is_labelled_and_a_classifier_softmax_is_not():
+    class Attend(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+            self.head = torch.nn.Linear(16, 3)
+
+        def forward(self, x):
+            out, _ = self.mha(x, x, x, need_weights=True)
+            return self.head(out).softmax(-1)
+
+    analysis = netprof.analyze(Attend(), torch.randn(1, 5, 16), mode="meta")
+    # scores and weighted values: 2 heads x 5 x 5 x (8 + 8) = 800
+    assert analysis.categories["attention"].mult_adds == 2 * 5 * 5 * (8 + 8)
+    softmaxes = [op for op in analysis.ops if op.op == "aten._softmax.default"]
+    assert [op.category for op in softmaxes] == ["attention", "elementwise"]
