@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from netprof.capture.ir import Capture
 from netprof.graph import OpNode, price
 from netprof.unfused_attention import label_unfused_attention
+
+if TYPE_CHECKING:
+    from netprof.timing import Timing
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class Analysis:
     params: int
     uncounted: dict[str, int]
     notes: tuple[str, ...] = field(default=())
+    timing: Timing | None = None  # measured kernel times, when analyze(..., time=True)
 
     def module(self, path: str) -> ModuleSummary:
         for summary in self.modules:

@@ -1,0 +1,253 @@
+"""Run the model for real and time every op of the analysis graph.
+
+The analysis of a timed model is captured in ``real`` mode on the timing
+device, and the timed passes run the same forward under a small dispatch mode
+that times each ATen op call. Op ``i`` of a pass is op ``i`` of the graph: every
+pass's sequence of ops is checked against the graph's, and a pass that differs
+(a data-dependent model) is dropped and reported, loudly.
+
+Passes alternate: one plain forward (no dispatch mode: the model's real
+end-to-end time), one instrumented forward. After ``warmup`` passes of each
+kind, they repeat ``repeat`` times, or, without a count, until ``budget_s``
+seconds have gone by (at least ``MIN_RUNS``, at most ``MAX_RUNS``).
+
+The user's model is never run: a copy is, in eval mode and without autograd,
+exactly as the capture ran it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map_only
+
+from netprof.timing import calibrate
+from netprof.timing.attribution import Timing, attribute
+from netprof.timing.calibrate import Calibration
+from netprof.timing.clocks import Clock, clock_for
+
+if TYPE_CHECKING:
+    from netprof.analysis import Analysis
+
+DEFAULT_BUDGET_S = 10.0
+DEFAULT_WARMUP = 3
+MIN_RUNS = 5
+MAX_RUNS = 10_000
+
+
+class TimingError(Exception):
+    """The model could not be timed; the message says why."""
+
+
+class DivergenceWarning(UserWarning):
+    """A timed pass ran different ops from the analysis graph: its times were dropped."""
+
+
+class _TimingMode(TorchDispatchMode):
+    """Times every op call; ``prim`` ops, which the capture leaves out too, run untimed."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.funcs: list[Any] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.namespace == "prim":
+            return func(*args, **(kwargs or {}))
+        token = self.clock.start()
+        out = func(*args, **(kwargs or {}))
+        self.clock.stop(token)
+        self.funcs.append(func)
+        return out
+
+
+def device_of(device: str | torch.device) -> torch.device:
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
+        if dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+    elif dev.type != "cpu":
+        raise TimingError(f"cannot time on device {str(dev)!r}: netprof times on cpu or cuda")
+    return dev
+
+
+def to_device(
+    model: nn.Module, inputs: tuple[Any, ...], device: torch.device
+) -> tuple[nn.Module, tuple[Any, ...]]:
+    """A copy of the model and of the inputs on ``device``; the caller's stay where they are."""
+    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+        raise TimingError(
+            "the model is on the meta device: it has no weights to run; build it on cpu to time it"
+        )
+    twin = copy.deepcopy(model).to(device)
+    moved = tree_map_only(torch.Tensor, lambda t: t.to(device), inputs)
+    return twin, moved
+
+
+class Runner:
+    """One model copy, its inputs and a clock; runs plain and instrumented passes.
+
+    Exposed so that a test can run passes under ``torch.profiler`` and compare
+    the very same passes.
+    """
+
+    def __init__(
+        self, model: nn.Module, inputs: tuple[Any, ...], expected: list[str], device: torch.device
+    ) -> None:
+        self.model, self.inputs, self.expected = model, inputs, expected
+        self.clock = clock_for(device)
+
+    def plain(self) -> float:
+        self.clock.begin_pass()
+        self.model(*self.inputs)
+        e2e, _ = self.clock.end_pass()
+        return e2e
+
+    def instrumented(self) -> tuple[float, list[float], bool]:
+        """End-to-end seconds, each op's seconds, and whether the ops were the graph's."""
+        mode = _TimingMode(self.clock)
+        self.clock.begin_pass()
+        with mode:
+            self.model(*self.inputs)
+        e2e, ops = self.clock.end_pass()
+        same = len(mode.funcs) == len(self.expected) and all(
+            str(f) == name for f, name in zip(mode.funcs, self.expected)
+        )
+        return e2e, ops, same
+
+
+def _divergence(expected: list[str], ops: int) -> str:
+    return (
+        f"the model ran a different sequence of ops than the analysis graph ({ops} ops vs {len(expected)}): "
+        "its op sequence depends on data or state, so those passes were dropped from the timing"
+    )
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: float, description: str) -> Iterator[Any]:
+    """A transient rich progress bar on stderr; a no-op advance when disabled or not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda advance: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[runs]} runs"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total, runs=0)
+        runs = 0
+
+        def advance(amount: float) -> None:
+            nonlocal runs
+            runs += 1
+            bar.update(task, advance=amount, runs=runs)
+
+        yield advance
+
+
+def time_analysis(
+    model: nn.Module,
+    inputs: Any,
+    analysis: Analysis,
+    *,
+    device: str | torch.device = "cpu",
+    repeat: int | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    warmup: int = DEFAULT_WARMUP,
+    threads: int | None = None,
+    calibration: Calibration | None | str = "cached",
+    progress: bool = True,
+) -> Timing:
+    """Time every op of ``analysis`` by running ``model(*inputs)`` on ``device``.
+
+    ``analysis`` must come from a ``real`` capture of the same model and inputs
+    on the same device (``netprof.analyze(..., time=True)`` does all this).
+    ``repeat`` fixes the number of timed passes; otherwise they run for
+    ``budget_s`` seconds. ``threads`` sets ``torch.set_num_threads`` while
+    timing (restored after). ``calibration`` is a ``Calibration``, ``None`` for
+    no roofline, or ``"cached"`` to use ``netprof calibrate``'s stored roof.
+    """
+    if repeat is not None and repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    if budget_s <= 0:
+        raise ValueError(f"budget_s must be positive, got {budget_s}")
+    dev = device_of(device)
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    twin, moved = to_device(model, inputs, dev)
+    twin.eval()
+    expected = [node.op for node in analysis.ops]
+    runner = Runner(twin, moved, expected, dev)
+    notes: list[str] = []
+    plain: list[float] = []
+    e2e: list[float] = []
+    op_times: list[list[float]] = []
+    diverged = 0
+    with calibrate.threads_set(threads) as in_force, torch.no_grad():
+        if calibration == "cached":
+            calibration = calibrate.load(str(dev), in_force)
+        for _ in range(warmup):
+            runner.plain()
+            _, ops, same = runner.instrumented()
+            if not same and not notes:
+                notes.append("warm-up: " + _divergence(expected, len(ops)))
+        total = float(repeat) if repeat is not None else budget_s
+        with _progress(progress, total, f"timing {analysis.model} on {dev}") as advance:
+            started = time.perf_counter()
+            while True:
+                begin = time.perf_counter()
+                plain.append(runner.plain())
+                seconds, ops, same = runner.instrumented()
+                if same:
+                    e2e.append(seconds)
+                    op_times.append(ops)
+                else:
+                    diverged += 1
+                advance(1.0 if repeat is not None else time.perf_counter() - begin)
+                done = len(plain)
+                if repeat is not None:
+                    if done >= repeat:
+                        break
+                elif done >= MAX_RUNS or (done >= MIN_RUNS and time.perf_counter() - started >= budget_s):
+                    break
+    if diverged:
+        message = f"{diverged} of {diverged + len(op_times)} timed passes: " + _divergence(expected, len(ops))
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+        print(f"netprof: warning: {message}", file=sys.stderr)
+        notes.append(message)
+    if not op_times:
+        raise TimingError(
+            _divergence(expected, len(ops)).replace(
+                "those passes were dropped from the timing", "no pass could be attributed"
+            )
+        )
+    return attribute(
+        analysis.ops,
+        op_times,
+        e2e,
+        plain,
+        threads=in_force,
+        device=str(dev),
+        warmup=warmup,
+        diverged_runs=diverged,
+        calibration=calibration,
+        module_order=[m.path for m in analysis.modules],
+        warnings=notes,
+    )

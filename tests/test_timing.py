@@ -1,0 +1,260 @@
+"""Timing: attribution adds up, agrees with torch.profiler, ranks the ops FLOPs mispredict.
+
+No assertion here is about speed: speed lives in benchmarks/timing_overhead.py.
+Every timed test runs with one thread, the least noisy setting on a shared machine.
+"""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.modules import module as nn_module
+from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+import netprof
+from netprof.timing import FIGURE2, Runner, Timing
+from netprof.timing.run import device_of
+
+
+def small_convnet():
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+class PoolHeavy(nn.Module):
+    """A max-pool over a large map, then a 1x1 conv on a tiny one: time goes to the pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.MaxPool2d(5, stride=1, padding=2)
+        self.shrink = nn.AdaptiveAvgPool2d(4)
+        self.conv = nn.Conv2d(32, 4, 1)
+
+    def forward(self, x):
+        return self.conv(self.shrink(self.pool(x)))
+
+
+class CatHeavy(nn.Module):
+    """Concatenates large maps many times, with one tiny linear layer: time goes to cat."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 2)
+
+    def forward(self, x):
+        y = torch.cat([x, x, x, x], dim=1)
+        y = torch.cat([y, y], dim=1)
+        return self.linear(x[0, 0, 0, :8])
+
+
+@pytest.fixture(scope="module")
+def timed():
+    torch.manual_seed(0)
+    model = small_convnet()
+    return netprof.analyze(model, torch.randn(1, 3, 64, 64), time=True, repeat=7, threads=1)
+
+
+def test_timing_covers_every_op_of_the_analysis(timed):
+    timing = timed.timing
+    assert isinstance(timing, Timing)
+    assert timed.mode == "real"
+    assert [op.op for op in timing.ops] == [node.op for node in timed.ops]
+    assert [op.id for op in timing.ops] == [node.id for node in timed.ops]
+    assert timing.runs == 7 and timing.diverged_runs == 0
+    assert timing.threads == 1
+    assert all(op.time.runs == 7 and op.time.threads == 1 for op in timing.ops)
+    assert timing.end_to_end.runs == timing.plain.runs == 7
+
+
+def test_ops_plus_overhead_is_end_to_end(timed):
+    timing = timed.timing
+    medians = math.fsum(op.time.median for op in timing.ops)
+    assert timing.attributed_s == pytest.approx(medians, rel=1e-12)
+    assert timing.attributed_s + timing.overhead_s == pytest.approx(timing.end_to_end.median, abs=1e-12)
+    # Per pass the overhead is what no op accounts for.
+    for r in range(timing.runs):
+        ops = math.fsum(op.time.times[r] for op in timing.ops)
+        assert timing.overhead.times[r] == pytest.approx(timing.end_to_end.times[r] - ops, abs=1e-12)
+
+
+def test_groups_add_up_to_the_attributed_time(timed):
+    timing = timed.timing
+    for groups in (timing.categories, timing.op_types, timing.figure2):
+        assert math.fsum(g.time_s for g in groups) == pytest.approx(timing.attributed_s, rel=1e-9)
+        assert math.fsum(g.time_share for g in groups) == pytest.approx(1.0)
+        assert math.fsum(g.mult_adds_share for g in groups) == pytest.approx(1.0)
+    root = timing.modules[0]
+    assert root.name == "" and root.time_s == pytest.approx(timing.attributed_s, rel=1e-9)
+    assert [g.name for g in timing.modules] == [
+        m.path for m in timed.modules if m.path in {g.name for g in timing.modules}
+    ]
+    assert {g.name for g in timing.figure2} <= set(FIGURE2)
+    conv = next(g for g in timing.figure2 if g.name == "Conv")
+    assert conv.mult_adds_share == 1.0
+
+
+def test_rates_and_ratio_follow_their_definition(timed):
+    for g in timed.timing.categories:
+        if g.time_s > 0:
+            assert g.gflop_per_s == pytest.approx(g.flops / g.time_s / 1e9)
+            assert g.gb_per_s == pytest.approx(g.mem_access_bytes / g.time_s / 1e9)
+        if g.mult_adds:
+            assert g.time_over_mult_adds == pytest.approx(g.time_share / g.mult_adds_share)
+        else:
+            assert g.time_over_mult_adds is None
+
+
+def _profiled_kernel_seconds(prof) -> float:
+    """Self time of every aten op run inside netprof's dispatch mode (profiler event ``PythonDispatchMode``).
+
+    The mode's own Python work is the self time of the PythonDispatchMode event
+    and the framework work above it belongs to the outer aten events: neither is
+    kernel time, so both are left out, exactly as netprof's op times leave them out.
+    """
+
+    def inside_mode(event) -> bool:
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name == "PythonDispatchMode":
+                return True
+            parent = parent.cpu_parent
+        return False
+
+    return 1e-6 * sum(
+        e.self_cpu_time_total for e in prof.events() if e.name.startswith("aten::") and inside_mode(e)
+    )
+
+
+def test_attributed_time_agrees_with_torch_profiler():
+    model = small_convnet().eval()
+    x = torch.randn(1, 3, 96, 96)
+    analysis = netprof.analyze(model, x, mode="real")
+    runner = Runner(model, (x,), [node.op for node in analysis.ops], device_of("cpu"))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            for _ in range(3):
+                runner.instrumented()
+            ours = 0.0
+            # The same passes, measured by both: noise hits both totals alike.
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                for _ in range(10):
+                    _, ops, same = runner.instrumented()
+                    assert same
+                    ours += math.fsum(ops)
+    finally:
+        torch.set_num_threads(previous)
+    theirs = _profiled_kernel_seconds(prof)
+    assert theirs > 0
+    assert abs(ours - theirs) / theirs < 0.10, (ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("model", "x", "op_type"),
+    [
+        (PoolHeavy(), torch.randn(1, 32, 128, 128), "max_pool2d_with_indices"),
+        (CatHeavy(), torch.randn(1, 32, 128, 128), "cat"),
+    ],
+    ids=["max_pool", "cat"],
+)
+def test_zero_mult_adds_op_that_dominates_time_ranks_first(model, x, op_type):
+    analysis = netprof.analyze(model, x, time=True, repeat=5, threads=1)
+    first = analysis.timing.disagreements[0]
+    assert first.kind == "op" and first.name == op_type
+    assert first.mult_adds_share == 0.0
+    assert first.time_share > 0.5
+    assert first.describe() == f"{op_type}: 0% of mult_adds, {100 * first.time_share:.0f}% of time"
+    excesses = [d.excess for d in analysis.timing.disagreements]
+    assert excesses == sorted(excesses, reverse=True) and all(e > 0 for e in excesses)
+
+
+def test_pool_module_ranks_first_among_modules():
+    analysis = netprof.analyze(PoolHeavy(), torch.randn(1, 32, 128, 128), time=True, repeat=5, threads=1)
+    assert analysis.timing.module_disagreements[0].name == "pool"
+
+
+def _snapshot(model):
+    return (
+        {k: v.clone() for k, v in model.state_dict().items()},
+        [(name, m.training) for name, m in model.named_modules()],
+        [(name, dict(m._forward_hooks), dict(m._forward_pre_hooks)) for name, m in model.named_modules()],
+        [id(p) for p in model.parameters()],
+        dict(nn_module._global_forward_hooks),
+        dict(nn_module._global_forward_pre_hooks),
+        len(_get_current_dispatch_mode_stack()),
+        torch.is_grad_enabled(),
+        torch.get_num_threads(),
+    )
+
+
+def test_timing_leaves_the_model_and_torch_unchanged():
+    model = small_convnet()
+    model.train()  # batch norm in training mode would update its running stats if run as is
+    model[0].register_forward_hook(lambda *args: None)
+    before = _snapshot(model)
+    netprof.analyze(model, torch.randn(2, 3, 32, 32), time=True, repeat=3, threads=1)
+    after = _snapshot(model)
+    assert after[0].keys() == before[0].keys()
+    for key in before[0]:
+        assert torch.equal(after[0][key], before[0][key]), key
+    assert after[1:] == before[1:]
+
+
+def test_threads_are_set_while_timing_and_restored():
+    before = torch.get_num_threads()
+    analysis = netprof.analyze(small_convnet(), torch.randn(1, 3, 16, 16), time=True, repeat=2, threads=1)
+    assert analysis.timing.threads == 1
+    assert torch.get_num_threads() == before
+
+
+class Stateful(nn.Module):
+    """Runs one op, except on the calls ``differs`` picks: the op sequence depends on state."""
+
+    def __init__(self, differs):
+        super().__init__()
+        self.calls, self.differs = 0, differs
+
+    def forward(self, x):
+        self.calls += 1
+        return x.sigmoid().relu() if self.differs(self.calls) else x.relu()
+
+
+def test_data_dependent_model_is_reported_loudly(capsys):
+    # Capture: call 1 (one op). Timing copy: 3 warm-up pairs (calls 1-6), then plain and
+    # instrumented alternate, so the instrumented passes are calls 8, 10, 12, 14: only 12 differs.
+    model = Stateful(lambda call: call % 3 == 0)
+    with pytest.warns(netprof.timing.DivergenceWarning, match="different sequence of ops"):
+        analysis = netprof.analyze(model, torch.randn(4, 4), time=True, repeat=4, threads=1)
+    timing = analysis.timing
+    assert (timing.runs, timing.diverged_runs) == (3, 1)
+    assert any("different sequence of ops" in w for w in timing.warnings)
+    assert "netprof: warning: 1 of 4 timed passes" in capsys.readouterr().err
+
+
+def test_model_that_never_runs_the_analysed_ops_cannot_be_timed():
+    with (
+        pytest.raises(netprof.timing.TimingError, match="no pass could be attributed"),
+        pytest.warns(netprof.timing.DivergenceWarning),
+    ):
+        netprof.analyze(Stateful(lambda call: call > 1), torch.randn(4, 4), time=True, repeat=2, threads=1)
+
+
+def test_meta_capture_mode_cannot_be_timed():
+    with pytest.raises(netprof.CaptureError, match="cannot be timed"):
+        netprof.analyze(small_convnet(), torch.randn(1, 3, 8, 8), mode="meta", time=True)
+
+
+def test_timing_without_time_flag_is_none():
+    assert netprof.analyze(small_convnet(), torch.randn(1, 3, 8, 8)).timing is None
