@@ -1,0 +1,101 @@
+"""Images per second of a few networks, timed in interleaved rounds so drift hits them all alike.
+
+A repetition is a block of forward passes long enough (``min_block_s``) for timer overhead and
+scheduler jitter to be small, as ``torch.utils.benchmark``'s ``blocked_autorange`` does. The networks
+of one paper column are timed round-robin: each round times every network once, starting from a
+different one each round, so a slow spell on this shared machine lands on all rows instead of on one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+NOISY_IQR = 0.10  # warn when the IQR exceeds this share of the median
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Images/sec of each repetition, with their median and interquartile range (never a mean alone)."""
+
+    runs: tuple[float, ...]
+    images_per_run: int
+    median: float
+    iqr: float
+
+    @classmethod
+    def of(cls, runs: Sequence[float], images_per_run: int) -> Measurement:
+        q1, q3 = np.percentile(runs, [25, 75])
+        return cls(tuple(runs), images_per_run, statistics.median(runs), float(q3 - q1))
+
+    @property
+    def noisy(self) -> bool:
+        return self.iqr > NOISY_IQR * self.median
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    budget_s: float  # per group of interleaved networks, after warm-up
+    min_runs: int
+    max_runs: int
+    min_block_s: float
+    warmup_s: float
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float) -> float:
+    """Run until ``seconds`` have passed (at least 3 calls); the fastest call's time."""
+    best = math.inf
+    start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        model(x)
+        best = min(best, time.perf_counter() - t0)
+        calls += 1
+    return best
+
+
+def time_interleaved(
+    networks: Sequence[tuple[nn.Module, torch.Tensor]], plan: TimingPlan
+) -> list[Measurement]:
+    """Time each ``(model, input)``: eval mode, no grad, the caller's thread setting."""
+    batch = [x.shape[0] for _, x in networks]
+    runs: list[list[float]] = [[] for _ in networks]
+    with torch.no_grad():
+        for model, _ in networks:
+            model.eval()
+        per_call = [_warm_up(model, x, plan.warmup_s) for model, x in networks]
+        calls = [max(1, math.ceil(plan.min_block_s / t)) for t in per_call]
+        start = time.perf_counter()
+        rounds = 0
+        while rounds < plan.max_runs and (
+            rounds < plan.min_runs or time.perf_counter() - start < plan.budget_s
+        ):
+            for k in range(len(networks)):
+                i = (k + rounds) % len(networks)
+                model, x = networks[i]
+                t0 = time.perf_counter()
+                for _ in range(calls[i]):
+                    model(x)
+                runs[i].append(calls[i] * batch[i] / (time.perf_counter() - t0))
+            rounds += 1
+    return [Measurement.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]

@@ -1,0 +1,116 @@
+"""The terminal report of ``netprof bench guidelines``: one rich table per paper table, then its verdict.
+
+Renderers only format: every number and verdict comes from ``GuidelinesResult``.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from netprof.bench.guidelines import ExperimentResult, GuidelinesResult
+from netprof.bench.trend import Verdict
+from netprof.report import units
+
+
+def _speed(config) -> str:
+    m = config.measured
+    flag = " [yellow]![/yellow]" if m.noisy else ""
+    return f"{m.median:.3g} ± {m.iqr:.2g}{flag}"
+
+
+def experiment_table(experiment: ExperimentResult) -> Table:
+    table = Table(
+        title=f"Table {experiment.table} ({experiment.guideline}): {experiment.title} - {experiment.varied}",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    table.add_column("config", overflow="fold", min_width=8)
+    table.add_column("widths", overflow="fold", min_width=7)
+    table.add_column("mult_adds", justify="right", no_wrap=True)
+    table.add_column("MAC", justify="right", no_wrap=True)
+    table.add_column("images/s\nmed ± IQR", justify="right", no_wrap=True)
+    table.add_column("paper\nGPU b/s", justify="right", no_wrap=True)
+    table.add_column("paper\nARM im/s", justify="right", no_wrap=True)
+    for i, column in enumerate(experiment.columns):
+        if i:
+            table.add_section()
+        runs = len(experiment.config(experiment.rows[0], column).measured.runs)
+        table.add_row(f"[bold]{column}[/bold]", f"[dim]{runs} runs[/dim]")
+        for row in experiment.rows:
+            config = experiment.config(row, column)
+            table.add_row(
+                row,
+                config.channels,
+                units.count(config.mult_adds),
+                units.nbytes(config.mem_access_bytes),
+                _speed(config),
+                f"{config.paper_gpu:g}",
+                f"{config.paper_arm:g}",
+            )
+    return table
+
+
+def _yes(holds: bool) -> str:
+    return "yes" if holds else "no"
+
+
+def _verdict_lines(verdict: Verdict) -> list[str]:
+    return [f"  {c.column}: {'holds' if c.holds else 'does not hold'}: {c.reason}" for c in verdict.columns]
+
+
+def render_experiment(experiment: ExperimentResult, console: Console) -> None:
+    console.print(experiment_table(experiment))
+    for choice in experiment.choices:
+        console.print(f"[dim]choice:[/dim] {choice}", highlight=False)
+    spread = ", ".join(f"{c} {s:.1%}" for c, s in zip(experiment.columns, experiment.mult_adds_spread))
+    console.print(
+        f"[dim]mult_adds spread from the first row:[/dim] {spread}; {experiment.paper_gpu_note}",
+        highlight=False,
+    )
+    verdict = experiment.verdict
+    style = "green" if verdict.holds else "red"
+    console.print(f"[bold {style}]trend holds here: {verdict.summary}[/bold {style}]", highlight=False)
+    console.print(f"[dim]rule:[/dim] {verdict.rule}", highlight=False)
+    for line in _verdict_lines(verdict):
+        console.print(line, highlight=False, markup=False)
+    console.print(
+        f"[dim]at equal mult_adds (images/s x mult_adds / first row's):[/dim] "
+        f"{experiment.adjusted_verdict.summary}",
+        highlight=False,
+    )
+    console.print(
+        f"[dim]same rule on the paper's numbers:[/dim] ARM {experiment.paper_arm_verdict.summary}, "
+        f"GPU {experiment.paper_gpu_verdict.summary}",
+        highlight=False,
+    )
+    console.print()
+
+
+def render(result: GuidelinesResult, console: Console) -> None:
+    m = result.machine
+    console.print(
+        f"[bold]ShuffleNet V2 guideline experiments[/bold] on {m.cpu} ({m.cpu_count} CPUs), "
+        f"{m.threads} thread(s), batch {result.settings.batch}, torch {m.torch_version}",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    console.print()
+    for experiment in result.experiments:
+        render_experiment(experiment, console)
+    noisy = sum(c.measured.noisy for e in result.experiments for c in e.configs)
+    if noisy:
+        console.print(
+            f"[yellow]warning:[/yellow] {noisy} measurement(s) marked ! have an IQR over 10% of their median"
+        )
+    verdicts = ", ".join(
+        f"Table {e.table} ({e.guideline}) {_yes(e.verdict.holds)} ({_yes(e.adjusted_verdict.holds)} at equal "
+        "mult_adds)"
+        for e in result.experiments
+    )
+    console.print(
+        f"[bold]trend holds here:[/bold] {verdicts}  (total {result.seconds:.0f} s)", highlight=False
+    )
