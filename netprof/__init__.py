@@ -18,7 +18,7 @@ from netprof.analysis import Analysis, build
 from netprof.capture.ir import TensorMeta
 from netprof.capture.run import CaptureError, capture
 from netprof.costs import CONVENTIONS
-from netprof.timing.run import DEFAULT_BUDGET_S, device_of, time_analysis, to_device
+from netprof.timing.run import DEFAULT_BUDGET_S, device_of, ensure_runnable, time_analysis, to_device
 
 __version__ = "0.1.0"
 __all__ = ["CONVENTIONS", "Analysis", "CaptureError", "analyze", "__version__"]
@@ -59,6 +59,7 @@ def analyze(
     if mode not in ("auto", "real"):
         raise CaptureError(f"timing runs the model for real: capture mode {mode!r} cannot be timed (use auto or real)")
     dev = device_of(device)
+    ensure_runnable(model)
     if dev.type == "cpu":
         recorded = capture(model, inputs, "real")
     else:  # the graph of the device that is timed: kernels and their choice differ across devices

@@ -58,18 +58,21 @@ class CudaClock:
     launch the next kernel: that is what the overhead line then shows.
     """
 
-    def __init__(self, device: torch.device | str = "cuda") -> None:
+    def __init__(self, device: torch.device | str = "cuda", flush_bytes: int = _L2_FLUSH_BYTES) -> None:
         self._device = torch.device(device)
         self._pairs: list[tuple[Any, Any]] = []
         self._begin: Any = None
-        self._flush = torch.empty(_L2_FLUSH_BYTES, dtype=torch.uint8, device=self._device)
+        self._flush = (
+            torch.empty(flush_bytes, dtype=torch.uint8, device=self._device) if flush_bytes else None
+        )
 
     def _event(self) -> Any:
         return torch.cuda.Event(enable_timing=True)
 
     def begin_pass(self) -> None:
         self._pairs = []
-        self._flush.zero_()
+        if self._flush is not None:
+            self._flush.zero_()
         torch.cuda.synchronize(self._device)
         self._begin = self._event()
         self._begin.record()

@@ -82,14 +82,19 @@ def device_of(device: str | torch.device) -> torch.device:
     return dev
 
 
-def to_device(
-    model: nn.Module, inputs: tuple[Any, ...], device: torch.device
-) -> tuple[nn.Module, tuple[Any, ...]]:
-    """A copy of the model and of the inputs on ``device``; the caller's stay where they are."""
+def ensure_runnable(model: nn.Module) -> None:
+    """A model with meta tensors has nothing to run: say so before any capture is tried."""
     if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
         raise TimingError(
             "the model is on the meta device: it has no weights to run; build it on cpu to time it"
         )
+
+
+def to_device(
+    model: nn.Module, inputs: tuple[Any, ...], device: torch.device
+) -> tuple[nn.Module, tuple[Any, ...]]:
+    """A copy of the model and of the inputs on ``device``; the caller's stay where they are."""
+    ensure_runnable(model)
     twin = copy.deepcopy(model).to(device)
     moved = tree_map_only(torch.Tensor, lambda t: t.to(device), inputs)
     return twin, moved

@@ -1,0 +1,266 @@
+"""The timing report: rich tables for the terminal and ``timing_to_dict`` for JSON.
+
+Renderers only format: every figure comes from ``Timing`` (see
+``netprof.timing.attribution`` for the definitions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from netprof.report import units
+from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timing
+from netprof.timing.calibrate import Calibration
+from netprof.timing.figure2 import FIGURE2
+from netprof.timing.measurement import Measurement
+
+DEFINITIONS = (
+    "op time = median over timed passes; group time = sum of its ops' medians; "
+    "overhead = end-to-end median - sum of op medians (time between kernels: Python, framework, instrumentation); "
+    "time shares are of the summed op time; time/mult_adds = time share / mult_adds share"
+)
+TOP_DISAGREEMENTS = 10
+
+
+def seconds(value: float | None) -> str:
+    """``0.0123`` -> ``12.3 ms``; three significant digits down to nanoseconds."""
+    if value is None:
+        return "-"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _group_table(title: str, first: str, groups: tuple[GroupTiming, ...], with_roofline: bool) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column(first, overflow="fold", min_width=10)
+    for name in ("ops", "time", "IQR", "time %", "mult_adds %", "MAC %", "GFLOP/s", "GB/s", "time/mult_adds"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if with_roofline:
+        table.add_column("roofline", justify="right", no_wrap=True)
+    for g in groups:
+        cells = [
+            g.name or "(root)",
+            str(g.ops),
+            seconds(g.time_s),
+            seconds(g.spread.iqr),
+            _pct(g.time_share),
+            _pct(g.mult_adds_share),
+            _pct(g.mem_access_share),
+            _rate(g.gflop_per_s),
+            _rate(g.gb_per_s),
+            _ratio(g.time_over_mult_adds),
+        ]
+        if with_roofline:
+            cells.append(seconds(g.roofline_s))
+        table.add_row(*cells)
+    return table
+
+
+def _depth(path: str) -> int:
+    return 0 if not path else path.count(".") + 1
+
+
+def _figure2_table(timing: Timing) -> Table:
+    """The paper's Figure 2: shares of the end-to-end time, overhead as its own column."""
+    table = Table(
+        title="Run-time breakdown (ShuffleNet V2 Figure 2 categories; share of end-to-end)",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
+    present = {g.name: g for g in timing.figure2}
+    whole = timing.end_to_end.median
+    for name in (*FIGURE2, "overhead"):
+        table.add_column(name, justify="right", no_wrap=True)
+    cells = [units.share(present[n].time_s, whole) if n in present else "-" for n in FIGURE2]
+    table.add_row(*cells, units.share(timing.overhead_s, whole))
+    return table
+
+
+def _disagreements(console: Console, title: str, ranked: tuple[Disagreement, ...], top: int) -> None:
+    console.print(f"[bold]{title}[/bold]")
+    if not ranked:
+        console.print("  none: every place takes no more time than its mult_adds predict")
+    for rank, place in enumerate(ranked[:top], 1):
+        console.print(f"  {rank:>2}. {place.describe()}", markup=False, highlight=False)
+
+
+def _measurement_line(label: str, m: Measurement) -> str:
+    return f"{label} {seconds(m.median)} (IQR {seconds(m.iqr)}, {m.runs} runs)"
+
+
+def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISAGREEMENTS) -> None:
+    """Print the timing report: passes, per-category and per-module time, breakdown, disagreements, roofline."""
+    console.print(
+        f"[bold]Timing[/bold] on {timing.device}, {timing.threads} thread{'s' if timing.threads != 1 else ''}, "
+        f"{timing.runs} timed passes after {timing.warmup} warm-up"
+        + (f", {timing.diverged_runs} dropped (ops diverged)" if timing.diverged_runs else "")
+    )
+    console.print(
+        _measurement_line("  end-to-end, instrumented", timing.end_to_end)
+        + f"; plain forward {seconds(timing.plain.median)} (IQR {seconds(timing.plain.iqr)}): "
+        f"instrumentation adds {seconds(timing.instrumentation_s)}",
+        highlight=False,
+    )
+    console.print(
+        f"  = ops {seconds(timing.attributed_s)} + overhead {seconds(timing.overhead_s)} "
+        f"({units.share(timing.overhead_s, timing.end_to_end.median)} of end-to-end; "
+        f"per pass IQR {seconds(timing.overhead.iqr)}): time between kernels, the G3 cost",
+        highlight=False,
+    )
+    for warning in timing.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    roof = timing.calibration is not None
+    console.print()
+    console.print(_group_table("Time by category", "category", timing.categories, roof))
+    console.print()
+    modules = tuple(g for g in timing.modules if _depth(g.name) <= depth)
+    console.print(_group_table(f"Time by module (depth {depth})", "module", modules, roof))
+    console.print()
+    console.print(_figure2_table(timing))
+    console.print()
+    _disagreements(console, "Where time departs most from mult_adds (op types)", timing.disagreements, top)
+    _disagreements(console, "... and by module", timing.module_disagreements, top)
+    console.print()
+    if timing.calibration is not None:
+        cal = timing.calibration
+        bound = [op.bound for op in timing.ops]
+        console.print(
+            f"[bold]Roofline[/bold] peak {cal.peak_flops / 1e9:.3g} GFLOP/s, bandwidth {cal.bandwidth / 1e9:.3g} GB/s "
+            f"(ridge {cal.ridge:.3g} FLOP/B): {bound.count('compute')} ops compute-bound, "
+            f"{bound.count('memory')} memory-bound; roofline estimate {seconds(timing.roofline_s)} vs measured "
+            f"ops {seconds(timing.attributed_s)}, end-to-end {seconds(timing.end_to_end.median)}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            "[dim]Roofline: no calibration for this device and thread count (run `netprof calibrate`).[/dim]"
+        )
+    console.print(f"[dim]{DEFINITIONS}[/dim]")
+
+
+def render_calibration(calibration: Calibration, console: Console, cached_at: str | None = None) -> None:
+    g, c = calibration.gemm, calibration.copy
+    console.print(f"[bold]Calibration[/bold] {calibration.key}", highlight=False)
+    console.print(
+        f"  peak {calibration.peak_flops / 1e9:.3g} GFLOP/s (fp32 GEMM, median {seconds(g.median)}, "
+        f"IQR {seconds(g.iqr)}, {g.runs} runs)",
+        highlight=False,
+    )
+    console.print(
+        f"  bandwidth {calibration.bandwidth / 1e9:.3g} GB/s (copy, median {seconds(c.median)}, "
+        f"IQR {seconds(c.iqr)}, {c.runs} runs)",
+        highlight=False,
+    )
+    console.print(f"  ridge {calibration.ridge:.3g} FLOP/B", highlight=False)
+    for m, what in ((g, "GEMM"), (c, "copy")):
+        if m.warning:
+            console.print(f"[yellow]warning:[/yellow] {what}: {m.warning}", highlight=False)
+    if cached_at:
+        console.print(f"  cached in {cached_at}", highlight=False)
+
+
+# JSON: ints stay ints, times are float seconds.
+
+
+def measurement_to_dict(m: Measurement, raw: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"median_s": m.median, "q1_s": m.q1, "q3_s": m.q3, "iqr_s": m.iqr, "runs": m.runs}
+    if raw:
+        out["times_s"] = list(m.times)
+    return out
+
+
+def _group(g: GroupTiming) -> dict[str, Any]:
+    return {
+        "name": g.name,
+        "ops": g.ops,
+        "mult_adds": g.mult_adds,
+        "flops": g.flops,
+        "mem_access_bytes": g.mem_access_bytes,
+        "time_s": g.time_s,
+        "iqr_s": g.spread.iqr,
+        "time_share": g.time_share,
+        "mult_adds_share": g.mult_adds_share,
+        "mem_access_share": g.mem_access_share,
+        "gflop_per_s": g.gflop_per_s,
+        "gb_per_s": g.gb_per_s,
+        "time_over_mult_adds": g.time_over_mult_adds,
+        "roofline_s": g.roofline_s,
+    }
+
+
+def _op(op: OpTiming) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "op": op.op,
+        "module": op.module,
+        "category": op.category,
+        "figure2": op.figure2,
+        "time": measurement_to_dict(op.time, raw=False),
+        "bound": op.bound,
+        "roofline_s": op.roofline_s,
+    }
+
+
+def _disagreement(d: Disagreement) -> dict[str, Any]:
+    return {
+        "kind": d.kind,
+        "name": d.name,
+        "mult_adds_share": d.mult_adds_share,
+        "time_share": d.time_share,
+        "excess": d.excess,
+        "time_over_mult_adds": d.time_over_mult_adds,
+    }
+
+
+def timing_to_dict(timing: Timing) -> dict[str, Any]:
+    """The ``timing`` key of the JSON report. Per-op entries carry quartiles, not every raw time."""
+    cal = timing.calibration
+    return {
+        "definitions": DEFINITIONS,
+        "device": timing.device,
+        "threads": timing.threads,
+        "runs": timing.runs,
+        "warmup": timing.warmup,
+        "diverged_runs": timing.diverged_runs,
+        "end_to_end": measurement_to_dict(timing.end_to_end),
+        "plain": measurement_to_dict(timing.plain),
+        "instrumentation_s": timing.instrumentation_s,
+        "attributed_s": timing.attributed_s,
+        "overhead_s": timing.overhead_s,
+        "overhead": measurement_to_dict(timing.overhead),
+        "roofline": None
+        if cal is None
+        else {
+            "key": cal.key,
+            "peak_flops": cal.peak_flops,
+            "bandwidth": cal.bandwidth,
+            "ridge": cal.ridge,
+            "estimate_s": timing.roofline_s,
+        },
+        "figure2": [_group(g) for g in timing.figure2],
+        "categories": [_group(g) for g in timing.categories],
+        "op_types": [_group(g) for g in timing.op_types],
+        "modules": [_group(g) for g in timing.modules],
+        "disagreements": [_disagreement(d) for d in timing.disagreements],
+        "module_disagreements": [_disagreement(d) for d in timing.module_disagreements],
+        "ops": [_op(op) for op in timing.ops],
+        "warnings": list(timing.warnings),
+    }
