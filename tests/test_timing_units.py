@@ -17,11 +17,11 @@ from netprof.timing import (
     Runner,
     TimingError,
     attribute,
+    clocks,
     figure2_category,
     roofline,
 )
 from netprof.timing import calibrate as cal
-from netprof.timing import clocks
 from netprof.timing.cli import add_calibrate_parser, add_time_arguments, time_options
 from netprof.timing.measurement import quantile
 from netprof.timing.report import render, render_calibration, seconds, timing_to_dict
