@@ -95,7 +95,16 @@ class Disagreement:
     time_over_mult_adds: float | None
 
     def describe(self) -> str:
-        return f"{self.name}: {100 * self.mult_adds_share:.0f}% of mult_adds, {100 * self.time_share:.0f}% of time"
+        return (
+            f"{self.name}: {percent(self.mult_adds_share)} of mult_adds, {percent(self.time_share)} of time"
+        )
+
+
+def percent(share: float) -> str:
+    """``0.11`` -> ``11%``; below 10% one decimal, so that 0.4% does not read as nothing."""
+    if share == 0:
+        return "0%"
+    return f"{100 * share:.1f}%" if abs(share) < 0.1 else f"{100 * share:.0f}%"
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,15 @@ class Timing:
     def instrumentation_s(self) -> float:
         """What the dispatch mode adds to a pass: instrumented minus plain end-to-end median."""
         return self.end_to_end.median - self.plain.median
+
+    @property
+    def framework_overhead_s(self) -> float:
+        """Estimated time between kernels without instrumentation: plain median minus the ops' time.
+
+        ``overhead_s == instrumentation_s + framework_overhead_s``. An estimate from
+        two separately measured medians: on a noisy machine it can come out negative.
+        """
+        return self.plain.median - self.attributed_s
 
     def group(self, key: Callable[[OpTiming], str | Iterable[str] | None]) -> tuple[GroupTiming, ...]:
         """Group the ops by any key: the hook for blocks (``key=lambda op: block_of(op.module)``)."""
@@ -251,6 +269,23 @@ def rank_disagreements(groups: Iterable[GroupTiming], kind: str) -> tuple[Disagr
     return tuple(sorted(found, key=lambda d: -d.excess))
 
 
+def _op_type_key(ops: tuple[OpTiming, ...]) -> Callable[[OpTiming], str]:
+    """The ATen op type, with the category where one op type spans several.
+
+    ``aten.convolution`` runs dense, group and depthwise convolutions, whose
+    speed per multiply-add differs by an order of magnitude: they are
+    ``convolution [conv]`` and ``convolution [depthwise_conv]``.
+    """
+    categories: dict[str, set[str]] = defaultdict(set)
+    for op in ops:
+        categories[op.op_type].add(op.category)
+
+    def key(op: OpTiming) -> str:
+        return op.op_type if len(categories[op.op_type]) == 1 else f"{op.op_type} [{op.category}]"
+
+    return key
+
+
 def attribute(
     nodes: tuple[OpNode, ...],
     op_times: list[list[float]],
@@ -304,7 +339,7 @@ def attribute(
         g for p, g in by_module.items() if p not in set(order)
     )
     categories = tuple(sorted(group(ops_t, lambda op: op.category, attributed_s), key=lambda g: -g.time_s))
-    op_types = tuple(sorted(group(ops_t, lambda op: op.op_type, attributed_s), key=lambda g: -g.time_s))
+    op_types = tuple(sorted(group(ops_t, _op_type_key(ops_t), attributed_s), key=lambda g: -g.time_s))
     present = {g.name: g for g in group(ops_t, lambda op: op.figure2, attributed_s)}
     figure2 = tuple(present[name] for name in FIGURE2 if name in present)
     leaves = group(ops_t, lambda op: op.module, attributed_s)

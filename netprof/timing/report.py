@@ -122,7 +122,9 @@ def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISA
     console.print(
         f"  = ops {seconds(timing.attributed_s)} + overhead {seconds(timing.overhead_s)} "
         f"({units.share(timing.overhead_s, timing.end_to_end.median)} of end-to-end; "
-        f"per pass IQR {seconds(timing.overhead.iqr)}): time between kernels, the G3 cost",
+        f"per pass IQR {seconds(timing.overhead.iqr)}): time between kernels, the G3 cost; "
+        f"instrumentation {seconds(timing.instrumentation_s)} + framework {seconds(timing.framework_overhead_s)} "
+        "(plain end-to-end - ops)",
         highlight=False,
     )
     for warning in timing.warnings:
@@ -243,6 +245,7 @@ def timing_to_dict(timing: Timing) -> dict[str, Any]:
         "end_to_end": measurement_to_dict(timing.end_to_end),
         "plain": measurement_to_dict(timing.plain),
         "instrumentation_s": timing.instrumentation_s,
+        "framework_overhead_s": timing.framework_overhead_s,
         "attributed_s": timing.attributed_s,
         "overhead_s": timing.overhead_s,
         "overhead": measurement_to_dict(timing.overhead),
