@@ -86,3 +86,44 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
 
 def dumps(analysis: Analysis) -> str:
     return json.dumps(to_dict(analysis), indent=1) + "\n"
+
+
+def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
+    """One ``netprof.rules`` Finding; ``fingerprint`` is what baselines match (rule, model, module).
+
+    The location's path is relative to the working directory when inside it, as in SARIF.
+    """
+    from netprof.report.findings_rows import relative_path  # here: analyze never loads the rules
+
+    location = finding.location
+    return {
+        "rule": finding.rule,
+        "severity": str(finding.severity),
+        "module": finding.module,
+        "module_type": finding.module_type,
+        "location": None if location is None else {"path": relative_path(location.path), "line": location.line},
+        "message": finding.message,
+        "measured": finding.measured,
+        "threshold": finding.threshold,
+        "cost_bytes": finding.cost_bytes,
+        "cost_share": finding.cost_share,
+        "fix": finding.fix,
+        "evidence": dict(finding.evidence),
+        "fingerprint": f"{model}::{finding.rule}:{finding.module}",
+    }
+
+
+def check_to_dict(
+    analysis: Analysis,
+    findings: Any,
+    baseline: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``to_dict`` plus the ``findings`` of ``netprof check`` (and, with a baseline, what it hid).
+
+    Same schema name: ``findings`` and ``baseline`` are optional keys added to ``netprof.analysis/1``.
+    """
+    document = to_dict(analysis)
+    document["findings"] = [finding_to_dict(finding, analysis.model) for finding in findings]
+    if baseline is not None:
+        document["baseline"] = baseline
+    return document
