@@ -18,7 +18,7 @@ import netprof
 from netprof.bench import cli, guidelines
 from netprof.bench.chart import SERIES, XLABEL, YLABEL, plot_guidelines
 from netprof.bench.experiments import experiments, table1, table2, table3, table4
-from netprof.bench.measure import Measurement, torch_threads
+from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
 from netprof.bench.networks import (
     BLOCKS,
     Bottleneck,
@@ -32,7 +32,7 @@ from netprof.bench.networks import (
     g4_network,
     grouped_width,
 )
-from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_column
+from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_column, median_iqr, paired
 
 HW = 56 * 56  # 3136 pixels
 FLOAT = 4  # bytes per float32 element
@@ -258,6 +258,17 @@ def test_rule_finds_the_trend_in_the_papers_own_numbers(platform):
         assert verdict.holds, (e.table, platform, verdict.columns)
 
 
+def test_paired_ratios_cancel_a_common_slowdown():
+    # Round 2 runs at half speed for both rows (a busy machine): the ratio stays 0.8 every round.
+    runs = {"a": [100.0, 50.0, 100.0, 100.0], "b": [80.0, 40.0, 80.0, 80.0]}
+    speeds = paired(runs, "a")
+    assert speeds["a"] == Speed(1.0, 0.0)
+    assert math.isclose(speeds["b"].median, 0.8) and math.isclose(speeds["b"].iqr, 0.0, abs_tol=1e-12)
+    assert median_iqr(runs["a"]) == (100.0, 12.5)  # q1 = 87.5 (linear between 50 and 100), q3 = 100
+    with pytest.raises(ValueError, match="not paired"):
+        paired({"a": [1.0, 2.0], "b": [1.0]}, "a")
+
+
 # --- timing helpers ------------------------------------------------------------------------------
 
 
@@ -267,6 +278,36 @@ def test_measurement_median_and_iqr():
     assert (m.median, m.iqr, m.images_per_run, m.runs) == (3.0, 2.0, 4, (1.0, 2.0, 3.0, 4.0, 5.0))
     assert m.noisy  # IQR 2 > 10% of 3
     assert not Measurement.of([100.0, 101.0, 102.0], 1).noisy
+
+
+def test_clock_for():
+    assert clock_for(1) == "process"  # one thread: CPU time leaves out other programs' turns
+    assert clock_for(2) == "wall"  # CPU time would sum the threads
+    assert clock_for(2, "process") == "process"
+    with pytest.raises(ValueError, match="unknown clock"):
+        clock_for(1, "cycles")
+
+
+def test_time_interleaved_runs_every_network_in_every_round():
+    calls = []
+
+    class Probe(nn.Module):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def forward(self, x):
+            calls.append(self.name)
+            return x
+
+    plan = TimingPlan(budget_s=0.0, min_runs=4, max_runs=4, min_block_s=0.0, warmup_s=0.0, clock="wall")
+    probes = [Probe("a"), Probe("b"), Probe("c")]
+    measured = time_interleaved([(p, torch.zeros(2, 1)) for p in probes], plan)
+    assert [len(m.runs) for m in measured] == [4, 4, 4]
+    assert [m.images_per_run for m in measured] == [2, 2, 2]  # one call per block, batch 2
+    timed = calls[9:]  # after 3 warm-up calls each
+    assert [sorted(timed[i : i + 3]) for i in range(0, 12, 3)] == [["a", "b", "c"]] * 4
+    assert timed[:3] == ["a", "b", "c"] and timed[3:6] == ["b", "c", "a"]  # the start rotates
 
 
 def test_torch_threads_restores():
@@ -290,13 +331,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_parser_defaults_and_errors():
     args = _parser().parse_args(["bench", "guidelines"])
-    assert (args.quick, args.threads, args.batch, args.output) == (False, 1, 1, Path("."))
+    assert (args.quick, args.threads, args.batch, args.output, args.clock) == (False, 1, 1, Path("."), "auto")
     assert args.handler is cli.run_guidelines_command
     args = _parser().parse_args(
         ["bench", "guidelines", "--quick", "--threads", "2", "--batch", "4", "-o", "d"]
     )
     assert (args.quick, args.threads, args.batch, args.output) == (True, 2, 4, Path("d"))
-    for bad in (["--threads", "0"], ["--batch", "x"]):
+    for bad in (["--threads", "0"], ["--batch", "x"], ["--clock", "cycles"]):
         with pytest.raises(SystemExit):
             _parser().parse_args(["bench", "guidelines", *bad])
 
@@ -318,6 +359,7 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert data["machine"]["threads"] == 1 and data["machine"]["torch_version"] == torch.__version__
     assert data["machine"]["cpu_count"] >= 1
     assert data["settings"]["quick"] is True and data["settings"]["batch"] == 1
+    assert data["settings"]["clock"] == "process"
     assert [e["table"] for e in data["experiments"]] == [1, 2, 3, 4]
     for e in data["experiments"]:
         assert len(e["columns"]) == 1  # --quick: the first column only
@@ -328,6 +370,7 @@ def test_quick_run_end_to_end(tmp_path, capsys):
             assert config["mult_adds"] > 0 and config["mem_access_bytes"] > 0
             assert config["paper_arm"] > 0 and config["paper_gpu"] > 0
             assert len(m["runs"]) >= 5 and m["median"] > 0 and m["iqr"] >= 0
+        assert e["configs"][0]["relative"] == {"median": 1.0, "iqr": 0.0}  # the first row against itself
     assert data["experiments"][0]["configs"][0]["mult_adds"] == 64_225_280
 
     result = guidelines.load(tmp_path / "guidelines.json")

@@ -29,7 +29,8 @@ def _title(experiment: ExperimentResult) -> str:
 
 def plot_experiment(ax: Axes, experiment: ExperimentResult) -> list[Artist]:
     """Measured images/sec, paper ARM images/sec and paper GPU batches/sec, each divided by the value of
-    the first row in the same column; the measured points carry their IQR as error bars."""
+    the first row in the same column. Measured points are the median of the per-round (paired) ratios,
+    with their IQR as error bars (half above, half below)."""
     artists: list[Artist] = []
     handles: dict[str, Artist] = {}
     n = len(experiment.rows)
@@ -38,8 +39,8 @@ def plot_experiment(ax: Axes, experiment: ExperimentResult) -> list[Artist]:
         xs = [j * (n + 1) + i for i in range(n)]
         configs = [experiment.config(row, column) for row in experiment.rows]
         first = configs[0]
-        measured = [c.measured.median / first.measured.median for c in configs]
-        spread = [c.measured.iqr / first.measured.median / 2 for c in configs]
+        measured = [c.relative.median for c in configs]
+        spread = [c.relative.iqr / 2 for c in configs]
         values = (
             measured,
             [c.paper_arm / first.paper_arm for c in configs],
@@ -87,7 +88,8 @@ def suptitle(result: GuidelinesResult) -> str:
         f"ShuffleNet V2 guideline experiments (Tables 1-4) measured on {m.cpu}, {m.cpu_count} CPUs, "
         f"{m.threads} thread(s), batch {s.batch}, torch {m.torch_version}\n"
         "measured and paper ARM: images/sec (ARM: Snapdragon 810, 1 thread); paper GPU: batches/sec "
-        "(GTX 1080Ti); each divided by its column's first row; error bars: IQR"
+        "(GTX 1080Ti); each divided by its column's first row (measured: per-round paired ratios, "
+        "median, error bars IQR)"
     )
 
 

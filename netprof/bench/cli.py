@@ -1,4 +1,4 @@
-"""``netprof bench guidelines [--quick] [--output DIR] [--threads N] [--batch N]``.
+"""``netprof bench guidelines [--quick] [--output DIR] [--threads N] [--batch N] [--clock C]``.
 
 To wire into ``netprof.cli``::
 
@@ -72,6 +72,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="intra-op threads while timing (default 1, as the paper's ARM column)",
     )
     parser.add_argument("--batch", type=_positive_int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument(
+        "--clock",
+        choices=["auto", "process", "wall"],
+        default="auto",
+        help="process: this process's CPU time; wall: wall clock; auto (default): process on 1 thread, "
+        "wall on more (CPU time sums the threads)",
+    )
     parser.set_defaults(handler=run_guidelines_command)
     return bench
 
@@ -93,7 +100,9 @@ def write_outputs(result: guidelines.GuidelinesResult, directory: Path) -> list[
 
 
 def run_guidelines_command(args: argparse.Namespace, out: Console, err: Console) -> int:
-    settings = guidelines.Settings.for_run(args.quick, args.threads, args.batch)
+    if args.clock == "process" and args.threads > 1:
+        err.print("note: --clock process with several threads sums their CPU time: images per CPU-second")
+    settings = guidelines.Settings.for_run(args.quick, args.threads, args.batch, args.clock)
     result = guidelines.run_guidelines(settings, progress=lambda line: err.print(line, highlight=False))
     report.render(result, out)
     for path in write_outputs(result, args.output):

@@ -24,9 +24,9 @@ import torch
 
 import netprof
 from netprof.bench.experiments import Experiment, experiments
-from netprof.bench.measure import Measurement, TimingPlan, time_interleaved, torch_threads
+from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
-from netprof.bench.trend import NOISE_FLOOR, Speed, Verdict, judge
+from netprof.bench.trend import NOISE_FLOOR, Speed, Verdict, judge, paired, scaled
 
 SCHEMA = "netprof.bench.guidelines/1"
 
@@ -42,18 +42,30 @@ class Settings:
     min_block_s: float = 0.025
     warmup_s: float = 0.3
     noise_floor: float = NOISE_FLOOR
+    clock: str = "process"  # see netprof.bench.measure: CPU time on 1 thread, wall clock on more
 
     @classmethod
-    def for_run(cls, quick: bool = False, threads: int = 1, batch: int = 1) -> Settings:
+    def for_run(cls, quick: bool = False, threads: int = 1, batch: int = 1, clock: str = "auto") -> Settings:
+        clock = clock_for(threads, clock)
         if quick:
             return cls(
-                True, threads, batch, budget_s=1.5, min_runs=5, max_runs=30, min_block_s=0.01, warmup_s=0.05
+                True,
+                threads,
+                batch,
+                budget_s=1.5,
+                min_runs=5,
+                max_runs=30,
+                min_block_s=0.01,
+                warmup_s=0.05,
+                clock=clock,
             )
-        return cls(False, threads, batch)
+        return cls(False, threads, batch, clock=clock)
 
     @property
     def plan(self) -> TimingPlan:
-        return TimingPlan(self.budget_s, self.min_runs, self.max_runs, self.min_block_s, self.warmup_s)
+        return TimingPlan(
+            self.budget_s, self.min_runs, self.max_runs, self.min_block_s, self.warmup_s, self.clock
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class ConfigResult:
     paper_gpu: float  # batches/sec, GTX 1080Ti, the paper's GPU widths
     paper_arm: float  # images/sec, Snapdragon 810, 1 thread
     measured: Measurement  # images/sec here
+    relative: Speed  # images/sec / the column's first row's, round by round (paired): median and IQR
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,8 @@ class ExperimentResult:
     paper_gpu_note: str
     configs: tuple[ConfigResult, ...]
     mult_adds_spread: tuple[float, ...]  # per column: largest |mult_adds / first row's - 1|
-    verdict: Verdict  # on measured images/sec, as the paper compares its rows
-    adjusted_verdict: Verdict  # on images/sec x mult_adds / first row's: the rows' unequal counts removed
+    verdict: Verdict  # on measured images/sec, paired to the rule's fast row (see netprof.bench.trend)
+    adjusted_verdict: Verdict  # the same, each row's speed x its mult_adds / the fast row's
     paper_arm_verdict: Verdict
     paper_gpu_verdict: Verdict
 
@@ -137,6 +150,13 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+_CLOCK_NOTES = {
+    "process": "this process's CPU time (1 thread: time the scheduler gave to other programs on this "
+    "shared machine is left out; their effect on caches and memory bandwidth is not)",
+    "wall": "wall clock (time.perf_counter)",
+}
+
+
 def general_notes(settings: Settings) -> tuple[str, ...]:
     return (
         (
@@ -147,6 +167,7 @@ def general_notes(settings: Settings) -> tuple[str, ...]:
             f"timing: batch {settings.batch}, {settings.threads} thread(s) (the paper's ARM column is 1 thread; "
             "it does not state a batch size); eval, torch.no_grad"
         ),
+        f"clock: {_CLOCK_NOTES[settings.clock]}",
         (
             f"each repetition runs a block of forwards of at least {settings.min_block_s * 1000:g} ms after "
             f"{settings.warmup_s:g} s of warm-up; the rows of one column are timed in interleaved rounds, "
@@ -154,7 +175,13 @@ def general_notes(settings: Settings) -> tuple[str, ...]:
         ),
         (
             "images/sec: median ± IQR over the repetitions; mult_adds and MAC (memory access cost, bytes) "
-            "per image from netprof.analyze"
+            "per image from netprof.analyze; 'vs row 1': each round's images/sec divided by the same round's "
+            "of the column's first row, median ± IQR"
+        ),
+        (
+            "verdicts: on the same paired ratios, taken to the row the guideline says is fastest, so a slow "
+            "spell of this shared machine cancels; 'at equal mult_adds' also multiplies each ratio by the "
+            "row's mult_adds / that row's"
         ),
         (
             "paper GPU: batches/sec on a GTX 1080Ti at the paper's (wider) GPU widths; "
@@ -179,6 +206,7 @@ def _run_experiment(
             f"Table {experiment.table} ({experiment.guideline}) {column}: timing {len(networks)} networks"
         )
         measured = time_interleaved(networks, settings.plan)
+        relative = paired({c.row: m.runs for c, m in zip(configs, measured)}, configs[0].row)
         for config, analysis, measurement in zip(configs, counts, measured):
             results.append(
                 ConfigResult(
@@ -192,6 +220,7 @@ def _run_experiment(
                     config.paper_gpu,
                     config.paper_arm,
                     measurement,
+                    relative[config.row],
                 )
             )
         first = counts[0].totals.mult_adds
@@ -200,11 +229,16 @@ def _run_experiment(
     def speeds(of: Callable[[ConfigResult], Speed]) -> dict[str, dict[str, Speed]]:
         return {c: {r.row: of(r) for r in results if r.column == c} for c in columns}
 
-    first_mult_adds = {c: next(r.mult_adds for r in results if r.column == c) for c in columns}
-
-    def adjusted(r: ConfigResult) -> Speed:
-        scale = r.mult_adds / first_mult_adds[r.column]
-        return Speed(r.measured.median * scale, r.measured.iqr * scale)
+    def measured_speeds(equal_mult_adds: bool) -> dict[str, dict[str, Speed]]:
+        out = {}
+        for column in columns:
+            rows = {r.row: r for r in results if r.column == column}
+            ratios = paired({row: r.measured.runs for row, r in rows.items()}, experiment.rule.fast)
+            if equal_mult_adds:
+                fast = rows[experiment.rule.fast].mult_adds
+                ratios = {row: scaled(speed, rows[row].mult_adds / fast) for row, speed in ratios.items()}
+            out[column] = ratios
+        return out
 
     rule, floor = experiment.rule, settings.noise_floor
     return ExperimentResult(
@@ -219,8 +253,8 @@ def _run_experiment(
         paper_gpu_note=experiment.paper_gpu_note,
         configs=tuple(results),
         mult_adds_spread=tuple(spreads),
-        verdict=judge(rule, speeds(lambda r: Speed(r.measured.median, r.measured.iqr)), floor),
-        adjusted_verdict=judge(rule, speeds(adjusted), floor),
+        verdict=judge(rule, measured_speeds(equal_mult_adds=False), floor),
+        adjusted_verdict=judge(rule, measured_speeds(equal_mult_adds=True), floor),
         paper_arm_verdict=judge(rule, speeds(lambda r: Speed(r.paper_arm)), floor),
         paper_gpu_verdict=judge(rule, speeds(lambda r: Speed(r.paper_gpu)), floor),
     )

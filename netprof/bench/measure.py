@@ -1,5 +1,10 @@
 """Images per second of a few networks, timed in interleaved rounds so drift hits them all alike.
 
+Clock: ``process`` (this process's CPU time) or ``wall`` (``time.perf_counter``). On one thread the
+CPU time leaves out the time the scheduler gave this core to other programs, which on a shared machine
+is most of the noise; it still includes their effect on caches and memory bandwidth. With more than one
+thread the CPU time sums the threads, so only the wall clock gives images/sec; ``clock_for`` picks.
+
 A repetition is a block of forward passes long enough (``min_block_s``) for timer overhead and
 scheduler jitter to be small, as ``torch.utils.benchmark``'s ``blocked_autorange`` does. The networks
 of one paper column are timed round-robin: each round times every network once, starting from a
@@ -10,21 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import math
-import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
+
+from netprof.bench.trend import median_iqr
 
 NOISY_IQR = 0.10  # warn when the IQR exceeds this share of the median
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """Images/sec of each repetition, with their median and interquartile range (never a mean alone)."""
+    """Images/sec of each repetition, with their median and interquartile range (never a mean alone).
+
+    ``runs[i]`` is round ``i`` of ``time_interleaved``: the same index in the measurements of one call
+    was taken in the same round, which is what ``netprof.bench.trend.paired`` relies on."""
 
     runs: tuple[float, ...]
     images_per_run: int
@@ -33,21 +41,33 @@ class Measurement:
 
     @classmethod
     def of(cls, runs: Sequence[float], images_per_run: int) -> Measurement:
-        q1, q3 = np.percentile(runs, [25, 75])
-        return cls(tuple(runs), images_per_run, statistics.median(runs), float(q3 - q1))
+        median, iqr = median_iqr(runs)
+        return cls(tuple(runs), images_per_run, median, iqr)
 
     @property
     def noisy(self) -> bool:
         return self.iqr > NOISY_IQR * self.median
 
 
+CLOCKS = {"process": time.process_time, "wall": time.perf_counter}
+
+
+def clock_for(threads: int, clock: str = "auto") -> str:
+    if clock == "auto":
+        return "process" if threads == 1 else "wall"
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}: expected auto, {', '.join(CLOCKS)}")
+    return clock
+
+
 @dataclass(frozen=True)
 class TimingPlan:
-    budget_s: float  # per group of interleaved networks, after warm-up
+    budget_s: float  # per group of interleaved networks, after warm-up, wall-clock
     min_runs: int
     max_runs: int
     min_block_s: float
     warmup_s: float
+    clock: str = "wall"  # a key of CLOCKS: what each repetition is timed with
 
 
 @contextlib.contextmanager
@@ -61,15 +81,15 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float) -> float:
+def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float, clock: Callable[[], float]) -> float:
     """Run until ``seconds`` have passed (at least 3 calls); the fastest call's time."""
     best = math.inf
     start = time.perf_counter()
     calls = 0
     while calls < 3 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
+        t0 = clock()
         model(x)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
         calls += 1
     return best
 
@@ -80,11 +100,12 @@ def time_interleaved(
     """Time each ``(model, input)``: eval mode, no grad, the caller's thread setting."""
     batch = [x.shape[0] for _, x in networks]
     runs: list[list[float]] = [[] for _ in networks]
+    clock = CLOCKS[plan.clock]
     with torch.no_grad():
         for model, _ in networks:
             model.eval()
-        per_call = [_warm_up(model, x, plan.warmup_s) for model, x in networks]
-        calls = [max(1, math.ceil(plan.min_block_s / t)) for t in per_call]
+        per_call = [_warm_up(model, x, plan.warmup_s, clock) for model, x in networks]
+        calls = [max(1, math.ceil(plan.min_block_s / max(t, 1e-9))) for t in per_call]
         start = time.perf_counter()
         rounds = 0
         while rounds < plan.max_runs and (
@@ -93,9 +114,9 @@ def time_interleaved(
             for k in range(len(networks)):
                 i = (k + rounds) % len(networks)
                 model, x = networks[i]
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(calls[i]):
                     model(x)
-                runs[i].append(calls[i] * batch[i] / (time.perf_counter() - t0))
+                runs[i].append(calls[i] * batch[i] / (clock() - t0))
             rounds += 1
     return [Measurement.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]

@@ -5,6 +5,7 @@ Renderers only format: every number and verdict comes from ``GuidelinesResult``.
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -13,10 +14,20 @@ from netprof.bench.trend import Verdict
 from netprof.report import units
 
 
+def _num(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits, fewer rather than an exponent: 295, 29.9, 2.99 (3); 140, 28, 2.8 (2)."""
+    decimals = digits - 1 - (len(str(int(abs(value)))) - 1 if abs(value) >= 1 else 0)
+    return f"{value:.{max(decimals, 0)}f}"
+
+
 def _speed(config) -> str:
     m = config.measured
     flag = " [yellow]![/yellow]" if m.noisy else ""
-    return f"{m.median:.3g} ± {m.iqr:.2g}{flag}"
+    return f"{_num(m.median)} ± {_num(m.iqr, 2)}{flag}"
+
+
+def _relative(config) -> str:
+    return f"{100 * config.relative.median:.0f} ± {100 * config.relative.iqr:.0f}%"
 
 
 def experiment_table(experiment: ExperimentResult) -> Table:
@@ -26,19 +37,21 @@ def experiment_table(experiment: ExperimentResult) -> Table:
         show_edge=False,
         pad_edge=False,
         padding=(0, 1),
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
     )
-    table.add_column("config", overflow="fold", min_width=8)
-    table.add_column("widths", overflow="fold", min_width=7)
+    table.add_column("config", overflow="fold", min_width=7)
+    table.add_column("widths", overflow="fold", min_width=6)
     table.add_column("mult_adds", justify="right", no_wrap=True)
     table.add_column("MAC", justify="right", no_wrap=True)
     table.add_column("images/s\nmed ± IQR", justify="right", no_wrap=True)
+    table.add_column("vs row 1\npaired", justify="right", no_wrap=True)
     table.add_column("paper\nGPU b/s", justify="right", no_wrap=True)
     table.add_column("paper\nARM im/s", justify="right", no_wrap=True)
     for i, column in enumerate(experiment.columns):
         if i:
             table.add_section()
-        runs = len(experiment.config(experiment.rows[0], column).measured.runs)
-        table.add_row(f"[bold]{column}[/bold]", f"[dim]{runs} runs[/dim]")
+        table.add_row(f"[bold]{column}[/bold]")
         for row in experiment.rows:
             config = experiment.config(row, column)
             table.add_row(
@@ -47,6 +60,7 @@ def experiment_table(experiment: ExperimentResult) -> Table:
                 units.count(config.mult_adds),
                 units.nbytes(config.mem_access_bytes),
                 _speed(config),
+                _relative(config),
                 f"{config.paper_gpu:g}",
                 f"{config.paper_arm:g}",
             )
@@ -65,6 +79,10 @@ def render_experiment(experiment: ExperimentResult, console: Console) -> None:
     console.print(experiment_table(experiment))
     for choice in experiment.choices:
         console.print(f"[dim]choice:[/dim] {choice}", highlight=False)
+    runs = ", ".join(
+        f"{c} {len(experiment.config(experiment.rows[0], c).measured.runs)}" for c in experiment.columns
+    )
+    console.print(f"[dim]runs per network (interleaved rounds):[/dim] {runs}", highlight=False)
     spread = ", ".join(f"{c} {s:.1%}" for c, s in zip(experiment.columns, experiment.mult_adds_spread))
     console.print(
         f"[dim]mult_adds spread from the first row:[/dim] {spread}; {experiment.paper_gpu_note}",

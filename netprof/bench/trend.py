@@ -1,5 +1,10 @@
 """Does a paper table's trend hold on this machine? A yes/no from medians and IQRs.
 
+The measured speeds judged are paired: the rows of one column are timed in interleaved rounds, and each
+round's images/sec of a row is divided by the same round's images/sec of the row the guideline says is
+fastest (``paired``). A slow spell of this shared machine slows both and cancels in the ratio; what is
+left is the difference between the networks. The median and IQR of these ratios are what ``judge`` sees.
+
 Each table names a row the guideline says should be fastest (``fast``) and the row it says should be
 slowest (``slow``). In every column, the trend holds when
 
@@ -16,7 +21,8 @@ column. The paper's own numbers (no spread: IQR 0) pass the same rule on both pl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 NOISE_FLOOR = 0.02
@@ -60,6 +66,30 @@ class Verdict:
         held = sum(c.holds for c in self.columns)
         answer = "yes" if self.holds else "no"
         return f"{answer} (holds in {held} of {len(self.columns)} columns)"
+
+
+def median_iqr(values: Sequence[float]) -> tuple[float, float]:
+    """Median and interquartile range (linear interpolation, numpy's default percentiles)."""
+    if len(values) < 2:
+        return (float(values[0]), 0.0) if values else (float("nan"), float("nan"))
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return statistics.median(values), q3 - q1
+
+
+def paired(runs: Mapping[str, Sequence[float]], reference: str) -> dict[str, Speed]:
+    """Each row's speed relative to ``reference``'s, round by round: ``runs[row][i]`` and
+    ``runs[reference][i]`` are the same round. The reference itself is exactly 1 with no spread."""
+    base = runs[reference]
+    out = {}
+    for row, values in runs.items():
+        if len(values) != len(base):
+            raise ValueError(f"row {row!r} has {len(values)} runs, {reference!r} has {len(base)}: not paired")
+        out[row] = Speed(*median_iqr([v / b for v, b in zip(values, base)]))
+    return out
+
+
+def scaled(speed: Speed, factor: float) -> Speed:
+    return Speed(speed.median * factor, speed.iqr * factor)
 
 
 def margin(a: Speed, b: Speed, noise_floor: float = NOISE_FLOOR) -> float:
