@@ -5,6 +5,7 @@ Every timed test runs with one thread, the least noisy setting on a shared machi
 """
 
 import math
+import statistics
 
 import pytest
 import torch
@@ -115,25 +116,31 @@ def test_rates_and_ratio_follow_their_definition(timed):
             assert g.time_over_mult_adds is None
 
 
-def _profiled_kernel_seconds(prof) -> float:
-    """Self time of every aten op run inside netprof's dispatch mode (profiler event ``PythonDispatchMode``).
+PASS_MARK = "netprof_test_pass_"
 
-    The mode's own Python work is the self time of the PythonDispatchMode event
-    and the framework work above it belongs to the outer aten events: neither is
-    kernel time, so both are left out, exactly as netprof's op times leave them out.
+
+def _profiled_kernel_seconds_per_pass(prof) -> dict[int, float]:
+    """Self time of every aten op run inside netprof's dispatch mode, per marked pass.
+
+    Inside the mode (profiler event ``PythonDispatchMode``) the aten events are
+    the op calls netprof times. The mode's own Python work (that event's self
+    time) and the framework work above it (the outer aten events) are not
+    kernel time, so both are left out, as netprof's op times leave them out.
     """
-
-    def inside_mode(event) -> bool:
-        parent = event.cpu_parent
+    per_pass: dict[int, float] = {}
+    for event in prof.events():
+        if not event.name.startswith("aten::"):
+            continue
+        inside, parent = False, event.cpu_parent
         while parent is not None:
-            if parent.name == "PythonDispatchMode":
-                return True
+            inside = inside or parent.name == "PythonDispatchMode"
+            if parent.name.startswith(PASS_MARK):
+                if inside:
+                    index = int(parent.name.removeprefix(PASS_MARK))
+                    per_pass[index] = per_pass.get(index, 0.0) + 1e-6 * event.self_cpu_time_total
+                break
             parent = parent.cpu_parent
-        return False
-
-    return 1e-6 * sum(
-        e.self_cpu_time_total for e in prof.events() if e.name.startswith("aten::") and inside_mode(e)
-    )
+    return per_pass
 
 
 def test_attributed_time_agrees_with_torch_profiler():
@@ -143,22 +150,27 @@ def test_attributed_time_agrees_with_torch_profiler():
     runner = Runner(model, (x,), [node.op for node in analysis.ops], device_of("cpu"))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    ours: dict[int, float] = {}
     try:
         with torch.no_grad():
             for _ in range(3):
                 runner.instrumented()
-            ours = 0.0
-            # The same passes, measured by both: noise hits both totals alike.
+            # The very same passes, measured by both.
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-                for _ in range(10):
-                    _, ops, same = runner.instrumented()
+                for index in range(15):
+                    with torch.profiler.record_function(f"{PASS_MARK}{index}"):
+                        _, ops, same = runner.instrumented()
                     assert same
-                    ours += math.fsum(ops)
+                    ours[index] = math.fsum(ops)
     finally:
         torch.set_num_threads(previous)
-    theirs = _profiled_kernel_seconds(prof)
-    assert theirs > 0
-    assert abs(ours - theirs) / theirs < 0.10, (ours, theirs)
+    theirs = _profiled_kernel_seconds_per_pass(prof)
+    assert sorted(theirs) == sorted(ours) and all(t > 0 for t in theirs.values())
+    # Pass by pass, then the median: a neighbour preempting us in the few microseconds between
+    # netprof's clock and the profiler's event lands on netprof's side only, and on a shared
+    # 2-core machine that can be a whole scheduler tick in a few passes.
+    relative = [(ours[i] - theirs[i]) / theirs[i] for i in ours]
+    assert abs(statistics.median(relative)) < 0.10, relative
 
 
 @pytest.mark.parametrize(
