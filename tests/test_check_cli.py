@@ -216,3 +216,12 @@ def test_installed_entry_point_check(tmp_path):
     assert any(r["ruleId"] == "G1" for r in sarif["runs"][0]["results"])
     result = subprocess.run([_netprof(), "check", GOOD, "--select", "G1"], capture_output=True, text=True, check=False, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_explain_renders_markdown_in_a_terminal(capsys, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    code, out, _ = run(capsys, "explain", "G1")
+    assert code == 0 and "What it does" in out
+    assert "## What it does" not in out  # rendered, not the raw source
