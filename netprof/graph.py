@@ -25,6 +25,9 @@ class OpNode:
     counted: bool
 
 
+_NAMES: dict[object, str] = {}  # str(OpOverload) builds the name anew on every call
+
+
 def price(op: CapturedOp) -> OpNode:
     """Apply the op's cost formula; ops without one are marked uncounted."""
     formula = lookup(op.func)
@@ -32,11 +35,15 @@ def price(op: CapturedOp) -> OpNode:
     category = cost.category
     if cost.moves_memory:
         mem_access = sum(m.nbytes for m in op.input_metas) + sum(m.nbytes for m in op.output_metas)
+        mem_access += cost.extra_read_bytes
     else:
         mem_access = 0
+    name = _NAMES.get(op.func)
+    if name is None:
+        name = _NAMES[op.func] = str(op.func)
     return OpNode(
         id=op.id,
-        op=str(op.func),
+        op=name,
         module=op.module,
         inputs=op.inputs,
         input_metas=op.input_metas,

@@ -8,6 +8,7 @@ from netprof.costs import (  # noqa: F401 - imported for their registrations
     matmul,
     norm,
     pool,
+    quantized,
     zero_cost,
 )
 from netprof.costs.registry import lookup

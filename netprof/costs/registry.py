@@ -20,6 +20,8 @@ from netprof.costs.types import Category, Cost
 Formula = Callable[[OpCall], Cost]
 
 _FORMULAS: dict[torch._ops.OpOverloadPacket, Formula] = {}
+# lookup() per overload, remembered: the schema tags are slow to read. Emptied on registration.
+_RESOLVED: dict[torch._ops.OpOverload, Formula | None] = {}
 
 
 def formula(*packets: torch._ops.OpOverloadPacket) -> Callable[[Formula], Formula]:
@@ -32,6 +34,7 @@ def formula(*packets: torch._ops.OpOverloadPacket) -> Callable[[Formula], Formul
                 raise ValueError(f"a cost formula for {packet} is already registered")
         for packet in packets:
             _FORMULAS[packet] = fn
+        _RESOLVED.clear()
         return fn
 
     return register
@@ -48,6 +51,14 @@ def reduction_cost(call: OpCall) -> Cost:
 
 def lookup(func: torch._ops.OpOverload) -> Formula | None:
     """The formula for ``func``, or None when its arithmetic is unknown."""
+    try:
+        return _RESOLVED[func]
+    except KeyError:
+        found = _RESOLVED[func] = _resolve(func)
+        return found
+
+
+def _resolve(func: torch._ops.OpOverload) -> Formula | None:
     found = _FORMULAS.get(func.overloadpacket)
     if found is not None:
         return found

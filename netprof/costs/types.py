@@ -51,9 +51,12 @@ class Cost:
 
     ``flops`` is the whole count, 2 x mult_adds included. ``moves_memory`` is
     False for ops that alias or merely allocate, whose memory access is zero.
+    ``extra_read_bytes`` are bytes read from arguments that are not tensors (the
+    packed weights of quantized kernels), added to the memory access.
     """
 
     category: Category
     mult_adds: int = 0
     flops: int = 0
     moves_memory: bool = True
+    extra_read_bytes: int = 0
