@@ -26,8 +26,9 @@ class ModuleStack:
     def __init__(self, root: nn.Module) -> None:
         # named_modules() lists a shared module once, under its first path, so a
         # module called from two places is one path with two calls.
-        self._paths = {id(module): path for path, module in root.named_modules()}
-        self._types = {path: type(module).__name__ for path, module in root.named_modules()}
+        named = list(root.named_modules())
+        self._paths = {id(module): path for path, module in named}
+        self._types = {path: type(module).__name__ for path, module in named}
         self._stack: list[str] = []
         self._calls: Counter[str] = Counter()
         self._handles: list[Any] = []
