@@ -1,0 +1,78 @@
+"""A fast subset of the torchvision sweep (benchmarks/torchvision_sweep.py): every task analyses.
+
+Source of the expected numbers: torchvision's weight metadata, ``_ops`` (multiply-adds,
+labelled GFLOPS in its docs) and ``num_params``, at the weights' crop size.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torchvision
+from torchvision.models import get_model_weights
+
+import netprof
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def _build(name: str, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("resnet18", {}),
+        ("inception_v3", {"init_weights": True}),  # its num_params include the auxiliary head
+        ("googlenet", {"aux_logits": False, "init_weights": True}),  # as the published weights
+        ("regnet_y_400mf", {}),
+        ("swin_t", {}),
+        ("maxvit_t", {}),
+        ("mobilenet_v3_large", {}),
+    ],
+)
+def test_classifier_matches_torchvision_metadata(name, kwargs):
+    weights = get_model_weights(name).DEFAULT
+    crop = weights.transforms().crop_size[0]  # the resolution _ops was measured at (299 for inception_v3)
+    analysis = netprof.analyze(_build(name, **kwargs), torch.randn(1, 3, crop, crop))
+    assert analysis.mode == "meta"
+    assert analysis.params == weights.meta["num_params"]
+    assert analysis.totals.mult_adds == pytest.approx(weights.meta["_ops"] * 1e9, rel=0.005)
+    assert analysis.uncounted == {}
+
+
+def test_segmentation():
+    model = _build("lraspp_mobilenet_v3_large", weights_backbone=None)
+    analysis = netprof.analyze(model, torch.randn(1, 3, 224, 224))
+    assert analysis.uncounted == {}
+    assert analysis.totals.mult_adds > 0
+
+
+def test_video():
+    # r3d_18's _ops is measured on 16 frames of 112 x 112
+    analysis = netprof.analyze(_build("r3d_18"), torch.randn(1, 3, 16, 112, 112))
+    assert analysis.totals.mult_adds == pytest.approx(get_model_weights("r3d_18").DEFAULT.meta["_ops"] * 1e9, rel=0.005)
+    assert analysis.uncounted == {}
+
+
+def test_optical_flow_raft_small():
+    images = (torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128))
+    analysis = netprof.analyze(_build("raft_small"), images)
+    assert analysis.uncounted == {}
+    assert analysis.params == get_model_weights("raft_small").DEFAULT.meta["num_params"]
+    assert analysis.totals.mult_adds > 0
+
+
+def test_quantized_resnet18_counts_int8_kernels():
+    model = _build("quantized_resnet18", quantize=True)  # calibrated on random data, then converted
+    analysis = netprof.analyze(model, torch.randn(1, 3, 224, 224))
+    # quantized kernels need real CPU tensors
+    assert analysis.mode == "real"
+    assert analysis.uncounted == {}
+    weights = get_model_weights("quantized_resnet18").DEFAULT
+    assert analysis.totals.mult_adds == pytest.approx(weights.meta["_ops"] * 1e9, rel=0.005)
