@@ -201,8 +201,8 @@ def test_g2_mac_grows_with_groups(counted):
 def test_g4_mac_falls_as_element_wise_ops_go(counted):
     for column in table4().columns:
         mac = {row: counted[(4, row, column)].mem_access_bytes for row in table4().rows}
-        assert mac["ReLU + shortcut"] > mac["ReLU only"] > mac["neither"]
-        assert mac["ReLU + shortcut"] > mac["shortcut only"] > mac["neither"]
+        assert mac["ReLU+shortcut"] > mac["ReLU only"] > mac["neither"]
+        assert mac["ReLU+shortcut"] > mac["shortcut only"] > mac["neither"]
 
 
 # --- the verdict logic on hand-made numbers -------------------------------------------------------

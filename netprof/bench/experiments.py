@@ -46,7 +46,7 @@ class Experiment:
     title: str
     varied: str  # what changes from row to row
     rows: tuple[str, ...]
-    short_rows: tuple[str, ...]  # chart tick labels
+    short_rows: tuple[str, ...]  # labels in the terminal table and the chart
     columns: tuple[str, ...]
     configs: tuple[Config, ...]  # row-major
     rule: TrendRule
@@ -78,11 +78,11 @@ _TABLE2 = (
 )
 # Table 3: block, fragments, parallel, GPU c=128/256/512, CPU c=64/128/256.
 _TABLE3 = (
-    ("1-fragment", "1", 1, False, (2446, 1274, 434), (40.2, 10.1, 2.3)),
-    ("2-fragment-series", "2-ser", 2, False, (1790, 909, 336), (38.6, 10.1, 2.2)),
-    ("4-fragment-series", "4-ser", 4, False, (752, 745, 349), (38.4, 10.1, 2.3)),
-    ("2-fragment-parallel", "2-par", 2, True, (1537, 803, 320), (33.4, 9.1, 2.2)),
-    ("4-fragment-parallel", "4-par", 4, True, (691, 572, 292), (35.0, 8.4, 2.1)),
+    ("1-fragment", "1 fragment", 1, False, (2446, 1274, 434), (40.2, 10.1, 2.3)),
+    ("2-fragment-series", "2 series", 2, False, (1790, 909, 336), (38.6, 10.1, 2.2)),
+    ("4-fragment-series", "4 series", 4, False, (752, 745, 349), (38.4, 10.1, 2.3)),
+    ("2-fragment-parallel", "2 parallel", 2, True, (1537, 803, 320), (33.4, 9.1, 2.2)),
+    ("4-fragment-parallel", "4 parallel", 4, True, (691, 572, 292), (35.0, 8.4, 2.1)),
 )
 _TABLE3_CPU_C = (64, 128, 256)
 # Table 4: ReLU, shortcut, GPU c=32/64/128, CPU c=32/64/128.
@@ -96,7 +96,7 @@ _TABLE4_C = (32, 64, 128)
 
 
 _TABLE4_ROWS = {
-    (True, True): "ReLU + shortcut",
+    (True, True): "ReLU+shortcut",
     (True, False): "ReLU only",
     (False, True): "shortcut only",
     (False, False): "neither",
@@ -135,7 +135,7 @@ def table2() -> Experiment:
     for g, c, _, gpu, arm in _TABLE2:
         for j, (m, column) in enumerate(MULTIPLIERS):
             width = grouped_width(c * m, g, reference=_TABLE2[0][1] * m)
-            label = f"c={width}" + ("" if width == c * m else f" (paper {c * m})")
+            label = f"c={width}" + ("" if width == c * m else "*")
             configs.append(
                 Config(
                     f"g={g}",
@@ -162,7 +162,10 @@ def table2() -> Experiment:
         paper_gpu_note=f"paper GPU widths at x1: {gpu_widths}",
         choices=(
             "10 pointwise group convs c->c; the paper's CPU c times x1/x2/x4",
-            "g=8 at x1: c=180 is not divisible by 8, rounded to 184 (mult_adds +3.3%; 176 would be -5.5%)",
+            (
+                "c=184* (g=8 at x1): the paper's c=180 is not divisible by 8; 184 is the multiple of 8 closest in "
+                "mult_adds to g=1 (+3.3%; 176 would be -5.5%)"
+            ),
         ),
     )
 

@@ -4,7 +4,7 @@ Every network is counted with ``netprof.analyze`` (mult_adds and memory access c
 with ``netprof.bench.measure`` (images/sec: median and IQR over repetitions, warm-up first, eval mode,
 no grad, an explicit thread count restored afterwards). The default, batch 1 on 1 thread, mirrors the
 paper's single-thread ARM measurements; the paper does not state its batch size. Each table's trend is
-judged by ``netprof.bench.trend`` on the measured medians and, as a check of the rule, on the paper's
+judged by ``netprof.bench.trend`` on per-round (paired) speed ratios and, as a check of the rule, on the paper's
 own ARM and GPU numbers.
 """
 
@@ -26,7 +26,7 @@ import netprof
 from netprof.bench.experiments import Experiment, experiments
 from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
-from netprof.bench.trend import NOISE_FLOOR, Speed, Verdict, judge, paired, scaled
+from netprof.bench.trend import NOISE_FLOOR, Speed, TrendRule, Verdict, judge, paired, scaled
 
 SCHEMA = "netprof.bench.guidelines/1"
 
@@ -119,6 +119,7 @@ class ExperimentResult:
     paper_gpu_note: str
     configs: tuple[ConfigResult, ...]
     mult_adds_spread: tuple[float, ...]  # per column: largest |mult_adds / first row's - 1|
+    rule: TrendRule
     verdict: Verdict  # on measured images/sec, paired to the rule's fast row (see netprof.bench.trend)
     adjusted_verdict: Verdict  # the same, each row's speed x its mult_adds / the fast row's
     paper_arm_verdict: Verdict
@@ -253,6 +254,7 @@ def _run_experiment(
         paper_gpu_note=experiment.paper_gpu_note,
         configs=tuple(results),
         mult_adds_spread=tuple(spreads),
+        rule=rule,
         verdict=judge(rule, measured_speeds(equal_mult_adds=False), floor),
         adjusted_verdict=judge(rule, measured_speeds(equal_mult_adds=True), floor),
         paper_arm_verdict=judge(rule, speeds(lambda r: Speed(r.paper_arm)), floor),

@@ -40,23 +40,31 @@ def experiment_table(experiment: ExperimentResult) -> Table:
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
     )
+    # Widths shared by every row of a column (Table 4) go to the column's heading row instead.
+    shared = {
+        column: {experiment.config(row, column).channels for row in experiment.rows}
+        for column in experiment.columns
+    }
+    with_widths = any(len(widths) > 1 for widths in shared.values())
     table.add_column("config", overflow="fold", min_width=7)
-    table.add_column("widths", overflow="fold", min_width=6)
+    if with_widths:
+        table.add_column("widths", overflow="fold", min_width=6)
     table.add_column("mult_adds", justify="right", no_wrap=True)
     table.add_column("MAC", justify="right", no_wrap=True)
     table.add_column("images/s\nmed ± IQR", justify="right", no_wrap=True)
     table.add_column("vs row 1\npaired", justify="right", no_wrap=True)
-    table.add_column("paper\nGPU b/s", justify="right", no_wrap=True)
-    table.add_column("paper\nARM im/s", justify="right", no_wrap=True)
+    table.add_column("paper\nGPU", justify="right", no_wrap=True)
+    table.add_column("paper\nARM", justify="right", no_wrap=True)
     for i, column in enumerate(experiment.columns):
         if i:
             table.add_section()
-        table.add_row(f"[bold]{column}[/bold]")
-        for row in experiment.rows:
+        heading = f"[bold]{column}[/bold]" + ("" if with_widths else f" [dim]{shared[column].pop()}[/dim]")
+        table.add_row(heading)
+        for row, label in zip(experiment.rows, experiment.short_rows):
             config = experiment.config(row, column)
             table.add_row(
-                row,
-                config.channels,
+                label,
+                *([config.channels] if with_widths else []),
                 units.count(config.mult_adds),
                 units.nbytes(config.mem_access_bytes),
                 _speed(config),
@@ -92,10 +100,14 @@ def render_experiment(experiment: ExperimentResult, console: Console) -> None:
     style = "green" if verdict.holds else "red"
     console.print(f"[bold {style}]trend holds here: {verdict.summary}[/bold {style}]", highlight=False)
     console.print(f"[dim]rule:[/dim] {verdict.rule}", highlight=False)
+    console.print(
+        f"[dim]per column, speeds relative to '{experiment.rule.fast}' in the same round (median ± IQR):[/dim]",
+        highlight=False,
+    )
     for line in _verdict_lines(verdict):
         console.print(line, highlight=False, markup=False)
     console.print(
-        f"[dim]at equal mult_adds (images/s x mult_adds / first row's):[/dim] "
+        f"[dim]at equal mult_adds (each ratio x the row's mult_adds / '{experiment.rule.fast}''s):[/dim] "
         f"{experiment.adjusted_verdict.summary}",
         highlight=False,
     )

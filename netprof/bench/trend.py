@@ -110,16 +110,17 @@ def judge_column(
     fast, slow = speeds[rule.fast], speeds[rule.slow]
     if not clearly_faster(fast, slow, noise_floor):
         return ColumnVerdict(
-            column, False, f"'{rule.fast}' {_fmt(fast)} not clearly faster than '{rule.slow}' {_fmt(slow)}"
+            column, False, f"'{rule.fast}' {_fmt(fast)} is not clearly faster than '{rule.slow}' {_fmt(slow)}"
         )
     beaters = [row for row, speed in speeds.items() if clearly_faster(speed, fast, noise_floor)]
     if beaters:
         detail = ", ".join(f"'{row}' {_fmt(speeds[row])}" for row in beaters)
-        return ColumnVerdict(column, False, f"clearly faster than '{rule.fast}' {_fmt(fast)}: {detail}")
+        return ColumnVerdict(column, False, f"{detail} clearly faster than '{rule.fast}' {_fmt(fast)}")
     return ColumnVerdict(
         column,
         True,
-        f"'{rule.fast}' {_fmt(fast)} > '{rule.slow}' {_fmt(slow)}, none faster than '{rule.fast}'",
+        f"'{rule.fast}' {_fmt(fast)} clearly faster than '{rule.slow}' {_fmt(slow)}; no row clearly faster "
+        f"than '{rule.fast}'",
     )
 
 
