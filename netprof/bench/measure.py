@@ -117,6 +117,6 @@ def time_interleaved(
                 t0 = clock()
                 for _ in range(calls[i]):
                     model(x)
-                runs[i].append(calls[i] * batch[i] / (clock() - t0))
+                runs[i].append(calls[i] * batch[i] / max(clock() - t0, 1e-9))
             rounds += 1
     return [Measurement.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]
