@@ -22,8 +22,10 @@ XLABEL = "configuration, grouped by column of the paper's table"
 
 def _title(experiment: ExperimentResult) -> str:
     answer = "yes" if experiment.verdict.holds else "no"
+    adjusted = "yes" if experiment.adjusted_verdict.holds else "no"
     return (
-        f"Table {experiment.table} ({experiment.guideline}): {experiment.varied}\ntrend holds here: {answer}"
+        f"Table {experiment.table} ({experiment.guideline}): {experiment.varied}\n"
+        f"trend holds here: {answer} ({adjusted} at equal mult_adds)"
     )
 
 
