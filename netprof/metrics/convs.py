@@ -1,0 +1,138 @@
+"""Channel widths and memory access of every convolution (guidelines G1 and G2).
+
+All memory access here is in elements, as in the paper: inputs read once, outputs
+written once, weights read once; biases left out, as the paper's formulas do. The
+batch is folded into ``hw`` (the paper's batch is 1). ``itemsize`` turns elements
+into the bytes netprof reports everywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from netprof.analysis import Analysis
+from netprof.graph import OpNode
+from netprof.metrics.blocks import Block
+from netprof.metrics.dataflow import CONV_CATEGORIES
+
+STEM = "stem"
+BODY = "body"
+HEAD = "head"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvMetrics:
+    """One convolution call.
+
+    Attributes:
+        module: innermost module path of the op; op_id: its id.
+        c_in, c_out, groups, kernel: the layer's shape (``c1``, ``c2``, ``g`` in the paper).
+        hw_in, hw: input and output positions (batch x spatial), the paper's ``hw``.
+        mult_adds: ``B``, the paper's FLOPs.
+        mac: memory access in elements, ``hw_in*c1 + hw*c2 + c1*c2*k/g``.
+        itemsize: bytes per element of the output.
+        position: ``"stem"`` (before the first block), ``"body"`` or ``"head"`` (after the last).
+        g1_bound: the paper's lower bound ``2*sqrt(hw*B) + B/hw`` with ``B = hw*c1*c2/g``;
+            only for 1x1 convs, where it holds (None otherwise).
+        g1_ratio: ``mac / g1_bound``.
+        balanced_mac: the least MAC any choice of c1, c2 reaches at the same FLOPs, groups,
+            kernel and positions: ``2*sqrt(hw_in*hw*c1*c2) + c1*c2*k/g``. For a dense 1x1
+            stride-1 conv it is ``g1_bound``.
+        dense_mac: for a group conv, the MAC of the dense conv with the same input and the
+            same FLOPs (c2 / g outputs), G2's comparison; None for dense and depthwise convs.
+    """
+
+    module: str
+    op_id: int
+    c_in: int
+    c_out: int
+    groups: int
+    kernel: tuple[int, ...]
+    hw_in: int
+    hw: int
+    mult_adds: int
+    mac: int
+    itemsize: int
+    position: str
+    g1_bound: float | None
+    g1_ratio: float | None
+    balanced_mac: float
+    dense_mac: int | None
+
+    @property
+    def pointwise(self) -> bool:
+        return all(k == 1 for k in self.kernel)
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.c_in
+
+    @property
+    def width_ratio(self) -> float:
+        """``mac / balanced_mac``: what unequal channel widths cost (G1's measure)."""
+        return self.mac / self.balanced_mac
+
+    @property
+    def width_excess_bytes(self) -> int:
+        return round((self.mac - self.balanced_mac) * self.itemsize)
+
+    @property
+    def group_excess_bytes(self) -> int:
+        """Memory access the groups add over ``dense_mac`` (0 for a dense conv)."""
+        return 0 if self.dense_mac is None else (self.mac - self.dense_mac) * self.itemsize
+
+
+def _measure(node: OpNode, position: str) -> ConvMetrics:
+    x, weight, out = node.input_metas[0], node.input_metas[1], node.output_metas[0]
+    c_in, c_out = x.shape[1], out.shape[1]
+    if weight.shape[0] == c_out:  # [c_out, c_in/g, *k]
+        groups = c_in // weight.shape[1]
+    else:  # transposed: [c_in, c_out/g, *k]
+        groups = c_out // weight.shape[1]
+    kernel = tuple(weight.shape[2:])
+    k = math.prod(kernel)
+    hw_in = x.shape[0] * math.prod(x.shape[2:])
+    hw = out.shape[0] * math.prod(out.shape[2:])
+    weights = c_in * c_out * k // groups
+    mac = hw_in * c_in + hw * c_out + weights
+    b = node.mult_adds
+    g1_bound = 2 * math.sqrt(hw * b) + b / hw if all(s == 1 for s in kernel) and hw else None
+    dense = hw_in * c_in + hw * c_out // groups + weights if 1 < groups < c_in else None
+    return ConvMetrics(
+        module=node.module,
+        op_id=node.id,
+        c_in=c_in,
+        c_out=c_out,
+        groups=groups,
+        kernel=kernel,
+        hw_in=hw_in,
+        hw=hw,
+        mult_adds=b,
+        mac=mac,
+        itemsize=out.itemsize,
+        position=position,
+        g1_bound=g1_bound,
+        g1_ratio=mac / g1_bound if g1_bound else None,
+        balanced_mac=2 * math.sqrt(hw_in * hw * c_in * c_out) + weights,
+        dense_mac=dense,
+    )
+
+
+def conv_metrics(analysis: Analysis, blocks: Mapping[str, Block] | None = None) -> dict[str, tuple[ConvMetrics, ...]]:
+    """Every convolution call, keyed by module path (a module run twice has two entries)."""
+    first = min((b.ops[0] for b in blocks.values()), default=None) if blocks else None
+    last = max((b.ops[-1] for b in blocks.values()), default=None) if blocks else None
+    found: dict[str, list[ConvMetrics]] = {}
+    for node in analysis.ops:
+        if node.category not in CONV_CATEGORIES or len(node.input_metas) < 2 or not node.output_metas:
+            continue
+        if first is not None and node.id < first:
+            position = STEM
+        elif last is not None and node.id > last:
+            position = HEAD
+        else:
+            position = BODY
+        found.setdefault(node.module, []).append(_measure(node, position))
+    return {path: tuple(calls) for path, calls in found.items()}

@@ -1,0 +1,78 @@
+"""The captured ops as a data-flow graph: who feeds whom, and what an op counts as.
+
+Model inputs have no producing op; they get negative ids (``-1`` for the first)
+so a block that reads the model input still has an entry. A ``None`` producer
+whose tensor is not a model input is a parameter, buffer or constant, and no edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from netprof.analysis import Analysis
+from netprof.capture.ir import TensorMeta
+from netprof.graph import OpNode
+
+# The paper's fragments: "individual convolution or pooling operations" (Sec. 2, G3).
+# A matrix product or a fused attention is one such kernel too.
+FRAGMENT_CATEGORIES = frozenset({"conv", "group_conv", "depthwise_conv", "gemm", "attention", "pooling"})
+# Ops that compute something; a path made only of other ops (views, copies) is an identity.
+COMPUTE_CATEGORIES = FRAGMENT_CATEGORIES | {"elementwise", "normalization", "reduction"}
+# What ShuffleNet V2 (G4) counts as element-wise: activations, adds, bias adds, batch norm,
+# and depthwise convolutions for their high MAC / FLOPs ratio.
+ELEMENTWISE_CATEGORIES = frozenset({"elementwise", "normalization", "depthwise_conv"})
+CONV_CATEGORIES = frozenset({"conv", "group_conv", "depthwise_conv"})
+
+
+@dataclass(frozen=True)
+class DataFlow:
+    """Edges between ops, model inputs included.
+
+    Attributes:
+        nodes: every op by id.
+        preds: distinct producers of each op, model inputs as negative ids.
+        consumers: the ops reading each producer's output, in execution order.
+        input_metas: the model input behind each negative id.
+    """
+
+    nodes: Mapping[int, OpNode]
+    preds: Mapping[int, tuple[int, ...]]
+    consumers: Mapping[int, tuple[int, ...]]
+    input_metas: Mapping[int, TensorMeta]
+
+    def is_view(self, node_id: int) -> bool:
+        return node_id >= 0 and self.nodes[node_id].category == "view"
+
+    def output_bytes(self, node_id: int) -> int:
+        """Bytes of the (first) tensor a node produces."""
+        if node_id < 0:
+            return self.input_metas[node_id].nbytes
+        metas = self.nodes[node_id].output_metas
+        return metas[0].nbytes if metas else 0
+
+
+def dataflow(analysis: Analysis) -> DataFlow:
+    """Build the edges once; every metric walks them."""
+    inputs: dict[TensorMeta, int] = {}
+    for index, meta in enumerate(analysis.inputs):
+        if isinstance(meta, TensorMeta):
+            inputs.setdefault(meta, -(index + 1))
+    preds: dict[int, tuple[int, ...]] = {}
+    consumers: dict[int, list[int]] = {}
+    for node in analysis.ops:
+        found: list[int] = []
+        for producer, meta in zip(node.inputs, node.input_metas):
+            if producer is None:
+                producer = inputs.get(meta)  # a parameter or constant stays None: no edge
+            if producer is not None and producer not in found:
+                found.append(producer)
+        preds[node.id] = tuple(found)
+        for producer in found:
+            consumers.setdefault(producer, []).append(node.id)
+    return DataFlow(
+        nodes={node.id: node for node in analysis.ops},
+        preds=preds,
+        consumers={k: tuple(v) for k, v in consumers.items()},
+        input_metas={v: k for k, v in inputs.items()},
+    )

@@ -1,0 +1,134 @@
+"""Check a model against ShuffleNet V2's four guidelines (G1-G4) and any plugin rules.
+
+    >>> findings = netprof.rules.run(netprof.analyze(model, x), model)
+    >>> [f.fingerprint for f in findings]
+
+Configuration has one precedence, applied by the caller before it gets here
+(defaults < pyproject.toml < command line); ``run`` takes the result as ``RuleSettings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+
+from torch import nn
+
+from netprof.analysis import Analysis
+from netprof.metrics import compute
+from netprof.rules import docs
+from netprof.rules.base import (
+    Finding,
+    Rule,
+    RuleContext,
+    RuleSettings,
+    Severity,
+    SourceLocation,
+    Status,
+    resolve_options,
+)
+from netprof.rules.registry import RuleEntry, entries
+
+__all__ = [
+    "Finding",
+    "Rule",
+    "RuleContext",
+    "RuleEntry",
+    "RuleSettings",
+    "Severity",
+    "SourceLocation",
+    "Status",
+    "all_rules",
+    "docs",
+    "entries",
+    "run",
+]
+
+
+def all_rules(plugins: Sequence[str] = ()) -> list[Rule]:
+    """Built-in rules, then entry-point plugins, then ``plugins`` ("package.module:OBJECT")."""
+    return [entry.rule for entry in entries(plugins).values()]
+
+
+@functools.lru_cache(maxsize=256)
+def _class_location(cls: type) -> SourceLocation | None:
+    try:
+        path = inspect.getsourcefile(cls)
+        _, line = inspect.getsourcelines(cls)
+    except (TypeError, OSError):
+        return None
+    if path is None:
+        return None
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        relative = path
+    return SourceLocation(path if relative.startswith("..") else relative, line)
+
+
+def _location(model: nn.Module | None, path: str) -> SourceLocation | None:
+    """Where the class of the module, or of its nearest ancestor not built into PyTorch, is
+    defined: a finding on ``features.2.block.0.0`` (an ``nn.Conv2d``) points at the class whose
+    ``__init__`` made that conv, not at torch's own conv.py."""
+    if model is None:
+        return None
+    parts = path.split(".") if path else []
+    for depth in range(len(parts), -1, -1):
+        try:
+            module = model.get_submodule(".".join(parts[:depth]))
+        except AttributeError:
+            continue
+        if not type(module).__module__.startswith("torch.") or depth == 0:
+            return _class_location(type(module))
+    return None
+
+
+def _enabled(entry: RuleEntry, setting: RuleSettings) -> bool:
+    if setting.enabled is not None:
+        return setting.enabled
+    return entry.status is Status.STABLE
+
+
+def run(
+    analysis: Analysis,
+    model: nn.Module | None = None,
+    settings: Mapping[str, RuleSettings] = {},  # noqa: B006 - read only
+    ignore: Sequence[str] = (),
+    plugins: Sequence[str] = (),
+) -> list[Finding]:
+    """Every finding of every enabled rule, worst first (most memory access added).
+
+    ``settings`` maps rule ids to their configuration; an unknown id, option or wrongly
+    typed option raises ValueError naming it. ``ignore`` holds module path globs
+    (``fnmatch``: ``"stage2.*"``; ``""`` is the root). ``model``, when given, fills each
+    finding's source location (the module class's file, relative to the working
+    directory when inside it, and line).
+    """
+    table = entries(plugins)
+    unknown = [rule_id for rule_id in settings if rule_id not in table]
+    if unknown:
+        raise ValueError(f"unknown rule id {unknown[0]!r} in settings (known: {', '.join(table)})")
+    chosen = []
+    for rule_id, entry in table.items():
+        setting = settings.get(rule_id, RuleSettings())
+        options = resolve_options(entry.rule, setting.options)  # validate even when disabled
+        if _enabled(entry, setting):
+            chosen.append((entry.rule, setting, options))
+    if not chosen:
+        return []
+    context = RuleContext(analysis, compute(analysis))
+    findings: list[Finding] = []
+    for rule, setting, options in chosen:
+        severity = Severity(setting.severity) if setting.severity is not None else rule.default_severity
+        for found in rule.check(context, options):
+            if any(fnmatchcase(found.module, pattern) for pattern in ignore):
+                continue
+            findings.append(
+                dataclasses.replace(found, severity=severity, location=_location(model, found.module))
+            )
+    findings.sort(key=lambda f: (-f.cost_bytes, f.rule, f.module))
+    return findings

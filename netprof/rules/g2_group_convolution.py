@@ -1,0 +1,61 @@
+"""G2: excessive group convolution increases memory access cost (doc: ``rules/G2.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from netprof.rules.base import Finding, RuleContext, Severity, Status, finding, human_bytes
+
+
+class GroupConvolution:
+    id: ClassVar[str] = "G2"
+    title: ClassVar[str] = "excessive-group-convolution"
+    status: ClassVar[Status] = Status.STABLE
+    default_severity: ClassVar[Severity] = Severity.WARNING
+    default_options: ClassVar[Mapping[str, Any]] = {"max_groups": 1}
+    option_docs: ClassVar[Mapping[str, str]] = {
+        "max_groups": "largest allowed group count of a conv that is not depthwise",
+    }
+
+    def check(self, context: RuleContext, options: Mapping[str, Any]) -> Iterator[Finding]:
+        limit = options["max_groups"]
+        for calls in context.metrics.convs.values():
+            for conv in calls:
+                # Depthwise convs have one group per channel by design; their cost is G4's.
+                if conv.depthwise or conv.groups <= limit or conv.dense_mac is None:
+                    continue
+                dense_out = conv.c_out // conv.groups
+                kernel = "x".join(map(str, conv.kernel))
+                yield finding(
+                    self,
+                    context,
+                    conv.module,
+                    message=(
+                        f"{kernel} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
+                        f" it moves {conv.mac / conv.dense_mac:.2f}x the memory access of a dense conv"
+                        " with the same input and FLOPs"
+                    ),
+                    measured=conv.groups,
+                    threshold=limit,
+                    cost_bytes=conv.group_excess_bytes,
+                    fix=(
+                        f"use groups=1 for this {kernel} conv: a dense {conv.c_in}->{dense_out} conv"
+                        f" has the same multiply-adds and saves {human_bytes(conv.group_excess_bytes)} of memory"
+                        " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
+                    ),
+                    evidence={
+                        "op_id": conv.op_id,
+                        "c_in": conv.c_in,
+                        "c_out": conv.c_out,
+                        "groups": conv.groups,
+                        "kernel": list(conv.kernel),
+                        "hw": conv.hw,
+                        "mult_adds": conv.mult_adds,
+                        "mac_elements": conv.mac,
+                        "dense_mac_elements": conv.dense_mac,
+                    },
+                )
+
+
+RULE = GroupConvolution()
