@@ -64,8 +64,6 @@ RIGHT = 0.005  # within 0.5% of _ops counts as right
 
 def _counter(tool: str):
     """A function (model, x) -> multiply-adds for ``tool``; imports only that tool."""
-    import torch
-
     if tool == "netprof":
         import netprof
 
@@ -123,7 +121,10 @@ def _counter(tool: str):
 
         def count(model, x):
             _, macs, _ = calculate_flops(
-                model=model, input_shape=tuple(x.shape), print_results=False, print_detailed=False,
+                model=model,
+                input_shape=tuple(x.shape),
+                print_results=False,
+                print_detailed=False,
                 output_as_string=False,
             )
             return macs
@@ -200,22 +201,41 @@ def main() -> int:
 
     records: list[dict[str, Any]] = []
     for tool in args.tools:
-        command = [sys.executable, __file__, "--child", tool, "--repeats", str(args.repeats), "--models", *args.models,
-                   "--batches", *map(str, args.batches)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            tool,
+            "--repeats",
+            str(args.repeats),
+            "--models",
+            *args.models,
+            "--batches",
+            *map(str, args.batches),
+        ]
         proc = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if proc.returncode != 0 and not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            lines = [json.dumps({"tool": tool, "model": m, "batch": b, "error": f"exit {proc.returncode}: {tail}"})
-                     for m in args.models for b in args.batches]
+            lines = [
+                json.dumps({"tool": tool, "model": m, "batch": b, "error": f"exit {proc.returncode}: {tail}"})
+                for m in args.models
+                for b in args.batches
+            ]
         for line in lines:
             records.append(json.loads(line))
-        print(f"{tool}: {sum('median_s' in json.loads(l) for l in lines)} measurements", file=sys.stderr, flush=True)
+        print(
+            f"{tool}: {sum('median_s' in json.loads(l) for l in lines)} measurements",
+            file=sys.stderr,
+            flush=True,
+        )
 
     by_key = {(r["tool"], r["model"], r["batch"]): r for r in records}
     rows = []
-    lines = ["| model | batch | tool | median s | x netprof | mult_adds (G) | vs _ops | first call s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | batch | tool | median s | x netprof | mult_adds (G) | vs _ops | first call s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     verdicts = []
     for name in args.models:
         for batch in args.batches:
@@ -225,35 +245,59 @@ def main() -> int:
             peer_times = []
             for tool in args.tools:
                 rec = by_key.get((tool, name, batch), {"error": "missing"})
-                ratio = rec["median_s"] / ours["median_s"] if "median_s" in rec and "median_s" in ours else None
+                ratio = (
+                    rec["median_s"] / ours["median_s"] if "median_s" in rec and "median_s" in ours else None
+                )
                 if "median_s" in rec:
-                    print(f"  {tool:<14}{rec['median_s']:>10.4f}{ratio:>10.2f}x{rec['mult_adds'] / 1e9:>13.3f}"
-                          f"{_fmt_err(rec):>9}  {UNITS[tool]}")
+                    print(
+                        f"  {tool:<14}{rec['median_s']:>10.4f}{ratio:>10.2f}x{rec['mult_adds'] / 1e9:>13.3f}"
+                        f"{_fmt_err(rec):>9}  {UNITS[tool]}"
+                    )
                 else:
                     print(f"  {tool:<14}  error: {rec.get('error')}")
                 if tool != "netprof" and "median_s" in rec:
                     peer_times.append((rec["median_s"], tool, abs(rec["rel_err"]) <= RIGHT))
-                rows.append({
-                    "model": name, "batch": batch, "tool": tool, "median_s": rec.get("median_s"),
-                    "min_s": rec.get("min_s"), "max_s": rec.get("max_s"), "first_s": rec.get("first_s"),
-                    "ratio_to_netprof": ratio, "mult_adds": rec.get("mult_adds"), "ops_ref": rec.get("ops_ref"),
-                    "rel_err": rec.get("rel_err"), "unit": UNITS[tool], "error": rec.get("error", ""),
-                })
+                rows.append(
+                    {
+                        "model": name,
+                        "batch": batch,
+                        "tool": tool,
+                        "median_s": rec.get("median_s"),
+                        "min_s": rec.get("min_s"),
+                        "max_s": rec.get("max_s"),
+                        "first_s": rec.get("first_s"),
+                        "ratio_to_netprof": ratio,
+                        "mult_adds": rec.get("mult_adds"),
+                        "ops_ref": rec.get("ops_ref"),
+                        "rel_err": rec.get("rel_err"),
+                        "unit": UNITS[tool],
+                        "error": rec.get("error", ""),
+                    }
+                )
                 lines.append(
                     f"| {name} | {batch} | {tool} | "
-                    + (f"{rec['median_s']:.4f} | {ratio:.2f} | {rec['mult_adds'] / 1e9:.3f} | {_fmt_err(rec)} | "
-                       f"{rec['first_s']:.4f} |" if "median_s" in rec else f"error | | | | {rec.get('error', '')[:80]} |")
+                    + (
+                        f"{rec['median_s']:.4f} | {ratio:.2f} | {rec['mult_adds'] / 1e9:.3f} | {_fmt_err(rec)} | "
+                        f"{rec['first_s']:.4f} |"
+                        if "median_s" in rec
+                        else f"error | | | | {rec.get('error', '')[:80]} |"
+                    )
                 )
             if "median_s" in ours and peer_times:
                 fastest = min(peer_times)
                 right_peers = [t for t in peer_times if t[2]]
-                verdicts.append({
-                    "model": name, "batch": batch, "netprof_s": ours["median_s"],
-                    "fastest_peer": fastest[1], "fastest_peer_s": fastest[0],
-                    "netprof_over_fastest": ours["median_s"] / fastest[0],
-                    "netprof_right": abs(ours["rel_err"]) <= RIGHT,
-                    "peers_right": [t[1] for t in right_peers],
-                })
+                verdicts.append(
+                    {
+                        "model": name,
+                        "batch": batch,
+                        "netprof_s": ours["median_s"],
+                        "fastest_peer": fastest[1],
+                        "fastest_peer_s": fastest[0],
+                        "netprof_over_fastest": ours["median_s"] / fastest[0],
+                        "netprof_right": abs(ours["rel_err"]) <= RIGHT,
+                        "peers_right": [t[1] for t in right_peers],
+                    }
+                )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     with (RESULTS / "peers.csv").open("w", newline="") as handle:
@@ -262,23 +306,44 @@ def main() -> int:
         writer.writerows(rows)
     import torch
 
-    (RESULTS / "peers.json").write_text(json.dumps({
-        "benchmark": "peers",
-        "command": "python benchmarks/peers.py",
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(), "torch": torch.__version__},
-        "repeats": args.repeats, "units": UNITS, "verdicts": verdicts, "records": records,
-    }, indent=2) + "\n")
-    summary = ["", "| model | batch | netprof s | fastest peer | its s | netprof / fastest | peers within 0.5% of _ops |",
-               "|---|---|---|---|---|---|---|"]
+    (RESULTS / "peers.json").write_text(
+        json.dumps(
+            {
+                "benchmark": "peers",
+                "command": "python benchmarks/peers.py",
+                "machine": {
+                    "platform": platform.platform(),
+                    "cpu_count": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                },
+                "repeats": args.repeats,
+                "units": UNITS,
+                "verdicts": verdicts,
+                "records": records,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    summary = [
+        "",
+        "| model | batch | netprof s | fastest peer | its s | netprof / fastest | peers within 0.5% of _ops |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for v in verdicts:
-        summary.append(f"| {v['model']} | {v['batch']} | {v['netprof_s']:.4f} | {v['fastest_peer']} | "
-                       f"{v['fastest_peer_s']:.4f} | {v['netprof_over_fastest']:.2f} | {', '.join(v['peers_right'])} |")
+        summary.append(
+            f"| {v['model']} | {v['batch']} | {v['netprof_s']:.4f} | {v['fastest_peer']} | "
+            f"{v['fastest_peer_s']:.4f} | {v['netprof_over_fastest']:.2f} | {', '.join(v['peers_right'])} |"
+        )
     (RESULTS / "peers.md").write_text(
         "# netprof and its peers\n\n`python benchmarks/peers.py`: median of "
         f"{args.repeats} calls after one warm-up, one fresh process per tool, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}. Units converted to multiply-adds as the script's docstring says.\n"
-        + "\n".join(summary) + "\n\n" + "\n".join(lines) + "\n"
+        + "\n".join(summary)
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
     print("\n" + "\n".join(summary))
     return 0

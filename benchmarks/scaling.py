@@ -101,8 +101,12 @@ def main() -> int:
     summary = {
         "benchmark": "scaling",
         "command": "python benchmarks/scaling.py",
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
         "repeats": args.repeats,
         "depth_fit": fit,
         "flat": spread,
@@ -117,12 +121,16 @@ def main() -> int:
     lines = [
         "# Analysis time against ops, batch and resolution",
         "",
-        f"`python benchmarks/scaling.py`, {os.cpu_count()} CPUs, torch {torch.__version__}; median of "
-        f"{args.repeats} calls after a first (cold) call per configuration.",
+        (
+            f"`python benchmarks/scaling.py`, {os.cpu_count()} CPUs, torch {torch.__version__}; median of "
+            f"{args.repeats} calls after a first (cold) call per configuration."
+        ),
         "",
-        f"Depth series: {per_op * 1e6:.1f} us per op (line through the origin, R^2 = {fit['r_squared']:.3f}). "
-        f"Batch 1..256: slowest / fastest median = {spread['batch']['max_over_min_median']:.2f}. "
-        f"Resolution 64..1024: {spread['resolution']['max_over_min_median']:.2f}.",
+        (
+            f"Depth series: {per_op * 1e6:.1f} us per op (line through the origin, R^2 = {fit['r_squared']:.3f}). "
+            f"Batch 1..256: slowest / fastest median = {spread['batch']['max_over_min_median']:.2f}. "
+            f"Resolution 64..1024: {spread['resolution']['max_over_min_median']:.2f}."
+        ),
         "",
         "| series | model | ops | batch | resolution | first call s | median s |",
         "|---|---|---|---|---|---|---|",

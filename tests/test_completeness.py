@@ -56,7 +56,9 @@ def test_segmentation():
 def test_video():
     # r3d_18's _ops is measured on 16 frames of 112 x 112
     analysis = netprof.analyze(_build("r3d_18"), torch.randn(1, 3, 16, 112, 112))
-    assert analysis.totals.mult_adds == pytest.approx(get_model_weights("r3d_18").DEFAULT.meta["_ops"] * 1e9, rel=0.005)
+    assert analysis.totals.mult_adds == pytest.approx(
+        get_model_weights("r3d_18").DEFAULT.meta["_ops"] * 1e9, rel=0.005
+    )
     assert analysis.uncounted == {}
 
 

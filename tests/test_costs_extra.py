@@ -19,7 +19,10 @@ QINT8 = 1  # bytes per element of the packed weight
 F32 = 4  # the packed bias stays float32
 
 # torch warns that quantized tensor creation is deprecated; the kernels are what is tested.
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 
 def _q(shape: tuple[int, ...]) -> torch.Tensor:

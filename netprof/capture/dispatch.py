@@ -39,7 +39,18 @@ _PLANS: dict[torch._ops.OpOverload, int] = {}
 _META_RESULTS: dict[tuple[Any, ...], Any] = {}
 _MAX_RESULTS = 1 << 16
 # Non-tensor argument types whose value can be part of a cache key.
-_KEYABLE = (int, float, bool, str, complex, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout)
+_KEYABLE = (
+    int,
+    float,
+    bool,
+    str,
+    complex,
+    type(None),
+    torch.dtype,
+    torch.device,
+    torch.memory_format,
+    torch.layout,
+)
 
 
 class OpFailed(Exception):
@@ -70,7 +81,9 @@ def _plan(func: torch._ops.OpOverload) -> int:
         return _SELF
     if schema.is_mutable or any(r.alias_info is not None for r in returns):
         return _RUN
-    if not returns or any(not isinstance(r.type, (torch.TensorType, torch.OptionalType, torch.ListType)) for r in returns):
+    if not returns or any(
+        not isinstance(r.type, (torch.TensorType, torch.OptionalType, torch.ListType)) for r in returns
+    ):
         return _RUN
     return _CACHE
 

@@ -56,8 +56,14 @@ def _quantized_conv(call: OpCall, fused_ops: int) -> Cost:
     )
 
 
-@formula(quantized.conv1d, quantized.conv2d, quantized.conv3d, quantized.conv_transpose1d,
-         quantized.conv_transpose2d, quantized.conv_transpose3d)
+@formula(
+    quantized.conv1d,
+    quantized.conv2d,
+    quantized.conv3d,
+    quantized.conv_transpose1d,
+    quantized.conv_transpose2d,
+    quantized.conv_transpose3d,
+)
 def quantized_conv(call: OpCall) -> Cost:
     return _quantized_conv(call, 0)
 
@@ -80,7 +86,9 @@ def _quantized_linear(call: OpCall, fused_ops: int) -> Cost:
     mult_adds = x.numel * weight.shape[0]
     per_output = (bias is not None) + 1 + fused_ops
     return Cost(
-        Category.GEMM, mult_adds, 2 * mult_adds + per_output * call.out.numel,
+        Category.GEMM,
+        mult_adds,
+        2 * mult_adds + per_output * call.out.numel,
         extra_read_bytes=_nbytes(weight) + _nbytes(bias),
     )
 
@@ -135,8 +143,13 @@ def quantized_normalization(call: OpCall) -> Cost:
     return Cost(Category.NORMALIZATION, flops=call.out.numel)
 
 
-@formula(aten.quantized_max_pool1d, aten.quantized_max_pool2d, aten.quantized_max_pool3d,
-         quantized.max_pool1d, quantized.max_pool2d)
+@formula(
+    aten.quantized_max_pool1d,
+    aten.quantized_max_pool2d,
+    aten.quantized_max_pool3d,
+    quantized.max_pool1d,
+    quantized.max_pool2d,
+)
 def quantized_pooling(call: OpCall) -> Cost:
     return Cost(Category.POOLING, flops=call.out.numel)
 
