@@ -240,7 +240,10 @@ def test_elementwise_share_by_hand():
 def test_positions_stem_body_head():
     convs = conv_metrics(a := analyze(wrapped(Residual()), (1, 8, 8, 8)), find_blocks(a))
     assert {path: c[0].position for path, c in convs.items()} == {
-        "0": "stem", "1.conv1": "body", "1.conv2": "body", "2": "head"
+        "0": "stem",
+        "1.conv1": "body",
+        "1.conv2": "body",
+        "2": "head",
     }
 
 

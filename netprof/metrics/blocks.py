@@ -271,15 +271,11 @@ def find_blocks(analysis: Analysis, flow: DataFlow | None = None) -> dict[str, B
     near_parallel: set[str] = set(owned)  # parallel blocks and every region around them
     for name in owned:
         near_parallel.update(enclosing(name))
-    inside_parallel = {
-        name for name in regions if any(outer in owned for outer in enclosing(name))
-    }
+    inside_parallel = {name for name in regions if any(outer in owned for outer in enclosing(name))}
     chains = {
         name
         for name, region in regions.items()
-        if name not in near_parallel
-        and name not in inside_parallel
-        and _fragments(flow, region.members) >= 2
+        if name not in near_parallel and name not in inside_parallel and _fragments(flow, region.members) >= 2
     }
     for name in list(chains):
         chains.difference_update(enclosing(name))  # keep the innermost

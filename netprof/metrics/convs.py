@@ -120,7 +120,9 @@ def _measure(node: OpNode, position: str) -> ConvMetrics:
     )
 
 
-def conv_metrics(analysis: Analysis, blocks: Mapping[str, Block] | None = None) -> dict[str, tuple[ConvMetrics, ...]]:
+def conv_metrics(
+    analysis: Analysis, blocks: Mapping[str, Block] | None = None
+) -> dict[str, tuple[ConvMetrics, ...]]:
     """Every convolution call, keyed by module path (a module run twice has two entries)."""
     first = min((b.ops[0] for b in blocks.values()), default=None) if blocks else None
     last = max((b.ops[-1] for b in blocks.values()), default=None) if blocks else None

@@ -96,7 +96,7 @@ def _enabled(entry: RuleEntry, setting: RuleSettings) -> bool:
 def run(
     analysis: Analysis,
     model: nn.Module | None = None,
-    settings: Mapping[str, RuleSettings] = {},  # noqa: B006 - read only
+    settings: Mapping[str, RuleSettings] = {},  # read only, never mutated
     ignore: Sequence[str] = (),
     plugins: Sequence[str] = (),
 ) -> list[Finding]:

@@ -62,7 +62,9 @@ class Elementwise:
                 "elementwise_ops": share.ops,
                 "elementwise_bytes": share.mem_access_bytes,
                 "total_bytes": share.total_mem_access_bytes,
-                "worst_blocks": [{"module": s.path, "bytes": s.mem_access_bytes, "share": s.share} for s in worst],
+                "worst_blocks": [
+                    {"module": s.path, "bytes": s.mem_access_bytes, "share": s.share} for s in worst
+                ],
             },
         )
 

@@ -62,9 +62,7 @@ def load_plugin(spec: str) -> RuleEntry:
 def entries(plugins: Sequence[str] = ()) -> dict[str, RuleEntry]:
     """Every rule by id: built-ins, entry points, then ``plugins``; a reused id is an error."""
     table = dict(BUILTIN)
-    found = [
-        (f"entry point {ep.name!r}", ep) for ep in entry_points(group=ENTRY_POINT_GROUP)
-    ]
+    found = [(f"entry point {ep.name!r}", ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
     loaded: list[RuleEntry] = []
     for origin, ep in found:
         try:

@@ -1,0 +1,115 @@
+"""The ShuffleNet V2 paper's verdicts (shared/REFERENCE.md, "The paper's verdicts"), checked
+with default settings on the zoo and on torchvision models built with weights=None."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+import torchvision
+
+import netprof
+from netprof.metrics import compute
+from netprof.rules import run
+from netprof.zoo import ZOO
+
+BUILDERS = {
+    **{name: ZOO[name] for name in (
+        "squeezenet1_0", "squeezenet1_1", "mobilenet_v1_1.0", "mobilenet_v2", "mobilenet_v3_large",
+        "mobilenet_v3_small", "shufflenet_v1_g3", "shufflenet_v1_g8", "shufflenet_v2_x1_0",
+    )},
+    "resnet18": lambda: torchvision.models.resnet18(weights=None),
+    "resnet50": lambda: torchvision.models.resnet50(weights=None),
+    "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
+}  # fmt: skip
+ZOO_MODELS = [name for name in BUILDERS if name in ZOO]
+
+
+@functools.cache
+def analysis(name: str):
+    return netprof.analyze(BUILDERS[name]().eval(), torch.randn(1, 3, 224, 224), name=name)
+
+
+@functools.cache
+def findings(name: str):
+    return run(analysis(name))
+
+
+# model -> (rules that must fire, rules that must not), with the paper's reason.
+VERDICTS = {
+    # pointwise group convs (G2), 1:4 bottlenecks (G1), the shortcut Add and ReLUs (G4)
+    "shufflenet_v1_g3": ({"G1", "G2", "G4"}, set()),
+    "shufflenet_v1_g8": ({"G1", "G2", "G4"}, set()),
+    # inverted bottleneck 1:6 (G1); depthwise convs and ReLUs on thick maps (G4)
+    "mobilenet_v2": ({"G1", "G4"}, {"G2", "G3"}),
+    # satisfies most guidelines: 1:2 transitions pass G1, no groups, 2 fragments per block
+    "mobilenet_v1_1.0": (set(), {"G1", "G2", "G3"}),
+    # the paper's design: equal widths, no group conv, one identity branch, no Add
+    "shufflenet_v2_x1_0": (set(), {"G1", "G2", "G3", "G4"}),
+    # Inception blocks: four parallel branches (G3)
+    "googlenet": ({"G3"}, {"G2"}),
+    # ResNet: 2-3 fragments per block, at most two branches
+    "resnet18": (set(), {"G2", "G3"}),
+    "resnet50": (set(), {"G2", "G3"}),
+}
+
+
+@pytest.mark.parametrize("name", list(VERDICTS))
+def test_verdicts(name):
+    present, absent = VERDICTS[name]
+    fired = {f.rule for f in findings(name)}
+    assert present <= fired, f"{name}: missing {present - fired}"
+    assert not (absent & fired), f"{name}: unexpected {absent & fired}"
+
+
+def flagged(name: str, rule: str) -> set[str]:
+    return {f.module for f in findings(name) if f.rule == rule}
+
+
+def test_g1_flags_the_bottleneck_convs():
+    # MobileNet V2's first 1:6 expand and project convs (16 -> 96 at 112x112, 144 -> 24 at 56x56)
+    assert {"features.2.block.0.0", "features.3.block.0.0", "features.3.block.2.0"} <= flagged(
+        "mobilenet_v2", "G1"
+    )
+    # ShuffleNet V1's 1:4 compress and expand group convs (240 -> 60 -> 240, g=3, 28x28)
+    assert {"stage2.1.compress.0", "stage2.1.expand.0"} <= flagged("shufflenet_v1_g3", "G1")
+    measured = {f.module: f.measured for f in findings("mobilenet_v2") if f.rule == "G1"}
+    assert measured["features.2.block.0.0"] == pytest.approx(1.428, abs=1e-3)  # ~ 7 / (2 sqrt 6)
+
+
+def test_g2_flags_pointwise_group_convs_only():
+    convs = compute(analysis("shufflenet_v1_g3")).convs
+    grouped = {path for path, calls in convs.items() if any(1 < c.groups < c.c_in for c in calls)}
+    assert flagged("shufflenet_v1_g3", "G2") == grouped
+    assert all(convs[path][0].pointwise for path in grouped)
+    assert len(grouped) == 31  # 16 units x 2 pointwise convs, minus stage2.0's dense first conv
+
+
+def element_share(name: str) -> float:
+    return compute(analysis(name)).elementwise[""].share
+
+
+def test_g4_ranks_element_wise_share():
+    assert element_share("mobilenet_v2") > element_share("shufflenet_v2_x1_0")
+    assert element_share("shufflenet_v1_g3") > element_share("shufflenet_v2_x1_0")
+    assert element_share("mobilenet_v2") == pytest.approx(0.749, abs=0.01)
+    assert element_share("shufflenet_v1_g3") == pytest.approx(0.640, abs=0.01)
+    assert element_share("shufflenet_v2_x1_0") == pytest.approx(0.486, abs=0.01)
+
+
+def test_mobilenet_v1_has_the_fewest_fragments_per_block_of_the_zoo():
+    per_block = {name: compute(analysis(name)).fragments_per_block for name in ZOO_MODELS}
+    assert per_block["mobilenet_v1_1.0"] == 2.0  # depthwise 3x3 + pointwise 1x1, 13 times
+    assert per_block["shufflenet_v2_x1_0"] == pytest.approx(54 / 16)  # 13 units x 3 + 3 units x 5
+    assert min(per_block, key=per_block.get) == "mobilenet_v1_1.0"
+    assert sorted(per_block.values())[1] > 2.0  # strictly fewest
+
+
+def test_block_shapes():
+    inception = compute(analysis("googlenet")).blocks["inception3a"]
+    assert (inception.fragments, inception.compute_branches, inception.longest_chain) == (7, 4, 2)
+    unit = compute(analysis("shufflenet_v2_x1_0")).blocks["stage2.1"]
+    assert (unit.fragments, unit.compute_branches, unit.identity_branches) == (3, 1, 1)
+    blocks = compute(analysis("resnet50")).blocks
+    assert len(blocks) == 16 and max(b.compute_branches for b in blocks.values()) == 2
