@@ -17,6 +17,11 @@ from pathlib import Path
 SHARE = Path("share", "netprof", "rules")
 
 
+class DocumentNotFound(LookupError, ValueError):
+    """No document for a rule id: a LookupError for callers that look things up, a ValueError
+    like every other bad rule id."""
+
+
 def search_path() -> list[Path]:
     """Where documents are looked for, in order."""
     prefixes = [sysconfig.get_path("data"), sys.prefix, sys.base_prefix, site.getuserbase()]
@@ -26,7 +31,7 @@ def search_path() -> list[Path]:
 
 
 def load(rule_id: str, plugins: Sequence[str] = ()) -> str:
-    """The Markdown document of ``rule_id``; ValueError naming it when there is none."""
+    """The Markdown document of ``rule_id``; ``DocumentNotFound`` naming it when there is none."""
     name = f"{rule_id}.md"
     if "/" not in rule_id and "\\" not in rule_id:
         for root in search_path():
@@ -40,4 +45,4 @@ def load(rule_id: str, plugins: Sequence[str] = ()) -> str:
         text = getattr(entry.rule, "doc", None) or type(entry.rule).__doc__ or entry.rule.__doc__
         if text:
             return text
-    raise ValueError(f"no document for rule {rule_id!r}")
+    raise DocumentNotFound(f"no document for rule {rule_id!r}")
