@@ -1,6 +1,6 @@
 """The real ``netprof check / diff / rules / explain``: exit codes, baselines, one-line errors.
 
-Runs on the real ``netprof.rules`` when present, else on ``tests/snapshots/fake_rules.py``.
+Runs on the real ``netprof.rules``.
 """
 
 import json
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from snapshots import fake_rules
 
 from netprof.cli import main
 
@@ -26,7 +25,6 @@ SCHEMA = json.loads((ROOT / "netprof/report/analysis.schema.json").read_text())
 def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "120")
-    fake_rules.install(monkeypatch)
 
 
 def run(capsys, *argv):
@@ -206,7 +204,6 @@ def test_installed_entry_point_diff_and_errors(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == "netprof: error: file not found: missing.json"
 
 
-@pytest.mark.skipif(not fake_rules.real_rules_available(), reason="netprof.rules.run not in the tree yet")
 def test_installed_entry_point_check(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run([_netprof(), "check", BAD, "--select", "G1", "--fail-on", "info", "--format", "sarif"],

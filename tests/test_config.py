@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from snapshots import fake_rules
 
 from netprof import config
 from netprof.cli import main
@@ -18,7 +17,6 @@ SPEC = "tests/snapshots/models.py:bottleneck"
 def _repo_root(monkeypatch):
     monkeypatch.chdir(Path(__file__).parents[1])
     monkeypatch.setenv("COLUMNS", "120")
-    fake_rules.install(monkeypatch)
 
 
 def test_full_table_parses():

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from snapshots import fake_rules
 
 import netprof
 from netprof.baseline import CheckedModel
@@ -35,7 +34,6 @@ def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
-    fake_rules.install(monkeypatch)
 
 
 def run(capsys, *argv):
@@ -139,7 +137,7 @@ def analysis():
 
 def test_sarif_level_follows_severity(analysis):
     findings = tuple(_finding(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    log = sarif.to_dict([CheckedModel(analysis, findings)], fake_rules.all_rules(), fake_rules.docs.load)
+    log = sarif.to_dict([CheckedModel(analysis, findings)], netprof.rules.all_rules(), netprof.rules.docs.load)
     assert [r["level"] for r in log["runs"][0]["results"]] == ["error", "warning", "note"]
 
 
