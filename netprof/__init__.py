@@ -1,8 +1,8 @@
 """netprof: count, check and time the cost of a PyTorch model, op by op.
 
-    >>> import netprof, torchvision
-    >>> analysis = netprof.analyze(torchvision.models.mobilenet_v2(), torch.randn(1, 3, 224, 224))
-    >>> analysis.totals.mult_adds
+>>> import netprof, torchvision
+>>> analysis = netprof.analyze(torchvision.models.mobilenet_v2(), torch.randn(1, 3, 224, 224))
+>>> analysis.totals.mult_adds
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from netprof.costs import CONVENTIONS
 from netprof.timing.run import DEFAULT_BUDGET_S, device_of, ensure_runnable, time_analysis, to_device
 
 __version__ = "0.1.0"
-__all__ = ["CONVENTIONS", "Analysis", "CaptureError", "analyze", "__version__"]
+__all__ = ["CONVENTIONS", "Analysis", "CaptureError", "__version__", "analyze"]
 
 
 def analyze(
@@ -57,7 +57,9 @@ def analyze(
         return build(model, capture(model, inputs, mode), name, input_metas, notes)
 
     if mode not in ("auto", "real"):
-        raise CaptureError(f"timing runs the model for real: capture mode {mode!r} cannot be timed (use auto or real)")
+        raise CaptureError(
+            f"timing runs the model for real: capture mode {mode!r} cannot be timed (use auto or real)"
+        )
     dev = device_of(device)
     ensure_runnable(model)
     if dev.type == "cpu":

@@ -80,7 +80,9 @@ def _ancestors(path: str) -> list[str]:
     return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def summarize_modules(model: nn.Module, capture: Capture, nodes: tuple[OpNode, ...]) -> tuple[ModuleSummary, ...]:
+def summarize_modules(
+    model: nn.Module, capture: Capture, nodes: tuple[OpNode, ...]
+) -> tuple[ModuleSummary, ...]:
     per_module: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:
         own = Totals.of(node)
@@ -93,7 +95,9 @@ def summarize_modules(model: nn.Module, capture: Capture, nodes: tuple[OpNode, .
     )
 
 
-def build(model: nn.Module, capture: Capture, name: str, inputs: tuple[Any, ...], notes: tuple[str, ...]) -> Analysis:
+def build(
+    model: nn.Module, capture: Capture, name: str, inputs: tuple[Any, ...], notes: tuple[str, ...]
+) -> Analysis:
     nodes = label_unfused_attention(tuple(price(op) for op in capture.ops))
     categories: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:

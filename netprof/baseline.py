@@ -75,7 +75,12 @@ class CheckedModel:
 
 def totals_of(analysis: Analysis) -> dict[str, int]:
     t = analysis.totals
-    return {"mult_adds": t.mult_adds, "flops": t.flops, "params": analysis.params, "mem_access_bytes": t.mem_access_bytes}
+    return {
+        "mult_adds": t.mult_adds,
+        "flops": t.flops,
+        "params": analysis.params,
+        "mem_access_bytes": t.mem_access_bytes,
+    }
 
 
 def triage(analysis: Analysis, findings: Iterable[Finding], baseline: Baseline | None) -> CheckedModel:
@@ -130,12 +135,20 @@ def load(path: Path) -> Baseline:
     entries: list[Entry] = []
     totals: dict[str, Mapping[str, int]] = {}
     for model, record in models.items():
-        _expect(isinstance(record, dict) and isinstance(record.get("findings", []), list), path,
-                f"models.{model}: expected an object with a findings list")
+        _expect(
+            isinstance(record, dict) and isinstance(record.get("findings", []), list),
+            path,
+            f"models.{model}: expected an object with a findings list",
+        )
         if isinstance(record.get("totals"), dict):
             totals[model] = {k: v for k, v in record["totals"].items() if k in TOTALS and isinstance(v, int)}
         for i, item in enumerate(record.get("findings", [])):
-            _expect(isinstance(item, dict) and isinstance(item.get("rule"), str) and isinstance(item.get("module"), str),
-                    path, f"models.{model}.findings[{i}]: expected rule and module strings")
+            _expect(
+                isinstance(item, dict)
+                and isinstance(item.get("rule"), str)
+                and isinstance(item.get("module"), str),
+                path,
+                f"models.{model}.findings[{i}]: expected rule and module strings",
+            )
             entries.append(Entry(model, item["rule"], item["module"], str(item.get("message", ""))))
     return Baseline(tuple(entries), totals, path)

@@ -20,8 +20,10 @@ import netprof
 from netprof import baseline as baselines
 from netprof import config as configuration
 from netprof import diff as diffing
+from netprof.bench.cli import add_bench_parser
 from netprof.capture.loader import SpecError, load, parse_dtype, parse_shape
 from netprof.capture.run import CaptureError
+from netprof.crosscheck import compare_with_fvcore
 from netprof.report import (
     findings_diff,
     findings_markdown,
@@ -33,13 +35,17 @@ from netprof.report import (
     sarif,
     text,
 )
+from netprof.report.crosscheck import render_crosscheck
 from netprof.rules.base import Severity
+from netprof.timing import report as timing_report
+from netprof.timing.cli import add_calibrate_parser, add_time_arguments, time_options
+from netprof.timing.run import TimingError
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
 DEFAULT_SPEC_NOTE = f"no SPEC given: analyzing the built-in example {DEFAULT_SPEC} (ShuffleNet V2 1x)"
 
 # --device picks where the model is built and which capture mode runs.
-_DEVICE_MODES = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real"}
+_DEVICE_MODES = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real", "cuda": "real"}
 
 
 class ExitStatus(enum.IntEnum):
@@ -89,29 +95,38 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="SHAPE",
         help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
     )
-    analyze.add_argument("--dtype", type=_checked(parse_dtype), default=torch.float32, help="dtype of --input tensors")
+    analyze.add_argument(
+        "--dtype", type=_checked(parse_dtype), default=torch.float32, help="dtype of --input tensors"
+    )
     analyze.add_argument(
         "--device",
         choices=list(_DEVICE_MODES),
         default="auto",
         help="meta: build the model on the meta device (no weights allocated); fake: fake tensors; "
-        "cpu: real execution; auto: meta, else fake, else cpu",
+        "cpu: real execution; cuda: real execution and --time on the GPU; auto: meta, else fake, else cpu",
     )
     analyze.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     analyze.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
     analyze.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
     analyze.add_argument("--crosscheck", choices=["fvcore"], help="compare with another counter, per op type")
     analyze.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_time_arguments(analyze)
     _add_check_parser(commands)
     _add_diff_parser(commands)
-    rules = commands.add_parser("rules", help="list the rules", description="List every rule netprof check runs.")
+    rules = commands.add_parser(
+        "rules", help="list the rules", description="List every rule netprof check runs."
+    )
     rules.add_argument("--format", choices=["table", "json"], default="table")
     rules.add_argument("--debug", action="store_true", help="show tracebacks")
     explain = commands.add_parser(
-        "explain", help="print a rule's document", description="Print the document of a rule, e.g. netprof explain G1."
+        "explain",
+        help="print a rule's document",
+        description="Print the document of a rule, e.g. netprof explain G1.",
     )
     explain.add_argument("rule", help="rule id, e.g. G1")
     explain.add_argument("--debug", action="store_true", help="show tracebacks")
+    for extra in (add_calibrate_parser(commands), add_bench_parser(commands)):
+        extra.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -131,29 +146,61 @@ def _add_check_parser(commands) -> None:
         "pyproject.toml; the command line overrides it.",
     )
     check.add_argument(
-        "specs", nargs="*", metavar="SPEC",
+        "specs",
+        nargs="*",
+        metavar="SPEC",
         help="models to check (file.py:callable or package.module:callable); default: the models of "
         f"[tool.netprof], else {DEFAULT_SPEC}",
     )
-    check.add_argument("--input", action="append", type=_checked(parse_shape), metavar="SHAPE",
-                       help="shape of one positional tensor argument (repeat for several); overrides the config")
-    check.add_argument("--dtype", type=_checked(parse_dtype), help="dtype of --input tensors (default float32)")
+    check.add_argument(
+        "--input",
+        action="append",
+        type=_checked(parse_shape),
+        metavar="SHAPE",
+        help="shape of one positional tensor argument (repeat for several); overrides the config",
+    )
+    check.add_argument(
+        "--dtype", type=_checked(parse_dtype), help="dtype of --input tensors (default float32)"
+    )
     check.add_argument("--device", choices=list(_DEVICE_MODES), help="as for analyze (default auto)")
     check.add_argument("--format", choices=[f.value for f in CheckFormat], default=CheckFormat.TABLE.value)
     check.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
-    check.add_argument("--fail-on", choices=[s.value for s in Severity],
-                       help="lowest severity that fails the check (default error, or [tool.netprof] fail-on)")
-    check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings (errors still exit 2/3)")
-    check.add_argument("--baseline", type=Path, metavar="FILE",
-                       help="report and fail only on findings this baseline does not hold")
-    check.add_argument("--write-baseline", type=Path, metavar="FILE",
-                       help="write every current finding to FILE as the new baseline (then exit 0)")
-    check.add_argument("--config", type=Path, metavar="FILE",
-                       help="TOML file with a [tool.netprof] table (default ./pyproject.toml when present)")
-    check.add_argument("--select", action="append", type=_rule_ids, metavar="IDS",
-                       help="run only these rules, e.g. G1,G2")
-    check.add_argument("--ignore-rules", action="append", type=_rule_ids, metavar="IDS",
-                       help="do not run these rules, e.g. G3")
+    check.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        help="lowest severity that fails the check (default error, or [tool.netprof] fail-on)",
+    )
+    check.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even with findings (errors still exit 2/3)"
+    )
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="report and fail only on findings this baseline does not hold",
+    )
+    check.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="write every current finding to FILE as the new baseline (then exit 0)",
+    )
+    check.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with a [tool.netprof] table (default ./pyproject.toml when present)",
+    )
+    check.add_argument(
+        "--select", action="append", type=_rule_ids, metavar="IDS", help="run only these rules, e.g. G1,G2"
+    )
+    check.add_argument(
+        "--ignore-rules",
+        action="append",
+        type=_rule_ids,
+        metavar="IDS",
+        help="do not run these rules, e.g. G3",
+    )
     check.add_argument("--depth", type=int, help="also show the module table down to this depth")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -188,27 +235,52 @@ def _checked(parse):
 
 def _analyze(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     spec = args.spec or DEFAULT_SPEC
-    loaded = load(spec, args.input, args.dtype, args.device)
+    if args.time and args.device in ("meta", "fake"):
+        raise CaptureError(
+            f"--time runs the model for real: it cannot be combined with --device {args.device}"
+        )
+    loaded = load(spec, args.input, args.dtype, "cpu" if args.device == "cuda" else args.device)
     notes = loaded.notes if args.spec else (DEFAULT_SPEC_NOTE, *loaded.notes)
+    timing_device = "cuda" if args.device == "cuda" else "cpu"
     with err.status(f"capturing {spec} ...", spinner="dots"):
         analysis = netprof.analyze(
-            loaded.model, loaded.inputs, mode=_DEVICE_MODES[args.device], name=spec, notes=notes
+            loaded.model,
+            loaded.inputs,
+            mode=_DEVICE_MODES[args.device],
+            name=spec,
+            notes=notes,
+            **time_options(args, timing_device),
         )
+    crosscheck = None
+    if args.crosscheck == "fvcore":
+        with err.status("running fvcore on the same model ...", spinner="dots"):
+            crosscheck = compare_with_fvcore(loaded.model, loaded.inputs, analysis)
     if args.format == "json":
-        report = json_report.dumps(analysis)
+        _emit(json_report.dumps(analysis, crosscheck), args.output, out, err)
     elif args.format == "markdown":
         report = markdown.render(analysis, args.depth)
-    else:
-        report = None
-    if report is not None:
+        if crosscheck is not None:
+            report += markdown.crosscheck_section(crosscheck)
         _emit(report, args.output, out, err)
     elif args.output:
         with args.output.open("w") as handle:
-            text.render(analysis, Console(file=handle, width=160, color_system=None), args.depth)
+            _render_table(
+                analysis, crosscheck, Console(file=handle, width=160, color_system=None), args.depth
+            )
         err.print(f"wrote {args.output}")
     else:
-        text.render(analysis, out, args.depth)
+        _render_table(analysis, crosscheck, out, args.depth)
     return ExitStatus.SUCCESS
+
+
+def _render_table(analysis: netprof.Analysis, crosscheck: Any, console: Console, depth: int) -> None:
+    text.render(analysis, console, depth)
+    if analysis.timing is not None:
+        console.print()
+        timing_report.render(analysis.timing, console, depth)
+    if crosscheck is not None:
+        console.print()
+        console.print(render_crosscheck(crosscheck))
 
 
 def _emit(report: str, output: Path | None, out: Console, err: Console) -> None:
@@ -249,7 +321,9 @@ def _check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     known = {rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in _all_rules()}
     config = configuration.load(args.config, known)
     if config.plugins:
-        known = {rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in _all_rules(config.plugins)}
+        known = {
+            rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in _all_rules(config.plugins)
+        }
     config = configuration.with_command_line(
         config,
         fail_on=Severity(args.fail_on) if args.fail_on else None,
@@ -266,16 +340,26 @@ def _check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     results: list[tuple[Any, list[Any]]] = []
     for model in models:
         device = args.device or model.device or "auto"
-        loaded = load(model.spec, args.input or (list(model.input) if model.input else None),
-                      args.dtype or model.dtype or torch.float32, device)
+        loaded = load(
+            model.spec,
+            args.input or (list(model.input) if model.input else None),
+            args.dtype or model.dtype or torch.float32,
+            device,
+        )
         notes = loaded.notes
         if not args.specs and not config.models:
             notes = (DEFAULT_SPEC_NOTE.replace("analyzing", "checking"), *notes)
         with err.status(f"checking {model.spec} ...", spinner="dots"):
-            analysis = netprof.analyze(loaded.model, loaded.inputs, mode=_DEVICE_MODES[device], name=model.spec,
-                                       notes=notes)
-            findings = rules.run(analysis, model=loaded.model, settings=config.rules, ignore=config.ignore,
-                                 plugins=config.plugins)
+            analysis = netprof.analyze(
+                loaded.model, loaded.inputs, mode=_DEVICE_MODES[device], name=model.spec, notes=notes
+            )
+            findings = rules.run(
+                analysis,
+                model=loaded.model,
+                settings=config.rules,
+                ignore=config.ignore,
+                plugins=config.plugins,
+            )
         results.append((analysis, list(findings)))
 
     if args.write_baseline:
@@ -290,12 +374,16 @@ def _check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def _emit_check(args: argparse.Namespace, checked: list, fail_on: Severity, out: Console, err: Console) -> None:
+def _emit_check(
+    args: argparse.Namespace, checked: list, fail_on: Severity, out: Console, err: Console
+) -> None:
     form = CheckFormat(args.format)
     if form is CheckFormat.TABLE:
         if args.output:
             with args.output.open("w") as handle:
-                findings_text.render(checked, Console(file=handle, width=160, color_system=None), fail_on, args.depth)
+                findings_text.render(
+                    checked, Console(file=handle, width=160, color_system=None), fail_on, args.depth
+                )
             err.print(f"wrote {args.output}")
         else:
             findings_text.render(checked, out, fail_on, args.depth)
@@ -303,7 +391,9 @@ def _emit_check(args: argparse.Namespace, checked: list, fail_on: Severity, out:
     if form is CheckFormat.MARKDOWN:
         report = findings_markdown.render(checked, fail_on, args.depth)
     elif form is CheckFormat.JSON:
-        documents = [json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c)) for c in checked]
+        documents = [
+            json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c)) for c in checked
+        ]
         report = json.dumps(documents[0] if len(documents) == 1 else documents, indent=1) + "\n"
     elif form is CheckFormat.SARIF:
         report = sarif.dumps(checked, _all_rules(), _doc)
@@ -345,8 +435,13 @@ def _diff(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
 def _list_rules(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     rules = sorted(_all_rules(), key=lambda rule: rule.id)
     rows = [
-        {"id": r.id, "title": r.title, "severity": str(Severity(r.default_severity)),
-         "status": str(getattr(r, "status", "stable")), "options": dict(getattr(r, "default_options", {}) or {})}
+        {
+            "id": r.id,
+            "title": r.title,
+            "severity": str(Severity(r.default_severity)),
+            "status": str(getattr(r, "status", "stable")),
+            "options": dict(getattr(r, "default_options", {}) or {}),
+        }
         for r in rules
     ]
     if args.format == "json":
@@ -367,7 +462,9 @@ def _explain(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     ids = {rule.id.upper(): rule.id for rule in _all_rules()}
     rule_id = ids.get(args.rule.upper())
     if rule_id is None:
-        raise configuration.ConfigError(f"unknown rule {args.rule!r}; known: {', '.join(sorted(ids.values()))}")
+        raise configuration.ConfigError(
+            f"unknown rule {args.rule!r}; known: {', '.join(sorted(ids.values()))}"
+        )
     doc = _rules_api().docs.load(rule_id)
     if out.is_terminal:
         out.print(Markdown(doc))
@@ -376,7 +473,20 @@ def _explain(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     return ExitStatus.SUCCESS
 
 
-_COMMANDS = {"analyze": _analyze, "check": _check, "diff": _diff, "rules": _list_rules, "explain": _explain}
+def _run_handler(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    """Subcommands that bring their own handler (calibrate, bench)."""
+    return ExitStatus(args.handler(args, out, err))
+
+
+_COMMANDS = {
+    "analyze": _analyze,
+    "check": _check,
+    "diff": _diff,
+    "rules": _list_rules,
+    "explain": _explain,
+    "calibrate": _run_handler,
+    "bench": _run_handler,
+}
 _USER_ERRORS = (
     SpecError,
     CaptureError,
@@ -384,6 +494,7 @@ _USER_ERRORS = (
     configuration.ConfigError,
     baselines.BaselineError,
     diffing.DiffError,
+    TimingError,
 )
 
 

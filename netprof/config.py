@@ -122,7 +122,9 @@ def _dtype(key: str, value: Any) -> torch.dtype:
 
 
 def _shape(key: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+    if isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    ):
         return tuple(value)
     if isinstance(value, str):
         try:
@@ -134,14 +136,21 @@ def _shape(key: str, value: Any) -> tuple[int, ...]:
 
 def _shapes(key: str, value: Any) -> tuple[tuple[int, ...], ...]:
     """One shape, or a list of shapes (one per positional tensor)."""
-    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, int) for v in value)):
+    if isinstance(value, str) or (
+        isinstance(value, list) and value and all(isinstance(v, int) for v in value)
+    ):
         return (_shape(key, value),)
     if isinstance(value, list) and value:
         return tuple(_shape(f"{key}[{i}]", v) for i, v in enumerate(value))
     raise _fail(key, 'a shape such as "1,3,224,224", or a list of shapes', value)
 
 
-_MODEL_SCHEMA: dict[str, Check] = {"spec": _string, "input": _shapes, "dtype": _dtype, "device": _one_of(*DEVICES)}
+_MODEL_SCHEMA: dict[str, Check] = {
+    "spec": _string,
+    "input": _shapes,
+    "dtype": _dtype,
+    "device": _one_of(*DEVICES),
+}
 _RULE_SCHEMA: dict[str, Check] = {"enabled": _boolean, "severity": _severity}
 _TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins")
 
@@ -209,8 +218,12 @@ def _rule(key: str, value: Any, default_options: Mapping[str, Any] | None) -> Ru
     return RuleSettings(options=options, **settings)
 
 
-def parse(table: Mapping[str, Any], known_rules: Mapping[str, Mapping[str, Any]] | None = None,
-          source: Path | None = None, prefix: str = "tool.netprof") -> Config:
+def parse(
+    table: Mapping[str, Any],
+    known_rules: Mapping[str, Mapping[str, Any]] | None = None,
+    source: Path | None = None,
+    prefix: str = "tool.netprof",
+) -> Config:
     """``[tool.netprof]`` as a ``Config``.
 
     ``known_rules`` maps each rule id to its ``default_options``; with it, unknown rule ids and

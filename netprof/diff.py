@@ -75,8 +75,10 @@ def load(path: Path) -> list[dict[str, Any]]:
         where = f"{path}" + (f"[{i}]" if isinstance(document, list) else "")
         if not isinstance(doc, dict) or doc.get("schema") != ANALYSIS_SCHEMA:
             found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-            raise DiffError(f"{where}: not a {ANALYSIS_SCHEMA} document (schema {found!r}); "
-                            "expected netprof analyze/check --format json output")
+            raise DiffError(
+                f"{where}: not a {ANALYSIS_SCHEMA} document (schema {found!r}); "
+                "expected netprof analyze/check --format json output"
+            )
         for key in ("model", "totals", "modules"):
             if key not in doc:
                 raise DiffError(f"{where}: missing key {key!r}")
@@ -88,8 +90,11 @@ def _modules(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for f in doc.get("findings", []):
         findings[f["module"]] = findings.get(f["module"], 0) + 1
     return {
-        m["path"]: {"type": m["type"], **{k: m[k] for k in ("mult_adds", "params", "mem_access_bytes")},
-                    "findings": findings.get(m["path"], 0)}
+        m["path"]: {
+            "type": m["type"],
+            **{k: m[k] for k in ("mult_adds", "params", "mem_access_bytes")},
+            "findings": findings.get(m["path"], 0),
+        }
         for m in doc["modules"]
     }
 
@@ -102,7 +107,9 @@ def _key(finding: Mapping[str, Any]) -> tuple[str, str]:
     return finding["rule"], finding["module"]
 
 
-def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, depth: int | None = None) -> ModelDiff:
+def compare(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, depth: int | None = None
+) -> ModelDiff:
     old_modules = _modules(old) if old else {}
     new_modules = _modules(new) if new else {}
     changes = []
@@ -113,7 +120,7 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, depth:
         if before is not None and after is not None and before == after:
             continue
         kind = (after or before)["type"]
-        strip = (lambda d: None if d is None else {k: v for k, v in d.items() if k != "type"})
+        strip = lambda d: None if d is None else {k: v for k, v in d.items() if k != "type"}
         changes.append(ModuleChange(path, kind, strip(before), strip(after)))
     old_findings = {_key(f): f for f in (old or {}).get("findings", [])}
     new_findings = {_key(f): f for f in (new or {}).get("findings", [])}
@@ -145,16 +152,29 @@ def to_dict(diffs: list[ModelDiff]) -> dict[str, Any]:
                 "old_model": d.old_model,
                 "new_model": d.new_model,
                 "totals": {
-                    k: {"old": (d.old_totals or {}).get(k), "new": (d.new_totals or {}).get(k), "change": d.change(k)}
+                    k: {
+                        "old": (d.old_totals or {}).get(k),
+                        "new": (d.new_totals or {}).get(k),
+                        "change": d.change(k),
+                    }
                     for k in METRICS
                 },
                 "modules": [
-                    {"path": m.path, "type": m.type, "status": m.status, "old": m.old, "new": m.new,
-                     "change": {k: m.change(k) for k in ("mult_adds", "params", "mem_access_bytes", "findings")}}
+                    {
+                        "path": m.path,
+                        "type": m.type,
+                        "status": m.status,
+                        "old": m.old,
+                        "new": m.new,
+                        "change": {
+                            k: m.change(k) for k in ("mult_adds", "params", "mem_access_bytes", "findings")
+                        },
+                    }
                     for m in d.modules
                 ],
                 "findings": {"added": list(d.findings_added), "resolved": list(d.findings_resolved)}
-                if d.has_findings else None,
+                if d.has_findings
+                else None,
             }
             for d in diffs
         ],

@@ -23,7 +23,12 @@ from netprof.graph import OpNode
 _SOFTMAXES = frozenset({"aten._safe_softmax.default", "aten._softmax.default"})
 _PRODUCT = str(Category.GEMM)
 # Ops that can sit between a product and the softmax: reshapes, scaling, masking.
-_PASS_THROUGH = {str(Category.VIEW), str(Category.ELEMENTWISE), str(Category.DATA_MOVEMENT), str(Category.OTHER)}
+_PASS_THROUGH = {
+    str(Category.VIEW),
+    str(Category.ELEMENTWISE),
+    str(Category.DATA_MOVEMENT),
+    str(Category.OTHER),
+}
 
 
 def _walk(start: OpNode, neighbours: Callable[[OpNode], Iterable[OpNode]]) -> tuple[set[int], bool]:

@@ -146,9 +146,21 @@ def test_baseline_write_then_check_then_new_violation(capsys, tmp_path):
 
 def test_diff_of_two_check_reports(capsys, tmp_path):
     old, new = tmp_path / "old.json", tmp_path / "new.json"
-    assert run(capsys, "check", BAD, "--select", "G1", "--format", "json", "-o", str(old), "--exit-zero")[0] == 0
-    run(capsys, "check", f"{MODELS}:bottleneck_twice", "--select", "G1", "--format", "json", "-o", str(new),
-        "--exit-zero")
+    assert (
+        run(capsys, "check", BAD, "--select", "G1", "--format", "json", "-o", str(old), "--exit-zero")[0] == 0
+    )
+    run(
+        capsys,
+        "check",
+        f"{MODELS}:bottleneck_twice",
+        "--select",
+        "G1",
+        "--format",
+        "json",
+        "-o",
+        str(new),
+        "--exit-zero",
+    )
     code, out, _ = run(capsys, "diff", str(old), str(new), "--format", "json")
     assert code == 0
     diff = json.loads(out)["models"][0]
@@ -157,7 +169,9 @@ def test_diff_of_two_check_reports(capsys, tmp_path):
     assert diff["totals"]["mult_adds"]["change"] == 56 * 56 * 1024
     added = {m["path"]: m for m in diff["modules"] if m["status"] == "added"}
     assert {"blocks.1", "blocks.1.reduce", "blocks.1.expand"} <= set(added)
-    assert diff["findings"]["added"] and all(f["module"].startswith("blocks.1") for f in diff["findings"]["added"])
+    assert diff["findings"]["added"] and all(
+        f["module"].startswith("blocks.1") for f in diff["findings"]["added"]
+    )
     assert diff["findings"]["resolved"] == []
 
     code, out, _ = run(capsys, "diff", str(old), str(new))
@@ -194,24 +208,38 @@ def _netprof():
 
 def test_installed_entry_point_diff_and_errors(tmp_path):
     report = tmp_path / "a.json"
-    subprocess.run([_netprof(), "analyze", GOOD, "--format", "json", "-o", str(report)], check=True,
-                   capture_output=True)
-    result = subprocess.run([_netprof(), "diff", str(report), str(report), "--format", "markdown"],
-                            capture_output=True, text=True, check=False)
+    subprocess.run(
+        [_netprof(), "analyze", GOOD, "--format", "json", "-o", str(report)], check=True, capture_output=True
+    )
+    result = subprocess.run(
+        [_netprof(), "diff", str(report), str(report), "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "No module changed." in result.stdout
-    result = subprocess.run([_netprof(), "diff", str(report), "missing.json"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [_netprof(), "diff", str(report), "missing.json"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2 and result.stderr.strip() == "netprof: error: file not found: missing.json"
 
 
 def test_installed_entry_point_check(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
-    result = subprocess.run([_netprof(), "check", BAD, "--select", "G1", "--fail-on", "info", "--format", "sarif"],
-                            capture_output=True, text=True, check=False, env=env)
+    result = subprocess.run(
+        [_netprof(), "check", BAD, "--select", "G1", "--fail-on", "info", "--format", "sarif"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert result.returncode == 1, result.stderr
     sarif = json.loads(result.stdout)
     assert any(r["ruleId"] == "G1" for r in sarif["runs"][0]["results"])
-    result = subprocess.run([_netprof(), "check", GOOD, "--select", "G1"], capture_output=True, text=True, check=False, env=env)
+    result = subprocess.run(
+        [_netprof(), "check", GOOD, "--select", "G1"], capture_output=True, text=True, check=False, env=env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -50,20 +50,39 @@ def test_defaults_when_no_pyproject(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"rules": {"G1": {"severity": "fatal"}}},
-         "tool.netprof.rules.G1.severity: expected one of info, warning, error, got 'fatal'"),
+        (
+            {"rules": {"G1": {"severity": "fatal"}}},
+            "tool.netprof.rules.G1.severity: expected one of info, warning, error, got 'fatal'",
+        ),
         ({"fail_on": "error"}, "tool.netprof.fail_on: unknown key; did you mean 'fail-on'?"),
         ({"fail-on": 1}, "tool.netprof.fail-on: expected one of info, warning, error, got 1"),
         ({"rules": {"G9": {}}}, "tool.netprof.rules.G9: unknown rule; expected one of G1, G4"),
-        ({"rules": {"G1": {"max_ration": 3}}}, "tool.netprof.rules.G1.max_ration: unknown option; did you mean 'max_ratio'?"),
-        ({"rules": {"G1": {"max_ratio": "three"}}}, "tool.netprof.rules.G1.max_ratio: expected a number, got 'three'"),
-        ({"rules": {"G1": {"enabled": "yes"}}}, "tool.netprof.rules.G1.enabled: expected true or false, got 'yes'"),
+        (
+            {"rules": {"G1": {"max_ration": 3}}},
+            "tool.netprof.rules.G1.max_ration: unknown option; did you mean 'max_ratio'?",
+        ),
+        (
+            {"rules": {"G1": {"max_ratio": "three"}}},
+            "tool.netprof.rules.G1.max_ratio: expected a number, got 'three'",
+        ),
+        (
+            {"rules": {"G1": {"enabled": "yes"}}},
+            "tool.netprof.rules.G1.enabled: expected true or false, got 'yes'",
+        ),
         ({"rules": {"G1": 3}}, "tool.netprof.rules.G1: expected a table, got 3"),
         ({"models": [{"input": "1,3"}]}, "tool.netprof.models[0].spec: required"),
-        ({"models": [{"spec": "a.py:b", "device": "tpu"}]},
-         "tool.netprof.models[0].device: expected one of auto, meta, fake, cpu, got 'tpu'"),
-        ({"models": [{"spec": "a.py:b", "input": ["1,x"]}]}, "tool.netprof.models[0].input[0]: expected a shape"),
-        ({"models": [{"spec": "a.py:b", "dtype": "float33"}]}, "tool.netprof.models[0].dtype: expected a torch dtype"),
+        (
+            {"models": [{"spec": "a.py:b", "device": "tpu"}]},
+            "tool.netprof.models[0].device: expected one of auto, meta, fake, cpu, got 'tpu'",
+        ),
+        (
+            {"models": [{"spec": "a.py:b", "input": ["1,x"]}]},
+            "tool.netprof.models[0].input[0]: expected a shape",
+        ),
+        (
+            {"models": [{"spec": "a.py:b", "dtype": "float33"}]},
+            "tool.netprof.models[0].dtype: expected a torch dtype",
+        ),
         ({"models": [{"spec": "a.py:b", "batch": 2}]}, "tool.netprof.models[0].batch: unknown key"),
         ({"ignore": "blocks.*"}, "tool.netprof.ignore: expected a list of strings, got 'blocks.*'"),
     ],
@@ -103,8 +122,10 @@ def run(capsys, *argv):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[tool.netprof.rules.G1]\nseverity = "fatal"\n',
-         "tool.netprof.rules.G1.severity: expected one of info, warning, error, got 'fatal'"),
+        (
+            '[tool.netprof.rules.G1]\nseverity = "fatal"\n',
+            "tool.netprof.rules.G1.severity: expected one of info, warning, error, got 'fatal'",
+        ),
         ("[tool.netprof]\nfail-on = [\n", "invalid TOML"),
         ("[tool.netprof]\ncolour = true\n", "tool.netprof.colour: unknown key"),
     ],

@@ -64,8 +64,13 @@ def assert_snapshot(name: str, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("form", "name"),
-    [("table", "check.txt"), ("markdown", "check.md"), ("json", "check.json"), ("sarif", "check.sarif"),
-     ("github", "check.github.txt")],
+    [
+        ("table", "check.txt"),
+        ("markdown", "check.md"),
+        ("json", "check.json"),
+        ("sarif", "check.sarif"),
+        ("github", "check.github.txt"),
+    ],
 )
 def test_check_format(capsys, form, name):
     code, out, err = run(capsys, "check", BAD, "--format", form, "--fail-on", "info")
@@ -85,12 +90,16 @@ def test_markdown_with_baseline_deltas(capsys, tmp_path):
     document = json.loads(baseline.read_text())
     document["models"] = {TWICE: document["models"][BAD]}
     baseline.write_text(json.dumps(document))
-    code, out, _ = run(capsys, "check", TWICE, "--baseline", str(baseline), "--format", "markdown", "--fail-on", "info")
+    code, out, _ = run(
+        capsys, "check", TWICE, "--baseline", str(baseline), "--format", "markdown", "--fail-on", "info"
+    )
     assert code == 1
     assert_snapshot("check-baseline.md", normalise(out, tmp_path))
 
 
-@pytest.mark.parametrize(("form", "name"), [("table", "diff.txt"), ("markdown", "diff.md"), ("json", "diff.json")])
+@pytest.mark.parametrize(
+    ("form", "name"), [("table", "diff.txt"), ("markdown", "diff.md"), ("json", "diff.json")]
+)
 def test_diff_format(capsys, tmp_path, form, name):
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     run(capsys, "check", BAD, "--format", "json", "-o", str(old), "--exit-zero")
@@ -122,9 +131,17 @@ def test_sarif_is_valid_against_the_sarif_2_1_0_schema(capsys):
 
 def _finding(severity: Severity, message: str = "ratio 4 > 2", path: str = "net.py") -> Finding:
     return Finding(
-        rule="G1", severity=severity, module="blocks.0", module_type="Bottleneck",
-        location=SourceLocation(path, 7), message=message, measured=4.0, threshold=2.0,
-        cost_bytes=100, cost_share=0.5, fix="equal widths",
+        rule="G1",
+        severity=severity,
+        module="blocks.0",
+        module_type="Bottleneck",
+        location=SourceLocation(path, 7),
+        message=message,
+        measured=4.0,
+        threshold=2.0,
+        cost_bytes=100,
+        cost_share=0.5,
+        fix="equal widths",
     )
 
 
@@ -137,7 +154,9 @@ def analysis():
 
 def test_sarif_level_follows_severity(analysis):
     findings = tuple(_finding(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    log = sarif.to_dict([CheckedModel(analysis, findings)], netprof.rules.all_rules(), netprof.rules.docs.load)
+    log = sarif.to_dict(
+        [CheckedModel(analysis, findings)], netprof.rules.all_rules(), netprof.rules.docs.load
+    )
     assert [r["level"] for r in log["runs"][0]["results"]] == ["error", "warning", "note"]
 
 
@@ -147,6 +166,8 @@ def test_github_annotations_escape_data_and_properties(analysis):
     assert text.count("\n") == 1  # one annotation, one line
     command, _, data = text.rstrip("\n").partition("::")[2].partition("::")
     assert command == "warning file=dir%2Ca/b%3Ac.py,line=7,title=netprof G1 (Equal width%2C please%3A G1)"
-    assert data == "m.py:build blocks.0 (Bottleneck): 100%25 of it,%0D%0Areally: yes%0AFix: equal widths%0A" \
+    assert (
+        data == "m.py:build blocks.0 (Bottleneck): 100%25 of it,%0D%0Areally: yes%0AFix: equal widths%0A"
         "Docs: netprof explain G1"
+    )
     assert github.render([CheckedModel(analysis, (_finding(Severity.INFO),))]).startswith("::notice ")

@@ -88,7 +88,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in parts)
     except ValueError:
-        raise SpecError(f"bad --input {text!r}: expected comma-separated integers such as 1,3,224,224") from None
+        raise SpecError(
+            f"bad --input {text!r}: expected comma-separated integers such as 1,3,224,224"
+        ) from None
     if any(size < 0 for size in shape):
         raise SpecError(f"bad --input {text!r}: sizes must not be negative")
     return shape
@@ -126,7 +128,7 @@ def load(
             built = builder()
     except Exception as error:
         raise SpecError(f"{spec} raised {one_line(error)}") from error
-    model, inputs = (built if isinstance(built, tuple) and len(built) == 2 else (built, None))
+    model, inputs = built if isinstance(built, tuple) and len(built) == 2 else (built, None)
     if not isinstance(model, nn.Module):
         raise SpecError(f"{spec} returned {type(model).__name__}, not an nn.Module or (module, inputs)")
     notes: list[str] = []
@@ -141,4 +143,3 @@ def load(
     if device == "meta":
         inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
     return LoadedModel(model, inputs, spec, tuple(notes))
-

@@ -154,4 +154,3 @@ def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Ca
             continue
         return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
     raise CaptureError(f"the forward pass failed ({failures[-1]})")
-

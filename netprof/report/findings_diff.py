@@ -15,7 +15,12 @@ from netprof.report import units
 from netprof.report.findings_markdown import DOCS, cell
 from netprof.report.findings_rows import delta, signed
 
-_FORMAT = {"mult_adds": units.count, "flops": units.count, "params": units.count, "mem_access_bytes": units.nbytes}
+_FORMAT = {
+    "mult_adds": units.count,
+    "flops": units.count,
+    "params": units.count,
+    "mem_access_bytes": units.nbytes,
+}
 _LABEL = {"mult_adds": "mult_adds", "flops": "flops", "params": "params", "mem_access_bytes": "mem_access"}
 _MODULE_METRICS = ("mult_adds", "params", "mem_access_bytes")
 
@@ -31,8 +36,13 @@ def _total_rows(d: ModelDiff) -> list[list[str]]:
 
 
 def _module_row(m) -> list[str]:
-    return [m.path or "(model)", m.type, m.status,
-            *(signed(m.change(k), _FORMAT[k]) for k in _MODULE_METRICS), signed(m.change("findings"), str)]
+    return [
+        m.path or "(model)",
+        m.type,
+        m.status,
+        *(signed(m.change(k), _FORMAT[k]) for k in _MODULE_METRICS),
+        signed(m.change("findings"), str),
+    ]
 
 
 def _finding_text(f: Mapping[str, Any]) -> str:
@@ -49,7 +59,9 @@ def render_table(diffs: list[ModelDiff], console: Console) -> None:
             totals.add_row(*row)
         console.print(totals)
         if d.modules:
-            modules = Table(title="Modules that changed", title_justify="left", show_edge=False, pad_edge=False)
+            modules = Table(
+                title="Modules that changed", title_justify="left", show_edge=False, pad_edge=False
+            )
             modules.add_column("module", overflow="fold")
             modules.add_column("type", no_wrap=True, overflow="ellipsis", max_width=24)
             modules.add_column("", no_wrap=True)
@@ -87,11 +99,17 @@ def render_markdown(diffs: list[ModelDiff]) -> str:
         else:
             lines += ["No module changed.", ""]
         if d.has_findings:
-            for title, items in (("New findings", d.findings_added), ("Resolved findings", d.findings_resolved)):
+            for title, items in (
+                ("New findings", d.findings_added),
+                ("Resolved findings", d.findings_resolved),
+            ):
                 if items:
                     lines += [f"**{title}**", ""]
-                    lines += [f"- [{f['rule']}]({DOCS.format(rule=f['rule'])}) `{cell(f['module'] or '(model)')}`: "
-                              f"{cell(f['message'])}" for f in items]
+                    lines += [
+                        f"- [{f['rule']}]({DOCS.format(rule=f['rule'])}) `{cell(f['module'] or '(model)')}`: "
+                        f"{cell(f['message'])}"
+                        for f in items
+                    ]
                     lines.append("")
             if not d.findings_added and not d.findings_resolved:
                 lines += ["Findings unchanged.", ""]

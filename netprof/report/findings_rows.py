@@ -83,9 +83,17 @@ def failing(models: Iterable[CheckedModel], fail_on: Severity) -> list[Finding]:
 def verdict(models: list[CheckedModel], fail_on: Severity) -> str:
     reported = [f for m in models for f in m.findings]
     bad = failing(models, fail_on)
-    which = "new findings" if any(m.previous is not None or m.baselined or m.fixed for m in models) else "findings"
+    which = (
+        "new findings"
+        if any(m.previous is not None or m.baselined or m.fixed for m in models)
+        else "findings"
+    )
     head = f"{severity_counts(reported)}" if reported else f"no {which}"
-    state = f"{len(bad)} at or above {fail_on.value}: failing" if bad else f"none at or above {fail_on.value}: passing"
+    state = (
+        f"{len(bad)} at or above {fail_on.value}: failing"
+        if bad
+        else f"none at or above {fail_on.value}: passing"
+    )
     plural = "s" if len(models) != 1 else ""
     return f"{head} in {len(models)} model{plural}; {state}"
 

@@ -67,11 +67,17 @@ def _module_table(checked: CheckedModel, depth: int) -> Table:
     table.add_column("findings", justify="right", no_wrap=True)
     for row in module_rows(analysis, depth):
         path = "" if row.name == "(model)" else row.name
-        inside = sum(1 for f in checked.findings if f.module == path or f.module.startswith(f"{path}.") or not path)
+        inside = sum(
+            1 for f in checked.findings if f.module == path or f.module.startswith(f"{path}.") or not path
+        )
         table.add_row(
-            escape(row.name), row.kind, units.count(row.params), units.count(row.totals.mult_adds),
+            escape(row.name),
+            row.kind,
+            units.count(row.params),
+            units.count(row.totals.mult_adds),
             units.nbytes(row.totals.mem_access_bytes),
-            units.share(row.totals.mem_access_bytes, total.mem_access_bytes), str(inside or ""),
+            units.share(row.totals.mem_access_bytes, total.mem_access_bytes),
+            str(inside or ""),
         )
     return table
 
@@ -86,13 +92,17 @@ def render(models: list[CheckedModel], console: Console, fail_on: Severity, dept
             console.print(f"[yellow]note:[/yellow] {escape(note)}")
         if depth is not None:
             console.print(_module_table(checked, depth))
-        console.print(f"[bold]Total[/bold]  {_totals_line(checked)}"
-                      + ("  [dim](change against the baseline)[/dim]" if checked.previous is not None else ""))
+        console.print(
+            f"[bold]Total[/bold]  {_totals_line(checked)}"
+            + ("  [dim](change against the baseline)[/dim]" if checked.previous is not None else "")
+        )
         if checked.findings:
             console.print(f"[bold]Findings[/bold] ({rows.severity_counts(checked.findings)}, worst first)")
             console.print(_findings_table(checked))
         else:
-            console.print("[green]No findings.[/green]" if not checked.baselined else "[green]No new findings.[/green]")
+            console.print(
+                "[green]No findings.[/green]" if not checked.baselined else "[green]No new findings.[/green]"
+            )
         if checked.baselined or checked.fixed:
             line = f"baseline: {len(checked.baselined)} known finding(s) not shown"
             if checked.fixed:

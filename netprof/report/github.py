@@ -36,7 +36,9 @@ def render(models: list[CheckedModel], titles: Mapping[str, str] | None = None) 
             if finding.location is not None:
                 properties["file"] = rows.relative_path(finding.location.path)
                 properties["line"] = str(finding.location.line)
-            title = f"netprof {finding.rule}" + (f" ({titles[finding.rule]})" if titles.get(finding.rule) else "")
+            title = f"netprof {finding.rule}" + (
+                f" ({titles[finding.rule]})" if titles.get(finding.rule) else ""
+            )
             properties["title"] = title
             message = f"{model} {finding.module or '(model)'} ({finding.module_type}): {finding.message}"
             if finding.fix:

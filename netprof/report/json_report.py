@@ -16,6 +16,9 @@ import netprof
 from netprof.analysis import Analysis, OpNode, Totals
 from netprof.capture.ir import TensorMeta
 from netprof.costs import CONVENTIONS
+from netprof.crosscheck import Crosscheck
+from netprof.report.crosscheck import crosscheck_to_dict
+from netprof.timing.report import timing_to_dict
 
 SCHEMA = "netprof.analysis/1"
 
@@ -56,13 +59,18 @@ def _op(node: OpNode) -> dict[str, Any]:
     }
 
 
-def to_dict(analysis: Analysis) -> dict[str, Any]:
-    return {
+def to_dict(analysis: Analysis, crosscheck: Crosscheck | None = None) -> dict[str, Any]:
+    """The document; ``timing`` is added when the analysis was timed, ``crosscheck`` when one ran."""
+    document = {
         "schema": SCHEMA,
         "model": analysis.model,
         "mode": analysis.mode,
         "conventions": CONVENTIONS,
-        "versions": {"netprof": netprof.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "versions": {
+            "netprof": netprof.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
         "inputs": [_tensor(meta) for meta in analysis.inputs],
         "notes": list(analysis.notes),
         "totals": {"params": analysis.params, **_totals(analysis.totals)},
@@ -82,10 +90,15 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         ],
         "ops": [_op(node) for node in analysis.ops],
     }
+    if analysis.timing is not None:
+        document["timing"] = timing_to_dict(analysis.timing)
+    if crosscheck is not None:
+        document["crosscheck"] = crosscheck_to_dict(crosscheck)
+    return document
 
 
-def dumps(analysis: Analysis) -> str:
-    return json.dumps(to_dict(analysis), indent=1) + "\n"
+def dumps(analysis: Analysis, crosscheck: Crosscheck | None = None) -> str:
+    return json.dumps(to_dict(analysis, crosscheck), indent=1) + "\n"
 
 
 def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
@@ -101,7 +114,9 @@ def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
         "severity": str(finding.severity),
         "module": finding.module,
         "module_type": finding.module_type,
-        "location": None if location is None else {"path": relative_path(location.path), "line": location.line},
+        "location": None
+        if location is None
+        else {"path": relative_path(location.path), "line": location.line},
         "message": finding.message,
         "measured": finding.measured,
         "threshold": finding.threshold,

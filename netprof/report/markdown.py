@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from netprof.analysis import Analysis
 from netprof.costs import CONVENTIONS
+from netprof.crosscheck import Crosscheck
 from netprof.report import units
+from netprof.report.crosscheck import summary_line
 from netprof.report.tables import Row, category_rows, input_description, module_rows
+from netprof.timing.attribution import Timing
+from netprof.timing.figure2 import FIGURE2
+from netprof.timing.report import seconds
 
 
 def _table(header: list[str], body: list[list[str]]) -> list[str]:
@@ -36,14 +41,16 @@ def render(analysis: Analysis, depth: int = 1) -> str:
         "",
         *_table(
             ["mult_adds", "flops", "params", "mem_access", "ops", "uncounted ops"],
-            [[
-                units.count(totals.mult_adds),
-                units.count(totals.flops),
-                units.count(analysis.params),
-                units.nbytes(totals.mem_access_bytes),
-                str(totals.ops),
-                str(totals.uncounted_ops),
-            ]],
+            [
+                [
+                    units.count(totals.mult_adds),
+                    units.count(totals.flops),
+                    units.count(analysis.params),
+                    units.nbytes(totals.mem_access_bytes),
+                    str(totals.ops),
+                    str(totals.uncounted_ops),
+                ]
+            ],
         ),
         "",
     ]
@@ -57,7 +64,13 @@ def render(analysis: Analysis, depth: int = 1) -> str:
         *_table(
             ["module", "type", "calls", "params", *_COST_HEADER],
             [
-                [f"`{row.name}`", row.kind, str(row.calls), units.count(row.params), *_cost_cells(row, analysis)]
+                [
+                    f"`{row.name}`",
+                    row.kind,
+                    str(row.calls),
+                    units.count(row.params),
+                    *_cost_cells(row, analysis),
+                ]
                 for row in module_rows(analysis, depth)
             ],
         ),
@@ -69,7 +82,55 @@ def render(analysis: Analysis, depth: int = 1) -> str:
             [[row.name, str(row.calls), *_cost_cells(row, analysis)] for row in category_rows(analysis)],
         ),
         "",
-        f"<sub>{CONVENTIONS}</sub>",
+    ]
+    if analysis.timing is not None:
+        lines += _timing_section(analysis.timing)
+    lines += [f"<sub>{CONVENTIONS}</sub>", ""]
+    return "\n".join(lines)
+
+
+def _timing_section(timing: Timing, top: int = 5) -> list[str]:
+    whole = timing.end_to_end.median
+    present = {group.name: group for group in timing.figure2}
+    return [
+        f"#### Measured on {timing.device}, {timing.threads} thread(s), {timing.runs} runs",
+        "",
+        (
+            f"End-to-end {seconds(whole)} (IQR {seconds(timing.end_to_end.iqr)}) = "
+            f"ops {seconds(timing.attributed_s)} + overhead between kernels {seconds(timing.overhead_s)}."
+        ),
+        "",
+        *_table(
+            [*FIGURE2, "overhead"],
+            [
+                [
+                    *(units.share(present[n].time_s, whole) if n in present else "-" for n in FIGURE2),
+                    units.share(timing.overhead_s, whole),
+                ]
+            ],
+        ),
+        "",
+        "Where time departs most from mult_adds:",
+        "",
+        *(f"- {d.describe()}" for d in timing.disagreements[:top]),
         "",
     ]
-    return "\n".join(lines)
+
+
+def crosscheck_section(crosscheck: Crosscheck) -> str:
+    """The fvcore comparison, one row per op family, for appending to the report."""
+    header = ["family", "netprof mult_adds", "fvcore", "difference", "why"]
+    body = [
+        [
+            row.family,
+            f"{row.netprof_mult_adds:,}",
+            f"{row.fvcore_count:,}",
+            f"{row.difference:+,}",
+            row.reason,
+        ]
+        for row in crosscheck.rows
+    ]
+    return (
+        "\n".join(["#### netprof vs fvcore", "", summary_line(crosscheck), "", *_table(header, body), ""])
+        + "\n"
+    )

@@ -90,7 +90,9 @@ def _result(finding: Finding, model: str, index: dict[str, int]) -> dict[str, An
     if finding.rule in index:
         result["ruleIndex"] = index[finding.rule]
     location: dict[str, Any] = {
-        "logicalLocations": [{"fullyQualifiedName": f"{model}:{finding.module or '(model)'}", "kind": "module"}]
+        "logicalLocations": [
+            {"fullyQualifiedName": f"{model}:{finding.module or '(model)'}", "kind": "module"}
+        ]
     }
     physical = _physical(finding, model)
     if physical is not None:
@@ -99,7 +101,9 @@ def _result(finding: Finding, model: str, index: dict[str, int]) -> dict[str, An
     return result
 
 
-def to_dict(models: list[CheckedModel], rules: Iterable[Any], doc: Callable[[str], str | None]) -> dict[str, Any]:
+def to_dict(
+    models: list[CheckedModel], rules: Iterable[Any], doc: Callable[[str], str | None]
+) -> dict[str, Any]:
     """``rules``: every rule known to this run (plugins included); ``doc(id)`` its Markdown or None."""
     descriptors = [_rule(rule, doc(rule.id)) for rule in rules]
     index = {d["id"]: i for i, d in enumerate(descriptors)}

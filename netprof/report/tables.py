@@ -35,5 +35,6 @@ def category_rows(analysis: Analysis) -> list[Row]:
 
 def input_description(analysis: Analysis) -> str:
     return ", ".join(
-        f"{'x'.join(map(str, meta.shape))} {str(meta.dtype).removeprefix('torch.')}" for meta in analysis.inputs
+        f"{'x'.join(map(str, meta.shape))} {str(meta.dtype).removeprefix('torch.')}"
+        for meta in analysis.inputs
     )

@@ -55,11 +55,22 @@ def _cost_table(
 
 def render(analysis: Analysis, console: Console, depth: int = 1) -> None:
     totals = analysis.totals
-    console.print(f"[bold]{analysis.model}[/bold]  input {input_description(analysis)}  capture mode: {analysis.mode}")
+    console.print(
+        f"[bold]{analysis.model}[/bold]  input {input_description(analysis)}  capture mode: {analysis.mode}"
+    )
     for note in analysis.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print()
-    console.print(_cost_table(f"By module (depth {depth})", "module", module_rows(analysis, depth), analysis, True, console.width >= _WIDE))
+    console.print(
+        _cost_table(
+            f"By module (depth {depth})",
+            "module",
+            module_rows(analysis, depth),
+            analysis,
+            True,
+            console.width >= _WIDE,
+        )
+    )
     console.print()
     console.print(_cost_table("By category", "category", category_rows(analysis), analysis, False))
     console.print()

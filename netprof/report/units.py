@@ -5,7 +5,7 @@ from __future__ import annotations
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 
 
-def count(value: int | float) -> str:
+def count(value: float) -> str:
     """A count with a decimal SI prefix: ``4089184256`` -> ``4.09 G``."""
     for scale, prefix in _PREFIXES:
         if abs(value) >= scale:
@@ -14,11 +14,11 @@ def count(value: int | float) -> str:
     return f"{value:g}"
 
 
-def nbytes(value: int | float) -> str:
+def nbytes(value: float) -> str:
     """Bytes with a decimal prefix (1 MB = 10^6 B): ``75300000`` -> ``75.3 MB``."""
     text = count(value)
     return f"{text}B" if text[-1].isalpha() else f"{text} B"
 
 
-def share(part: int | float, whole: int | float) -> str:
+def share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"

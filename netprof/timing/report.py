@@ -47,29 +47,36 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _group_table(title: str, first: str, groups: tuple[GroupTiming, ...], with_roofline: bool) -> Table:
+_WIDE = 120  # columns from which the op counts, spreads and rates fit beside the shares
+
+
+def _group_table(
+    title: str, first: str, groups: tuple[GroupTiming, ...], with_roofline: bool, wide: bool = True
+) -> Table:
+    """Shares and the time/mult_adds ratio always; counts, IQR, rates and roofline on a wide terminal."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column(first, overflow="fold", min_width=10)
-    for name in ("ops", "time", "IQR", "time %", "mult_adds %", "MAC %", "GFLOP/s", "GB/s", "time/mult_adds"):
+    table.add_column(first, overflow="fold", min_width=12)
+    columns = {
+        "ops": lambda g: str(g.ops),
+        "time": lambda g: seconds(g.time_s),
+        "IQR": lambda g: seconds(g.spread.iqr),
+        "time %": lambda g: _pct(g.time_share),
+        "mult_adds %": lambda g: _pct(g.mult_adds_share),
+        "MAC %": lambda g: _pct(g.mem_access_share),
+        "GFLOP/s": lambda g: _rate(g.gflop_per_s),
+        "GB/s": lambda g: _rate(g.gb_per_s),
+        "time/mult_adds": lambda g: _ratio(g.time_over_mult_adds),
+        "roofline": lambda g: seconds(g.roofline_s),
+    }
+    if not with_roofline:
+        del columns["roofline"]
+    if not wide:
+        for name in ("ops", "IQR", "GFLOP/s", "GB/s", "roofline"):
+            columns.pop(name, None)
+    for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
-    if with_roofline:
-        table.add_column("roofline", justify="right", no_wrap=True)
     for g in groups:
-        cells = [
-            g.name or "(root)",
-            str(g.ops),
-            seconds(g.time_s),
-            seconds(g.spread.iqr),
-            _pct(g.time_share),
-            _pct(g.mult_adds_share),
-            _pct(g.mem_access_share),
-            _rate(g.gflop_per_s),
-            _rate(g.gb_per_s),
-            _ratio(g.time_over_mult_adds),
-        ]
-        if with_roofline:
-            cells.append(seconds(g.roofline_s))
-        table.add_row(*cells)
+        table.add_row(g.name or "(root)", *(cell(g) for cell in columns.values()))
     return table
 
 
@@ -131,10 +138,11 @@ def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISA
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     roof = timing.calibration is not None
     console.print()
-    console.print(_group_table("Time by category", "category", timing.categories, roof))
+    wide = console.width >= _WIDE
+    console.print(_group_table("Time by category", "category", timing.categories, roof, wide))
     console.print()
     modules = tuple(g for g in timing.modules if _depth(g.name) <= depth)
-    console.print(_group_table(f"Time by module (depth {depth})", "module", modules, roof))
+    console.print(_group_table(f"Time by module (depth {depth})", "module", modules, roof, wide))
     console.print()
     console.print(_figure2_table(timing))
     console.print()
