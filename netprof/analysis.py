@@ -80,6 +80,23 @@ def _ancestors(path: str) -> list[str]:
     return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def subtree_params(model: nn.Module) -> dict[str, int]:
+    """Unique parameters under every module path, as ``module.parameters()`` would count them.
+
+    One pass over the parameters, each credited once to every path above any of
+    its owners; summing ``parameters()`` per module instead is quadratic in depth.
+    """
+    owners: dict[int, tuple[nn.Parameter, set[str]]] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
+        for parameter in module.parameters(recurse=False):
+            owners.setdefault(id(parameter), (parameter, set()))[1].add(path)
+    params: dict[str, int] = defaultdict(int)
+    for parameter, paths in owners.values():
+        for path in {ancestor for owner in paths for ancestor in _ancestors(owner)}:
+            params[path] += parameter.numel()
+    return params
+
+
 def summarize_modules(
     model: nn.Module, capture: Capture, nodes: tuple[OpNode, ...]
 ) -> tuple[ModuleSummary, ...]:
@@ -88,7 +105,7 @@ def summarize_modules(
         own = Totals.of(node)
         for path in _ancestors(node.module):
             per_module[path] = per_module[path] + own
-    params = {path: sum(p.numel() for p in module.parameters()) for path, module in model.named_modules()}
+    params = subtree_params(model)
     return tuple(
         ModuleSummary(call.path, call.type, call.calls, params.get(call.path, 0), per_module[call.path])
         for call in capture.modules

@@ -123,3 +123,14 @@ def test_attributes_rebound_by_forward_are_restored(mode):
     model = Caching()
     netprof.analyze(model, torch.randn(2, 4), mode=mode)
     assert model.cache is None
+
+
+def test_shared_parameters_count_once_per_subtree():
+    shared = nn.Linear(4, 4)  # 20 parameters
+    model = nn.Sequential(nn.Sequential(shared, nn.ReLU()), nn.Sequential(shared), nn.Linear(4, 2))
+    analysis = netprof.analyze(model, torch.randn(1, 4))
+    params = {m.path: m.params for m in analysis.modules}
+    # the root counts the shared layer once: 20 + 10
+    assert analysis.params == params[""] == 30
+    # each branch that reaches the shared layer counts it
+    assert params["0"] == 20 and params["1"] == 20 and params["2"] == 10
