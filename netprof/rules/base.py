@@ -10,7 +10,7 @@ Renderers only format findings: thresholds are applied here, never there.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -105,6 +105,14 @@ class RuleContext:
         """``cost_bytes`` as a share of the model's memory access."""
         total = self.analysis.totals.mem_access_bytes
         return cost_bytes / total if total else 0.0
+
+    def time_share(self, op_ids: Iterable[int]) -> float | None:
+        """The measured share of op time spent in ``op_ids``; None when the analysis was not timed."""
+        timing = self.analysis.timing
+        if timing is None or not timing.attributed_s:
+            return None
+        wanted = set(op_ids)
+        return sum(op.time.median for op in timing.ops if op.id in wanted) / timing.attributed_s
 
 
 class Rule(Protocol):

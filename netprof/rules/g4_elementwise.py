@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from netprof.metrics import ElementwiseShare
+from netprof.metrics.dataflow import ELEMENTWISE_CATEGORIES
 from netprof.rules.base import Finding, RuleContext, Severity, Status, finding, human_bytes
 
 TOP_BLOCKS = 3  # how many of the worst blocks a model-level finding names
@@ -37,6 +38,8 @@ class Elementwise:
         self, context: RuleContext, share: ElementwiseShare, limit: float, worst: list[ElementwiseShare]
     ) -> Finding:
         where = "model" if not share.path else "block"
+        time_share = context.time_share(elementwise_op_ids(context, share.path))
+        measured_time = f"; measured: {time_share:.1%} of op time" if time_share is not None else ""
         named = ", ".join(f"{s.path} ({human_bytes(s.mem_access_bytes)})" for s in worst)
         return finding(
             self,
@@ -45,7 +48,7 @@ class Elementwise:
             message=(
                 f"element-wise ops (activations, adds, normalization, depthwise convs) make"
                 f" {share.share:.0%} of this {where}'s memory access (threshold {limit:.0%})"
-                f" for {share.mult_adds_share:.1%} of its multiply-adds"
+                f" for {share.mult_adds_share:.1%} of its multiply-adds{measured_time}"
             ),
             measured=share.share,
             threshold=limit,
@@ -65,8 +68,17 @@ class Elementwise:
                 "worst_blocks": [
                     {"module": s.path, "bytes": s.mem_access_bytes, "share": s.share} for s in worst
                 ],
+                **({"time_share": time_share} if time_share is not None else {}),
             },
         )
+
+
+def elementwise_op_ids(context: RuleContext, path: str) -> list[int]:
+    """The element-wise ops of the model (path "") or of one block, as the G4 share counts them."""
+    ops = context.analysis.ops
+    if path:
+        ops = [ops[i] for i in context.metrics.blocks[path].ops]
+    return [op.id for op in ops if op.category in ELEMENTWISE_CATEGORIES]
 
 
 RULE = Elementwise()

@@ -1,0 +1,46 @@
+"""When the analysis was timed, G3 and G4 findings carry the measured time share."""
+
+import torch
+from torch import nn
+
+import netprof
+from netprof import rules
+from netprof.rules.base import RuleSettings
+from netprof.zoo import mobilenet_v2
+
+
+class FourBranches(nn.Module):
+    """An Inception-like block: four parallel convs, concatenated."""
+
+    def __init__(self):
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Conv2d(8, 8, 1) for _ in range(4))
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], 1)
+
+
+def test_g4_finding_reports_time_share():
+    analysis = netprof.analyze(mobilenet_v2(), torch.randn(1, 3, 224, 224), time=True, repeat=3)
+    (g4,) = [f for f in rules.run(analysis) if f.rule == "G4"]
+    share = g4.evidence["time_share"]
+    timing = analysis.timing
+    elementwise = {"elementwise", "normalization", "depthwise_conv"}
+    expected = sum(op.time.median for op in timing.ops if op.category in elementwise) / timing.attributed_s
+    assert abs(share - expected) < 1e-12
+    assert 0 < share < 1
+    assert f"{share:.1%} of op time" in g4.message
+
+
+def test_g3_finding_reports_time_share_and_untimed_does_not():
+    model = nn.Sequential(FourBranches(), nn.ReLU())
+    settings = {"G3": RuleSettings(options={"max_parallel_branches": 2})}
+    untimed = rules.run(netprof.analyze(model, torch.randn(1, 8, 16, 16)), settings=settings)
+    timed_analysis = netprof.analyze(model, torch.randn(1, 8, 16, 16), time=True, repeat=3)
+    timed = rules.run(timed_analysis, settings=settings)
+
+    (before,) = [f for f in untimed if f.rule == "G3"]
+    (after,) = [f for f in timed if f.rule == "G3"]
+    assert "time_share" not in before.evidence and "op time" not in before.message
+    assert 0 < after.evidence["time_share"] <= 1
+    assert "of op time" in after.message
