@@ -23,6 +23,7 @@ from netprof import diff as diffing
 from netprof.bench.cli import add_bench_parser
 from netprof.capture.loader import SpecError, load, parse_dtype, parse_shape
 from netprof.capture.run import CaptureError
+from netprof.charts.cli import add_compare_parser, add_plot_parser
 from netprof.crosscheck import compare_with_fvcore
 from netprof.report import (
     findings_diff,
@@ -111,6 +112,12 @@ def _build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--crosscheck", choices=["fvcore"], help="compare with another counter, per op type")
     analyze.add_argument("--debug", action="store_true", help="show tracebacks")
     add_time_arguments(analyze)
+    analyze.add_argument(
+        "--plot",
+        type=Path,
+        metavar="DIR",
+        help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR",
+    )
     _add_check_parser(commands)
     _add_diff_parser(commands)
     rules = commands.add_parser(
@@ -127,6 +134,8 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--debug", action="store_true", help="show tracebacks")
     for extra in (add_calibrate_parser(commands), add_bench_parser(commands)):
         extra.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_plot_parser(commands)  # plot and compare bring their own --debug
+    add_compare_parser(commands)
     return parser
 
 
@@ -239,6 +248,8 @@ def _analyze(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         raise CaptureError(
             f"--time runs the model for real: it cannot be combined with --device {args.device}"
         )
+    if args.plot is not None and not args.time:
+        raise TimingError("--plot charts measured times: add --time")
     loaded = load(spec, args.input, args.dtype, "cpu" if args.device == "cuda" else args.device)
     notes = loaded.notes if args.spec else (DEFAULT_SPEC_NOTE, *loaded.notes)
     timing_device = "cuda" if args.device == "cuda" else "cpu"
@@ -251,6 +262,11 @@ def _analyze(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
             notes=notes,
             **time_options(args, timing_device),
         )
+    if args.plot is not None:
+        from netprof.charts.files import write_model_charts
+
+        for path in write_model_charts(analysis, args.plot, name=spec):
+            err.print(f"wrote {path}", markup=False, highlight=False)
     crosscheck = None
     if args.crosscheck == "fvcore":
         with err.status("running fvcore on the same model ...", spinner="dots"):
@@ -486,6 +502,8 @@ _COMMANDS = {
     "explain": _explain,
     "calibrate": _run_handler,
     "bench": _run_handler,
+    "plot": _run_handler,
+    "compare": _run_handler,
 }
 _USER_ERRORS = (
     SpecError,

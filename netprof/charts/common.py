@@ -1,0 +1,52 @@
+"""What every netprof chart shares: the category colours and the line naming the machine.
+
+matplotlib is never imported here: colours are matplotlib's named ``tab:`` colours, as strings.
+"""
+
+from __future__ import annotations
+
+from netprof.timing.attribution import Timing
+from netprof.timing.calibrate import device_key
+
+# One fixed colour per netprof category, so that every chart of every model reads the same way.
+CATEGORY_COLORS: dict[str, str] = {
+    "conv": "tab:blue",
+    "group_conv": "tab:cyan",
+    "depthwise_conv": "tab:purple",
+    "gemm": "tab:olive",
+    "attention": "tab:pink",
+    "elementwise": "tab:orange",
+    "normalization": "tab:red",
+    "pooling": "tab:green",
+    "reduction": "tab:brown",
+    "data_movement": "tab:gray",
+    "view": "lightgray",
+    "other": "black",
+}
+FIGURE2_COLORS: dict[str, str] = {
+    "Conv": "tab:blue",
+    "Data": "tab:gray",
+    "Elemwise": "tab:orange",
+    "Shuffle": "tab:purple",
+    "Other": "tab:green",
+}
+OVERHEAD_COLOR = "white"
+
+
+def category_color(category: str) -> str:
+    return CATEGORY_COLORS.get(category, "black")
+
+
+def machine(device: str, threads: int) -> str:
+    """``Intel(R) Xeon(R) ... (2 CPUs), 1 thread`` or ``NVIDIA H200``: the line every chart carries."""
+    import os
+
+    name = device_key(device, threads).split("|")[1]
+    if device.startswith("cuda"):
+        return f"{name} ({device})"
+    plural = "thread" if threads == 1 else "threads"
+    return f"{name} ({os.cpu_count()} CPUs), {threads} {plural}"
+
+
+def timing_machine(timing: Timing) -> str:
+    return machine(timing.device, timing.threads)
