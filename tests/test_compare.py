@@ -1,0 +1,77 @@
+"""Spearman's rho by hand, and netprof compare on two tiny models."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from matplotlib.image import imread
+
+from netprof.cli import main
+from netprof.compare import ranks, spearman
+
+TINY = "tests/fixtures/models.py:tiny"
+TINIER = "tests/fixtures/models.py:tiny_with_inputs"
+
+
+def test_ranks_average_ties():
+    # 10 is 1st; the two 20s share ranks 2 and 3: (2 + 3) / 2 = 2.5; 30 is 4th
+    assert list(ranks([10, 20, 20, 30])) == [1, 2.5, 2.5, 4]
+    assert list(ranks([3, 1, 2])) == [3, 1, 2]
+
+
+def test_spearman_by_hand():
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [10, 200, 3000]) == pytest.approx(1.0)  # only the order counts
+    # no ties: 1 - 6 sum d^2 / (n (n^2 - 1)); ranks [1,2,3,4] vs [2,1,4,3]: d^2 = 1+1+1+1 = 4
+    # 1 - 6 * 4 / (4 * 15) = 1 - 0.4 = 0.6
+    assert spearman([1, 2, 3, 4], [2, 1, 4, 3]) == pytest.approx(0.6)
+
+
+def test_spearman_with_ties_is_pearson_of_ranks():
+    # x ranks [1, 2.5, 2.5, 4], y ranks [1, 2, 3, 4]; centred: [-1.5, 0, 0, 1.5], [-1.5, -0.5, 0.5, 1.5]
+    # sum xy = 2.25 + 2.25 = 4.5; sum x^2 = 4.5; sum y^2 = 5: rho = 4.5 / sqrt(4.5 * 5) = 0.9487
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
+
+
+def test_spearman_undefined():
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(spearman([1], [2]))
+    with pytest.raises(ValueError):
+        spearman([1, 2], [1])
+
+
+def test_compare_two_tiny_models(tmp_path, capsys):
+    argv = ["compare", TINY, TINIER, "--repeat", "3", "--threads", "1", "--format", "json"]
+    assert main([*argv, "--output", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in report["models"]] == ["tiny", "tiny_with_inputs"]
+    assert report["threads"] == 1
+    assert all(m["latency"]["runs"] == 3 for m in report["models"])
+    assert report["spearman_latency_vs_mult_adds"] in (-1.0, 1.0)  # two models: +-1
+    assert json.loads((tmp_path / "flops_vs_latency.json").read_text())["models"] == report["models"]
+    image = imread(tmp_path / "flops_vs_latency.png")
+    assert image.size > 0 and image[..., :3].std() > 0.01
+
+
+def test_comparison_figure_reads_back():
+    from netprof.charts.files import comparison_figure
+    from netprof.compare import compare, time_specs
+
+    analyses = time_specs([TINY, TINIER], repeat=3, threads=1)
+    comparison = compare(analyses)
+    fig = comparison_figure(comparison, analyses)
+    left, right = fig.axes
+    for ax, word in ((left, "mult_adds"), (right, "MAC")):
+        assert word in ax.get_title() and "Spearman" in ax.get_title()
+        (line,) = [line for line in ax.lines if line.get_gid() == "models"]
+        assert len(line.get_xdata()) == 2
+        assert {t.get_text() for t in ax.texts} == {"tiny", "tiny_with_inputs"}
+        assert "ms" in ax.get_ylabel()
+    assert list(left.lines[0].get_xdata()) == [p.mult_adds / 1e6 for p in comparison.points]
+
+
+def test_compare_table(capsys):
+    assert main(["compare", TINY, TINIER, "--repeat", "3"]) == 0
+    assert "Spearman" in capsys.readouterr().out
