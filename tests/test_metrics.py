@@ -121,9 +121,10 @@ def test_parallel_block(n):
     block = only_block(wrapped(Parallel(n)))
     assert block.fragments == n  # one 1x1 conv per branch
     assert block.longest_chain == 1
-    # the adds chain up: the widest join (the first add) merges two branches, and later adds merge
-    # the running sum with one more branch, each fork being the block input
-    assert block.compute_branches == 2
+    # the adds chain up (n - 1 two-input adds), but every branch forks from the block input:
+    # the last add merges all n, as the paper's n-fragment-parallel block (Table 3) has n branches
+    assert block.compute_branches == n
+    assert [len(join.branches) for join in block.joins] == list(range(2, n + 1))
     assert len(block.joins) == n - 1
     assert all(join.fork == block.entry for join in block.joins)
 

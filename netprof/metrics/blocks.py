@@ -214,6 +214,25 @@ def _branch(flow: DataFlow, region: _Region, fork: int, end: int) -> Branch:
     )
 
 
+def _join_branches(
+    flow: DataFlow, region: _Region, idom: Mapping[int, int], joins: set[int], join: int
+) -> tuple[Branch, ...]:
+    """The branches meeting at ``join``, a chain of merges from one fork counted as one merge.
+
+    ``a(x) + b(x) + c(x) + d(x)`` runs as three two-input adds; what the paper's G3
+    counts is four parallel branches from ``x``. A predecessor that is itself a merge
+    of the same fork, feeding nothing else, contributes its branches instead of one.
+    """
+    fork = idom[join]
+    branches: list[Branch] = []
+    for pred in region.preds[join]:
+        if pred in joins and idom[pred] == fork and len(flow.consumers.get(pred, ())) == 1:
+            branches.extend(_join_branches(flow, region, idom, joins, pred))
+        else:
+            branches.append(_branch(flow, region, fork, pred))
+    return tuple(branches)
+
+
 def _longest_chain(flow: DataFlow, region: _Region) -> int:
     best = {region.entry: 0}
     for n in region.order[1:]:
@@ -287,8 +306,7 @@ def find_blocks(analysis: Analysis, flow: DataFlow | None = None) -> dict[str, B
         if name in owned:
             idom = _immediate_dominators(region)
             for j in owned[name]:
-                fork = idom[j]
-                joins.append(Join(fork, j, tuple(_branch(flow, region, fork, p) for p in region.preds[j])))
+                joins.append(Join(idom[j], j, _join_branches(flow, region, idom, set(owned[name]), j)))
         ops = tuple(sorted(region.members))
         blocks.append(
             Block(
