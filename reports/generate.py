@@ -1,0 +1,168 @@
+"""Regenerate the reports/ gallery: one command, about 5 minutes on 2 CPU cores.
+
+    /work/venv/bin/python reports/generate.py [--repeat 20] [--threads 1]
+
+Runs ``netprof calibrate --threads N`` first (cached) so that rooflines have
+their lines, then for each model: ``netprof check SPEC --format markdown``
+(report.md) and ``--format json`` (findings.json), and one timed analysis
+(``analyze(time=True, repeat=R, threads=N)``) whose charts are layers, roofline
+and breakdown (PNG + SVG). The seed networks' timed analyses also give
+seed_flops_vs_latency.{png,svg,json} and seed_breakdown.{png,svg}. README.md is
+rewritten with the machine, the settings, the rank correlations and the links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from netprof.charts.common import machine  # noqa: E402
+from netprof.charts.files import breakdown_figure, comparison_figure, save, write_model_charts  # noqa: E402
+from netprof.cli import main as netprof_main  # noqa: E402
+from netprof.compare import compare, rho_text, time_specs, to_dict  # noqa: E402
+
+# name -> spec; the seed networks are netprof.zoo's, each at its 1x width.
+SEED = {
+    "shufflenet_v1_g3": "netprof.zoo:shufflenet_v1_g3",
+    "shufflenet_v2_x1_0": "netprof.zoo:shufflenet_v2_x1_0",
+    "mobilenet_v1_1.0": "netprof.zoo:mobilenet_v1",
+    "mobilenet_v2": "netprof.zoo:mobilenet_v2",
+    "mobilenet_v3_large": "netprof.zoo:mobilenet_v3_large",
+    "squeezenet1_1": "netprof.zoo:squeezenet1_1",
+}
+TORCHVISION = {
+    "resnet18": "torchvision.models:resnet18",
+    "googlenet": "reports/models.py:googlenet",
+}
+
+
+def _cli(argv: list[str], output: Path) -> None:
+    """Run ``netprof`` in this process, its stdout into ``output`` (exit 1 = findings is fine)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = netprof_main(argv)
+    if status not in (0, 1):
+        raise SystemExit(f"netprof {' '.join(argv)} exited {status}")
+    output.write_text(buffer.getvalue())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="timed passes per model (default 20)")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: less noise)")
+    args = parser.parse_args()
+    os.chdir(HERE.parent)
+    started = time.perf_counter()
+    torch.manual_seed(0)
+    netprof_main(["calibrate", "--threads", str(args.threads)])
+
+    models = {**SEED, **TORCHVISION}
+    timed = {}
+    for name, spec in models.items():
+        print(f"{name}: check, time, charts ...", file=sys.stderr)
+        directory = HERE / name
+        directory.mkdir(exist_ok=True)
+        _cli(["check", spec, "--format", "markdown", "--exit-zero"], directory / "report.md")
+        _cli(["check", spec, "--format", "json", "--exit-zero"], directory / "findings.json")
+        ((_, analysis),) = time_specs([spec], repeat=args.repeat, threads=args.threads)
+        write_model_charts(analysis, directory, name=name)
+        timed[name] = analysis
+
+    seed = [(name, timed[name]) for name in SEED]
+    comparison = compare(seed)
+    save(comparison_figure(comparison, seed), HERE / "seed_flops_vs_latency")
+    (HERE / "seed_flops_vs_latency.json").write_text(json.dumps(to_dict(comparison), indent=1) + "\n")
+    save(breakdown_figure([(name, timed[name]) for name in models]), HERE / "seed_breakdown")
+    elapsed = time.perf_counter() - started
+    (HERE / "README.md").write_text(_readme(models, timed, comparison, args, elapsed))
+    print(f"done in {elapsed:.0f} s", file=sys.stderr)
+    return 0
+
+
+def _readme(models, timed, comparison, args, elapsed: float) -> str:
+    first = next(iter(timed.values())).timing
+    lines = [
+        "# netprof report gallery",
+        "",
+        "Regenerate everything here with one command (from the repository root):",
+        "",
+        "```",
+        f"/work/venv/bin/python reports/generate.py --repeat {args.repeat} --threads {args.threads}",
+        "```",
+        "",
+        f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "
+        f"for each model `netprof check SPEC --format markdown` and `--format json` (findings) and one timed "
+        f"analysis, {args.repeat} timed passes at batch 1 and {args.threads} intra-op thread(s) "
+        "(one thread to reduce the noise of a shared machine), charted as below. "
+        f"Last run: {elapsed / 60:.1f} minutes.",
+        "",
+        f"**Machine:** {machine(first.device, first.threads)}; {platform.platform()}; torch {torch.__version__}. "
+        "Every time here is of this machine only; counts (mult_adds, MAC, params) are not.",
+        "",
+        "Charts per model: **layers** (each op's mult_adds against its measured median time, log-log, coloured "
+        "by category; ops with 0 mult_adds on a strip at the left; the dotted line is what FLOPs predict at the "
+        "median seconds per mult_add; labelled: the ops with the most time in excess of that prediction), "
+        "**roofline** (each op's FLOP per byte against its achieved GFLOP/s, under the calibrated peak and "
+        "bandwidth; ops with 0 flops are counted in a note), **breakdown** (ShuffleNet V2 Figure-2 classes plus "
+        "the overhead between kernels, as % of the instrumented end-to-end median).",
+        "",
+        "| model | spec | report | findings | layers | roofline | breakdown | latency ms (plain, median) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, spec in models.items():
+        plain = timed[name].timing.plain
+        lines.append(
+            f"| {name} | `{spec}` | [report.md]({name}/report.md) | [findings.json]({name}/findings.json) | "
+            f"[png]({name}/layers.png) [svg]({name}/layers.svg) | [png]({name}/roofline.png) "
+            f"[svg]({name}/roofline.svg) | [png]({name}/breakdown.png) [svg]({name}/breakdown.svg) | "
+            f"{plain.median * 1e3:.2f} (IQR {plain.iqr * 1e3:.2f}) |"
+        )
+    order_latency = sorted(comparison.points, key=lambda p: p.latency.median)
+    order_mult_adds = sorted(comparison.points, key=lambda p: p.mult_adds)
+    lines += [
+        "",
+        "## FLOPs vs latency across the seed networks",
+        "",
+        "![seed FLOPs vs latency](seed_flops_vs_latency.png)",
+        "",
+        f"[seed_flops_vs_latency.png](seed_flops_vs_latency.png) "
+        f"([svg](seed_flops_vs_latency.svg), [json](seed_flops_vs_latency.json)); all models' Figure-2 bars: "
+        f"[seed_breakdown.png](seed_breakdown.png).",
+        "",
+        f"Spearman rank correlation over the {len(comparison.points)} seed networks, latency (median of plain "
+        f"forward passes) with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; with memory access cost "
+        f"(MAC, mem_access_bytes): **{rho_text(comparison.rho_mem_access)}**.",
+        "",
+        "Fastest to slowest here: " + ", ".join(p.name for p in order_latency) + ".",
+        "",
+        "Fewest to most mult_adds: " + ", ".join(p.name for p in order_mult_adds) + ".",
+        "",
+        "| model | mult_adds (M) | MAC (MB) | latency ms | IQR ms | images/s |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[
+            f"| {p.name} | {p.mult_adds / 1e6:.1f} | {p.mem_access_bytes / 1e6:.1f} | "
+            f"{p.latency.median * 1e3:.2f} | {p.latency.iqr * 1e3:.2f} | {p.images_per_s:.1f} |"
+            for p in comparison.points
+        ],
+        "",
+        "Six points make a coarse test: one swapped pair moves rho by about 0.06 to 0.11, and run-to-run noise "
+        "on a shared machine can swap networks of similar latency. Read it together with the table.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
