@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from netprof.charts.common import machine  # noqa: E402
-from netprof.charts.files import comparison_figure, save  # noqa: E402
-from netprof.compare import compare, rho_text, time_specs, to_dict  # noqa: E402
+from netprof.charts.common import machine
+from netprof.charts.files import comparison_figure, save
+from netprof.compare import compare, rho_text, time_specs, to_dict
 
 RESULTS = ROOT / "benchmarks" / "results"
 SEED = {
@@ -61,9 +61,9 @@ def main() -> int:
     lines = [
         "# Seed zoo timing (batch 1)",
         "",
-        f"`python benchmarks/zoo_timing.py --repeat {args.repeat} --threads {args.threads}` on {where}, "
+        (f"`python benchmarks/zoo_timing.py --repeat {args.repeat} --threads {args.threads}` on {where}, "
         f"torch {torch.__version__}. **Times and images/s are of this machine only** (a shared, noisy 2-core "
-        "VM); latency is the median of plain forward passes (no instrumentation).",
+        "VM); latency is the median of plain forward passes (no instrumentation)."),
         "",
         "| model | mult_adds (M) | MAC (MB) | params (M) | latency ms (median) | IQR ms | runs | images/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -73,8 +73,8 @@ def main() -> int:
             for p in comparison.points
         ],
         "",
-        f"Spearman rank correlation of latency with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; "
-        f"with MAC (mem_access_bytes): **{rho_text(comparison.rho_mem_access)}** (n = {len(comparison.points)}).",
+        (f"Spearman rank correlation of latency with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; "
+        f"with MAC (mem_access_bytes): **{rho_text(comparison.rho_mem_access)}** (n = {len(comparison.points)})."),
         "",
         "![latency vs mult_adds and MAC](zoo_timing.png)",
         "",

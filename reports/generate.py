@@ -28,10 +28,10 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from netprof.charts.common import machine  # noqa: E402
-from netprof.charts.files import breakdown_figure, comparison_figure, save, write_model_charts  # noqa: E402
-from netprof.cli import main as netprof_main  # noqa: E402
-from netprof.compare import compare, rho_text, time_specs, to_dict  # noqa: E402
+from netprof.charts.common import machine
+from netprof.charts.files import breakdown_figure, comparison_figure, save, write_model_charts
+from netprof.cli import main as netprof_main
+from netprof.compare import compare, rho_text, time_specs, to_dict
 
 # name -> spec; the seed networks are netprof.zoo's, each at its 1x width.
 SEED = {
@@ -102,21 +102,21 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         f"/work/venv/bin/python reports/generate.py --repeat {args.repeat} --threads {args.threads}",
         "```",
         "",
-        f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "
+        (f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "
         f"for each model `netprof check SPEC --format markdown` and `--format json` (findings) and one timed "
         f"analysis, {args.repeat} timed passes at batch 1 and {args.threads} intra-op thread(s) "
         "(one thread to reduce the noise of a shared machine), charted as below. "
-        f"Last run: {elapsed / 60:.1f} minutes.",
+        f"Last run: {elapsed / 60:.1f} minutes."),
         "",
-        f"**Machine:** {machine(first.device, first.threads)}; {platform.platform()}; torch {torch.__version__}. "
-        "Every time here is of this machine only; counts (mult_adds, MAC, params) are not.",
+        (f"**Machine:** {machine(first.device, first.threads)}; {platform.platform()}; torch {torch.__version__}. "
+        "Every time here is of this machine only; counts (mult_adds, MAC, params) are not."),
         "",
-        "Charts per model: **layers** (each op's mult_adds against its measured median time, log-log, coloured "
+        ("Charts per model: **layers** (each op's mult_adds against its measured median time, log-log, coloured "
         "by category; ops with 0 mult_adds on a strip at the left; the dotted line is what FLOPs predict at the "
         "median seconds per mult_add; labelled: the ops with the most time in excess of that prediction), "
         "**roofline** (each op's FLOP per byte against its achieved GFLOP/s, under the calibrated peak and "
         "bandwidth; ops with 0 flops are counted in a note), **breakdown** (ShuffleNet V2 Figure-2 classes plus "
-        "the overhead between kernels, as % of the instrumented end-to-end median).",
+        "the overhead between kernels, as % of the instrumented end-to-end median)."),
         "",
         "| model | spec | report | findings | layers | roofline | breakdown | latency ms (plain, median) |",
         "|---|---|---|---|---|---|---|---|",
@@ -137,13 +137,13 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         "",
         "![seed FLOPs vs latency](seed_flops_vs_latency.png)",
         "",
-        f"[seed_flops_vs_latency.png](seed_flops_vs_latency.png) "
-        f"([svg](seed_flops_vs_latency.svg), [json](seed_flops_vs_latency.json)); all models' Figure-2 bars: "
-        f"[seed_breakdown.png](seed_breakdown.png).",
+        ("[seed_flops_vs_latency.png](seed_flops_vs_latency.png) "
+        "([svg](seed_flops_vs_latency.svg), [json](seed_flops_vs_latency.json)); all models' Figure-2 bars: "
+        "[seed_breakdown.png](seed_breakdown.png)."),
         "",
-        f"Spearman rank correlation over the {len(comparison.points)} seed networks, latency (median of plain "
+        (f"Spearman rank correlation over the {len(comparison.points)} seed networks, latency (median of plain "
         f"forward passes) with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; with memory access cost "
-        f"(MAC, mem_access_bytes): **{rho_text(comparison.rho_mem_access)}**.",
+        f"(MAC, mem_access_bytes): **{rho_text(comparison.rho_mem_access)}**."),
         "",
         "Fastest to slowest here: " + ", ".join(p.name for p in order_latency) + ".",
         "",
@@ -157,8 +157,8 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
             for p in comparison.points
         ],
         "",
-        "Six points make a coarse test: one swapped pair moves rho by about 0.06 to 0.11, and run-to-run noise "
-        "on a shared machine can swap networks of similar latency. Read it together with the table.",
+        ("Six points make a coarse test: one swapped pair moves rho by about 0.06 to 0.11, and run-to-run noise "
+        "on a shared machine can swap networks of similar latency. Read it together with the table."),
         "",
     ]
     return "\n".join(lines)

@@ -32,8 +32,10 @@ def _no_cached_roof(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def timed():
-    return netprof.analyze(tiny().eval(), torch.randn(1, 3, 32, 32), time=True, repeat=3, threads=1)
+def timed(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:  # module scope runs before the autouse fixture
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        return netprof.analyze(tiny().eval(), torch.randn(1, 3, 32, 32), time=True, repeat=3, threads=1)
 
 
 def _points(ax) -> int:

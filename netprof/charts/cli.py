@@ -18,7 +18,6 @@ from rich.table import Table
 from netprof.capture.loader import SpecError, parse_shape
 from netprof.charts.files import KINDS
 from netprof.timing.cli import _positive
-from netprof.timing.run import DEFAULT_BUDGET_S
 
 DEFAULT_REPEAT = 10
 COMPARE_STEM = "flops_vs_latency"
@@ -88,7 +87,7 @@ def plot_command(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     kinds = KINDS if args.kind == "all" else (args.kind,)
     with err.status(f"timing {args.spec} ...", spinner="dots"):
-        ((name, analysis),) = time_specs(
+        ((_, analysis),) = time_specs(
             [args.spec], repeat=args.repeat, threads=args.threads, device=args.device, input_shapes=args.input
         )
     for note in analysis.timing.warnings if analysis.timing else ():
