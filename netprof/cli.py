@@ -172,6 +172,7 @@ def _add_check_parser(commands) -> None:
         "--dtype", type=_checked(parse_dtype), help="dtype of --input tensors (default float32)"
     )
     check.add_argument("--device", choices=list(_DEVICE_MODES), help="as for analyze (default auto)")
+    add_time_arguments(check)
     check.add_argument("--format", choices=[f.value for f in CheckFormat], default=CheckFormat.TABLE.value)
     check.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
     check.add_argument(
@@ -240,6 +241,11 @@ def _checked(parse):
 
     convert.__name__ = parse.__name__
     return convert
+
+
+def _refuse_untimeable(args: argparse.Namespace, device: str) -> None:
+    if args.time and device in ("meta", "fake"):
+        raise CaptureError(f"--time runs the model for real: it cannot be combined with --device {device}")
 
 
 def _analyze(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -365,9 +371,15 @@ def _check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
         notes = loaded.notes
         if not args.specs and not config.models:
             notes = (DEFAULT_SPEC_NOTE.replace("analyzing", "checking"), *notes)
+        _refuse_untimeable(args, device)
         with err.status(f"checking {model.spec} ...", spinner="dots"):
             analysis = netprof.analyze(
-                loaded.model, loaded.inputs, mode=_DEVICE_MODES[device], name=model.spec, notes=notes
+                loaded.model,
+                loaded.inputs,
+                mode=_DEVICE_MODES[device],
+                name=model.spec,
+                notes=notes,
+                **time_options(args, "cuda" if device == "cuda" else "cpu"),
             )
             findings = rules.run(
                 analysis,

@@ -191,3 +191,22 @@ def test_calibrate_and_bench_are_commands(capsys):
     for command in (["calibrate", "--help"], ["bench", "guidelines", "--help"]):
         code, out, _ = run(capsys, *command)
         assert code == 0 and "usage: netprof" in out
+
+
+def test_check_time_puts_time_shares_in_findings(capsys):
+    code, out, err = run(
+        capsys,
+        "check",
+        "netprof.zoo:mobilenet_v2",
+        "--time",
+        "--repeat",
+        "3",
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    assert code == 0, err
+    (report,) = [json.loads(out)] if out.lstrip().startswith("{") else json.loads(out)
+    (g4,) = [f for f in report["findings"] if f["rule"] == "G4"]
+    assert 0 < g4["evidence"]["time_share"] < 1
+    assert "timing" in report
