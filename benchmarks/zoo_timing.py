@@ -1,6 +1,6 @@
 """Time the seed zoo at batch 1: latency next to mult_adds and MAC, and how well each ranks latency.
 
-    /work/venv/bin/python benchmarks/zoo_timing.py [--repeat 30] [--threads 1]
+    python benchmarks/zoo_timing.py [--repeat 30] [--threads 1]
 
 Each network is timed with ``netprof.analyze(time=True)``; its latency is the
 median of the plain forward passes (no instrumentation), with IQR and run

@@ -150,12 +150,21 @@ def time_specs(
         options: dict[str, Any] = {"time": True, "device": device, "repeat": repeat, "threads": threads}
         if budget_s is not None:
             options["budget_s"] = budget_s
-        done.append((name, netprof.analyze(loaded.model, loaded.inputs, name=spec, notes=loaded.notes, **options)))
+        done.append(
+            (name, netprof.analyze(loaded.model, loaded.inputs, name=spec, notes=loaded.notes, **options))
+        )
     return done
 
 
 def _measurement(m: Measurement) -> dict[str, Any]:
-    return {"median_s": m.median, "q1_s": m.q1, "q3_s": m.q3, "iqr_s": m.iqr, "runs": m.runs, "times_s": list(m.times)}
+    return {
+        "median_s": m.median,
+        "q1_s": m.q1,
+        "q3_s": m.q3,
+        "iqr_s": m.iqr,
+        "runs": m.runs,
+        "times_s": list(m.times),
+    }
 
 
 def _number(value: float) -> float | None:

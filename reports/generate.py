@@ -1,6 +1,6 @@
 """Regenerate the reports/ gallery: one command, about 5 minutes on 2 CPU cores.
 
-    /work/venv/bin/python reports/generate.py [--repeat 20] [--threads 1]
+    python reports/generate.py [--repeat 20] [--threads 1]
 
 Runs ``netprof calibrate --threads N`` first (cached) so that rooflines have
 their lines, then for each model: ``netprof check SPEC --format markdown``
@@ -99,7 +99,7 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         "Regenerate everything here with one command (from the repository root):",
         "",
         "```",
-        f"/work/venv/bin/python reports/generate.py --repeat {args.repeat} --threads {args.threads}",
+        f"python reports/generate.py --repeat {args.repeat} --threads {args.threads}",
         "```",
         "",
         (f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "

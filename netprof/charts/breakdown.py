@@ -35,7 +35,9 @@ def shares(timing: Timing) -> dict[str, float]:
     return {name: 100 * v / whole if whole else 0.0 for name, v in values.items()}
 
 
-def plot_breakdown(ax: Axes, timings: Sequence[tuple[str, Timing]], *, title: str | None = None) -> list[Artist]:
+def plot_breakdown(
+    ax: Axes, timings: Sequence[tuple[str, Timing]], *, title: str | None = None
+) -> list[Artist]:
     """Stacked bars; one ``BarContainer`` per segment, its label the segment name."""
     names = [name for name, _ in timings]
     rows = [shares(t) for _, t in timings]
@@ -46,22 +48,37 @@ def plot_breakdown(ax: Axes, timings: Sequence[tuple[str, Timing]], *, title: st
         heights = [row[segment] for row in rows]
         is_overhead = segment == OVERHEAD
         bars = ax.bar(
-            xs, heights, bottom=bottoms, width=0.6, label=segment,
+            xs,
+            heights,
+            bottom=bottoms,
+            width=0.6,
+            label=segment,
             color=OVERHEAD_COLOR if is_overhead else FIGURE2_COLORS[segment],
-            edgecolor="0.3", linewidth=0.5, hatch="//" if is_overhead else None,
+            edgecolor="0.3",
+            linewidth=0.5,
+            hatch="//" if is_overhead else None,
         )
         artists.append(bars)
         for x, bottom, height in zip(xs, bottoms, heights):
             if height >= 4:
-                artists.append(ax.text(x, bottom + height / 2, f"{height:.0f}%", ha="center", va="center",
-                                       fontsize=7))
+                artists.append(
+                    ax.text(x, bottom + height / 2, f"{height:.0f}%", ha="center", va="center", fontsize=7)
+                )
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, (_, timing) in zip(xs, timings):
         note = " (overhead<0)" if timing.overhead_s < 0 else ""
-        artists.append(ax.text(x, 101, f"{timing.end_to_end.median * 1e3:.3g} ms{note}", ha="center",
-                               va="bottom", fontsize=7))
-    ax.set_xticks(xs, names, rotation=30 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center",
-                  fontsize=8)
+        artists.append(
+            ax.text(
+                x, 101, f"{timing.end_to_end.median * 1e3:.3g} ms{note}", ha="center", va="bottom", fontsize=7
+            )
+        )
+    ax.set_xticks(
+        xs,
+        names,
+        rotation=30 if len(names) > 3 else 0,
+        ha="right" if len(names) > 3 else "center",
+        fontsize=8,
+    )
     ax.set_ylim(0, 110)
     ax.set_ylabel(YLABEL)
     ax.set_title(title or "Run-time breakdown (ShuffleNet V2 Figure 2 classes)")

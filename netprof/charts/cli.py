@@ -32,17 +32,28 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def _timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", action="append", type=_shape, metavar="SHAPE",
+        "--input",
+        action="append",
+        type=_shape,
+        metavar="SHAPE",
         help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
     )
     parser.add_argument(
-        "--repeat", type=_positive(int), default=DEFAULT_REPEAT, metavar="N",
+        "--repeat",
+        type=_positive(int),
+        default=DEFAULT_REPEAT,
+        metavar="N",
         help=f"timed passes per model (default {DEFAULT_REPEAT})",
     )
     parser.add_argument(
-        "--threads", type=_positive(int), metavar="N", help="torch intra-op threads while timing (default: torch's)"
+        "--threads",
+        type=_positive(int),
+        metavar="N",
+        help="torch intra-op threads while timing (default: torch's)",
     )
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)")
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -57,7 +68,11 @@ def add_plot_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("spec", help="file.py:callable or package.module:callable")
     parser.add_argument("--kind", choices=[*KINDS, "all"], default="all", help="which chart (default all)")
     parser.add_argument(
-        "--output", "-o", type=Path, default=Path("."), metavar="DIR",
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
         help="directory for <kind>.png and <kind>.svg (default: current directory)",
     )
     _timing_arguments(parser)
@@ -100,18 +115,35 @@ def plot_command(args: argparse.Namespace, out: Console, err: Console) -> int:
 def compare_table(comparison: Any) -> Table:
     from netprof.compare import rho_text
 
-    table = Table(show_edge=False, pad_edge=False, caption=(
-        f"Spearman rank correlation of latency with mult_adds: {rho_text(comparison.rho_mult_adds)}, "
-        f"with MAC (mem_access_bytes): {rho_text(comparison.rho_mem_access)}; "
-        f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
-    ))
-    for column in ("model", "mult_adds (M)", "MAC (MB)", "params (M)", "latency ms (median)", "IQR ms", "runs",
-                   "images/s"):
+    table = Table(
+        show_edge=False,
+        pad_edge=False,
+        caption=(
+            f"Spearman rank correlation of latency with mult_adds: {rho_text(comparison.rho_mult_adds)}, "
+            f"with MAC (mem_access_bytes): {rho_text(comparison.rho_mem_access)}; "
+            f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
+        ),
+    )
+    for column in (
+        "model",
+        "mult_adds (M)",
+        "MAC (MB)",
+        "params (M)",
+        "latency ms (median)",
+        "IQR ms",
+        "runs",
+        "images/s",
+    ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for p in comparison.points:
         table.add_row(
-            p.name, f"{p.mult_adds / 1e6:.1f}", f"{p.mem_access_bytes / 1e6:.1f}", f"{p.params / 1e6:.2f}",
-            f"{p.latency.median * 1e3:.2f}", f"{p.latency.iqr * 1e3:.2f}", str(p.latency.runs),
+            p.name,
+            f"{p.mult_adds / 1e6:.1f}",
+            f"{p.mem_access_bytes / 1e6:.1f}",
+            f"{p.params / 1e6:.2f}",
+            f"{p.latency.median * 1e3:.2f}",
+            f"{p.latency.iqr * 1e3:.2f}",
+            str(p.latency.runs),
             f"{p.images_per_s:.1f}",
         )
     return table
@@ -122,7 +154,11 @@ def compare_command(args: argparse.Namespace, out: Console, err: Console) -> int
     from netprof.compare import compare, time_specs, to_dict
 
     analyses = time_specs(
-        args.specs, repeat=args.repeat, threads=args.threads, device=args.device, input_shapes=args.input,
+        args.specs,
+        repeat=args.repeat,
+        threads=args.threads,
+        device=args.device,
+        input_shapes=args.input,
         progress=lambda line: err.print(line, markup=False, highlight=False),
     )
     comparison = compare(analyses)
@@ -133,7 +169,9 @@ def compare_command(args: argparse.Namespace, out: Console, err: Console) -> int
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
         (args.output / f"{COMPARE_STEM}.json").write_text(json.dumps(to_dict(comparison), indent=1) + "\n")
-        for path in [args.output / f"{COMPARE_STEM}.json", *save(comparison_figure(comparison, analyses),
-                                                                  args.output / COMPARE_STEM)]:
+        for path in [
+            args.output / f"{COMPARE_STEM}.json",
+            *save(comparison_figure(comparison, analyses), args.output / COMPARE_STEM),
+        ]:
             err.print(f"wrote {path}", markup=False, highlight=False)
     return 0

@@ -56,7 +56,9 @@ def model_figure(analysis: Analysis, kind: str, name: str | None = None) -> Figu
     machine = timing_machine(timing)
     runs = f"median of {timing.runs} timed passes"
     if kind == "layers":
-        plot_layers(ax, timing, title=f"{name}: FLOPs vs latency per op ({len(timing.ops)} ops)\n{machine}; {runs}")
+        plot_layers(
+            ax, timing, title=f"{name}: FLOPs vs latency per op ({len(timing.ops)} ops)\n{machine}; {runs}"
+        )
     elif kind == "roofline":
         plot_roofline(ax, timing, title=f"{name}: roofline, every op\n{machine}; {runs}")
     elif kind == "breakdown":

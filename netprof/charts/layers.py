@@ -129,8 +129,13 @@ def plot_layers(ax: Axes, timing: Timing, *, label: int = 6, title: str | None =
     if rate and counted:
         lo, hi = min(p.x for p in counted), max(p.x for p in counted)
         (line,) = ax.plot(
-            [lo, hi], [lo * rate, hi * rate], color="0.4", linestyle=":", linewidth=1.2,
-            label=f"FLOPs predict: {rate * 1e9:.3g} ns per mult_add", gid="prediction",
+            [lo, hi],
+            [lo * rate, hi * rate],
+            color="0.4",
+            linestyle=":",
+            linewidth=1.2,
+            label=f"FLOPs predict: {rate * 1e9:.3g} ns per mult_add",
+            gid="prediction",
         )
         artists.append(line)
     for p in sorted(points, key=lambda p: -p.excess_s)[:label]:
@@ -151,7 +156,9 @@ def plot_layers(ax: Axes, timing: Timing, *, label: int = 6, title: str | None =
     ax.set_xlabel(XLABEL)
     ax.set_ylabel(YLABEL)
     ax.set_title(title or "FLOPs vs latency per op")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7
+    )
     ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
     return artists
 

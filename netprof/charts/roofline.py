@@ -57,29 +57,56 @@ def plot_roofline(ax: Axes, timing: Timing, *, title: str | None = None) -> list
         peak = calibration.peak_flops / 1e9
         bandwidth = calibration.bandwidth / 1e9
         (memory_line,) = ax.plot(
-            [lo, calibration.ridge], [lo * bandwidth, peak], color="0.2", linewidth=1.5,
-            label=f"bandwidth {bandwidth:.3g} GB/s", gid="bandwidth",
+            [lo, calibration.ridge],
+            [lo * bandwidth, peak],
+            color="0.2",
+            linewidth=1.5,
+            label=f"bandwidth {bandwidth:.3g} GB/s",
+            gid="bandwidth",
         )
         (peak_line,) = ax.plot(
-            [calibration.ridge, hi], [peak, peak], color="0.2", linewidth=1.5, linestyle="--",
-            label=f"peak {peak:.3g} GFLOP/s", gid="peak",
+            [calibration.ridge, hi],
+            [peak, peak],
+            color="0.2",
+            linewidth=1.5,
+            linestyle="--",
+            label=f"peak {peak:.3g} GFLOP/s",
+            gid="peak",
         )
         artists += [memory_line, peak_line]
     else:
         artists.append(
-            ax.text(0.02, 0.98, NO_CALIBRATION, transform=ax.transAxes, ha="left", va="top", fontsize=8,
-                    color="tab:red", gid="no calibration")
+            ax.text(
+                0.02,
+                0.98,
+                NO_CALIBRATION,
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=8,
+                color="tab:red",
+                gid="no calibration",
+            )
         )
     if left_out:
         share = sum(op.time.median for op in left_out) / timing.attributed_s if timing.attributed_s else 0.0
         artists.append(
-            ax.text(0.98, 0.02, f"not shown: {len(left_out)} ops with 0 flops or 0 bytes "
-                    f"({percent(share)} of op time)", transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=7, color="0.3")
+            ax.text(
+                0.98,
+                0.02,
+                f"not shown: {len(left_out)} ops with 0 flops or 0 bytes ({percent(share)} of op time)",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="0.3",
+            )
         )
     ax.set_xlabel(XLABEL)
     ax.set_ylabel(YLABEL)
     ax.set_title(title or "Roofline: every op")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7
+    )
     ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
     return artists
