@@ -24,18 +24,9 @@ from typing import Any
 from rich.console import Console
 
 from netprof.bench import guidelines, report
+from netprof.timing.cli import positive
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,11 +58,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive(int),
         default=1,
         help="intra-op threads while timing (default 1, as the paper's ARM column)",
     )
-    parser.add_argument("--batch", type=_positive_int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--batch", type=positive(int), default=1, help="images per forward pass (default 1)")
     parser.add_argument(
         "--clock",
         choices=["auto", "process", "wall"],

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from netprof.capture.loader import SpecError, parse_shape
 from netprof.charts.files import KINDS
-from netprof.timing.cli import _positive
+from netprof.timing.cli import positive
 
 DEFAULT_REPEAT = 10
 COMPARE_STEM = "flops_vs_latency"
@@ -40,14 +40,14 @@ def _timing_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--repeat",
-        type=_positive(int),
+        type=positive(int),
         default=DEFAULT_REPEAT,
         metavar="N",
         help=f"timed passes per model (default {DEFAULT_REPEAT})",
     )
     parser.add_argument(
         "--threads",
-        type=_positive(int),
+        type=positive(int),
         metavar="N",
         help="torch intra-op threads while timing (default: torch's)",
     )

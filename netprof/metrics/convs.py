@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from netprof.analysis import Analysis
 from netprof.graph import OpNode
@@ -77,6 +78,19 @@ class ConvMetrics:
     @property
     def width_excess_bytes(self) -> int:
         return round((self.mac - self.balanced_mac) * self.itemsize)
+
+    def evidence(self) -> dict[str, Any]:
+        """The conv's shape and memory access, as every conv finding reports them."""
+        return {
+            "op_id": self.op_id,
+            "c_in": self.c_in,
+            "c_out": self.c_out,
+            "groups": self.groups,
+            "kernel": list(self.kernel),
+            "hw": self.hw,
+            "mult_adds": self.mult_adds,
+            "mac_elements": self.mac,
+        }
 
     @property
     def group_excess_bytes(self) -> int:

@@ -56,14 +56,7 @@ class EqualChannels:
                         " every conv width-preserving as ShuffleNet V2 does"
                     ),
                     evidence={
-                        "op_id": conv.op_id,
-                        "c_in": conv.c_in,
-                        "c_out": conv.c_out,
-                        "groups": conv.groups,
-                        "kernel": list(conv.kernel),
-                        "hw": conv.hw,
-                        "mult_adds": conv.mult_adds,
-                        "mac_elements": conv.mac,
+                        **conv.evidence(),
                         "balanced_mac_elements": round(conv.balanced_mac),
                         "g1_bound_elements": None if conv.g1_bound is None else round(conv.g1_bound),
                         "g1_ratio": conv.g1_ratio,

@@ -45,14 +45,7 @@ class GroupConvolution:
                         " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
                     ),
                     evidence={
-                        "op_id": conv.op_id,
-                        "c_in": conv.c_in,
-                        "c_out": conv.c_out,
-                        "groups": conv.groups,
-                        "kernel": list(conv.kernel),
-                        "hw": conv.hw,
-                        "mult_adds": conv.mult_adds,
-                        "mac_elements": conv.mac,
+                        **conv.evidence(),
                         "dense_mac_elements": conv.dense_mac,
                     },
                 )

@@ -21,7 +21,7 @@ from netprof.timing.report import render_calibration
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingError
 
 
-def _positive(kind):
+def positive(kind):
     def convert(text: str):
         try:
             value = kind(text)
@@ -45,20 +45,20 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--repeat",
-        type=_positive(int),
+        type=positive(int),
         metavar="N",
         help="timed passes (default: as many as fit in --budget)",
     )
     group.add_argument(
         "--budget",
-        type=_positive(float),
+        type=positive(float),
         default=DEFAULT_BUDGET_S,
         metavar="SECONDS",
         help=f"time spent on timed passes when --repeat is not given (default {DEFAULT_BUDGET_S:g})",
     )
     group.add_argument(
         "--threads",
-        type=_positive(int),
+        type=positive(int),
         metavar="N",
         help="torch intra-op threads while timing (default: torch's)",
     )
@@ -85,7 +85,7 @@ def add_calibrate_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
-        "--threads", type=_positive(int), metavar="N", help="torch intra-op threads (default: torch's)"
+        "--threads", type=positive(int), metavar="N", help="torch intra-op threads (default: torch's)"
     )
     parser.add_argument("--force", action="store_true", help="measure again even if a cached value exists")
     parser.add_argument("--format", choices=["table", "json"], default="table")
