@@ -124,7 +124,12 @@ def test_analyze_time_plot(tmp_path, capsys):
     out = tmp_path / "charts"
     assert main(["analyze", TINY, "--time", "--repeat", "3", "--plot", str(out), "--format", "json"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "breakdown.png", "breakdown.svg", "layers.png", "layers.svg", "roofline.png", "roofline.svg",
+        "breakdown.png",
+        "breakdown.svg",
+        "layers.png",
+        "layers.svg",
+        "roofline.png",
+        "roofline.svg",
     ]
     _not_blank(out / "layers.png")
 
