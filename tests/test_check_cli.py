@@ -11,8 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
-from netprof.cli import main
+from cli_runner import run
 
 ROOT = Path(__file__).parents[1]
 MODELS = "tests/snapshots/models.py"
@@ -25,15 +24,6 @@ SCHEMA = json.loads((ROOT / "netprof/report/analysis.schema.json").read_text())
 def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "120")
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def g1(report):

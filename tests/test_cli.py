@@ -7,8 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_runner import run
 
-from netprof.cli import DEFAULT_SPEC, main
+from netprof.cli import DEFAULT_SPEC
 
 FIXTURES = "tests/fixtures/models.py"
 SCHEMA = json.loads((Path(__file__).parents[1] / "netprof/report/analysis.schema.json").read_text())
@@ -18,16 +19,6 @@ SCHEMA = json.loads((Path(__file__).parents[1] / "netprof/report/analysis.schema
 def _repo_root(monkeypatch):
     monkeypatch.chdir(Path(__file__).parents[1])
     monkeypatch.setenv("COLUMNS", "120")
-
-
-def run(capsys, *argv):
-    """Exit code, stdout and stderr of ``netprof *argv``; argparse's own errors exit early."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_report_is_valid_and_exact(capsys):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_runner import run
 
 from netprof import config
-from netprof.cli import main
 from netprof.rules.base import Severity
 
 KNOWN = {"G1": {"max_ratio": 2.0}, "G4": {"min_share": 0.1}}
@@ -108,15 +108,6 @@ def test_command_line_overrides_the_file():
     assert ignored.fail_on is Severity.INFO and ignored.rules["G4"].enabled is False
     with pytest.raises(config.ConfigError, match="--select: unknown rule 'G7'"):
         config.with_command_line(base, select=["G7"], known=KNOWN)
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(

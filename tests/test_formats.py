@@ -14,10 +14,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_runner import run
 
 import netprof
 from netprof.baseline import CheckedModel
-from netprof.cli import main
 from netprof.report import github, sarif
 from netprof.rules.base import Finding, Severity, SourceLocation
 
@@ -34,15 +34,6 @@ def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def normalise(text: str, tmp: Path | None = None) -> str:
