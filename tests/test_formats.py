@@ -69,6 +69,14 @@ def test_check_format(capsys, form, name):
     assert_snapshot(name, normalise(out))
 
 
+def test_check_table_on_a_wide_terminal(capsys, monkeypatch):
+    """From 120 columns findings are a table; narrower (check.txt, 100 columns) one paragraph each."""
+    monkeypatch.setenv("COLUMNS", "140")
+    code, out, err = run(capsys, "check", BAD, "--fail-on", "info")
+    assert code == 1, err
+    assert_snapshot("check-wide.txt", normalise(out))
+
+
 def test_check_table_with_module_depth(capsys):
     _, out, _ = run(capsys, "check", BAD, "--depth", "2", "--fail-on", "info")
     assert "By module (depth 2)" in out and "blocks.0" in out

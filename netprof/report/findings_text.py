@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from netprof.baseline import CheckedModel
@@ -24,6 +25,27 @@ def _totals_line(checked: CheckedModel) -> str:
             part += f" [dim]({change[key]})[/dim]"
         parts.append(part)
     return "  ".join(parts)
+
+
+_WIDE = 120  # columns from which findings fit a table; narrower, each finding is a paragraph
+
+
+def _findings_list(checked: CheckedModel, console: Console) -> None:
+    """One paragraph per finding: on a narrow terminal a table would fold every cell."""
+    for rank, finding in enumerate(checked.findings, 1):
+        where = rows.location_text(finding.location)
+        console.print(
+            f"{rank:>3}. [{_STYLE[finding.severity]}]{finding.severity.value}[/] [bold]{finding.rule}[/bold] "
+            f"{escape(finding.module or '(model)')} [dim]{escape(finding.module_type)}[/dim]  "
+            f"cost {rows.cost(finding)}"
+        )
+        lines = [f"[dim]{escape(where)}[/dim]"] if where else []
+        lines.append(escape(finding.message))
+        if finding.fix:
+            lines.append(f"[bold]fix:[/bold] {escape(finding.fix)}")
+        lines.append(f"[dim]docs: netprof explain {escape(finding.rule)}[/dim]")
+        for line in lines:
+            console.print(Padding(line, (0, 0, 0, 5), expand=False))
 
 
 def _findings_table(checked: CheckedModel) -> Table:
@@ -98,7 +120,10 @@ def render(models: list[CheckedModel], console: Console, fail_on: Severity, dept
         )
         if checked.findings:
             console.print(f"[bold]Findings[/bold] ({rows.severity_counts(checked.findings)}, worst first)")
-            console.print(_findings_table(checked))
+            if console.width >= _WIDE:
+                console.print(_findings_table(checked))
+            else:
+                _findings_list(checked, console)
         else:
             console.print(
                 "[green]No findings.[/green]" if not checked.baselined else "[green]No new findings.[/green]"
