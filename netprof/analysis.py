@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
 from netprof.capture.ir import Capture
@@ -80,15 +81,27 @@ def _ancestors(path: str) -> list[str]:
     return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _own_weights(module: nn.Module) -> list[torch.Tensor]:
+    """The module's own parameters; for a quantized module, its packed weight and bias.
+
+    Quantized conv and linear modules keep their weights packed, not as
+    parameters: without this a quantized ResNet-18 would have 0 parameters.
+    """
+    weights = list(module.parameters(recurse=False))
+    if hasattr(module, "_packed_params") and callable(getattr(module, "weight", None)):
+        weights += [t for t in (module.weight(), module.bias()) if t is not None]
+    return weights
+
+
 def subtree_params(model: nn.Module) -> dict[str, int]:
     """Unique parameters under every module path, as ``module.parameters()`` would count them.
 
     One pass over the parameters, each credited once to every path above any of
     its owners; summing ``parameters()`` per module instead is quadratic in depth.
     """
-    owners: dict[int, tuple[nn.Parameter, set[str]]] = {}
+    owners: dict[int, tuple[torch.Tensor, set[str]]] = {}
     for path, module in model.named_modules(remove_duplicate=False):
-        for parameter in module.parameters(recurse=False):
+        for parameter in _own_weights(module):
             owners.setdefault(id(parameter), (parameter, set()))[1].add(path)
     params: dict[str, int] = defaultdict(int)
     for parameter, paths in owners.values():
@@ -98,14 +111,13 @@ def subtree_params(model: nn.Module) -> dict[str, int]:
 
 
 def summarize_modules(
-    model: nn.Module, capture: Capture, nodes: tuple[OpNode, ...]
+    capture: Capture, nodes: tuple[OpNode, ...], params: dict[str, int]
 ) -> tuple[ModuleSummary, ...]:
     per_module: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:
         own = Totals.of(node)
         for path in _ancestors(node.module):
             per_module[path] = per_module[path] + own
-    params = subtree_params(model)
     return tuple(
         ModuleSummary(call.path, call.type, call.calls, params.get(call.path, 0), per_module[call.path])
         for call in capture.modules
@@ -115,6 +127,7 @@ def summarize_modules(
 def build(
     model: nn.Module, capture: Capture, name: str, inputs: tuple[Any, ...], notes: tuple[str, ...]
 ) -> Analysis:
+    params = subtree_params(model)
     nodes = label_unfused_attention(tuple(price(op) for op in capture.ops))
     categories: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:
@@ -127,10 +140,10 @@ def build(
         mode=capture.mode,
         inputs=inputs,
         ops=nodes,
-        modules=summarize_modules(model, capture, nodes),
+        modules=summarize_modules(capture, nodes, params),
         categories=dict(sorted(categories.items(), key=lambda item: -item[1].mem_access_bytes)),
         totals=totals,
-        params=sum(p.numel() for p in model.parameters()),
+        params=params[""],
         uncounted=dict(uncounted.most_common()),
         notes=notes + fallback_notes,
     )

@@ -78,3 +78,8 @@ def test_quantized_resnet18_counts_int8_kernels():
     assert analysis.uncounted == {}
     weights = get_model_weights("quantized_resnet18").DEFAULT
     assert analysis.totals.mult_adds == pytest.approx(weights.meta["_ops"] * 1e9, rel=0.005)
+    # The packed int8 weights and biases count as parameters. torchvision's num_params (11,689,512) is
+    # the float model's; converting folds each batch norm into its conv. The batch norms have
+    # 64 + 4*64 + (4*128 + 128) + (4*256 + 256) + (4*512 + 512) = 4,800 channels: their weights and
+    # biases (2 * 4,800) go, and each folded conv gains a bias (4,800): 11,689,512 - 9,600 + 4,800.
+    assert analysis.params == weights.meta["num_params"] - 2 * 4_800 + 4_800
