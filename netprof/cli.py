@@ -17,11 +17,12 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 import netprof
+from netprof import argtypes
 from netprof import baseline as baselines
 from netprof import config as configuration
 from netprof import diff as diffing
 from netprof.bench.cli import add_bench_parser
-from netprof.capture.loader import SpecError, load, parse_dtype, parse_shape
+from netprof.capture.loader import SpecError, load
 from netprof.capture.run import CaptureError
 from netprof.charts.cli import add_compare_parser, add_plot_parser
 from netprof.crosscheck import compare_with_fvcore
@@ -92,12 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--input",
         action="append",
-        type=_checked(parse_shape),
+        type=argtypes.shape,
         metavar="SHAPE",
         help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
     )
     analyze.add_argument(
-        "--dtype", type=_checked(parse_dtype), default=torch.float32, help="dtype of --input tensors"
+        "--dtype", type=argtypes.dtype, default=torch.float32, help="dtype of --input tensors"
     )
     analyze.add_argument(
         "--device",
@@ -164,13 +165,11 @@ def _add_check_parser(commands) -> None:
     check.add_argument(
         "--input",
         action="append",
-        type=_checked(parse_shape),
+        type=argtypes.shape,
         metavar="SHAPE",
         help="shape of one positional tensor argument (repeat for several); overrides the config",
     )
-    check.add_argument(
-        "--dtype", type=_checked(parse_dtype), help="dtype of --input tensors (default float32)"
-    )
+    check.add_argument("--dtype", type=argtypes.dtype, help="dtype of --input tensors (default float32)")
     check.add_argument("--device", choices=list(_DEVICE_MODES), help="as for analyze (default auto)")
     add_time_arguments(check)
     check.add_argument("--format", choices=[f.value for f in CheckFormat], default=CheckFormat.TABLE.value)
@@ -228,19 +227,6 @@ def _add_diff_parser(commands) -> None:
     diff.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
     diff.add_argument("--depth", type=int, help="only modules down to this depth (default: all)")
     diff.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def _checked(parse):
-    """Adapt a parser raising SpecError to argparse's error reporting."""
-
-    def convert(text: str):
-        try:
-            return parse(text)
-        except SpecError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
 
 
 def _refuse_untimeable(args: argparse.Namespace, device: str) -> None:

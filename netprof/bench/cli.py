@@ -23,8 +23,8 @@ from typing import Any
 
 from rich.console import Console
 
+from netprof.argtypes import positive
 from netprof.bench import guidelines, report
-from netprof.timing.cli import positive
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
 

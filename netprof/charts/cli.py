@@ -15,39 +15,31 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from netprof.capture.loader import SpecError, parse_shape
+from netprof import argtypes
 from netprof.charts.files import KINDS
-from netprof.timing.cli import positive
 
 DEFAULT_REPEAT = 10
 COMPARE_STEM = "flops_vs_latency"
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        return parse_shape(text)
-    except SpecError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
         action="append",
-        type=_shape,
+        type=argtypes.shape,
         metavar="SHAPE",
         help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
     )
     parser.add_argument(
         "--repeat",
-        type=positive(int),
+        type=argtypes.positive(int),
         default=DEFAULT_REPEAT,
         metavar="N",
         help=f"timed passes per model (default {DEFAULT_REPEAT})",
     )
     parser.add_argument(
         "--threads",
-        type=positive(int),
+        type=argtypes.positive(int),
         metavar="N",
         help="torch intra-op threads while timing (default: torch's)",
     )

@@ -5,6 +5,8 @@ matplotlib is never imported here: colours are matplotlib's named ``tab:`` colou
 
 from __future__ import annotations
 
+from typing import Any
+
 from netprof.timing.attribution import Timing
 from netprof.timing.calibrate import device_key
 
@@ -35,6 +37,20 @@ OVERHEAD_COLOR = "white"
 
 def category_color(category: str) -> str:
     return CATEGORY_COLORS.get(category, "black")
+
+
+def scatter_category(ax: Any, category: str, xs: list[float], ys: list[float]) -> Any:
+    """One category's points, in its colour, labelled with its count; ``gid`` is the category."""
+    return ax.scatter(
+        xs,
+        ys,
+        s=18,
+        alpha=0.75,
+        color=category_color(category),
+        edgecolors="none",
+        label=f"{category} ({len(xs)})",
+        gid=category,
+    )
 
 
 def machine(device: str, threads: int) -> str:

@@ -22,7 +22,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netprof.charts.common import category_color
+from netprof.charts.common import scatter_category
 from netprof.timing.attribution import OpTiming, Timing
 
 if TYPE_CHECKING:
@@ -93,19 +93,7 @@ def plot_layers(ax: Axes, timing: Timing, *, label: int = 6, title: str | None =
     categories = list(dict.fromkeys(p.op.category for p in points))
     for category in categories:
         mine = [p for p in points if p.op.category == category]
-        count = len(mine)
-        artists.append(
-            ax.scatter(
-                [p.x for p in mine],
-                [p.y for p in mine],
-                s=18,
-                alpha=0.75,
-                color=category_color(category),
-                edgecolors="none",
-                label=f"{category} ({count})",
-                gid=category,
-            )
-        )
+        artists.append(scatter_category(ax, category, [p.x for p in mine], [p.y for p in mine]))
     ax.set_xscale("log")
     ax.set_yscale("log")
     strip = [p for p in points if p.on_strip]

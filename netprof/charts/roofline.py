@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netprof.charts.common import category_color
+from netprof.charts.common import scatter_category
 from netprof.timing.attribution import OpTiming, Timing, percent
 
 if TYPE_CHECKING:
@@ -36,18 +36,8 @@ def plot_roofline(ax: Axes, timing: Timing, *, title: str | None = None) -> list
     artists: list[Artist] = []
     for category in dict.fromkeys(op.category for op in ops):
         mine = [op for op in ops if op.category == category]
-        artists.append(
-            ax.scatter(
-                [op.flops / op.mem_access_bytes for op in mine],
-                [op.flops / op.time.median / 1e9 for op in mine],
-                s=18,
-                alpha=0.75,
-                color=category_color(category),
-                edgecolors="none",
-                label=f"{category} ({len(mine)})",
-                gid=category,
-            )
-        )
+        xs = [op.flops / op.mem_access_bytes for op in mine]
+        artists.append(scatter_category(ax, category, xs, [op.flops / op.time.median / 1e9 for op in mine]))
     ax.set_xscale("log")
     ax.set_yscale("log")
     calibration = timing.calibration

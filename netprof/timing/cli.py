@@ -16,23 +16,10 @@ from typing import Any
 
 from rich.console import Console
 
+from netprof.argtypes import positive
 from netprof.timing import calibrate
 from netprof.timing.report import render_calibration
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingError
-
-
-def positive(kind):
-    def convert(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
-
-    convert.__name__ = f"positive {kind.__name__}"
-    return convert
 
 
 def add_time_arguments(parser: argparse.ArgumentParser) -> None:
