@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from netprof.charts.common import machine
 from netprof.charts.files import comparison_figure, save
-from netprof.compare import compare, rho_text, time_specs, to_dict
+from netprof.timing.ranking import compare, rho_text, time_specs, to_dict
 
 RESULTS = ROOT / "benchmarks" / "results"
 SEED = {

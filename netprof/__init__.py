@@ -18,9 +18,9 @@ from netprof.analysis import Analysis, build
 from netprof.capture.ir import TensorMeta
 from netprof.capture.run import CaptureError, capture
 from netprof.costs import CONVENTIONS
+from netprof.environment import __version__
 from netprof.timing.run import DEFAULT_BUDGET_S, device_of, ensure_runnable, time_analysis, to_device
 
-__version__ = "0.1.0"
 __all__ = ["CONVENTIONS", "Analysis", "CaptureError", "__version__", "analyze"]
 
 

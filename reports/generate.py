@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 from netprof.charts.common import machine
 from netprof.charts.files import breakdown_figure, comparison_figure, save, write_model_charts
 from netprof.cli import main as netprof_main
-from netprof.compare import compare, rho_text, time_specs, to_dict
+from netprof.timing.ranking import compare, rho_text, time_specs, to_dict
 
 # name -> spec; the seed networks are netprof.zoo's, each at its 1x width.
 SEED = {

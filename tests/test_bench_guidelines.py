@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import netprof
-from netprof.bench import cli, guidelines
+from netprof.bench import guidelines
 from netprof.bench.chart import SERIES, XLABEL, YLABEL, plot_guidelines
 from netprof.bench.experiments import experiments, table1, table2, table3, table4
 from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
@@ -33,6 +33,7 @@ from netprof.bench.networks import (
     grouped_width,
 )
 from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_column, median_iqr, paired
+from netprof.cli import bench as cli
 
 HW = 56 * 56  # 3136 pixels
 FLOAT = 4  # bytes per float32 element

@@ -9,7 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from netprof.cli import main
-from netprof.compare import ranks, spearman
+from netprof.timing.ranking import ranks, spearman
 
 TINY = "tests/fixtures/models.py:tiny"
 TINIER = "tests/fixtures/models.py:tiny_with_inputs"
@@ -57,7 +57,7 @@ def test_compare_two_tiny_models(tmp_path, capsys):
 
 def test_comparison_figure_reads_back():
     from netprof.charts.files import comparison_figure
-    from netprof.compare import compare, time_specs
+    from netprof.timing.ranking import compare, time_specs
 
     analyses = time_specs([TINY, TINIER], repeat=3, threads=1)
     comparison = compare(analyses)

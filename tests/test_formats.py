@@ -17,9 +17,9 @@ import pytest
 from cli_runner import run
 
 import netprof
-from netprof.baseline import CheckedModel
 from netprof.report import github, sarif
 from netprof.rules.base import Finding, Severity, SourceLocation
+from netprof.rules.baseline import CheckedModel
 
 ROOT = Path(__file__).parents[1]
 SNAPSHOTS = ROOT / "tests/snapshots"

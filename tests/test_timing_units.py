@@ -9,8 +9,9 @@ import torch
 from rich.console import Console
 
 import netprof
+from netprof.analysis.pricing import OpNode
 from netprof.capture.ir import TensorMeta
-from netprof.graph import OpNode
+from netprof.cli.calibrate import add_calibrate_parser, add_time_arguments, time_options
 from netprof.timing import (
     Calibration,
     Measurement,
@@ -22,7 +23,6 @@ from netprof.timing import (
     roofline,
 )
 from netprof.timing import calibrate as cal
-from netprof.timing.cli import add_calibrate_parser, add_time_arguments, time_options
 from netprof.timing.measurement import quantile
 from netprof.timing.report import render, render_calibration, seconds, timing_to_dict
 from netprof.timing.run import device_of

@@ -1,6 +1,6 @@
 """Benchmarks that time networks on this machine, next to published numbers.
 
-``netprof bench guidelines`` (``netprof.bench.cli``) rebuilds the guideline experiments of ShuffleNet V2
+``netprof bench guidelines`` (``netprof.cli.bench``) rebuilds the guideline experiments of ShuffleNet V2
 (Ma et al. 2018, Tables 1-4), times them and says whether each table's trend holds here:
 
     >>> from netprof.bench import Settings, run_guidelines

@@ -1,5 +1,5 @@
 import sys
 
-from netprof.bench.cli import main
+from netprof.cli.bench import main
 
 sys.exit(main())

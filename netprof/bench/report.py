@@ -9,9 +9,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from netprof import units
 from netprof.bench.guidelines import ExperimentResult, GuidelinesResult
 from netprof.bench.trend import Verdict
-from netprof.report import units
 
 
 def _num(value: float, digits: int = 3) -> str:

@@ -17,8 +17,8 @@ from netprof.charts.common import timing_machine
 from netprof.charts.layers import plot_layers
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison
-from netprof.compare import Comparison
 from netprof.timing.attribution import Timing
+from netprof.timing.ranking import Comparison
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netprof.compare import Comparison, rho_text, spearman
+from netprof.timing.ranking import Comparison, rho_text, spearman
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netprof.analysis import Analysis
-from netprof.graph import OpNode
+from netprof.analysis.pricing import OpNode
 from netprof.metrics.blocks import Block
 from netprof.metrics.dataflow import CONV_CATEGORIES
 

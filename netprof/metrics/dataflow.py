@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from netprof.analysis import Analysis
+from netprof.analysis.pricing import OpNode
 from netprof.capture.ir import TensorMeta
-from netprof.graph import OpNode
 
 # The paper's fragments: "individual convolution or pooling operations" (Sec. 2, G3).
 # A matrix product or a fused attention is one such kernel too.

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from netprof.analysis import Analysis
-from netprof.graph import OpNode
+from netprof.analysis.pricing import OpNode
 from netprof.metrics.blocks import Block
 from netprof.metrics.dataflow import ELEMENTWISE_CATEGORIES
 

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from netprof.diff import METRICS, ModelDiff, to_dict
-from netprof.report import units
+from netprof import units
+from netprof.report.diff import METRICS, ModelDiff, to_dict
 from netprof.report.findings_markdown import DOCS, cell
 from netprof.report.findings_rows import delta, signed
 

@@ -7,11 +7,11 @@ find and update its own earlier comment.
 
 from __future__ import annotations
 
-from netprof.baseline import CheckedModel
+from netprof import units
 from netprof.report import findings_rows as rows
-from netprof.report import units
 from netprof.report.tables import input_description, module_rows
 from netprof.rules.base import Severity
+from netprof.rules.baseline import CheckedModel
 
 MARKER = "<!-- netprof-check -->"
 DOCS = "rules/{rule}.md"

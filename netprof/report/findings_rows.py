@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from netprof.baseline import CheckedModel, totals_of
-from netprof.report import units
+from netprof import units
 from netprof.rules.base import Finding, Severity, SourceLocation
+from netprof.rules.baseline import CheckedModel, totals_of
 
 # (key in the totals, label, formatter)
 TOTAL_COLUMNS = (

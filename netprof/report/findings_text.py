@@ -7,11 +7,11 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from netprof.baseline import CheckedModel
+from netprof import units
 from netprof.report import findings_rows as rows
-from netprof.report import units
 from netprof.report.tables import input_description, module_rows
 from netprof.rules.base import Severity
+from netprof.rules.baseline import CheckedModel
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 

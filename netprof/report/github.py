@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from netprof.baseline import CheckedModel
 from netprof.report import findings_rows as rows
 from netprof.rules.base import Severity
+from netprof.rules.baseline import CheckedModel
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

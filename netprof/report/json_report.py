@@ -7,16 +7,15 @@ version. ``netprof/report/analysis.schema.json`` is its JSON Schema.
 from __future__ import annotations
 
 import json
-import platform
 from typing import Any
 
 import torch
 
-import netprof
 from netprof.analysis import Analysis, OpNode, Totals
 from netprof.capture.ir import TensorMeta
 from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
+from netprof.environment import versions
 from netprof.report.crosscheck import crosscheck_to_dict
 from netprof.timing.report import timing_to_dict
 
@@ -66,11 +65,7 @@ def to_dict(analysis: Analysis, crosscheck: Crosscheck | None = None) -> dict[st
         "model": analysis.model,
         "mode": analysis.mode,
         "conventions": CONVENTIONS,
-        "versions": {
-            "netprof": netprof.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "inputs": [_tensor(meta) for meta in analysis.inputs],
         "notes": list(analysis.notes),
         "totals": {"params": analysis.params, **_totals(analysis.totals)},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from netprof import units
 from netprof.analysis import Analysis
 from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
-from netprof.report import units
 from netprof.report.crosscheck import summary_line
 from netprof.report.tables import Row, category_rows, input_description, module_rows
 from netprof.timing.attribution import Timing

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import netprof
-from netprof.baseline import CheckedModel, fingerprint
+from netprof.environment import __version__
 from netprof.report import findings_rows as rows
 from netprof.rules.base import Finding, Severity
+from netprof.rules.baseline import CheckedModel, fingerprint
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -121,8 +121,8 @@ def to_dict(
                 "tool": {
                     "driver": {
                         "name": "netprof",
-                        "version": netprof.__version__,
-                        "semanticVersion": netprof.__version__,
+                        "version": __version__,
+                        "semanticVersion": __version__,
                         "informationUri": INFORMATION_URI,
                         "rules": descriptors,
                     }

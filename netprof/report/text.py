@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from netprof import units
 from netprof.analysis import Analysis
 from netprof.costs import CONVENTIONS
-from netprof.report import units
 from netprof.report.tables import Row, category_rows, input_description, module_rows
 
 _WIDE = 110  # columns from which the module table has room for module types

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from netprof.graph import OpNode
+from netprof.analysis.pricing import OpNode
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2, figure2_category
 from netprof.timing.measurement import Measurement

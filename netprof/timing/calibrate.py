@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import torch
 
+from netprof.environment import processor
 from netprof.timing.measurement import Measurement
 
 CACHE_FILE = "calibration.json"
@@ -65,18 +65,10 @@ def cache_path() -> Path:
     return Path(base) / "netprof" / CACHE_FILE
 
 
-def _processor() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def device_key(device: str | torch.device, threads: int) -> str:
     """``cpu|<processor>|threads=2`` or ``cuda|<GPU name>|threads=2``: one entry per roof."""
     device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _processor()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else processor()
     return f"{device.type}|{name}|threads={threads}"
 
 

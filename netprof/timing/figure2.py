@@ -27,7 +27,7 @@ overhead line (the paper's G3 cost), reported beside the breakdown.
 
 from __future__ import annotations
 
-from netprof.graph import OpNode
+from netprof.analysis.pricing import OpNode
 
 FIGURE2 = ("Conv", "Data", "Elemwise", "Shuffle", "Other")
 

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from netprof.report import units
+from netprof import units
 from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timing
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from netprof.analysis.pricing import OpNode, price
+from netprof.analysis.unfused_attention import label_unfused_attention
 from netprof.capture.ir import Capture
-from netprof.graph import OpNode, price
-from netprof.unfused_attention import label_unfused_attention
 
 if TYPE_CHECKING:
     from netprof.timing import Timing

@@ -15,8 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from netprof import argtypes
 from netprof.charts.files import KINDS
+from netprof.cli import argtypes
 
 DEFAULT_REPEAT = 10
 COMPARE_STEM = "flops_vs_latency"
@@ -90,7 +90,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def plot_command(args: argparse.Namespace, out: Console, err: Console) -> int:
     from netprof.charts.files import write_model_charts
-    from netprof.compare import spec_name, time_specs
+    from netprof.timing.ranking import spec_name, time_specs
 
     kinds = KINDS if args.kind == "all" else (args.kind,)
     with err.status(f"timing {args.spec} ...", spinner="dots"):
@@ -105,7 +105,7 @@ def plot_command(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def compare_table(comparison: Any) -> Table:
-    from netprof.compare import rho_text
+    from netprof.timing.ranking import rho_text
 
     table = Table(
         show_edge=False,
@@ -143,7 +143,7 @@ def compare_table(comparison: Any) -> Table:
 
 def compare_command(args: argparse.Namespace, out: Console, err: Console) -> int:
     from netprof.charts.files import comparison_figure, save
-    from netprof.compare import compare, time_specs, to_dict
+    from netprof.timing.ranking import compare, time_specs, to_dict
 
     analyses = time_specs(
         args.specs,

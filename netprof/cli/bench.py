@@ -2,7 +2,7 @@
 
 To wire into ``netprof.cli``::
 
-    from netprof.bench.cli import add_bench_parser
+    from netprof.cli.bench import add_bench_parser
     add_bench_parser(commands)            # commands = parser.add_subparsers(...)
     ...
     if args.command == "bench":
@@ -23,8 +23,8 @@ from typing import Any
 
 from rich.console import Console
 
-from netprof.argtypes import positive
 from netprof.bench import guidelines, report
+from netprof.cli.argtypes import positive
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from netprof.argtypes import positive
+from netprof.cli.argtypes import positive
 from netprof.timing import calibrate
 from netprof.timing.report import render_calibration
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingError

@@ -17,15 +17,15 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 import netprof
-from netprof import argtypes
-from netprof import baseline as baselines
 from netprof import config as configuration
-from netprof import diff as diffing
-from netprof.bench.cli import add_bench_parser
 from netprof.capture.loader import SpecError, load
 from netprof.capture.run import CaptureError
-from netprof.charts.cli import add_compare_parser, add_plot_parser
+from netprof.cli import argtypes
+from netprof.cli.bench import add_bench_parser
+from netprof.cli.calibrate import add_calibrate_parser, add_time_arguments, time_options
+from netprof.cli.charts import add_compare_parser, add_plot_parser
 from netprof.crosscheck import compare_with_fvcore
+from netprof.report import diff as diffing
 from netprof.report import (
     findings_diff,
     findings_markdown,
@@ -38,9 +38,9 @@ from netprof.report import (
     text,
 )
 from netprof.report.crosscheck import render_crosscheck
+from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
 from netprof.timing import report as timing_report
-from netprof.timing.cli import add_calibrate_parser, add_time_arguments, time_options
 from netprof.timing.run import TimingError
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"

@@ -17,8 +17,8 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from netprof.analysis.pricing import OpNode
 from netprof.costs import Category
-from netprof.graph import OpNode
 
 _SOFTMAXES = frozenset({"aten._safe_softmax.default", "aten._softmax.default"})
 _PRODUCT = str(Category.GEMM)

@@ -1,0 +1,11 @@
+"""From a capture to priced ops and their totals per module, category and model.
+
+``pricing`` applies each op's cost formula, ``unfused_attention`` labels
+attention written out as matmul-softmax-matmul, and ``summary`` adds the
+priced ops up into an ``Analysis``.
+"""
+
+from netprof.analysis.pricing import OpNode, price
+from netprof.analysis.summary import Analysis, ModuleSummary, Totals, build, subtree_params
+
+__all__ = ["Analysis", "ModuleSummary", "OpNode", "Totals", "build", "price", "subtree_params"]

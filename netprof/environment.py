@@ -1,0 +1,31 @@
+"""What a result was measured with: netprof's version, the software versions and the processor.
+
+One place for the metadata every report, cache key and benchmark records, so that
+two documents describe their machine in the same words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import platform
+from pathlib import Path
+
+import torch
+
+__version__ = "0.1.0"
+
+
+def versions() -> dict[str, str]:
+    """The versions a report records: ``{"netprof": ..., "torch": ..., "python": ...}``."""
+    return {"netprof": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+@functools.cache
+def processor() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
