@@ -12,6 +12,7 @@ from torch import nn
 from netprof.analysis.pricing import OpNode, price
 from netprof.analysis.unfused_attention import label_unfused_attention
 from netprof.capture.ir import Capture
+from netprof.module_paths import ancestors
 
 if TYPE_CHECKING:
     from netprof.timing import Timing
@@ -73,14 +74,6 @@ class Analysis:
         raise KeyError(path)
 
 
-def _ancestors(path: str) -> list[str]:
-    """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``: every module an op runs inside."""
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
 def _own_weights(module: nn.Module) -> list[torch.Tensor]:
     """The module's own parameters; for a quantized module, its packed weight and bias.
 
@@ -105,7 +98,7 @@ def subtree_params(model: nn.Module) -> dict[str, int]:
             owners.setdefault(id(parameter), (parameter, set()))[1].add(path)
     params: dict[str, int] = defaultdict(int)
     for parameter, paths in owners.values():
-        for path in {ancestor for owner in paths for ancestor in _ancestors(owner)}:
+        for path in {ancestor for owner in paths for ancestor in ancestors(owner)}:
             params[path] += parameter.numel()
     return params
 
@@ -116,7 +109,7 @@ def summarize_modules(
     per_module: dict[str, Totals] = defaultdict(Totals)
     for node in nodes:
         own = Totals.of(node)
-        for path in _ancestors(node.module):
+        for path in ancestors(node.module):
             per_module[path] = per_module[path] + own
     return tuple(
         ModuleSummary(call.path, call.type, call.calls, params.get(call.path, 0), per_module[call.path])
