@@ -89,6 +89,30 @@ def test_ops_plus_overhead_is_end_to_end(timed):
         assert timing.overhead.times[r] == pytest.approx(timing.end_to_end.times[r] - ops, abs=1e-12)
 
 
+def test_op_times_are_measured_inside_their_pass(timed):
+    """What the clock measured, not what attribution derives: these fail on a wrong clock or a lost time.
+
+    On the CPU every op call is bracketed inside its pass by one monotonic counter, so no op
+    time is negative, an op that does arithmetic takes some time, and the ops of a pass
+    add up to no more than that pass's end-to-end time.
+    """
+    timing = timed.timing
+    for op in timing.ops:
+        assert all(t >= 0 for t in op.time.times), op.op
+        if op.mult_adds:
+            assert all(t > 0 for t in op.time.times), op.op
+    for r in range(timing.runs):
+        ops = math.fsum(op.time.times[r] for op in timing.ops)
+        assert 0 < ops <= timing.end_to_end.times[r], r
+        assert timing.overhead.times[r] >= 0, r
+    assert all(t > 0 for t in timing.plain.times)
+    # Seconds, not milliseconds or nanoseconds: conv 3 -> 32 at 64 x 64, 3 * 9 * 32 * 64 * 64 =
+    # 3,538,944; conv 32 -> 64 at 32 x 32, 32 * 9 * 64 * 32 * 32 = 18,874,368; linear 64 * 10 = 640;
+    # 22,413,952 multiply-adds run neither in under a microsecond nor for ten seconds on one thread.
+    assert timed.totals.mult_adds == 22_413_952
+    assert 1e-6 < timing.attributed_s < 10
+
+
 def test_groups_add_up_to_the_attributed_time(timed):
     timing = timed.timing
     for groups in (timing.categories, timing.op_types, timing.figure2):
@@ -114,6 +138,23 @@ def test_rates_and_ratio_follow_their_definition(timed):
             assert g.time_over_mult_adds == pytest.approx(g.time_share / g.mult_adds_share)
         else:
             assert g.time_over_mult_adds is None
+
+
+def test_categories_are_sums_of_measured_op_times(timed):
+    """Each category recomputed from the raw per-op times, and its rate within physical bounds."""
+    timing = timed.timing
+    for g in timing.categories:
+        members = [op for op in timing.ops if op.category == g.name]
+        assert g.ops == len(members) > 0
+        assert g.time_s == pytest.approx(math.fsum(op.time.median for op in members), rel=1e-12)
+        for r in range(timing.runs):
+            assert g.spread.times[r] == pytest.approx(math.fsum(op.time.times[r] for op in members))
+        assert g.time_share == pytest.approx(g.time_s / timing.attributed_s)
+    conv = next(g for g in timing.categories if g.name == "conv")
+    # Not a speed assertion but a units one: one CPU thread does between 0.01 and 1000 GFLOP/s
+    # (a core retires at most a few hundred fp32 flops per cycle at a few GHz); a time off by
+    # 1e3 (ms for s) or 1e9 (ns for s) lands outside.
+    assert 0.01 < conv.gflop_per_s < 1000
 
 
 PASS_MARK = "netprof_test_pass_"
