@@ -169,6 +169,13 @@ def test_time_crosscheck_and_their_json(capsys):
     assert timing["runs"] == 3
     # ops + overhead is the end-to-end median by definition
     assert timing["attributed_s"] + timing["overhead_s"] == pytest.approx(timing["end_to_end"]["median_s"])
+    # What was measured: one timed op per op of the graph, none negative, and in every pass the ops
+    # fit inside the pass (the per-pass overhead, end-to-end minus the ops, is never negative).
+    assert [op["id"] for op in timing["ops"]] == [op["id"] for op in report["ops"]]
+    assert all(op["time"]["q1_s"] >= 0 for op in timing["ops"])
+    assert len(timing["overhead"]["times_s"]) == len(timing["end_to_end"]["times_s"]) == 3
+    assert all(t >= 0 for t in timing["overhead"]["times_s"])
+    assert all(t > 0 for t in timing["end_to_end"]["times_s"] + timing["plain"]["times_s"])
     assert report["crosscheck"]["netprof_total"] == 300
     assert report["crosscheck"]["fvcore_mult_adds"] == 300
 
@@ -201,3 +208,40 @@ def test_check_time_puts_time_shares_in_findings(capsys):
     (g4,) = [f for f in report["findings"] if f["rule"] == "G4"]
     assert 0 < g4["evidence"]["time_share"] < 1
     assert "timing" in report
+    # The definition, from the report's own op list: the model-level G4 share is the median time of
+    # the element-wise ops (activations, adds, normalization, depthwise convs) over all op time.
+    assert g4["module"] == ""
+    timing = report["timing"]
+    elementwise = {"elementwise", "normalization", "depthwise_conv"}
+    expected = (
+        sum(op["time"]["median_s"] for op in timing["ops"] if op["category"] in elementwise)
+        / timing["attributed_s"]
+    )
+    assert abs(g4["evidence"]["time_share"] - expected) < 1e-12
+
+
+def test_check_time_puts_the_block_time_share_in_g3_findings(capsys):
+    code, out, err = run(
+        capsys,
+        "check",
+        f"{FIXTURES}:four_branches",
+        "--time",
+        "--repeat",
+        "3",
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    # four parallel convs exceed the default max_parallel_branches of 2
+    (g3,) = [f for f in report["findings"] if f["rule"] == "G3"]
+    assert g3["module"] == "0" and g3["evidence"]["compute_branches"] == 4
+    # The definition: the median time of the ops run inside the block (its four convs and the cat)
+    # over all op time, which also holds the ReLU after the block.
+    timing = report["timing"]
+    inside = [op for op in timing["ops"] if op["module"] == "0" or op["module"].startswith("0.")]
+    assert len(inside) == 5 < len(timing["ops"])
+    expected = sum(op["time"]["median_s"] for op in inside) / timing["attributed_s"]
+    assert abs(g3["evidence"]["time_share"] - expected) < 1e-12
+    assert f"{expected:.1%} of op time" in g3["message"]

@@ -44,3 +44,13 @@ def test_g3_finding_reports_time_share_and_untimed_does_not():
     assert "time_share" not in before.evidence and "op time" not in before.message
     assert 0 < after.evidence["time_share"] <= 1
     assert "of op time" in after.message
+    # The definition, from the module paths alone: the ops that run inside the flagged block (module
+    # "0": its four convs and the cat), over all attributed op time (the ReLU of module "1" is out).
+    timing = timed_analysis.timing
+    assert after.module == "0"
+    inside = [op for op in timing.ops if op.module == "0" or op.module.startswith("0.")]
+    assert [op.op_type for op in inside] == ["convolution"] * 4 + ["cat"]
+    expected = sum(op.time.median for op in inside) / timing.attributed_s
+    assert abs(after.evidence["time_share"] - expected) < 1e-12
+    assert expected < 1  # the ReLU took some time
+    assert f"{expected:.1%} of op time" in after.message
