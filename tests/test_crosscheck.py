@@ -13,7 +13,7 @@ from rich.console import Console
 from torch import nn
 
 import netprof
-from netprof.crosscheck import ATTENTION, CONV, FUSED, MATMUL, NORMALIZATION, POOLING, compare_with_fvcore
+from netprof.crosscheck import ATTENTION, CONV, FUSED, MATMUL, NORMALIZATION, POOLING, against_fvcore
 from netprof.report.crosscheck import crosscheck_to_dict, render_crosscheck, summary_line
 
 torchvision = pytest.importorskip("torchvision")
@@ -21,7 +21,7 @@ pytest.importorskip("fvcore")
 
 
 def crosscheck(model: nn.Module, *inputs: torch.Tensor):
-    return compare_with_fvcore(model, inputs, netprof.analyze(model, inputs))
+    return against_fvcore(model, inputs, netprof.analyze(model, inputs))
 
 
 def rows_add_up(check) -> None:
@@ -162,7 +162,7 @@ def test_model_left_untouched():
     flags = [m.training for m in model.modules()]
     before = hooks(model)
     x = torch.randn(2, 3, 64, 64)
-    check = compare_with_fvcore(model, (x,), netprof.analyze(model, x))
+    check = against_fvcore(model, (x,), netprof.analyze(model, x))
     assert check.ok
     # In training mode the trace's forward would update every BN's running stats.
     after = model.state_dict()
@@ -191,7 +191,7 @@ def test_fvcore_failure_is_a_note_and_leaves_no_hooks():
     assert len(bare.conv._forward_hooks) == 1  # fvcore on its own leaves its scope hooks behind
 
     model = Untraceable().train()
-    check = compare_with_fvcore(model, (x,), netprof.analyze(model, x))
+    check = against_fvcore(model, (x,), netprof.analyze(model, x))
     assert not check.ok and check.rows == () and check.fvcore_total is None
     assert check.netprof_total == 4 * 6 * 6 * 3 * 3 * 3  # 3,888: the capture itself works
     assert check.notes[0].startswith(
@@ -209,7 +209,7 @@ def test_fvcore_missing_is_a_note(monkeypatch):
     monkeypatch.setitem(sys.modules, "fvcore.nn", None)
     model = nn.Linear(3, 4)
     x = torch.randn(2, 3)
-    check = compare_with_fvcore(model, (x,), netprof.analyze(model, x))
+    check = against_fvcore(model, (x,), netprof.analyze(model, x))
     assert not check.ok and "fvcore is not installed" in check.notes[0]
 
 
