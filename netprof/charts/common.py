@@ -7,23 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from netprof.costs.types import Category
 from netprof.timing.attribution import Timing
 from netprof.timing.calibrate import device_key
 
 # One fixed colour per netprof category, so that every chart of every model reads the same way.
 CATEGORY_COLORS: dict[str, str] = {
-    "conv": "tab:blue",
-    "group_conv": "tab:cyan",
-    "depthwise_conv": "tab:purple",
-    "gemm": "tab:olive",
-    "attention": "tab:pink",
-    "elementwise": "tab:orange",
-    "normalization": "tab:red",
-    "pooling": "tab:green",
-    "reduction": "tab:brown",
-    "data_movement": "tab:gray",
-    "view": "lightgray",
-    "other": "black",
+    Category.CONV: "tab:blue",
+    Category.GROUP_CONV: "tab:cyan",
+    Category.DEPTHWISE_CONV: "tab:purple",
+    Category.GEMM: "tab:olive",
+    Category.ATTENTION: "tab:pink",
+    Category.ELEMENTWISE: "tab:orange",
+    Category.NORMALIZATION: "tab:red",
+    Category.POOLING: "tab:green",
+    Category.REDUCTION: "tab:brown",
+    Category.DATA_MOVEMENT: "tab:gray",
+    Category.VIEW: "lightgray",
+    Category.OTHER: "black",
 }
 FIGURE2_COLORS: dict[str, str] = {
     "Conv": "tab:blue",

@@ -13,16 +13,26 @@ from dataclasses import dataclass
 from netprof.analysis import Analysis
 from netprof.analysis.pricing import OpNode
 from netprof.capture.ir import TensorMeta
+from netprof.costs.types import Category
 
 # The paper's fragments: "individual convolution or pooling operations" (Sec. 2, G3).
 # A matrix product or a fused attention is one such kernel too.
-FRAGMENT_CATEGORIES = frozenset({"conv", "group_conv", "depthwise_conv", "gemm", "attention", "pooling"})
+FRAGMENT_CATEGORIES = frozenset(
+    {
+        Category.CONV,
+        Category.GROUP_CONV,
+        Category.DEPTHWISE_CONV,
+        Category.GEMM,
+        Category.ATTENTION,
+        Category.POOLING,
+    }
+)
 # Ops that compute something; a path made only of other ops (views, copies) is an identity.
-COMPUTE_CATEGORIES = FRAGMENT_CATEGORIES | {"elementwise", "normalization", "reduction"}
+COMPUTE_CATEGORIES = FRAGMENT_CATEGORIES | {Category.ELEMENTWISE, Category.NORMALIZATION, Category.REDUCTION}
 # What ShuffleNet V2 (G4) counts as element-wise: activations, adds, bias adds, batch norm,
 # and depthwise convolutions for their high MAC / FLOPs ratio.
-ELEMENTWISE_CATEGORIES = frozenset({"elementwise", "normalization", "depthwise_conv"})
-CONV_CATEGORIES = frozenset({"conv", "group_conv", "depthwise_conv"})
+ELEMENTWISE_CATEGORIES = frozenset({Category.ELEMENTWISE, Category.NORMALIZATION, Category.DEPTHWISE_CONV})
+CONV_CATEGORIES = frozenset({Category.CONV, Category.GROUP_CONV, Category.DEPTHWISE_CONV})
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class DataFlow:
     input_metas: Mapping[int, TensorMeta]
 
     def is_view(self, node_id: int) -> bool:
-        return node_id >= 0 and self.nodes[node_id].category == "view"
+        return node_id >= 0 and self.nodes[node_id].category == Category.VIEW
 
     def output_bytes(self, node_id: int) -> int:
         """Bytes of the (first) tensor a node produces."""

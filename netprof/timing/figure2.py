@@ -28,18 +28,19 @@ overhead line (the paper's G3 cost), reported beside the breakdown.
 from __future__ import annotations
 
 from netprof.analysis.pricing import OpNode
+from netprof.costs.types import Category
 
 FIGURE2 = ("Conv", "Data", "Elemwise", "Shuffle", "Other")
 
-_OF_CATEGORY = {
-    "conv": "Conv",
-    "group_conv": "Conv",
-    "depthwise_conv": "Conv",
-    "gemm": "Conv",
-    "attention": "Conv",
-    "data_movement": "Data",
-    "elementwise": "Elemwise",
-    "normalization": "Elemwise",
+_OF_CATEGORY: dict[str, str] = {
+    Category.CONV: "Conv",
+    Category.GROUP_CONV: "Conv",
+    Category.DEPTHWISE_CONV: "Conv",
+    Category.GEMM: "Conv",
+    Category.ATTENTION: "Conv",
+    Category.DATA_MOVEMENT: "Data",
+    Category.ELEMENTWISE: "Elemwise",
+    Category.NORMALIZATION: "Elemwise",
 }
 _SHUFFLE_OPS = ("aten.channel_shuffle.", "aten.native_channel_shuffle.")
 _COPY_OPS = ("aten.clone.", "aten.contiguous.", "aten.copy_.", "aten._to_copy.")
@@ -52,7 +53,7 @@ def _reordered(node: OpNode, nodes: tuple[OpNode, ...]) -> bool:
     seen: set[int] = set()
     while pending:
         producer = nodes[pending.pop()]
-        if producer.id in seen or producer.category != "view":
+        if producer.id in seen or producer.category != Category.VIEW:
             continue
         seen.add(producer.id)
         if producer.op.startswith(_REORDER_OPS):
