@@ -1,4 +1,4 @@
-"""Spearman's rho by hand, and netprof compare on two tiny models."""
+"""Spearman's rho by hand, and netprof compare on tiny models whose order is known by construction."""
 
 from __future__ import annotations
 
@@ -50,9 +50,45 @@ def test_compare_two_tiny_models(tmp_path, capsys):
     assert report["threads"] == 1
     assert all(m["latency"]["runs"] == 3 for m in report["models"])
     assert report["spearman_latency_vs_mult_adds"] in (-1.0, 1.0)  # two models: +-1
+    # and its sign is whether the two orders agree
+    (a, b) = report["models"]
+    agree = (a["mult_adds"] < b["mult_adds"]) == (a["latency"]["median_s"] < b["latency"]["median_s"])
+    assert report["spearman_latency_vs_mult_adds"] == (1.0 if agree else -1.0)
     assert json.loads((tmp_path / "flops_vs_latency.json").read_text())["models"] == report["models"]
     image = imread(tmp_path / "flops_vs_latency.png")
     assert image.size > 0 and image[..., :3].std() > 0.01
+
+
+def test_compare_three_models_of_known_order(capsys):
+    specs = [
+        f"tests/fixtures/models.py:{name}" for name in ("linear_small", "pool_and_linear", "linear_wide")
+    ]
+    assert main(["compare", *specs, "--repeat", "5", "--threads", "1", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    models = {m["name"]: m for m in report["models"]}
+    # mult_adds: 4 * 4 = 16; the 16 x 16 linear beside the pool 16 * 16 = 256; 16 * 512 * 512 = 4,194,304
+    assert [models[n]["mult_adds"] for n in ("linear_small", "pool_and_linear", "linear_wide")] == [
+        16,
+        256,
+        4_194_304,
+    ]
+    # memory access, float32 (int64 pool indices): small (4 in + 16 w + 4 b + 4 out) * 4 = 112;
+    # pool (2 * 131,072 * 4 in and out + 131,072 * 8 indices) + linear (16 + 256 + 16 + 16) * 4
+    # = 2,097,152 + 1,216 = 2,098,368; wide (8,192 + 262,144 + 512 + 8,192) * 4 = 1,116,160
+    assert [models[n]["mem_access_bytes"] for n in ("linear_small", "linear_wide", "pool_and_linear")] == [
+        112,
+        1_116_160,
+        2_098_368,
+    ]
+    # The premise, by construction (one thread: about 9 us, 120 us and 8 ms here): latency ranks them
+    # small < wide < pool, an order no noise reverses at these ratios.
+    latency = {name: m["latency"]["median_s"] for name, m in models.items()}
+    assert latency["linear_small"] < latency["linear_wide"] < latency["pool_and_linear"]
+    # mult_adds ranks [1, 2, 3] (small, pool, wide), latency ranks [1, 3, 2]: d^2 = 0 + 1 + 1 = 2,
+    # rho = 1 - 6 * 2 / (3 * (9 - 1)) = 1 - 12 / 24 = 0.5
+    assert report["spearman_latency_vs_mult_adds"] == pytest.approx(0.5)
+    # memory access ranks them as latency does: rho = 1
+    assert report["spearman_latency_vs_mem_access_bytes"] == pytest.approx(1.0)
 
 
 def test_comparison_figure_reads_back():
