@@ -10,7 +10,6 @@ scanning tracks a finding across commits even when its line moves.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -18,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from netprof.environment import __version__
+from netprof.fingerprints import hashed_fingerprint
 from netprof.report import findings_rows as rows
 from netprof.rules.base import Finding, Severity
-from netprof.rules.baseline import CheckedModel, fingerprint
+from netprof.rules.baseline import CheckedModel
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -70,13 +70,12 @@ def _physical(finding: Finding, spec: str) -> dict[str, Any] | None:
 
 
 def _result(finding: Finding, model: str, index: dict[str, int]) -> dict[str, Any]:
-    key = fingerprint(model, finding.rule, finding.module)
     result: dict[str, Any] = {
         "ruleId": finding.rule,
         "level": LEVEL[finding.severity],
         "message": {"text": finding.message + (f" Fix: {finding.fix}" if finding.fix else "")},
         "locations": [],
-        "partialFingerprints": {"netprofFinding/v1": hashlib.sha256(key.encode()).hexdigest()},
+        "partialFingerprints": {"netprofFinding/v1": hashed_fingerprint(model, finding.rule, finding.module)},
         "properties": {
             "model": model,
             "module": finding.module,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netprof.analysis import Analysis
+from netprof.fingerprints import fingerprint
 from netprof.rules.base import Finding
 
 SCHEMA = "netprof.baseline/1"
@@ -26,10 +27,6 @@ TOTALS = ("mult_adds", "flops", "params", "mem_access_bytes")
 
 class BaselineError(Exception):
     """The baseline file is missing or not a netprof baseline."""
-
-
-def fingerprint(model: str, rule: str, module: str) -> str:
-    return f"{model}::{rule}:{module}"
 
 
 @dataclass(frozen=True, slots=True)
