@@ -27,6 +27,7 @@ from netprof.bench.experiments import Experiment, experiments
 from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
 from netprof.bench.trend import NOISE_FLOOR, Speed, TrendRule, Verdict, judge, paired, scaled
+from netprof.environment import processor, versions
 
 SCHEMA = "netprof.bench.guidelines/1"
 
@@ -79,12 +80,13 @@ class Machine:
 
     @classmethod
     def here(cls, threads: int) -> Machine:
+        software = versions()
         return cls(
-            _cpu_name(),
+            processor(),
             os.cpu_count() or 0,
             threads,
-            torch.__version__,
-            platform.python_version(),
+            software["torch"],
+            software["python"],
             platform.platform(),
         )
 
@@ -139,16 +141,6 @@ class GuidelinesResult:
     experiments: tuple[ExperimentResult, ...]
     seconds: float
     notes: tuple[str, ...] = field(default=())
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 _CLOCK_NOTES = {
