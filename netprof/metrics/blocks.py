@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from netprof.analysis import Analysis
 from netprof.metrics.dataflow import COMPUTE_CATEGORIES, FRAGMENT_CATEGORIES, DataFlow, dataflow
+from netprof.module_paths import ancestors
 
 PARALLEL = "parallel"
 CHAIN = "chain"
@@ -114,14 +115,6 @@ class _Region:
     exit: int
     preds: Mapping[int, tuple[int, ...]]  # live predecessors inside the region (entry included)
     joins: tuple[int, ...]
-
-
-def _ancestors(path: str) -> list[str]:
-    """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``."""
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _parent(path: str) -> str | None:
@@ -251,7 +244,7 @@ def find_blocks(analysis: Analysis, flow: DataFlow | None = None) -> dict[str, B
     types = {summary.path: summary.type for summary in analysis.modules}
     ops_of: dict[str, list[int]] = {path: [] for path in types}
     for node in analysis.ops:
-        for path in _ancestors(node.module):
+        for path in ancestors(node.module):
             if path in ops_of:
                 ops_of[path].append(node.id)
 

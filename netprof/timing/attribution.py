@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from netprof.analysis.pricing import OpNode
+from netprof.module_paths import ancestors
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2, figure2_category
 from netprof.timing.measurement import Measurement
@@ -239,13 +240,6 @@ def _summarize(
     )
 
 
-def _ancestors(path: str) -> list[str]:
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
 def rank_disagreements(groups: Iterable[GroupTiming], kind: str) -> tuple[Disagreement, ...]:
     """Groups slower than their multiply-adds predict, most excess first.
 
@@ -333,7 +327,7 @@ def attribute(
     attributed_s = math.fsum(op.time.median for op in ops_t)
     overhead = Measurement.of((end_to_end[r] - math.fsum(op_times[r]) for r in range(runs)), threads)
 
-    by_module = {g.name: g for g in group(ops_t, lambda op: _ancestors(op.module), attributed_s)}
+    by_module = {g.name: g for g in group(ops_t, lambda op: ancestors(op.module), attributed_s)}
     order = [path for path in module_order if path in by_module]
     modules = tuple(by_module[p] for p in order) + tuple(
         g for p, g in by_module.items() if p not in set(order)
