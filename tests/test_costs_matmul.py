@@ -177,7 +177,7 @@ def test_addmv_addbmm_addr() -> None:
     assert {addmv.category, addbmm.category, addr.category} == {"gemm"}
 
 
-@pytest.mark.parametrize(
+LSTMS = pytest.mark.parametrize(
     ("lstm", "mult_adds"),
     [
         # every token goes through w_ih [4H, I] and w_hh [4H, H] once per layer and direction
@@ -187,8 +187,25 @@ def test_addmv_addbmm_addr() -> None:
         # layer 1 reads both directions (6 features): 2 * 10 * (12 * 6 + 12 * 3) = 2160; 1680 + 2160 = 3840
         (nn.LSTM(4, 3, num_layers=2, bidirectional=True, batch_first=True), 3840),
     ],
+    ids=["one_layer", "two_layers_bidirectional"],
 )
+
+
+@LSTMS
+def test_lstm_on_meta_matches_the_hand_count(lstm: nn.LSTM, mult_adds: int) -> None:
+    """The meta device runs the unfused cell (addmm + gates) on every build: always checked."""
+    meta = netprof.analyze(lstm, torch.randn(2, 5, 4), mode="meta")
+    assert meta.mode == "meta"
+    assert meta.totals.mult_adds == mult_adds
+    assert meta.uncounted == {}
+    if lstm.num_layers == 1:
+        # 2 * 840 + 10 tokens * (2 biases * 12 + 12 sums + 12 activations + 5 * 3 cell update) = 2310
+        assert meta.totals.flops == 2310
+
+
+@LSTMS
 def test_lstm_on_cpu_matches_its_unfused_cell(lstm: nn.LSTM, mult_adds: int) -> None:
+    """Only the fused CPU kernel (mkldnn_rnn_layer) depends on the build; the meta count does not."""
     x = torch.randn(2, 5, 4)
     real = netprof.analyze(lstm, x, mode="real")
     if not any(op.op == "aten.mkldnn_rnn_layer.default" for op in real.ops):
