@@ -24,7 +24,7 @@ import torch
 
 import netprof
 from netprof.bench.experiments import Experiment, experiments
-from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
+from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved, torch_threads
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
 from netprof.bench.trend import NOISE_FLOOR, Speed, TrendRule, Verdict, judge, paired, scaled
 from netprof.environment import processor, versions
@@ -47,7 +47,7 @@ class Settings:
 
     @classmethod
     def for_run(cls, quick: bool = False, threads: int = 1, batch: int = 1, clock: str = "auto") -> Settings:
-        clock = clock_for(threads, clock)
+        clock = clock_name(threads, clock)
         if quick:
             return cls(
                 True,
@@ -104,7 +104,7 @@ class ConfigResult:
     params: int
     paper_gpu: float  # batches/sec, GTX 1080Ti, the paper's GPU widths
     paper_arm: float  # images/sec, Snapdragon 810, 1 thread
-    measured: Measurement  # images/sec here
+    measured: Throughput  # images/sec here
     relative: Speed  # images/sec / the column's first row's, round by round (paired): median and IQR
 
 

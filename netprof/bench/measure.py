@@ -3,7 +3,7 @@
 Clock: ``process`` (this process's CPU time) or ``wall`` (``time.perf_counter``). On one thread the
 CPU time leaves out the time the scheduler gave this core to other programs, which on a shared machine
 is most of the noise; it still includes their effect on caches and memory bandwidth. With more than one
-thread the CPU time sums the threads, so only the wall clock gives images/sec; ``clock_for`` picks.
+thread the CPU time sums the threads, so only the wall clock gives images/sec; ``clock_name`` picks.
 
 A repetition is a block of forward passes long enough (``min_block_s``) for timer overhead and
 scheduler jitter to be small, as ``torch.utils.benchmark``'s ``blocked_autorange`` does. The networks
@@ -23,16 +23,17 @@ import torch
 from torch import nn
 
 from netprof.bench.trend import median_iqr
-
-NOISY_IQR = 0.10  # warn when the IQR exceeds this share of the median
+from netprof.timing.measurement import NOISY_IQR_FRACTION
 
 
 @dataclass(frozen=True)
-class Measurement:
+class Throughput:
     """Images/sec of each repetition, with their median and interquartile range (never a mean alone).
 
-    ``runs[i]`` is round ``i`` of ``time_interleaved``: the same index in the measurements of one call
-    was taken in the same round, which is what ``netprof.bench.trend.paired`` relies on."""
+    A rate, where ``netprof.timing.Measurement`` holds durations: its median and IQR are taken the
+    same way and judged noisy by the same rule. ``runs[i]`` is round ``i`` of ``time_interleaved``:
+    the same index in the throughputs of one call was taken in the same round, which is what
+    ``netprof.bench.trend.paired`` relies on."""
 
     runs: tuple[float, ...]
     images_per_run: int
@@ -40,24 +41,30 @@ class Measurement:
     iqr: float
 
     @classmethod
-    def of(cls, runs: Sequence[float], images_per_run: int) -> Measurement:
+    def of(cls, runs: Sequence[float], images_per_run: int) -> Throughput:
         median, iqr = median_iqr(runs)
         return cls(tuple(runs), images_per_run, median, iqr)
 
     @property
     def noisy(self) -> bool:
-        return self.iqr > NOISY_IQR * self.median
+        return self.iqr > NOISY_IQR_FRACTION * self.median
 
 
 CLOCKS = {"process": time.process_time, "wall": time.perf_counter}
 
 
-def clock_for(threads: int, clock: str = "auto") -> str:
+def clock_name(threads: int, clock: str = "auto") -> str:
+    """The key of ``CLOCKS`` to time with: ``auto`` is CPU time on one thread, the wall clock on more."""
     if clock == "auto":
         return "process" if threads == 1 else "wall"
     if clock not in CLOCKS:
         raise ValueError(f"unknown clock {clock!r}: expected auto, {', '.join(CLOCKS)}")
     return clock
+
+
+# The names tests/test_bench_guidelines.py still imports; netprof's own code uses the ones above.
+Measurement = Throughput
+clock_for = clock_name
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float, clock: Callable[
 
 def time_interleaved(
     networks: Sequence[tuple[nn.Module, torch.Tensor]], plan: TimingPlan
-) -> list[Measurement]:
+) -> list[Throughput]:
     """Time each ``(model, input)``: eval mode, no grad, the caller's thread setting."""
     batch = [x.shape[0] for _, x in networks]
     runs: list[list[float]] = [[] for _ in networks]
@@ -119,4 +126,4 @@ def time_interleaved(
                     model(x)
                 runs[i].append(calls[i] * batch[i] / max(clock() - t0, 1e-9))
             rounds += 1
-    return [Measurement.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]
+    return [Throughput.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]

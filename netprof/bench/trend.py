@@ -21,9 +21,10 @@ column. The paper's own numbers (no spread: IQR 0) pass the same rule on both pl
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from netprof.timing.measurement import quantile
 
 NOISE_FLOOR = 0.02
 
@@ -69,11 +70,10 @@ class Verdict:
 
 
 def median_iqr(values: Sequence[float]) -> tuple[float, float]:
-    """Median and interquartile range (linear interpolation, numpy's default percentiles)."""
-    if len(values) < 2:
-        return (float(values[0]), 0.0) if values else (float("nan"), float("nan"))
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return statistics.median(values), q3 - q1
+    """Median and interquartile range, interpolated as ``netprof.timing.Measurement`` does."""
+    if not values:
+        return float("nan"), float("nan")
+    return quantile(values, 0.5), quantile(values, 0.75) - quantile(values, 0.25)
 
 
 def paired(runs: Mapping[str, Sequence[float]], reference: str) -> dict[str, Speed]:
