@@ -87,7 +87,7 @@ def test_tiny_runs_when_built_on_meta(llama):
     assert analysis.totals.mult_adds == 1_671_168
 
 
-def test_70b_params_on_meta(llama):
+def test_70b_params_and_mult_adds_on_meta(llama):
     with torch.device("meta"):
         model, tokens = llama.llama70b()
     c = llama.LLAMA2_70B
@@ -96,3 +96,15 @@ def test_70b_params_on_meta(llama):
     assert closed_form_params(c) == 68_976_648_192
     assert sum(p.numel() for p in model.parameters()) == 68_976_648_192
     assert tokens.is_meta and tokens.shape == (1, 4096) and tokens.dtype == torch.int64
+    # per token per layer: projections 2*8192^2 + 2*8192*1024 = 150,994,944; feed-forward
+    # 3*8192*28672 = 704,643,072; attention 2*4096*8192 = 67,108,864; together 922,746,880
+    # per token: 80 * 922,746,880 + 8192*32000 = 73,819,750,400 + 262,144,000 = 74,081,894,400
+    # 4096 tokens: 4096 * 74,081,894,400 = 303,439,439,462,400
+    assert closed_form_mult_adds(c) == 303_439_439_462_400
+    analysis = netprof.analyze(model, tokens)
+    assert analysis.mode == "meta"
+    assert analysis.uncounted == {}
+    assert analysis.params == 68_976_648_192
+    assert analysis.totals.mult_adds == 303_439_439_462_400
+    # Q @ K^T and P @ V alone: 4096 tokens * 80 layers * 67,108,864 = 21,990,232,555,520
+    assert analysis.categories["attention"].mult_adds == 21_990_232_555_520
