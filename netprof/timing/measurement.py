@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 NOISY_IQR_FRACTION = 0.10
 
@@ -76,3 +77,16 @@ class Measurement:
             f"IQR {self.iqr * 1e3:.3g} ms is {100 * self.iqr / self.median:.0f}% of the median "
             f"{self.median * 1e3:.3g} ms over {self.runs} runs: the machine was noisy, rerun with more runs"
         )
+
+    def to_dict(self, raw: bool = True) -> dict[str, Any]:
+        """JSON-ready seconds: the summary, and with ``raw`` every time; one layout for every report."""
+        out: dict[str, Any] = {
+            "median_s": self.median,
+            "q1_s": self.q1,
+            "q3_s": self.q3,
+            "iqr_s": self.iqr,
+            "runs": self.runs,
+        }
+        if raw:
+            out["times_s"] = list(self.times)
+        return out

@@ -156,17 +156,6 @@ def time_specs(
     return done
 
 
-def _measurement(m: Measurement) -> dict[str, Any]:
-    return {
-        "median_s": m.median,
-        "q1_s": m.q1,
-        "q3_s": m.q3,
-        "iqr_s": m.iqr,
-        "runs": m.runs,
-        "times_s": list(m.times),
-    }
-
-
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -188,7 +177,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
                 "params": p.params,
                 "batch": p.batch,
                 "images_per_s": p.images_per_s,
-                "latency": _measurement(p.latency),
+                "latency": p.latency.to_dict(),
             }
             for p in comparison.points
         ],

@@ -190,11 +190,8 @@ def render_calibration(calibration: Calibration, console: Console, cached_at: st
 # JSON: ints stay ints, times are float seconds.
 
 
-def measurement_to_dict(m: Measurement, raw: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"median_s": m.median, "q1_s": m.q1, "q3_s": m.q3, "iqr_s": m.iqr, "runs": m.runs}
-    if raw:
-        out["times_s"] = list(m.times)
-    return out
+# The name benchmarks/timing_overhead.py imports; netprof's own code calls Measurement.to_dict.
+measurement_to_dict = Measurement.to_dict
 
 
 def _group(g: GroupTiming) -> dict[str, Any]:
@@ -223,7 +220,7 @@ def _op(op: OpTiming) -> dict[str, Any]:
         "module": op.module,
         "category": op.category,
         "figure2": op.figure2,
-        "time": measurement_to_dict(op.time, raw=False),
+        "time": op.time.to_dict(raw=False),
         "bound": op.bound,
         "roofline_s": op.roofline_s,
     }
@@ -250,13 +247,13 @@ def timing_to_dict(timing: Timing) -> dict[str, Any]:
         "runs": timing.runs,
         "warmup": timing.warmup,
         "diverged_runs": timing.diverged_runs,
-        "end_to_end": measurement_to_dict(timing.end_to_end),
-        "plain": measurement_to_dict(timing.plain),
+        "end_to_end": timing.end_to_end.to_dict(),
+        "plain": timing.plain.to_dict(),
         "instrumentation_s": timing.instrumentation_s,
         "framework_overhead_s": timing.framework_overhead_s,
         "attributed_s": timing.attributed_s,
         "overhead_s": timing.overhead_s,
-        "overhead": measurement_to_dict(timing.overhead),
+        "overhead": timing.overhead.to_dict(),
         "roofline": None
         if cal is None
         else {
