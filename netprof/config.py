@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
+from netprof.errors import NetprofError
 from netprof.rules.base import RuleSettings, Severity
 
 if sys.version_info >= (3, 11):
@@ -48,7 +49,7 @@ DEVICES = ("auto", "meta", "fake", "cpu")
 SEVERITIES = tuple(s.value for s in Severity)
 
 
-class ConfigError(Exception):
+class ConfigError(NetprofError):
     """A configuration file or option is unusable; the message names the key."""
 
 

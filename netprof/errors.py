@@ -1,6 +1,15 @@
-"""One-line error messages: the CLI prints them, never a traceback."""
+"""The errors a user can fix, and their one-line messages: the CLI prints them, never a traceback.
+
+Every error netprof raises for bad input (a SPEC, a shape, a config, a baseline,
+a rule option) is a ``NetprofError``; the CLI maps that one family to exit
+status 2, and anything else to 3, an internal error.
+"""
 
 from __future__ import annotations
+
+
+class NetprofError(Exception):
+    """Bad input a user can fix; the message names the cause in one line."""
 
 
 def one_line(error: BaseException) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,9 +13,6 @@ from netprof.analysis.pricing import OpNode, price
 from netprof.analysis.unfused_attention import label_unfused_attention
 from netprof.capture.ir import Capture
 from netprof.module_paths import ancestors
-
-if TYPE_CHECKING:
-    from netprof.timing import Timing
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +50,11 @@ class ModuleSummary:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Everything ``netprof.analyze`` measured about one model."""
+    """Everything ``netprof.analyze`` counted about one model.
+
+    Results computed from it (timing, findings, a crosscheck) live beside it in
+    ``netprof.pipeline.Result``, never in it, so the analysis knows nothing of them.
+    """
 
     model: str
     mode: str
@@ -65,7 +66,6 @@ class Analysis:
     params: int
     uncounted: dict[str, int]
     notes: tuple[str, ...] = field(default=())
-    timing: Timing | None = None  # measured kernel times, when analyze(..., time=True)
 
     def module(self, path: str) -> ModuleSummary:
         for summary in self.modules:

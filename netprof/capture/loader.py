@@ -20,12 +20,12 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map_only
 
-from netprof.errors import one_line
+from netprof.errors import NetprofError, one_line
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 
 
-class SpecError(Exception):
+class SpecError(NetprofError):
     """The SPEC, its callable or its inputs are unusable."""
 
 

@@ -1,12 +1,12 @@
-"""Run one forward pass under the recorder, on meta, fake or real tensors.
+"""Run one workload (an inference forward pass, for one) under the recorder, on meta, fake or real tensors.
 
 ``meta`` and ``fake`` tensors carry shapes and dtypes but no data, so a model of
 any size is captured in the time its Python code takes to run. Models whose
 shapes depend on data (detection post-processing, ``.item()``) cannot run
 without data; ``auto`` then falls back to a real run on the CPU.
 
-Nothing the caller passed is changed: the model is put in eval mode for the
-capture; parameters and buffers are swapped for meta or fake stand-ins in the
+Nothing the caller passed is changed: the model is put in the workload's mode
+(eval, for inference) for the capture; parameters and buffers are swapped for meta or fake stand-ins in the
 modules' own parameter and buffer dicts; every module attribute, parameter and
 buffer is bound again to its original afterwards, even when the forward raises;
 a real run works on a copy.
@@ -26,12 +26,13 @@ from torch.utils._pytree import tree_map_only
 
 from netprof.capture.dispatch import OpFailed, Recorder
 from netprof.capture.ir import Capture
-from netprof.errors import one_line
+from netprof.capture.workload import Workload, as_workload
+from netprof.errors import NetprofError, one_line
 
 MODES = ("auto", "meta", "fake", "real")
 
 
-class CaptureError(Exception):
+class CaptureError(NetprofError):
     """The model could not be captured; the message names the cause."""
 
 
@@ -62,10 +63,9 @@ def _restored(model: nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _inference(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no autograd for the duration of one capture attempt."""
-    with _restored(model), torch.no_grad():
-        model.eval()
+def _prepared(model: nn.Module, workload: Workload) -> Iterator[None]:
+    """The workload's mode for the duration of one capture attempt, every attribute restored after."""
+    with _restored(model), workload.mode(model):
         yield
 
 
@@ -74,9 +74,9 @@ def _is_on_meta(model: nn.Module) -> bool:
     return bool(tensors) and all(t.is_meta for t in tensors)
 
 
-def _forward(model: nn.Module, inputs: tuple[Any, ...], recorder: Recorder) -> None:
+def _record(model: nn.Module, workload: Workload, inputs: Any, recorder: Recorder) -> None:
     with recorder:
-        model(*inputs)
+        workload.run(model, inputs)
 
 
 def _substitute(model: nn.Module, convert: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -100,44 +100,46 @@ def _substitute(model: nn.Module, convert: Callable[[torch.Tensor], torch.Tensor
                     slots[name] = stand_in
 
 
-def _run_meta(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
-    meta_inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
+def _run_meta(model: nn.Module, workload: Workload) -> Recorder:
+    meta_inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), workload.inputs)
     recorder = Recorder(model)
-    if _is_on_meta(model):
-        _forward(model, meta_inputs, recorder)
-        return recorder
-    _substitute(model, lambda t: torch.empty_like(t, device="meta"))
-    _forward(model, meta_inputs, recorder)
+    if not _is_on_meta(model):
+        _substitute(model, lambda t: torch.empty_like(t, device="meta"))
+    _record(model, workload, meta_inputs, recorder)
     return recorder
 
 
-def _run_fake(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
+def _run_fake(model: nn.Module, workload: Workload) -> Recorder:
     recorder = Recorder(model)
     with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
-        fake_inputs = tree_map_only(torch.Tensor, fake_mode.from_tensor, inputs)
+        fake_inputs = tree_map_only(torch.Tensor, fake_mode.from_tensor, workload.inputs)
         _substitute(model, fake_mode.from_tensor)
-        _forward(model, fake_inputs, recorder)
+        _record(model, workload, fake_inputs, recorder)
     return recorder
 
 
-def _run_real(model: nn.Module, inputs: tuple[Any, ...]) -> Recorder:
-    # A copy, so that a forward writing into its own buffers cannot touch the user's.
+def _run_real(model: nn.Module, workload: Workload) -> Recorder:
+    # A copy, so that a workload writing into its own buffers cannot touch the user's.
     twin = copy.deepcopy(model)
     recorder = Recorder(twin)
-    _forward(twin, inputs, recorder)
+    _record(twin, workload, workload.inputs, recorder)
     return recorder
 
 
 _RUNNERS = {"meta": _run_meta, "fake": _run_fake, "real": _run_real}
 
 
-def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Capture:
-    """Record one inference forward pass of ``model(*inputs)``.
+def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> Capture:
+    """Record one run of ``workload`` on ``model``.
+
+    ``workload`` is a ``Workload``, or example inputs (a tensor or a tuple of
+    positional arguments) for one inference forward pass.
 
     ``mode`` is ``meta``, ``fake``, ``real`` or ``auto``: meta, then fake, then
     real, keeping the first that works (a model already on the meta device only
     runs on meta). The returned capture says which mode ran and why others failed.
     """
+    workload = as_workload(workload)
     if mode not in MODES:
         raise CaptureError(f"unknown capture mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "auto":
@@ -147,8 +149,8 @@ def capture(model: nn.Module, inputs: tuple[Any, ...], mode: str = "auto") -> Ca
     failures: list[str] = []
     for attempt in attempts:
         try:
-            with _inference(model):
-                recorder = _RUNNERS[attempt](model, inputs)
+            with _prepared(model, workload):
+                recorder = _RUNNERS[attempt](model, workload)
         except Exception as error:  # noqa: BLE001 - any failure of the user's forward
             failures.append(f"{attempt}: {error if isinstance(error, OpFailed) else one_line(error)}")
             continue

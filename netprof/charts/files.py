@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netprof.analysis import Analysis
 from netprof.charts.breakdown import plot_breakdown
 from netprof.charts.common import timing_machine
 from netprof.charts.layers import plot_layers
@@ -41,16 +40,8 @@ def save(figure: Figure, stem: Path) -> list[Path]:
     return paths
 
 
-def _timing(analysis: Analysis) -> Timing:
-    if analysis.timing is None:
-        raise ValueError(f"{analysis.model}: charts need a timed analysis (analyze with time=True)")
-    return analysis.timing
-
-
-def model_figure(analysis: Analysis, kind: str, name: str | None = None) -> Figure:
-    """The ``kind`` chart (``layers``, ``roofline``, ``breakdown``) of one timed analysis."""
-    timing = _timing(analysis)
-    name = name or analysis.model
+def model_figure(timing: Timing, kind: str, name: str) -> Figure:
+    """The ``kind`` chart (``layers``, ``roofline``, ``breakdown``) of one timed model."""
     figure = _figure((11, 6.5) if kind != "breakdown" else (6, 5.5))
     ax = figure.add_subplot()
     machine = timing_machine(timing)
@@ -70,27 +61,25 @@ def model_figure(analysis: Analysis, kind: str, name: str | None = None) -> Figu
     return figure
 
 
-def write_model_charts(
-    analysis: Analysis, directory: Path, kinds: Sequence[str] = KINDS, name: str | None = None
-) -> list[Path]:
+def write_model_charts(timing: Timing, directory: Path, name: str, kinds: Sequence[str] = KINDS) -> list[Path]:
     """``directory/<kind>.png`` and ``.svg`` for each kind."""
     paths: list[Path] = []
     for kind in kinds:
-        paths += save(model_figure(analysis, kind, name), directory / kind)
+        paths += save(model_figure(timing, kind, name), directory / kind)
     return paths
 
 
-def comparison_figure(comparison: Comparison, analyses: Sequence[tuple[str, Analysis]]) -> Figure:
+def comparison_figure(comparison: Comparison, timings: Sequence[tuple[str, Timing]]) -> Figure:
     figure = _figure((12, 5.5))
-    timing = _timing(analyses[0][1]) if analyses else None
-    machine = timing_machine(timing) if timing else f"{comparison.device}, {comparison.threads} threads"
+    machine = (
+        timing_machine(timings[0][1]) if timings else f"{comparison.device}, {comparison.threads} threads"
+    )
     plot_comparison(figure, comparison, machine)
     return figure
 
 
-def breakdown_figure(analyses: Sequence[tuple[str, Analysis]]) -> Figure:
+def breakdown_figure(timings: Sequence[tuple[str, Timing]]) -> Figure:
     """One Figure-2 bar per model."""
-    timings = [(name, _timing(analysis)) for name, analysis in analyses]
     figure = _figure((max(6.0, 1.1 * len(timings) + 3), 5.5))
     ax = figure.add_subplot()
     machine = timing_machine(timings[0][1]) if timings else ""

@@ -1,37 +1,26 @@
-"""``netprof bench guidelines [--quick] [--output DIR] [--threads N] [--batch N] [--clock C]``.
+"""``netprof bench guidelines``: ShuffleNet V2's guideline experiments (Tables 1-4) timed on this machine.
 
-To wire into ``netprof.cli``::
-
-    from netprof.cli.bench import add_bench_parser
-    add_bench_parser(commands)            # commands = parser.add_subparsers(...)
-    ...
-    if args.command == "bench":
-        return args.handler(args, out, err)   # -> exit status (0 on success)
-
-``handler(args, out, err)`` prints the report on ``out`` and progress on ``err``, writes
-``guidelines.json``, ``guidelines.png`` and ``guidelines.svg`` under ``--output`` and returns 0; an
-unwritable directory raises ``OSError`` (which ``netprof.cli`` reports as exit 2). Until then
-``python -m netprof.bench guidelines`` runs it standalone.
+Prints the report on stdout and progress on stderr, and writes ``guidelines.json``,
+``guidelines.png`` and ``guidelines.svg`` under ``--output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from netprof.bench import guidelines, report
-from netprof.cli.argtypes import positive
+from netprof.cli import argtypes, common
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
 
 
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``bench`` (with its ``guidelines`` subcommand) to an ``add_subparsers()`` object."""
-    bench = subparsers.add_parser(
+def register(commands: Any) -> argparse.ArgumentParser:
+    """Add ``bench`` (with its ``guidelines`` subcommand)."""
+    bench = commands.add_parser(
         "bench",
         help="time reference networks on this machine",
         description="Time reference networks on this machine and compare with published numbers.",
@@ -58,11 +47,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=positive(int),
+        type=argtypes.positive(int),
         default=1,
         help="intra-op threads while timing (default 1, as the paper's ARM column)",
     )
-    parser.add_argument("--batch", type=positive(int), default=1, help="images per forward pass (default 1)")
+    parser.add_argument(
+        "--batch", type=argtypes.positive(int), default=1, help="images per forward pass (default 1)"
+    )
     parser.add_argument(
         "--clock",
         choices=["auto", "process", "wall"],
@@ -70,7 +61,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="process: this process's CPU time; wall: wall clock; auto (default): process on 1 thread, "
         "wall on more (CPU time sums the threads)",
     )
-    parser.set_defaults(handler=run_guidelines_command)
+    parser.set_defaults(handler=run)
     return bench
 
 
@@ -90,21 +81,12 @@ def write_outputs(result: guidelines.GuidelinesResult, directory: Path) -> list[
     return paths
 
 
-def run_guidelines_command(args: argparse.Namespace, out: Console, err: Console) -> int:
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     if args.clock == "process" and args.threads > 1:
         err.print("note: --clock process with several threads sums their CPU time: images per CPU-second")
     settings = guidelines.Settings.for_run(args.quick, args.threads, args.batch, args.clock)
     result = guidelines.run_guidelines(settings, progress=lambda line: err.print(line, highlight=False))
     report.render(result, out)
     for path in write_outputs(result, args.output):
-        err.print(f"wrote {path}", highlight=False)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m netprof.bench guidelines ...``."""
-    parser = argparse.ArgumentParser(prog="python -m netprof.bench")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_bench_parser(commands)
-    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    return args.handler(args, Console(), Console(stderr=True))
+        common.say(err, f"wrote {path}")
+    return common.ExitStatus.SUCCESS

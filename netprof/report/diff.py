@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netprof.errors import NetprofError
+
 SCHEMA = "netprof.diff/1"
 ANALYSIS_SCHEMA = "netprof.analysis/1"
 METRICS = ("mult_adds", "flops", "params", "mem_access_bytes")
 
 
-class DiffError(Exception):
+class DiffError(NetprofError):
     """An input file is missing or not a netprof analysis."""
 
 

@@ -17,6 +17,7 @@ from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.environment import versions
 from netprof.report.crosscheck import crosscheck_to_dict
+from netprof.timing.attribution import Timing
 from netprof.timing.report import timing_to_dict
 
 SCHEMA = "netprof.analysis/1"
@@ -58,8 +59,10 @@ def _op(node: OpNode) -> dict[str, Any]:
     }
 
 
-def to_dict(analysis: Analysis, crosscheck: Crosscheck | None = None) -> dict[str, Any]:
-    """The document; ``timing`` is added when the analysis was timed, ``crosscheck`` when one ran."""
+def to_dict(
+    analysis: Analysis, timing: Timing | None = None, crosscheck: Crosscheck | None = None
+) -> dict[str, Any]:
+    """The document; ``timing`` is added when the model was timed, ``crosscheck`` when one ran."""
     document = {
         "schema": SCHEMA,
         "model": analysis.model,
@@ -85,15 +88,15 @@ def to_dict(analysis: Analysis, crosscheck: Crosscheck | None = None) -> dict[st
         ],
         "ops": [_op(node) for node in analysis.ops],
     }
-    if analysis.timing is not None:
-        document["timing"] = timing_to_dict(analysis.timing)
+    if timing is not None:
+        document["timing"] = timing_to_dict(timing)
     if crosscheck is not None:
         document["crosscheck"] = crosscheck_to_dict(crosscheck)
     return document
 
 
-def dumps(analysis: Analysis, crosscheck: Crosscheck | None = None) -> str:
-    return json.dumps(to_dict(analysis, crosscheck), indent=1) + "\n"
+def dumps(analysis: Analysis, timing: Timing | None = None, crosscheck: Crosscheck | None = None) -> str:
+    return json.dumps(to_dict(analysis, timing, crosscheck), indent=1) + "\n"
 
 
 def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
@@ -127,12 +130,13 @@ def check_to_dict(
     analysis: Analysis,
     findings: Any,
     baseline: dict[str, Any] | None = None,
+    timing: Timing | None = None,
 ) -> dict[str, Any]:
     """``to_dict`` plus the ``findings`` of ``netprof check`` (and, with a baseline, what it hid).
 
     Same schema name: ``findings`` and ``baseline`` are optional keys added to ``netprof.analysis/1``.
     """
-    document = to_dict(analysis)
+    document = to_dict(analysis, timing)
     document["findings"] = [finding_to_dict(finding, analysis.model) for finding in findings]
     if baseline is not None:
         document["baseline"] = baseline

@@ -32,7 +32,7 @@ def _cost_cells(row: Row, analysis: Analysis) -> list[str]:
 _COST_HEADER = ["mult_adds", "%", "flops", "mem_access", "%"]
 
 
-def render(analysis: Analysis, depth: int = 1) -> str:
+def render(analysis: Analysis, depth: int = 1, timing: Timing | None = None) -> str:
     totals = analysis.totals
     lines = [
         f"### netprof: `{analysis.model}`",
@@ -83,8 +83,8 @@ def render(analysis: Analysis, depth: int = 1) -> str:
         ),
         "",
     ]
-    if analysis.timing is not None:
-        lines += _timing_section(analysis.timing)
+    if timing is not None:
+        lines += _timing_section(timing)
     lines += [f"<sub>{CONVENTIONS}</sub>", ""]
     return "\n".join(lines)
 

@@ -19,12 +19,14 @@ from fnmatch import fnmatchcase
 from torch import nn
 
 from netprof.analysis import Analysis
+from netprof.errors import one_line
 from netprof.metrics import compute
 from netprof.rules import docs
 from netprof.rules.base import (
     Finding,
     Rule,
     RuleContext,
+    RuleError,
     RuleSettings,
     Severity,
     SourceLocation,
@@ -38,6 +40,7 @@ __all__ = [
     "Rule",
     "RuleContext",
     "RuleEntry",
+    "RuleError",
     "RuleSettings",
     "Severity",
     "SourceLocation",
@@ -93,25 +96,37 @@ def _enabled(entry: RuleEntry, setting: RuleSettings) -> bool:
     return entry.status is Status.STABLE
 
 
+def _checked(rule: Rule, origin: str, context: RuleContext, options: Mapping[str, object]) -> list[Finding]:
+    """The rule's findings; a rule that raises is named, so that a broken plugin can be disabled."""
+    try:
+        return list(rule.check(context, options))
+    except Exception as error:
+        raise RuleError(
+            f"rule {rule.id} ({origin}) raised {one_line(error)}; disable it with --ignore-rules {rule.id}"
+        ) from error
+
+
 def run(
     analysis: Analysis,
     model: nn.Module | None = None,
     settings: Mapping[str, RuleSettings] = {},  # read only, never mutated
     ignore: Sequence[str] = (),
     plugins: Sequence[str] = (),
+    op_seconds: Mapping[int, float] | None = None,
 ) -> list[Finding]:
     """Every finding of every enabled rule, worst first (most memory access added).
 
     ``settings`` maps rule ids to their configuration; an unknown id, option or wrongly
-    typed option raises ValueError naming it. ``ignore`` holds module path globs
+    typed option raises RuleError (a ValueError) naming it. ``ignore`` holds module path globs
     (``fnmatch``: ``"stage2.*"``; ``""`` is the root). ``model``, when given, fills each
     finding's source location (the module class's file, relative to the working
-    directory when inside it, and line).
+    directory when inside it, and line). ``op_seconds`` (op id -> measured median
+    seconds) lets findings carry the share of op time they cost.
     """
     table = entries(plugins)
     unknown = [rule_id for rule_id in settings if rule_id not in table]
     if unknown:
-        raise ValueError(f"unknown rule id {unknown[0]!r} in settings (known: {', '.join(table)})")
+        raise RuleError(f"unknown rule id {unknown[0]!r} in settings (known: {', '.join(table)})")
     chosen = []
     for rule_id, entry in table.items():
         setting = settings.get(rule_id, RuleSettings())
@@ -120,11 +135,11 @@ def run(
             chosen.append((entry.rule, setting, options))
     if not chosen:
         return []
-    context = RuleContext(analysis, compute(analysis))
+    context = RuleContext(analysis, compute(analysis), op_seconds)
     findings: list[Finding] = []
     for rule, setting, options in chosen:
         severity = Severity(setting.severity) if setting.severity is not None else rule.default_severity
-        for found in rule.check(context, options):
+        for found in _checked(rule, table[rule.id].origin, context, options):
             if any(fnmatchcase(found.module, pattern) for pattern in ignore):
                 continue
             findings.append(

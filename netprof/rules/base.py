@@ -10,12 +10,18 @@ Renderers only format findings: thresholds are applied here, never there.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from netprof.analysis import Analysis
+from netprof.errors import NetprofError
 from netprof.metrics import GraphMetrics
+
+
+class RuleError(NetprofError, ValueError):
+    """A rule id, option, plugin or rule run that cannot be used; a ValueError, as bad values are."""
 
 
 class Severity(str, enum.Enum):
@@ -90,10 +96,15 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule's ``check`` receives: the analysis and the metrics computed from it once."""
+    """What a rule's ``check`` receives: the analysis and the metrics computed from it once.
+
+    ``op_seconds`` maps op ids to their measured median seconds when the model was
+    timed, so that findings can say what share of op time they cost.
+    """
 
     analysis: Analysis
     metrics: GraphMetrics
+    op_seconds: Mapping[int, float] | None = None
 
     def module_type(self, path: str) -> str:
         try:
@@ -108,11 +119,12 @@ class RuleContext:
 
     def time_share(self, op_ids: Iterable[int]) -> float | None:
         """The measured share of op time spent in ``op_ids``; None when the analysis was not timed."""
-        timing = self.analysis.timing
-        if timing is None or not timing.attributed_s:
+        if not self.op_seconds:
             return None
-        wanted = set(op_ids)
-        return sum(op.time.median for op in timing.ops if op.id in wanted) / timing.attributed_s
+        attributed_s = math.fsum(self.op_seconds.values())
+        if not attributed_s:
+            return None
+        return math.fsum(self.op_seconds.get(op_id, 0.0) for op_id in set(op_ids)) / attributed_s
 
 
 class Rule(Protocol):
@@ -172,7 +184,7 @@ def finding(
 
 
 def resolve_options(rule: Rule, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` merged over the rule's defaults; unknown keys and wrong types raise ValueError.
+    """``options`` merged over the rule's defaults; unknown keys and wrong types raise RuleError.
 
     An option's type is its default's: a bool takes a bool, an int an int, a float an
     int or a float, a sequence a list or tuple.
@@ -181,7 +193,7 @@ def resolve_options(rule: Rule, options: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in options.items():
         if key not in defaults:
             known = ", ".join(sorted(defaults)) or "none"
-            raise ValueError(f"rule {rule.id}: unknown option {key!r} (known: {known})")
+            raise RuleError(f"rule {rule.id}: unknown option {key!r} (known: {known})")
         default = defaults[key]
         if isinstance(default, bool):
             ok = isinstance(value, bool)
@@ -194,7 +206,7 @@ def resolve_options(rule: Rule, options: Mapping[str, Any]) -> dict[str, Any]:
         else:
             ok = True
         if not ok:
-            raise ValueError(
+            raise RuleError(
                 f"rule {rule.id}: option {key!r} must be {type(default).__name__}, got {value!r}"
             )
     return {**defaults, **options}

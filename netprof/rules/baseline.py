@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netprof.analysis import Analysis
+from netprof.errors import NetprofError
 from netprof.fingerprints import fingerprint
 from netprof.rules.base import Finding
 
@@ -25,7 +26,7 @@ SCHEMA = "netprof.baseline/1"
 TOTALS = ("mult_adds", "flops", "params", "mem_access_bytes")
 
 
-class BaselineError(Exception):
+class BaselineError(NetprofError):
     """The baseline file is missing or not a netprof baseline."""
 
 

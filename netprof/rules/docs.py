@@ -14,10 +14,12 @@ import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
+from netprof.errors import NetprofError
+
 SHARE = Path("share", "netprof", "rules")
 
 
-class DocumentNotFound(LookupError, ValueError):
+class DocumentNotFound(NetprofError, LookupError, ValueError):
     """No document for a rule id: a LookupError for callers that look things up, a ValueError
     like every other bad rule id."""
 

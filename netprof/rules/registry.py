@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from netprof.rules import g1_equal_channels, g2_group_convolution, g3_fragmentation, g4_elementwise
-from netprof.rules.base import Rule, Status
+from netprof.rules.base import Rule, RuleError, Status
 
 ENTRY_POINT_GROUP = "netprof.rules"
 REQUIRED = ("id", "title", "default_severity", "default_options", "check")
@@ -41,7 +41,7 @@ BUILTIN: dict[str, RuleEntry] = {
 def _checked(rule: Any, origin: str) -> RuleEntry:
     missing = [name for name in REQUIRED if not hasattr(rule, name)]
     if missing:
-        raise ValueError(f"rule plugin {origin}: {type(rule).__name__} lacks {', '.join(missing)}")
+        raise RuleError(f"rule plugin {origin}: {type(rule).__name__} lacks {', '.join(missing)}")
     return RuleEntry(rule, Status(getattr(rule, "status", Status.STABLE)), origin)
 
 
@@ -49,13 +49,13 @@ def load_plugin(spec: str) -> RuleEntry:
     """``"package.module:OBJECT"`` (``OBJECT`` may be dotted) -> its rule."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"rule plugin {spec!r}: expected 'package.module:OBJECT'")
+        raise RuleError(f"rule plugin {spec!r}: expected 'package.module:OBJECT'")
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as error:
-        raise ValueError(f"rule plugin {spec!r}: {error}") from error
+        raise RuleError(f"rule plugin {spec!r}: {error}") from error
     return _checked(target, spec)
 
 
@@ -68,12 +68,12 @@ def entries(plugins: Sequence[str] = ()) -> dict[str, RuleEntry]:
         try:
             rule = ep.load()
         except Exception as error:  # a broken third-party package: name it
-            raise ValueError(f"rule plugin {origin} ({ep.value}): {error}") from error
+            raise RuleError(f"rule plugin {origin} ({ep.value}): {error}") from error
         loaded.append(_checked(rule, origin))
     loaded += [load_plugin(spec) for spec in plugins]
     for entry in loaded:
         if entry.rule.id in table:
-            raise ValueError(
+            raise RuleError(
                 f"rule plugin {entry.origin}: id {entry.rule.id!r} is already used by {table[entry.rule.id].origin}"
             )
         table[entry.rule.id] = entry

@@ -1,7 +1,7 @@
 """FLOPs vs latency across models: does a lower count mean a faster network here?
 
-``netprof compare SPEC SPEC ...`` times each model (``analyze(time=True)``) and
-ranks them. The latency of a model is the median of its *plain* forward passes
+``netprof compare SPEC SPEC ...`` times each model (``netprof.pipeline.time_specs``)
+and ranks them. The latency of a model is the median of its *plain* forward passes
 (``Timing.plain``: no dispatch mode, no instrumentation), the figure a user of
 the model sees. Agreement between a cost metric and latency is Spearman's rank
 correlation: 1 when the metric orders the models exactly as their latency does,
@@ -12,13 +12,14 @@ indirect metric; this says, on this machine, how well each ordering holds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from netprof.analysis import Analysis
+from netprof.timing.attribution import Timing
 from netprof.timing.measurement import Measurement
 
 
@@ -89,10 +90,7 @@ class Comparison:
         return self.points[0].threads if self.points else 1
 
 
-def model_point(name: str, analysis: Analysis) -> ModelPoint:
-    timing = analysis.timing
-    if timing is None:
-        raise ValueError(f"{name}: the analysis has no timing (analyze it with time=True)")
+def model_point(name: str, analysis: Analysis, timing: Timing) -> ModelPoint:
     first = analysis.inputs[0] if analysis.inputs else None
     shape = getattr(first, "shape", None)
     return ModelPoint(
@@ -108,9 +106,9 @@ def model_point(name: str, analysis: Analysis) -> ModelPoint:
     )
 
 
-def compare(analyses: Sequence[tuple[str, Analysis]]) -> Comparison:
-    """Rank correlation of latency with mult_adds and with memory access cost, over timed analyses."""
-    points = tuple(model_point(name, analysis) for name, analysis in analyses)
+def rank_models(timed: Sequence[tuple[str, Analysis, Timing]]) -> Comparison:
+    """Rank correlation of latency with mult_adds and with memory access cost, over timed models."""
+    points = tuple(model_point(name, analysis, timing) for name, analysis, timing in timed)
     latency = [p.latency.median for p in points]
     return Comparison(
         points,
@@ -123,37 +121,6 @@ def spec_name(spec: str, taken: set[str] | None = None) -> str:
     """``netprof.zoo:shufflenet_v2_x1_0`` -> ``shufflenet_v2_x1_0``; the whole spec if that name is taken."""
     name = spec.rpartition(":")[2] or spec
     return spec if taken is not None and name in taken else name
-
-
-def time_specs(
-    specs: Sequence[str],
-    *,
-    repeat: int | None = None,
-    threads: int | None = None,
-    budget_s: float | None = None,
-    device: str = "cpu",
-    input_shapes: list[tuple[int, ...]] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> list[tuple[str, Analysis]]:
-    """Load and time each spec in turn; returns ``(name, analysis)`` pairs in the given order."""
-    import netprof
-    from netprof.capture.loader import load
-
-    done: list[tuple[str, Analysis]] = []
-    taken: set[str] = set()
-    for spec in specs:
-        name = spec_name(spec, taken)
-        taken.add(name)
-        if progress:
-            progress(f"timing {name} ...")
-        loaded = load(spec, input_shapes, device="cpu")
-        options: dict[str, Any] = {"time": True, "device": device, "repeat": repeat, "threads": threads}
-        if budget_s is not None:
-            options["budget_s"] = budget_s
-        done.append(
-            (name, netprof.analyze(loaded.model, loaded.inputs, name=spec, notes=loaded.notes, **options))
-        )
-    return done
 
 
 def _number(value: float) -> float | None:

@@ -11,8 +11,8 @@ end-to-end time), one instrumented forward. After ``warmup`` passes of each
 kind, they repeat ``repeat`` times, or, without a count, until ``budget_s``
 seconds have gone by (at least ``MIN_RUNS``, at most ``MAX_RUNS``).
 
-The user's model is never run: a copy is, in eval mode and without autograd,
-exactly as the capture ran it.
+The user's model is never run: a copy is, in the workload's mode (eval and
+without autograd, for inference), exactly as the capture ran it.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map_only
 
+from netprof.capture.workload import Workload, as_workload
+from netprof.errors import NetprofError
 from netprof.timing import calibrate
 from netprof.timing.attribution import Timing, attribute
 from netprof.timing.calibrate import Calibration
@@ -44,7 +46,7 @@ MIN_RUNS = 5
 MAX_RUNS = 10_000
 
 
-class TimingError(Exception):
+class TimingError(NetprofError):
     """The model could not be timed; the message says why."""
 
 
@@ -90,32 +92,41 @@ def ensure_runnable(model: nn.Module) -> None:
         )
 
 
-def to_device(
-    model: nn.Module, inputs: tuple[Any, ...], device: torch.device
-) -> tuple[nn.Module, tuple[Any, ...]]:
-    """A copy of the model and of the inputs on ``device``; the caller's stay where they are."""
+def to_device(model: nn.Module, workload: Workload, device: torch.device) -> tuple[nn.Module, Workload]:
+    """A copy of the model and of the workload on ``device``; the caller's stay where they are."""
     ensure_runnable(model)
-    twin = copy.deepcopy(model).to(device)
-    moved = tree_map_only(torch.Tensor, lambda t: t.to(device), inputs)
-    return twin, moved
+    return copy.deepcopy(model).to(device), workload.to(device)
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    """How to time: on which device, how many passes (or for how long), with how many threads."""
+
+    device: str = "cpu"
+    repeat: int | None = None
+    budget_s: float = DEFAULT_BUDGET_S
+    threads: int | None = None
 
 
 class Runner:
-    """One model copy, its inputs and a clock; runs plain and instrumented passes.
+    """One model copy, a workload with its inputs on the device, and a clock; runs plain and
+    instrumented passes.
 
     Exposed so that a test can run passes under ``torch.profiler`` and compare
-    the very same passes.
+    the very same passes. ``workload`` is a ``Workload`` or a tuple of forward
+    arguments, on ``device``.
     """
 
     def __init__(
-        self, model: nn.Module, inputs: tuple[Any, ...], expected: list[str], device: torch.device
+        self, model: nn.Module, workload: Workload | Any, expected: list[str], device: torch.device
     ) -> None:
-        self.model, self.inputs, self.expected = model, inputs, expected
+        self.workload = as_workload(workload)
+        self.model, self.inputs, self.expected = model, self.workload.inputs, expected
         self.clock = clock_for(device)
 
     def plain(self) -> float:
         self.clock.begin_pass()
-        self.model(*self.inputs)
+        self.workload.run(self.model, self.inputs)
         e2e, _ = self.clock.end_pass()
         return e2e
 
@@ -124,7 +135,7 @@ class Runner:
         mode = _TimingMode(self.clock)
         self.clock.begin_pass()
         with mode:
-            self.model(*self.inputs)
+            self.workload.run(self.model, self.inputs)
         e2e, ops = self.clock.end_pass()
         same = len(mode.funcs) == len(self.expected) and all(
             str(f) == name for f, name in zip(mode.funcs, self.expected)
@@ -170,7 +181,7 @@ def _progress(enabled: bool, total: float, description: str) -> Iterator[Any]:
 
 def time_analysis(
     model: nn.Module,
-    inputs: Any,
+    workload: Workload | Any,
     analysis: Analysis,
     *,
     device: str | torch.device = "cpu",
@@ -181,10 +192,11 @@ def time_analysis(
     calibration: Calibration | None | str = "cached",
     progress: bool = True,
 ) -> Timing:
-    """Time every op of ``analysis`` by running ``model(*inputs)`` on ``device``.
+    """Time every op of ``analysis`` by running ``workload`` on ``model`` on ``device``.
 
-    ``analysis`` must come from a ``real`` capture of the same model and inputs
-    on the same device (``netprof.analyze(..., time=True)`` does all this).
+    ``workload`` is a ``Workload`` or example inputs of a forward pass.
+    ``analysis`` must come from a ``real`` capture of the same model and workload
+    on the same device (``netprof.run(..., time=True)`` does all this).
     ``repeat`` fixes the number of timed passes; otherwise they run for
     ``budget_s`` seconds. ``threads`` sets ``torch.set_num_threads`` while
     timing (restored after). ``calibration`` is a ``Calibration``, ``None`` for
@@ -195,9 +207,8 @@ def time_analysis(
     if budget_s <= 0:
         raise ValueError(f"budget_s must be positive, got {budget_s}")
     dev = device_of(device)
-    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    twin, moved = to_device(model, inputs, dev)
-    twin.eval()
+    workload = as_workload(workload)
+    twin, moved = to_device(model, workload, dev)
     expected = [node.op for node in analysis.ops]
     runner = Runner(twin, moved, expected, dev)
     notes: list[str] = []
@@ -205,7 +216,7 @@ def time_analysis(
     e2e: list[float] = []
     op_times: list[list[float]] = []
     diverged = 0
-    with calibrate.threads_set(threads) as in_force, torch.no_grad():
+    with calibrate.threads_set(threads) as in_force, workload.mode(twin):
         if calibration == "cached":
             calibration = calibrate.load(str(dev), in_force)
         for _ in range(warmup):

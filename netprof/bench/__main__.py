@@ -1,5 +1,0 @@
-import sys
-
-from netprof.cli.bench import main
-
-sys.exit(main())

@@ -1,0 +1,83 @@
+"""``netprof analyze``: count a model's mult_adds, flops, params and memory access, optionally timed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from netprof import pipeline
+from netprof.cli import common
+from netprof.report import json_report, markdown, text
+from netprof.report.crosscheck import render_crosscheck
+from netprof.timing import report as timing_report
+from netprof.timing.run import TimingError
+
+
+def register(commands: Any) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        "analyze",
+        help="count mult_adds, flops, params and memory access cost of a model",
+        description="Capture one inference forward pass at the ATen level and price every op.",
+    )
+    parser.add_argument("spec", nargs="?", help=f"{common.SPEC_HELP}; default: {common.DEFAULT_SPEC}")
+    common.add_model_arguments(parser)
+    parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    common.add_output_argument(parser)
+    parser.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
+    parser.add_argument("--crosscheck", choices=["fvcore"], help="compare with another counter, per op type")
+    common.add_time_arguments(parser)
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="DIR",
+        help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR",
+    )
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    spec = args.spec or common.DEFAULT_SPEC
+    if args.plot is not None and not args.time:
+        raise TimingError("--plot charts measured times: add --time")
+    loaded = pipeline.load_spec(spec, args.input, args.dtype, args.device)
+    with err.status(f"capturing {spec} ...", spinner="dots"):
+        result = pipeline.run_loaded(
+            loaded,
+            device=args.device,
+            timing=common.timing_options(args),
+            notes=() if args.spec else (common.default_spec_note("analyzing"),),
+        )
+    if args.plot is not None and result.timing is not None:
+        from netprof.charts.files import write_model_charts
+
+        for path in write_model_charts(result.timing, args.plot, name=spec):
+            common.say(err, f"wrote {path}")
+    if args.crosscheck == "fvcore":
+        with err.status("running fvcore on the same model ...", spinner="dots"):
+            result = pipeline.add_crosscheck(result, loaded.model, loaded.inputs)
+    if args.format == "json":
+        common.write_text(
+            json_report.dumps(result.analysis, result.timing, result.crosscheck), args.output, err
+        )
+    elif args.format == "markdown":
+        report = markdown.render(result.analysis, args.depth, result.timing)
+        if result.crosscheck is not None:
+            report += markdown.crosscheck_section(result.crosscheck)
+        common.write_text(report, args.output, err)
+    else:
+        common.write_table(lambda console: _render_table(result, console, args.depth), args.output, out, err)
+    return common.ExitStatus.SUCCESS
+
+
+def _render_table(result: pipeline.Result, console: Console, depth: int) -> None:
+    text.render(result.analysis, console, depth)
+    if result.timing is not None:
+        console.print()
+        timing_report.render(result.timing, console, depth)
+    if result.crosscheck is not None:
+        console.print()
+        console.print(render_crosscheck(result.crosscheck))

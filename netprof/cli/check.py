@@ -1,0 +1,209 @@
+"""``netprof check``: run the rules on each model; exit 1 on findings at or above ``--fail-on``."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from netprof import config as configuration
+from netprof import pipeline
+from netprof.cli import common
+from netprof.cli.rules import document
+from netprof.report import findings_markdown, findings_rows, findings_text, github, json_report, sarif
+from netprof.rules import all_rules
+from netprof.rules import baseline as baselines
+from netprof.rules.base import Severity
+
+
+class CheckFormat(str, enum.Enum):
+    """``netprof check --format``: each member has one renderer in ``netprof.report``."""
+
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    SARIF = "sarif"
+    GITHUB = "github"
+
+
+def _rule_ids(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError(f"expected rule ids such as G1,G2, got {text!r}")
+    return ids
+
+
+def register(commands: Any) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        "check",
+        help="check models against the ShuffleNet V2 guidelines (exit 1 on findings)",
+        description="Analyze each model and run the rules on it. Exit status: 0 clean, 1 a finding at or "
+        "above --fail-on, 2 usage/config/model error, 3 internal error. Configuration: [tool.netprof] in "
+        "pyproject.toml; the command line overrides it.",
+    )
+    parser.add_argument(
+        "specs",
+        nargs="*",
+        metavar="SPEC",
+        help="models to check (file.py:callable or package.module:callable); default: the models of "
+        f"[tool.netprof], else {common.DEFAULT_SPEC}",
+    )
+    common.add_model_arguments(parser, defaults=False)
+    common.add_time_arguments(parser)
+    parser.add_argument("--format", choices=[f.value for f in CheckFormat], default=CheckFormat.TABLE.value)
+    common.add_output_argument(parser)
+    parser.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        help="lowest severity that fails the check (default error, or [tool.netprof] fail-on)",
+    )
+    parser.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even with findings (errors still exit 2/3)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="report and fail only on findings this baseline does not hold",
+    )
+    parser.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="write every current finding to FILE as the new baseline (then exit 0)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with a [tool.netprof] table (default ./pyproject.toml when present)",
+    )
+    parser.add_argument(
+        "--select", action="append", type=_rule_ids, metavar="IDS", help="run only these rules, e.g. G1,G2"
+    )
+    parser.add_argument(
+        "--ignore-rules",
+        action="append",
+        type=_rule_ids,
+        metavar="IDS",
+        help="do not run these rules, e.g. G3",
+    )
+    parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def _flatten(groups: list[list[str]] | None) -> list[str] | None:
+    return None if groups is None else [item for group in groups for item in group]
+
+
+def _known_options(plugins: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    return {rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in all_rules(plugins)}
+
+
+def _config(args: argparse.Namespace) -> configuration.Config:
+    """Defaults < pyproject.toml (or --config) < the command line."""
+    config = configuration.load(args.config, _known_options())
+    return configuration.with_command_line(
+        config,
+        fail_on=Severity(args.fail_on) if args.fail_on else None,
+        select=_flatten(args.select),
+        ignore_rules=_flatten(args.ignore_rules) or (),
+        known=_known_options(config.plugins) if config.plugins else _known_options(),
+    )
+
+
+def _models(
+    args: argparse.Namespace, config: configuration.Config
+) -> tuple[list[configuration.ModelConfig], bool]:
+    """The models to check, and whether they are the built-in default."""
+    if args.specs:
+        return [configuration.ModelConfig(spec) for spec in args.specs], False
+    if config.models:
+        return list(config.models), False
+    return [configuration.ModelConfig(common.DEFAULT_SPEC)], True
+
+
+def _check_one(
+    args: argparse.Namespace,
+    model: configuration.ModelConfig,
+    config: configuration.Config,
+    notes: tuple[str, ...],
+) -> tuple[pipeline.Result, list[Any]]:
+    device = args.device or model.device or "auto"
+    loaded = pipeline.load_spec(
+        model.spec,
+        args.input or (list(model.input) if model.input else None),
+        args.dtype or model.dtype or torch.float32,
+        device,
+    )
+    result = pipeline.run_loaded(loaded, device=device, timing=common.timing_options(args), notes=notes)
+    return result, pipeline.check(result, loaded.model, config)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    config = _config(args)
+    baseline = baselines.load(args.baseline) if args.baseline else None
+    models, default = _models(args, config)
+    notes = (common.default_spec_note("checking"),) if default else ()
+    results = []
+    for model in models:
+        with err.status(f"checking {model.spec} ...", spinner="dots"):
+            results.append(_check_one(args, model, config, notes))
+
+    if args.write_baseline:
+        baselines.write(args.write_baseline, [(result.analysis, findings) for result, findings in results])
+        count = sum(len(findings) for _, findings in results)
+        common.say(err, f"wrote baseline {args.write_baseline} ({count} findings)")
+        baseline = baselines.load(args.write_baseline)
+    checked = [baselines.triage(result.analysis, findings, baseline) for result, findings in results]
+    _emit(args, [result for result, _ in results], checked, config.fail_on, out, err)
+    if findings_rows.failing(checked, config.fail_on) and not args.exit_zero:
+        return common.ExitStatus.FINDINGS
+    return common.ExitStatus.SUCCESS
+
+
+def _emit(
+    args: argparse.Namespace,
+    results: list[pipeline.Result],
+    checked: list[baselines.CheckedModel],
+    fail_on: Severity,
+    out: Console,
+    err: Console,
+) -> None:
+    form = CheckFormat(args.format)
+    if form is CheckFormat.TABLE:
+        common.write_table(
+            lambda console: findings_text.render(checked, console, fail_on, args.depth), args.output, out, err
+        )
+        return
+    if form is CheckFormat.MARKDOWN:
+        report = findings_markdown.render(checked, fail_on, args.depth)
+    elif form is CheckFormat.JSON:
+        documents = [
+            json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c), result.timing)
+            for result, c in zip(results, checked)
+        ]
+        report = json.dumps(documents[0] if len(documents) == 1 else documents, indent=1) + "\n"
+    elif form is CheckFormat.SARIF:
+        report = sarif.dumps(checked, all_rules(), document)
+    else:
+        report = github.render(checked, findings_rows.rule_titles(all_rules()))
+    common.write_text(report, args.output, err)
+
+
+def _baseline_summary(args: argparse.Namespace, checked: baselines.CheckedModel) -> dict[str, Any] | None:
+    path = args.write_baseline or args.baseline
+    if path is None:
+        return None
+    return {
+        "path": str(path),
+        "known": len(checked.baselined),
+        "fixed": [entry.fingerprint for entry in checked.fixed],
+        "previous_totals": dict(checked.previous) if checked.previous is not None else None,
+    }

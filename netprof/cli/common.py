@@ -1,0 +1,132 @@
+"""What every ``netprof`` command shares: exit statuses, the model and timing flags, and output writing."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from netprof.cli import argtypes
+from netprof.errors import NetprofError
+from netprof.pipeline import DEVICES
+from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
+
+DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
+SPEC_HELP = "file.py:callable or package.module:callable returning a module or (module, inputs)"
+# Files written with -o get a fixed width and no colour, whatever the terminal.
+FILE_WIDTH = 160
+
+
+class ExitStatus(enum.IntEnum):
+    SUCCESS = 0
+    FINDINGS = 1
+    USAGE_ERROR = 2
+    INTERNAL_ERROR = 3
+
+
+def default_spec_note(verb: str) -> str:
+    return f"no SPEC given: {verb} the built-in example {DEFAULT_SPEC} (ShuffleNet V2 1x)"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """``--input``, ``--dtype`` and ``--device``; without ``defaults`` they stay None (the config decides)."""
+    parser.add_argument(
+        "--input",
+        action="append",
+        type=argtypes.shape,
+        metavar="SHAPE",
+        help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
+    )
+    parser.add_argument(
+        "--dtype",
+        type=argtypes.dtype,
+        default=torch.float32 if defaults else None,
+        help="dtype of --input tensors (default float32)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=list(DEVICES),
+        default="auto" if defaults else None,
+        help="meta: build the model on the meta device (no weights allocated); fake: fake tensors; "
+        "cpu: real execution; cuda: real execution and --time on the GPU; auto (default): meta, else fake, "
+        "else cpu",
+    )
+
+
+def add_time_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--time``, ``--repeat``, ``--budget`` and ``--threads``."""
+    group = parser.add_argument_group("timing")
+    group.add_argument(
+        "--time",
+        action="store_true",
+        help="also run the model for real and time every op (capture becomes 'real'; needs --device cpu or auto)",
+    )
+    group.add_argument(
+        "--repeat",
+        type=argtypes.positive(int),
+        metavar="N",
+        help="timed passes (default: as many as fit in --budget)",
+    )
+    group.add_argument(
+        "--budget",
+        type=argtypes.positive(float),
+        default=DEFAULT_BUDGET_S,
+        metavar="SECONDS",
+        help=f"time spent on timed passes when --repeat is not given (default {DEFAULT_BUDGET_S:g})",
+    )
+    add_threads_argument(group)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--threads",
+        type=argtypes.positive(int),
+        metavar="N",
+        help="torch intra-op threads while timing (default: torch's)",
+    )
+
+
+def timing_options(args: argparse.Namespace) -> TimingOptions | None:
+    """The parsed timing flags; ``None`` without ``--time``. The device follows ``--device``."""
+    if not args.time:
+        return None
+    return TimingOptions(repeat=args.repeat, budget_s=args.budget, threads=args.threads)
+
+
+def add_output_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
+
+
+def write_text(report: str, output: Path | None, err: Console) -> None:
+    """``report`` to ``output``, else to stdout (raw, so that JSON stays clean)."""
+    if output is None:
+        sys.stdout.write(report)
+        return
+    try:
+        output.write_text(report)
+    except OSError as error:
+        raise NetprofError(f"cannot write {output}: {error.strerror or error}") from error
+    err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def write_table(render: Callable[[Console], None], output: Path | None, out: Console, err: Console) -> None:
+    """Render a rich table on ``out``, or into ``output`` as plain text at a fixed width."""
+    if output is None:
+        render(out)
+        return
+    try:
+        with output.open("w") as handle:
+            render(Console(file=handle, width=FILE_WIDTH, color_system=None))
+    except OSError as error:
+        raise NetprofError(f"cannot write {output}: {error.strerror or error}") from error
+    err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def say(err: Console, line: str) -> None:
+    """A line on stderr, printed as is (no rich markup or highlighting)."""
+    err.print(line, markup=False, highlight=False)

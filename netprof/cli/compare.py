@@ -1,0 +1,97 @@
+"""``netprof compare``: time several models; latency against mult_adds and memory access, rank-correlated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from netprof import pipeline
+from netprof.cli import common, timed_models
+from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
+
+COMPARE_STEM = "flops_vs_latency"
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="time several models: latency against mult_adds and MAC, with rank correlations",
+        description="Time each model (plain forward passes) and print its latency next to its mult_adds and "
+        "memory access cost, with Spearman's rank correlation of latency with each. With --output, also "
+        f"write {COMPARE_STEM}.png/.svg (two panels) and {COMPARE_STEM}.json there.",
+    )
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help="models to compare (two or more)")
+    parser.add_argument("--output", "-o", type=Path, metavar="DIR", help="directory for the chart and JSON")
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    timed_models.add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def compare_table(comparison: Comparison) -> Table:
+    table = Table(
+        show_edge=False,
+        pad_edge=False,
+        caption=(
+            f"Spearman rank correlation of latency with mult_adds: {rho_text(comparison.rho_mult_adds)}, "
+            f"with MAC (mem_access_bytes): {rho_text(comparison.rho_mem_access)}; "
+            f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
+        ),
+    )
+    for column in (
+        "model",
+        "mult_adds (M)",
+        "MAC (MB)",
+        "params (M)",
+        "latency ms (median)",
+        "IQR ms",
+        "runs",
+        "images/s",
+    ):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for p in comparison.points:
+        table.add_row(
+            p.name,
+            f"{p.mult_adds / 1e6:.1f}",
+            f"{p.mem_access_bytes / 1e6:.1f}",
+            f"{p.params / 1e6:.2f}",
+            f"{p.latency.median * 1e3:.2f}",
+            f"{p.latency.iqr * 1e3:.2f}",
+            str(p.latency.runs),
+            f"{p.images_per_s:.1f}",
+        )
+    return table
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    from netprof.charts.files import comparison_figure, save
+
+    results = pipeline.time_specs(
+        args.specs,
+        timed_models.options(args),
+        input_shapes=args.input,
+        progress=lambda line: common.say(err, line),
+    )
+    timed = [(name, result.analysis, result.timing) for name, result in results]  # time_specs times each
+    comparison = rank_models(timed)
+    document = json.dumps(to_dict(comparison), indent=1) + "\n"
+    if args.format == "json":
+        out.file.write(document)
+    else:
+        out.print(compare_table(comparison))
+    if args.output is not None:
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / f"{COMPARE_STEM}.json").write_text(document)
+        for path in [
+            args.output / f"{COMPARE_STEM}.json",
+            *save(
+                comparison_figure(comparison, [(name, timing) for name, _, timing in timed]),
+                args.output / COMPARE_STEM,
+            ),
+        ]:
+            common.say(err, f"wrote {path}")
+    return common.ExitStatus.SUCCESS

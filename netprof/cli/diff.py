@@ -1,0 +1,39 @@
+"""``netprof diff``: what a change did to a model, from two JSON reports."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from netprof.cli import common
+from netprof.report import diff as diffing
+from netprof.report import findings_diff
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "diff",
+        help="compare two JSON reports: totals, modules and findings",
+        description="Compare two netprof analyze/check --format json outputs: what a change did to "
+        "mult_adds, params, memory access cost and findings, per module.",
+    )
+    parser.add_argument("old", type=Path, help="report before the change")
+    parser.add_argument("new", type=Path, help="report after the change")
+    parser.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    common.add_output_argument(parser)
+    parser.add_argument("--depth", type=int, help="only modules down to this depth (default: all)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    result = diffing.diff(diffing.load(args.old), diffing.load(args.new), args.depth)
+    if args.format == "json":
+        common.write_text(findings_diff.render_json(result), args.output, err)
+    elif args.format == "markdown":
+        common.write_text(findings_diff.render_markdown(result), args.output, err)
+    else:
+        common.write_table(lambda console: findings_diff.render_table(result, console), args.output, out, err)
+    return common.ExitStatus.SUCCESS

@@ -1,0 +1,66 @@
+"""The ``netprof`` command: parse, dispatch to one module per command, map errors to exit statuses.
+
+Each command module has ``register(commands)``, which adds its parser and sets
+``handler(args, out, err) -> ExitStatus``. A ``NetprofError`` (bad input a user
+can fix) is one line on stderr and exit 2; anything else is an internal error,
+exit 3; ``--debug`` shows the traceback of either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from rich.console import Console
+
+from netprof.cli import analyze, bench, calibrate, check, common, compare, diff, plot, rules
+from netprof.environment import __version__
+from netprof.errors import NetprofError
+
+# In the order ``netprof --help`` lists them.
+COMMANDS = (analyze, check, diff, rules, calibrate, bench, plot, compare)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(common.ExitStatus.USAGE_ERROR, f"netprof: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netprof", description="Count, check and time the cost of a PyTorch model.")
+    parser.add_argument("--version", action="version", version=f"netprof {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for command in COMMANDS:
+        command.register(commands)
+    for subparser in commands.choices.values():
+        subparser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out, err = Console(), Console(stderr=True)
+    try:
+        return common.ExitStatus(args.handler(args, out, err))
+    except NetprofError as error:
+        if args.debug:
+            raise
+        err.print(f"netprof: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        return common.ExitStatus.USAGE_ERROR
+    except Exception as error:  # the last line of defence: no traceback without --debug
+        if args.debug:
+            raise
+        err.print(
+            f"netprof: internal error: {type(error).__name__}: {error} (rerun with --debug and report it)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return common.ExitStatus.INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""``netprof plot``: time one model and chart it (FLOPs vs latency per op, roofline, Figure-2 breakdown)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from netprof import pipeline
+from netprof.charts.files import KINDS
+from netprof.cli import common, timed_models
+from netprof.timing.ranking import spec_name
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "plot",
+        help="time a model and chart it: FLOPs vs latency per op, roofline, Figure-2 breakdown",
+        description="Time every op of one model and write charts as PNG and SVG: layers (mult_adds vs "
+        "measured time per op, log-log; ops with 0 mult_adds on a strip), roofline (every op on the roof of "
+        "`netprof calibrate`), breakdown (ShuffleNet V2 Figure-2 classes plus overhead).",
+    )
+    parser.add_argument("spec", help="file.py:callable or package.module:callable")
+    parser.add_argument("--kind", choices=[*KINDS, "all"], default="all", help="which chart (default all)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="directory for <kind>.png and <kind>.svg (default: current directory)",
+    )
+    timed_models.add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    from netprof.charts.files import write_model_charts
+
+    kinds = KINDS if args.kind == "all" else (args.kind,)
+    with err.status(f"timing {args.spec} ...", spinner="dots"):
+        ((_, result),) = pipeline.time_specs([args.spec], timed_models.options(args), input_shapes=args.input)
+    assert result.timing is not None  # time_specs times every model
+    for note in result.timing.warnings:
+        common.say(err, f"note: {note}")
+    for path in write_model_charts(result.timing, args.output, spec_name(args.spec), kinds):
+        common.say(err, f"wrote {path}")
+    return common.ExitStatus.SUCCESS

@@ -1,0 +1,35 @@
+"""The flags of the commands that time whole models (``plot``, ``compare``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from netprof.cli import argtypes, common
+from netprof.timing.run import TimingOptions
+
+DEFAULT_REPEAT = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        action="append",
+        type=argtypes.shape,
+        metavar="SHAPE",
+        help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=argtypes.positive(int),
+        default=DEFAULT_REPEAT,
+        metavar="N",
+        help=f"timed passes per model (default {DEFAULT_REPEAT})",
+    )
+    common.add_threads_argument(parser)
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)"
+    )
+
+
+def options(args: argparse.Namespace) -> TimingOptions:
+    return TimingOptions(device=args.device, repeat=args.repeat, threads=args.threads)

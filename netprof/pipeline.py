@@ -1,0 +1,206 @@
+"""The one path from a model to its results, which every command, benchmark and the Python API take.
+
+    spec or module + workload -> capture -> analysis -> [timing] [crosscheck] -> Result
+
+A ``Result`` carries the analysis and whatever was computed beside it; the
+analysis knows nothing of those. A new kind of run (a training step, prefill and
+decode) is a new ``Workload``; a new result (a prediction, a memory timeline) is
+a new field here, filled by one more step, with no change to ``Analysis``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from netprof.analysis import Analysis, build
+from netprof.capture.ir import TensorMeta
+from netprof.capture.loader import LoadedModel, load
+from netprof.capture.run import CaptureError, capture
+from netprof.capture.workload import Forward, Workload, as_workload, input_tensors
+from netprof.config import Config
+from netprof.crosscheck import Crosscheck, against_fvcore
+from netprof.rules import Finding
+from netprof.rules import run as run_rules
+from netprof.timing.attribution import Timing
+from netprof.timing.ranking import spec_name
+from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
+
+# Where a model is built and which capture mode runs, for each ``--device``.
+DEVICES: Mapping[str, str] = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real", "cuda": "real"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One model's analysis and what was computed beside it."""
+
+    analysis: Analysis
+    timing: Timing | None = None  # measured op times, when timed
+    crosscheck: Crosscheck | None = None  # another counter's view, when asked for
+
+    @property
+    def op_seconds(self) -> dict[int, float] | None:
+        """Op id -> measured median seconds; ``None`` when the model was not timed."""
+        return None if self.timing is None else {op.id: op.time.median for op in self.timing.ops}
+
+
+def analyze(
+    model: nn.Module,
+    workload: Workload | Any,
+    *,
+    mode: str = "auto",
+    name: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> Analysis:
+    """Capture one run of ``workload`` on ``model`` (``mode``: meta, fake, real or auto) and price every op."""
+    workload = as_workload(workload)
+    recorded = capture(model, workload, mode)
+    return build(model, recorded, name or type(model).__name__, _input_metas(workload), notes)
+
+
+def run(
+    model: nn.Module,
+    workload: Workload | Any,
+    *,
+    mode: str = "auto",
+    name: str | None = None,
+    notes: tuple[str, ...] = (),
+    timing: TimingOptions | None = None,
+    crosscheck: bool = False,
+) -> Result:
+    """Analyze, and with ``timing`` also time every op on a real run; with ``crosscheck`` compare with fvcore.
+
+    A timed model is captured for real on the timing device, so the timed ops are
+    the analysed ones. The model is left exactly as it was.
+    """
+    workload = as_workload(workload)
+    name = name or type(model).__name__
+    if timing is None:
+        analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
+        measured = None
+    else:
+        analysis, measured = _timed(model, workload, mode, name, notes, timing)
+    result = Result(analysis, measured)
+    return add_crosscheck(result, model, workload) if crosscheck else result
+
+
+def _timed(
+    model: nn.Module,
+    workload: Workload,
+    mode: str,
+    name: str,
+    notes: tuple[str, ...],
+    options: TimingOptions,
+) -> tuple[Analysis, Timing]:
+    if mode not in ("auto", "real"):
+        raise CaptureError(
+            f"timing runs the model for real: capture mode {mode!r} cannot be timed (use auto or real)"
+        )
+    device = device_of(options.device)
+    ensure_runnable(model)
+    if device.type == "cpu":
+        recorded = capture(model, workload, "real")
+    else:  # the graph of the device that is timed: kernels and their choice differ across devices
+        recorded = capture(*to_device(model, workload, device), "real")
+    analysis = build(model, recorded, name, _input_metas(workload), notes)
+    measured = time_analysis(
+        model,
+        workload,
+        analysis,
+        device=device,
+        repeat=options.repeat,
+        budget_s=options.budget_s,
+        threads=options.threads,
+    )
+    return analysis, measured
+
+
+def add_crosscheck(result: Result, model: nn.Module, workload: Workload | Any) -> Result:
+    """``result`` with fvcore's counts of the same model beside netprof's, per op family."""
+    workload = as_workload(workload)
+    if not isinstance(workload, Forward) or workload.kwargs:
+        raise CaptureError("the fvcore crosscheck runs a forward pass with positional arguments only")
+    return dataclasses.replace(result, crosscheck=against_fvcore(model, workload.args, result.analysis))
+
+
+def _input_metas(workload: Workload) -> tuple[TensorMeta, ...]:
+    return tuple(TensorMeta.of(tensor) for tensor in input_tensors(workload))
+
+
+def load_spec(
+    spec: str,
+    input_shapes: Sequence[tuple[int, ...]] | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str = "auto",
+) -> LoadedModel:
+    """Build the model of ``spec`` for ``--device`` (meta builds on meta; cuda builds on the CPU first)."""
+    if device not in DEVICES:
+        raise CaptureError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    return load(
+        spec, list(input_shapes) if input_shapes else None, dtype, "cpu" if device == "cuda" else device
+    )
+
+
+def run_loaded(
+    loaded: LoadedModel,
+    *,
+    device: str = "auto",
+    timing: TimingOptions | None = None,
+    crosscheck: bool = False,
+    notes: tuple[str, ...] = (),
+) -> Result:
+    """``run`` on a loaded spec, with ``--device`` deciding the capture mode and the timing device."""
+    if timing is not None:
+        if device in ("meta", "fake"):
+            raise CaptureError(
+                f"--time runs the model for real: it cannot be combined with --device {device}"
+            )
+        timing = TimingOptions(
+            "cuda" if device == "cuda" else "cpu", timing.repeat, timing.budget_s, timing.threads
+        )
+    return run(
+        loaded.model,
+        Forward(loaded.inputs),
+        mode=DEVICES[device],
+        name=loaded.name,
+        notes=notes + loaded.notes,
+        timing=timing,
+        crosscheck=crosscheck,
+    )
+
+
+def check(result: Result, model: nn.Module | None, config: Config) -> list[Finding]:
+    """The rules' findings on one result, configured by ``config`` (timed results carry time shares)."""
+    return run_rules(
+        result.analysis,
+        model=model,
+        settings=config.rules,
+        ignore=config.ignore,
+        plugins=config.plugins,
+        op_seconds=result.op_seconds,
+    )
+
+
+def time_specs(
+    specs: Sequence[str],
+    options: TimingOptions,
+    *,
+    input_shapes: Sequence[tuple[int, ...]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[str, Result]]:
+    """Load and time each spec in turn (on the CPU build); ``(short name, result)`` in the given order."""
+    done: list[tuple[str, Result]] = []
+    taken: set[str] = set()
+    for spec in specs:
+        name = spec_name(spec, taken)
+        taken.add(name)
+        if progress:
+            progress(f"timing {name} ...")
+        loaded = load_spec(spec, input_shapes, device="cpu")
+        done.append((name, run_loaded(loaded, device=options.device, timing=options)))
+    return done
