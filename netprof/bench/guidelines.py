@@ -22,7 +22,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import torch
 
-import netprof
+from netprof import pipeline
 from netprof.bench.experiments import Experiment, experiments
 from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved, torch_threads
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
@@ -193,7 +193,7 @@ def _run_experiment(
         configs = [experiment.config(row, column) for row in experiment.rows]
         networks = [(config.build(), example_input(config.in_channels, settings.batch)) for config in configs]
         counts = [
-            netprof.analyze(model, example_input(c.in_channels)) for (model, _), c in zip(networks, configs)
+            pipeline.analyze(model, example_input(c.in_channels)) for (model, _), c in zip(networks, configs)
         ]
         progress(
             f"Table {experiment.table} ({experiment.guideline}) {column}: timing {len(networks)} networks"
