@@ -28,7 +28,6 @@ Hand-validated rather than with ``jsonschema``: the schema is a dozen keys, and 
 from __future__ import annotations
 
 import difflib
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,13 +36,9 @@ from typing import Any
 import torch
 
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
+from netprof.datafiles import read_toml
 from netprof.errors import NetprofError
 from netprof.rules.base import RuleSettings, Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 DEVICES = ("auto", "meta", "fake", "cpu")
 SEVERITIES = tuple(s.value for s in Severity)
@@ -257,15 +252,7 @@ def parse(
 
 def read(path: Path) -> Mapping[str, Any]:
     """The ``[tool.netprof]`` table of a TOML file (empty when it has none)."""
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    document = read_toml(path, ConfigError, "config file not found")
     tool = document.get("tool", {})
     if not isinstance(tool, dict) or not isinstance(tool.get("netprof", {}), dict):
         raise ConfigError(f"{path}: tool.netprof: expected a table")

@@ -8,12 +8,12 @@ pair by path, findings by rule and module path (the baseline identity).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netprof.datafiles import read_json
 from netprof.errors import NetprofError
 
 SCHEMA = "netprof.diff/1"
@@ -64,14 +64,7 @@ class ModelDiff:
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DiffError(f"file not found: {path}") from None
-    except json.JSONDecodeError as error:
-        raise DiffError(f"{path}: invalid JSON: {error}") from None
-    except OSError as error:
-        raise DiffError(f"{path}: cannot read: {error.strerror}") from None
+    document = read_json(path, DiffError)
     documents = document if isinstance(document, list) else [document]
     for i, doc in enumerate(documents):
         where = f"{path}" + (f"[{i}]" if isinstance(document, list) else "")

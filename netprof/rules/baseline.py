@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netprof.analysis import Analysis
+from netprof.datafiles import read_json
 from netprof.errors import NetprofError
 from netprof.fingerprints import fingerprint
 from netprof.rules.base import Finding
@@ -117,14 +118,7 @@ def _expect(condition: bool, path: Path, what: str) -> None:
 
 
 def load(path: Path) -> Baseline:
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BaselineError(f"baseline file not found: {path}") from None
-    except json.JSONDecodeError as error:
-        raise BaselineError(f"{path}: invalid JSON: {error}") from None
-    except OSError as error:
-        raise BaselineError(f"{path}: cannot read: {error.strerror}") from None
+    document = read_json(path, BaselineError, "baseline file not found")
     _expect(isinstance(document, dict), path, "expected an object")
     schema = document.get("schema")
     _expect(schema == SCHEMA, path, f"schema is {schema!r}")
