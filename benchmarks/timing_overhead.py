@@ -2,7 +2,7 @@
 
     python benchmarks/timing_overhead.py [--repetitions 5] [--repeat 20] [--threads 1]
 
-One repetition times ``netprof.analyze(model, x, time=True, repeat=R)`` as a
+One repetition times ``netprof.run(model, x, timing=TimingOptions(repeat=R))`` as a
 whole (real capture, pricing, warm-up, timed and plain passes, attribution),
 counts the forward passes it ran (1 capture + 2 x (warm-up + timed): each
 timing round is one plain and one instrumented pass), and right after times
@@ -65,13 +65,14 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     try:
         _plain_passes(model, x, 3)  # warm the process: allocator, thread pool, oneDNN primitives
-        netprof.analyze(model, x, time=True, repeat=2, threads=args.threads)
+        netprof.run(model, x, timing=netprof.TimingOptions(repeat=2, threads=args.threads))
         analyses, plains, ratios, passes, per_pass = [], [], [], [], []
         for _ in range(args.repetitions):
             start = time.perf_counter()
-            analysis = netprof.analyze(model, x, time=True, repeat=args.repeat, threads=args.threads)
+            timing = netprof.run(
+                model, x, timing=netprof.TimingOptions(repeat=args.repeat, threads=args.threads)
+            ).timing
             analysed = time.perf_counter() - start
-            timing = analysis.timing
             count = 1 + 2 * (timing.warmup + timing.runs + timing.diverged_runs)
             plain = _plain_passes(model, x, count)
             analyses.append(analysed)

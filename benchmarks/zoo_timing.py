@@ -2,7 +2,7 @@
 
     python benchmarks/zoo_timing.py [--repeat 30] [--threads 1]
 
-Each network is timed with ``netprof.analyze(time=True)``; its latency is the
+Each network is timed with ``netprof.pipeline.time_specs``; its latency is the
 median of the plain forward passes (no instrumentation), with IQR and run
 count. Writes benchmarks/results/zoo_timing.json, .md and .png. Absolute times
 and images/s are of this machine only; mult_adds and MAC are not.
@@ -23,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from netprof.charts.common import machine
 from netprof.charts.files import comparison_figure, save
-from netprof.timing.ranking import compare, rho_text, time_specs, to_dict
+from netprof.pipeline import time_specs
+from netprof.timing.ranking import rank_models, rho_text, to_dict
+from netprof.timing.run import TimingOptions
 
 RESULTS = ROOT / "benchmarks" / "results"
 SEED = {
@@ -42,10 +44,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(0)
-    timed = time_specs(list(SEED.values()), repeat=args.repeat, threads=args.threads,
-                       progress=lambda line: print(line, file=sys.stderr))
-    timed = [(name, analysis) for name, (_, analysis) in zip(SEED, timed)]
-    comparison = compare(timed)
+    results = time_specs(list(SEED.values()), TimingOptions(repeat=args.repeat, threads=args.threads),
+                         progress=lambda line: print(line, file=sys.stderr))
+    comparison = rank_models([(name, r.analysis, r.timing) for name, (_, r) in zip(SEED, results)])
     where = machine(comparison.device, comparison.threads)
     data = {
         "machine": where,
@@ -80,7 +81,7 @@ def main() -> int:
         "",
     ]
     (RESULTS / "zoo_timing.md").write_text("\n".join(lines))
-    save(comparison_figure(comparison, timed), RESULTS / "zoo_timing")
+    save(comparison_figure(comparison, [(name, r.timing) for name, (_, r) in zip(SEED, results)]), RESULTS / "zoo_timing")
     (RESULTS / "zoo_timing.svg").unlink()  # the PNG is the result kept in the repository
     print("\n".join(lines))
     return 0

@@ -5,7 +5,7 @@
 Runs ``netprof calibrate --threads N`` first (cached) so that rooflines have
 their lines, then for each model: ``netprof check SPEC --format markdown``
 (report.md) and ``--format json`` (findings.json), and one timed analysis
-(``analyze(time=True, repeat=R, threads=N)``) whose charts are layers, roofline
+(``netprof.pipeline.time_specs`` with ``repeat=R, threads=N``) whose charts are layers, roofline
 and breakdown (PNG + SVG). The seed networks' timed analyses also give
 seed_flops_vs_latency.{png,svg,json} and seed_breakdown.{png,svg}. README.md is
 rewritten with the machine, the settings, the rank correlations and the links.
@@ -31,7 +31,9 @@ sys.path.insert(0, str(HERE.parent))
 from netprof.charts.common import machine
 from netprof.charts.files import breakdown_figure, comparison_figure, save, write_model_charts
 from netprof.cli import main as netprof_main
-from netprof.timing.ranking import compare, rho_text, time_specs, to_dict
+from netprof.pipeline import time_specs
+from netprof.timing.ranking import rank_models, rho_text, to_dict
+from netprof.timing.run import TimingOptions
 
 # name -> spec; the seed networks are netprof.zoo's, each at its 1x width.
 SEED = {
@@ -76,15 +78,14 @@ def main() -> int:
         directory.mkdir(exist_ok=True)
         _cli(["check", spec, "--format", "markdown", "--exit-zero"], directory / "report.md")
         _cli(["check", spec, "--format", "json", "--exit-zero"], directory / "findings.json")
-        ((_, analysis),) = time_specs([spec], repeat=args.repeat, threads=args.threads)
-        write_model_charts(analysis, directory, name=name)
-        timed[name] = analysis
+        ((_, result),) = time_specs([spec], TimingOptions(repeat=args.repeat, threads=args.threads))
+        write_model_charts(result.timing, directory, name=name)
+        timed[name] = result
 
-    seed = [(name, timed[name]) for name in SEED]
-    comparison = compare(seed)
-    save(comparison_figure(comparison, seed), HERE / "seed_flops_vs_latency")
+    comparison = rank_models([(name, timed[name].analysis, timed[name].timing) for name in SEED])
+    save(comparison_figure(comparison, [(name, timed[name].timing) for name in SEED]), HERE / "seed_flops_vs_latency")
     (HERE / "seed_flops_vs_latency.json").write_text(json.dumps(to_dict(comparison), indent=1) + "\n")
-    save(breakdown_figure([(name, timed[name]) for name in models]), HERE / "seed_breakdown")
+    save(breakdown_figure([(name, timed[name].timing) for name in models]), HERE / "seed_breakdown")
     elapsed = time.perf_counter() - started
     (HERE / "README.md").write_text(_readme(models, timed, comparison, args, elapsed))
     print(f"done in {elapsed:.0f} s", file=sys.stderr)
