@@ -41,3 +41,19 @@ def test_a_cycle_through_a_third_module_is_found():
     for importer, imported in (("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")):
         graph.add_import(importer=importer, imported=imported)
     assert cycles(graph) == ["a -> b", "b -> c", "c -> a"]
+
+
+def test_every_module_of_the_package_is_in_a_layer():
+    # A module left out of the contract in pyproject.toml could import anything.
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    contract = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    layered = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
+    children = {
+        f"netprof.{path.stem if path.is_file() else path.name}"
+        for path in (root / "netprof").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()
+    }
+    assert children - layered == set()
