@@ -37,14 +37,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="first column of each table only, short timing (under a minute)"
     )
-    parser.add_argument(
-        "--output",
-        "-o",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="directory for guidelines.json/.png/.svg (default: current directory)",
-    )
+    common.add_output_directory_argument(parser, "guidelines.json/.png/.svg")
     parser.add_argument(
         "--threads",
         type=argtypes.positive(int),

@@ -35,13 +35,7 @@ def default_spec_note(verb: str) -> str:
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
     """``--input``, ``--dtype`` and ``--device``; without ``defaults`` they stay None (the config decides)."""
-    parser.add_argument(
-        "--input",
-        action="append",
-        type=argtypes.shape,
-        metavar="SHAPE",
-        help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
-    )
+    add_input_argument(parser)
     parser.add_argument(
         "--dtype",
         type=argtypes.dtype,
@@ -55,6 +49,27 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, defaults: bool = Tru
         help="meta: build the model on the meta device (no weights allocated); fake: fake tensors; "
         "cpu: real execution; cuda: real execution and --time on the GPU; auto (default): meta, else fake, "
         "else cpu",
+    )
+
+
+def add_input_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        action="append",
+        type=argtypes.shape,
+        metavar="SHAPE",
+        help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
+    )
+
+
+def add_output_directory_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help=f"directory for {what} (default: current directory)",
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,14 +23,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("spec", help="file.py:callable or package.module:callable")
     parser.add_argument("--kind", choices=[*KINDS, "all"], default="all", help="which chart (default all)")
-    parser.add_argument(
-        "--output",
-        "-o",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="directory for <kind>.png and <kind>.svg (default: current directory)",
-    )
+    common.add_output_directory_argument(parser, "<kind>.png and <kind>.svg")
     timed_models.add_arguments(parser)
     parser.set_defaults(handler=run)
 

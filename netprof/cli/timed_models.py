@@ -11,13 +11,7 @@ DEFAULT_REPEAT = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--input",
-        action="append",
-        type=argtypes.shape,
-        metavar="SHAPE",
-        help="shape of one positional tensor argument, e.g. 1,3,224,224 (repeat for several)",
-    )
+    common.add_input_argument(parser)
     parser.add_argument(
         "--repeat",
         type=argtypes.positive(int),
