@@ -54,6 +54,18 @@ def scatter_category(ax: Any, category: str, xs: list[float], ys: list[float]) -
     )
 
 
+def frame_category_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, title, a light major grid and the category legend outside the axes, on the right,
+    where it hides no point: the frame every per-op category scatter shares."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7
+    )
+    ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+
+
 def machine(device: str, threads: int) -> str:
     """``Intel(R) Xeon(R) ... (2 CPUs), 1 thread`` or ``NVIDIA H200``: the line every chart carries."""
     import os

@@ -22,7 +22,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netprof.charts.common import scatter_category
+from netprof.charts.common import frame_category_axes, scatter_category
 from netprof.timing.attribution import OpTiming, Timing
 
 if TYPE_CHECKING:
@@ -141,13 +141,7 @@ def plot_layers(ax: Axes, timing: Timing, *, label: int = 6, title: str | None =
         )
     if strip:
         _strip_ticks(ax, strip, counted)
-    ax.set_xlabel(XLABEL)
-    ax.set_ylabel(YLABEL)
-    ax.set_title(title or "FLOPs vs latency per op")
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7
-    )
-    ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+    frame_category_axes(ax, XLABEL, YLABEL, title or "FLOPs vs latency per op")
     return artists
 
 

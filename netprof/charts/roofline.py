@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netprof.charts.common import scatter_category
+from netprof.charts.common import frame_category_axes, scatter_category
 from netprof.timing.attribution import OpTiming, Timing, percent
 
 if TYPE_CHECKING:
@@ -92,11 +92,5 @@ def plot_roofline(ax: Axes, timing: Timing, *, title: str | None = None) -> list
                 color="0.3",
             )
         )
-    ax.set_xlabel(XLABEL)
-    ax.set_ylabel(YLABEL)
-    ax.set_title(title or "Roofline: every op")
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="category (ops)", title_fontsize=7
-    )
-    ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+    frame_category_axes(ax, XLABEL, YLABEL, title or "Roofline: every op")
     return artists
