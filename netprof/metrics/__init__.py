@@ -5,7 +5,7 @@ Nothing here writes into the graph; rules read these results and apply threshold
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from netprof.analysis import Analysis
@@ -44,6 +44,11 @@ class GraphMetrics:
     blocks: Mapping[str, Block]
     convs: Mapping[str, tuple[ConvMetrics, ...]]
     elementwise: Mapping[str, ElementwiseShare]
+
+    def conv_calls(self) -> Iterator[ConvMetrics]:
+        """Every convolution call, module by module, as the conv rules walk them."""
+        for calls in self.convs.values():
+            yield from calls
 
     @property
     def fragments_per_block(self) -> float:

@@ -71,6 +71,11 @@ class ConvMetrics:
         return self.groups > 1 and self.groups == self.c_in
 
     @property
+    def kernel_text(self) -> str:
+        """``"3x3"``: the kernel as findings name it."""
+        return "x".join(map(str, self.kernel))
+
+    @property
     def width_ratio(self) -> float:
         """``mac / balanced_mac``: what unequal channel widths cost (G1's measure)."""
         return self.mac / self.balanced_mac

@@ -20,35 +20,34 @@ class GroupConvolution:
 
     def check(self, context: RuleContext, options: Mapping[str, Any]) -> Iterator[Finding]:
         limit = options["max_groups"]
-        for calls in context.metrics.convs.values():
-            for conv in calls:
-                # Depthwise convs have one group per channel by design; their cost is G4's.
-                if conv.depthwise or conv.groups <= limit or conv.dense_mac is None:
-                    continue
-                dense_out = conv.c_out // conv.groups
-                kernel = "x".join(map(str, conv.kernel))
-                yield finding(
-                    self,
-                    context,
-                    conv.module,
-                    message=(
-                        f"{kernel} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
-                        f" it moves {conv.mac / conv.dense_mac:.2f}x the memory access of a dense conv"
-                        " with the same input and FLOPs"
-                    ),
-                    measured=conv.groups,
-                    threshold=limit,
-                    cost_bytes=conv.group_excess_bytes,
-                    fix=(
-                        f"use groups=1 for this {kernel} conv: a dense {conv.c_in}->{dense_out} conv"
-                        f" has the same multiply-adds and saves {human_bytes(conv.group_excess_bytes)} of memory"
-                        " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
-                    ),
-                    evidence={
-                        **conv.evidence(),
-                        "dense_mac_elements": conv.dense_mac,
-                    },
-                )
+        for conv in context.metrics.conv_calls():
+            # Depthwise convs have one group per channel by design; their cost is G4's.
+            if conv.depthwise or conv.groups <= limit or conv.dense_mac is None:
+                continue
+            dense_out = conv.c_out // conv.groups
+            kernel = conv.kernel_text
+            yield finding(
+                self,
+                context,
+                conv.module,
+                message=(
+                    f"{kernel} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
+                    f" it moves {conv.mac / conv.dense_mac:.2f}x the memory access of a dense conv"
+                    " with the same input and FLOPs"
+                ),
+                measured=conv.groups,
+                threshold=limit,
+                cost_bytes=conv.group_excess_bytes,
+                fix=(
+                    f"use groups=1 for this {kernel} conv: a dense {conv.c_in}->{dense_out} conv"
+                    f" has the same multiply-adds and saves {human_bytes(conv.group_excess_bytes)} of memory"
+                    " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
+                ),
+                evidence={
+                    **conv.evidence(),
+                    "dense_mac_elements": conv.dense_mac,
+                },
+            )
 
 
 RULE = GroupConvolution()
