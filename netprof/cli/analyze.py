@@ -54,7 +54,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     if args.plot is not None and result.timing is not None:
         from netprof.charts.files import write_model_charts
 
-        for path in write_model_charts(result.timing, args.plot, name=spec):
+        with common.writing(args.plot):
+            paths = write_model_charts(result.timing, args.plot, name=spec)
+        for path in paths:
             common.say(err, f"wrote {path}")
     if args.crosscheck == "fvcore":
         with err.status("running fvcore on the same model ...", spinner="dots"):

@@ -80,6 +80,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     settings = guidelines.Settings.for_run(args.quick, args.threads, args.batch, args.clock)
     result = guidelines.run_guidelines(settings, progress=lambda line: err.print(line, highlight=False))
     report.render(result, out)
-    for path in write_outputs(result, args.output):
+    with common.writing(args.output):
+        paths = write_outputs(result, args.output)
+    for path in paths:
         common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -117,16 +118,23 @@ def add_output_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
 
 
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """A file or folder that cannot be written is the user's to fix: one line, exit 2."""
+    try:
+        yield
+    except OSError as error:
+        raise NetprofError(f"cannot write {path}: {error.strerror or error}") from error
+
+
 def write_text(report: str, output: Path | None, err: Console) -> None:
     """``report`` to ``output``, else to stdout (raw, so that JSON stays clean)."""
     if output is None:
         sys.stdout.write(report)
         return
-    try:
+    with writing(output):
         output.write_text(report)
-    except OSError as error:
-        raise NetprofError(f"cannot write {output}: {error.strerror or error}") from error
-    err.print(f"wrote {output}", markup=False, highlight=False)
+    say(err, f"wrote {output}")
 
 
 def write_table(render: Callable[[Console], None], output: Path | None, out: Console, err: Console) -> None:
@@ -134,12 +142,9 @@ def write_table(render: Callable[[Console], None], output: Path | None, out: Con
     if output is None:
         render(out)
         return
-    try:
-        with output.open("w") as handle:
-            render(Console(file=handle, width=FILE_WIDTH, color_system=None))
-    except OSError as error:
-        raise NetprofError(f"cannot write {output}: {error.strerror or error}") from error
-    err.print(f"wrote {output}", markup=False, highlight=False)
+    with writing(output), output.open("w") as handle:
+        render(Console(file=handle, width=FILE_WIDTH, color_system=None))
+    say(err, f"wrote {output}")
 
 
 def say(err: Console, line: str) -> None:

@@ -84,14 +84,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     else:
         out.print(compare_table(comparison))
     if args.output is not None:
-        args.output.mkdir(parents=True, exist_ok=True)
-        (args.output / f"{COMPARE_STEM}.json").write_text(document)
-        for path in [
-            args.output / f"{COMPARE_STEM}.json",
-            *save(
-                comparison_figure(comparison, [(name, timing) for name, _, timing in timed]),
-                args.output / COMPARE_STEM,
-            ),
-        ]:
+        figure = comparison_figure(comparison, [(name, timing) for name, _, timing in timed])
+        with common.writing(args.output):
+            args.output.mkdir(parents=True, exist_ok=True)
+            (args.output / f"{COMPARE_STEM}.json").write_text(document)
+            paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
+        for path in paths:
             common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     assert result.timing is not None  # time_specs times every model
     for note in result.timing.warnings:
         common.say(err, f"note: {note}")
-    for path in write_model_charts(result.timing, args.output, spec_name(args.spec), kinds):
+    with common.writing(args.output):
+        paths = write_model_charts(result.timing, args.output, spec_name(args.spec), kinds)
+    for path in paths:
         common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS
