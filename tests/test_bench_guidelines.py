@@ -34,6 +34,7 @@ from netprof.bench.networks import (
 )
 from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_column, median_iqr, paired
 from netprof.cli import bench as cli
+from netprof.cli import main
 
 HW = 56 * 56  # 3136 pixels
 FLOAT = 4  # bytes per float32 element
@@ -326,14 +327,14 @@ def test_torch_threads_restores():
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netprof")
-    cli.add_bench_parser(parser.add_subparsers(dest="command", required=True))
+    cli.register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
 def test_parser_defaults_and_errors():
     args = _parser().parse_args(["bench", "guidelines"])
     assert (args.quick, args.threads, args.batch, args.output, args.clock) == (False, 1, 1, Path("."), "auto")
-    assert args.handler is cli.run_guidelines_command
+    assert args.handler is cli.run
     args = _parser().parse_args(
         ["bench", "guidelines", "--quick", "--threads", "2", "--batch", "4", "-o", "d"]
     )
@@ -348,7 +349,7 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     from matplotlib.image import imread
 
     threads = torch.get_num_threads()
-    assert cli.main(["guidelines", "--quick", "--output", str(tmp_path)]) == 0
+    assert main(["bench", "guidelines", "--quick", "--output", str(tmp_path)]) == 0
     assert torch.get_num_threads() == threads
     out = capsys.readouterr().out
     assert out.count("trend holds here:") == 5  # one per table, then the summary

@@ -35,7 +35,9 @@ def _no_cached_roof(tmp_path, monkeypatch):
 def timed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:  # module scope runs before the autouse fixture
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        return netprof.analyze(tiny().eval(), torch.randn(1, 3, 32, 32), time=True, repeat=3, threads=1)
+        return netprof.run(
+            tiny().eval(), torch.randn(1, 3, 32, 32), timing=netprof.TimingOptions(repeat=3, threads=1)
+        )
 
 
 def _points(ax) -> int:
@@ -142,6 +144,6 @@ def test_analyze_plot_needs_time(tmp_path, capsys):
 def test_charts_figure_names_the_machine(timed):
     from netprof.charts.files import model_figure
 
-    fig = model_figure(timed, "layers", "tiny")
+    fig = model_figure(timed.timing, "layers", "tiny")
     title = fig.axes[0].get_title()
     assert "tiny" in title and "1 thread" in title and "CPUs" in title

@@ -11,7 +11,8 @@ from rich.console import Console
 import netprof
 from netprof.analysis.pricing import OpNode
 from netprof.capture.ir import TensorMeta
-from netprof.cli.calibrate import add_calibrate_parser, add_time_arguments, time_options
+from netprof.cli import calibrate as calibrate_command
+from netprof.cli.common import add_time_arguments, timing_options
 from netprof.timing import (
     Calibration,
     Measurement,
@@ -219,7 +220,9 @@ def test_analyze_uses_the_cached_calibration(tmp_path, monkeypatch):
     fake = _fake_calibration()
     cal.save(Calibration(cal.device_key("cpu", 1), "cpu", 1, 1e9, 1e8, fake.gemm, fake.copy))
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
-    timing = netprof.analyze(model, torch.randn(1, 3, 16, 16), time=True, repeat=2, threads=1).timing
+    timing = netprof.run(
+        model, torch.randn(1, 3, 16, 16), timing=netprof.TimingOptions(repeat=2, threads=1)
+    ).timing
     assert timing.calibration.peak_flops == 1e9
     conv = next(op for op in timing.ops if op.category == "conv")
     # 14*14*4*27 = 21168 mult_adds -> flops 2 * 21168 + 784 bias = 43120 -> 43.1 us compute;
@@ -283,7 +286,7 @@ def test_cuda_without_cuda_is_a_clear_error(monkeypatch):
     with pytest.raises(TimingError, match="cuda"):
         device_of("cuda")
     with pytest.raises(TimingError, match="cuda"):
-        netprof.analyze(torch.nn.ReLU(), torch.randn(2), time=True, device="cuda")
+        netprof.run(torch.nn.ReLU(), torch.randn(2), timing=netprof.TimingOptions(device="cuda"))
     with pytest.raises(TimingError, match="netprof times on cpu or cuda"):
         device_of("mps")
 
@@ -292,7 +295,7 @@ def test_meta_model_cannot_be_timed():
     with torch.device("meta"):
         model = torch.nn.Linear(4, 4)
     with pytest.raises(TimingError, match="meta device"):
-        netprof.analyze(model, torch.randn(2, 4), time=True, repeat=1)
+        netprof.run(model, torch.randn(2, 4), timing=netprof.TimingOptions(repeat=1))
 
 
 # --- report and CLI helpers ----------------------------------------------------------------
@@ -339,9 +342,11 @@ def test_time_arguments():
     parser = argparse.ArgumentParser()
     add_time_arguments(parser)
     args = parser.parse_args(["--time", "--repeat", "7", "--threads", "1", "--budget", "2.5"])
-    assert time_options(args) == {"time": True, "device": "cpu", "repeat": 7, "budget_s": 2.5, "threads": 1}
-    defaults = time_options(parser.parse_args([]))
-    assert defaults["time"] is False and defaults["repeat"] is None and defaults["threads"] is None
+    assert timing_options(args) == netprof.TimingOptions(device="cpu", repeat=7, budget_s=2.5, threads=1)
+    assert timing_options(parser.parse_args([])) is None  # not timed without --time
+    assert timing_options(parser.parse_args(["--time"])) == netprof.TimingOptions(
+        device="cpu", repeat=None, budget_s=10.0, threads=None
+    )
     with pytest.raises(SystemExit):
         parser.parse_args(["--repeat", "0"])
 
@@ -357,7 +362,7 @@ def test_calibrate_command_measures_once_then_reads_the_cache(tmp_path, monkeypa
 
     monkeypatch.setattr(cal, "measure", fake_measure)
     parser = argparse.ArgumentParser()
-    add_calibrate_parser(parser.add_subparsers(dest="command"))
+    calibrate_command.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["calibrate", "--threads", "1"])
     for _ in range(2):
         out = Console(color_system=None, width=120, record=True)
