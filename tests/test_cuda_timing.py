@@ -96,11 +96,11 @@ def test_cuda_op_time_agrees_with_profiler_kernel_time():
     assert 0.5 < statistics.median(ratios) < 2.0, ratios
 
 
-def test_analyze_times_a_matmul_on_cuda():
+def test_run_times_a_matmul_on_cuda():
     a, b = _operands()
-    analysis = netprof.analyze(MatMul(), (a, b), time=True, device="cuda", repeat=5)
-    timing = analysis.timing
-    assert analysis.mode == "real"
+    result = netprof.run(MatMul(), (a, b), timing=netprof.TimingOptions(device="cuda", repeat=5))
+    timing = result.timing
+    assert result.analysis.mode == "real"
     assert timing.device == f"cuda:{torch.cuda.current_device()}"
     assert [op.op for op in timing.ops] == ["aten.mm.default"]
     assert timing.runs == 5 and timing.diverged_runs == 0
