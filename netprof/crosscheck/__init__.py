@@ -46,9 +46,6 @@ from netprof.crosscheck.families import (
 )
 from netprof.crosscheck.result import Crosscheck, CrosscheckRow, relative_difference
 
-# The old name, kept only while netprof.cli calls it; new code calls against_fvcore.
-compare_with_fvcore = against_fvcore
-
 __all__ = [
     "ATTENTION",
     "CONV",
@@ -64,6 +61,5 @@ __all__ = [
     "Crosscheck",
     "CrosscheckRow",
     "against_fvcore",
-    "compare_with_fvcore",
     "relative_difference",
 ]
