@@ -30,7 +30,6 @@ import torchvision
 import netprof
 from netprof.timing import Measurement
 from netprof.timing.measurement import quantile
-from netprof.timing.report import measurement_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "timing_overhead.json"
@@ -134,12 +133,12 @@ def main() -> int:
                     "repetitions": args.repetitions,
                     "repeat": args.repeat,
                     "forward_passes_per_analysis": passes[0],
-                    "timed_analysis_s": measurement_to_dict(analysis_m),
-                    "plain_passes_s": measurement_to_dict(plain_m),
+                    "timed_analysis_s": analysis_m.to_dict(),
+                    "plain_passes_s": plain_m.to_dict(),
                     "ratio": ratio,
-                    "instrumented_pass_s": measurement_to_dict(instrumented_m),
-                    "plain_pass_s": measurement_to_dict(plain_pass_m),
-                    "attributed_op_s": measurement_to_dict(ops_m),
+                    "instrumented_pass_s": instrumented_m.to_dict(),
+                    "plain_pass_s": plain_pass_m.to_dict(),
+                    "attributed_op_s": ops_m.to_dict(),
                     "requirement": {"ratio_at_most": RATIO_LIMIT},
                     "passed": passed,
                 },

@@ -61,7 +61,9 @@ def model_figure(timing: Timing, kind: str, name: str) -> Figure:
     return figure
 
 
-def write_model_charts(timing: Timing, directory: Path, name: str, kinds: Sequence[str] = KINDS) -> list[Path]:
+def write_model_charts(
+    timing: Timing, directory: Path, name: str, kinds: Sequence[str] = KINDS
+) -> list[Path]:
     """``directory/<kind>.png`` and ``.svg`` for each kind."""
     paths: list[Path] = []
     for kind in kinds:

@@ -16,6 +16,7 @@ from netprof.capture.ir import TensorMeta
 from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.environment import versions
+from netprof.fingerprints import fingerprint
 from netprof.report.crosscheck import crosscheck_to_dict
 from netprof.timing.attribution import Timing
 from netprof.timing.report import timing_to_dict
@@ -122,7 +123,7 @@ def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
         "cost_share": finding.cost_share,
         "fix": finding.fix,
         "evidence": dict(finding.evidence),
-        "fingerprint": f"{model}::{finding.rule}:{finding.module}",
+        "fingerprint": fingerprint(model, finding.rule, finding.module),
     }
 
 

@@ -190,10 +190,6 @@ def render_calibration(calibration: Calibration, console: Console, cached_at: st
 # JSON: ints stay ints, times are float seconds.
 
 
-# The name benchmarks/timing_overhead.py imports; netprof's own code calls Measurement.to_dict.
-measurement_to_dict = Measurement.to_dict
-
-
 def _group(g: GroupTiming) -> dict[str, Any]:
     return {
         "name": g.name,
