@@ -344,6 +344,7 @@ def test_parser_defaults_and_errors():
             _parser().parse_args(["bench", "guidelines", *bad])
 
 
+@pytest.mark.slow
 def test_quick_run_end_to_end(tmp_path, capsys):
     from matplotlib.figure import Figure
     from matplotlib.image import imread

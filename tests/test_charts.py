@@ -110,6 +110,7 @@ def test_breakdown_one_stacked_bar_per_model_adding_to_100(timed):
     assert "%" in ax.get_ylabel()
 
 
+@pytest.mark.slow
 def test_plot_command_writes_every_chart(tmp_path):
     assert main(["plot", TINY, "--repeat", "3", "--threads", "1", "--output", str(tmp_path)]) == 0
     for kind in ("layers", "roofline", "breakdown"):
@@ -117,11 +118,13 @@ def test_plot_command_writes_every_chart(tmp_path):
         assert (tmp_path / f"{kind}.svg").read_text().lstrip().startswith("<?xml")
 
 
+@pytest.mark.slow
 def test_plot_command_one_kind(tmp_path):
     assert main(["plot", TINY, "--kind", "roofline", "--repeat", "3", "--output", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix) == ["roofline.png", "roofline.svg"]
 
 
+@pytest.mark.slow
 def test_analyze_time_plot(tmp_path, capsys):
     out = tmp_path / "charts"
     assert main(["analyze", TINY, "--time", "--repeat", "3", "--plot", str(out), "--format", "json"]) == 0

@@ -196,6 +196,7 @@ def _netprof():
     return str(Path(sys.executable).with_name("netprof"))
 
 
+@pytest.mark.slow
 def test_installed_entry_point_diff_and_errors(tmp_path):
     report = tmp_path / "a.json"
     subprocess.run(
@@ -215,6 +216,7 @@ def test_installed_entry_point_diff_and_errors(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == "netprof: error: file not found: missing.json"
 
 
+@pytest.mark.slow
 def test_installed_entry_point_check(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run(

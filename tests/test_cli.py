@@ -130,6 +130,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_installed_entry_point_runs_in_a_fresh_process():
     netprof = Path(sys.executable).with_name("netprof")
     result = subprocess.run(
@@ -191,6 +192,7 @@ def test_calibrate_and_bench_are_commands(capsys):
         assert code == 0 and "usage: netprof" in out
 
 
+@pytest.mark.slow
 def test_check_time_puts_time_shares_in_findings(capsys):
     code, out, err = run(
         capsys,

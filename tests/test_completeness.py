@@ -15,7 +15,8 @@ from torchvision.models import get_model_weights
 
 import netprof
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+# Whole torchvision networks, captured one by one: seconds each on a small machine.
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.slow]
 
 
 def _build(name: str, **kwargs):

@@ -38,6 +38,7 @@ def resnet18():
     return crosscheck(model, torch.randn(1, 3, 224, 224))
 
 
+@pytest.mark.slow
 def test_resnet18_conv_and_linear_match(resnet18):
     assert resnet18.ok
     rows_add_up(resnet18)
@@ -92,6 +93,7 @@ def test_sdpa_is_zero_in_fvcore():
     assert check.netprof_total - check.fvcore_total == 65_536
 
 
+@pytest.mark.slow
 def test_vit_b_16_attention_fast_path_is_zero_in_fvcore():
     model = torchvision.models.vit_b_16(weights=None).eval()
     check = crosscheck(model, torch.randn(1, 3, 224, 224))
@@ -112,6 +114,7 @@ def test_vit_b_16_attention_fast_path_is_zero_in_fvcore():
     assert len(check.uncalled_modules) == 12  # every out_proj runs inside the fused op
 
 
+@pytest.mark.slow
 def test_mobilenet_v2_norm_and_pool_explained():
     model = torchvision.models.mobilenet_v2(weights=None).eval()
     check = crosscheck(model, torch.randn(1, 3, 224, 224))
@@ -153,6 +156,7 @@ def hooks(model: nn.Module) -> list[tuple[str, list[int], list[int]]]:
     return [(name, list(m._forward_pre_hooks), list(m._forward_hooks)) for name, m in model.named_modules()]
 
 
+@pytest.mark.slow
 def test_model_left_untouched():
     model = torchvision.models.resnet18(weights=None)
     model.train()

@@ -8,6 +8,7 @@ from torchvision.models import get_model_weights
 import netprof
 
 
+@pytest.mark.slow
 def test_ssdlite_analyzes_end_to_end():
     name = "ssdlite320_mobilenet_v3_large"
     meta = get_model_weights(name).DEFAULT.meta

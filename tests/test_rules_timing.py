@@ -1,5 +1,6 @@
 """When the analysis was timed, G3 and G4 findings carry the measured time share."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -20,6 +21,7 @@ class FourBranches(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], 1)
 
 
+@pytest.mark.slow
 def test_g4_finding_reports_time_share():
     analysis = netprof.analyze(mobilenet_v2(), torch.randn(1, 3, 224, 224), time=True, repeat=3)
     (g4,) = [f for f in rules.run(analysis) if f.rule == "G4"]

@@ -25,6 +25,7 @@ BUILDERS = {
     "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
 }  # fmt: skip
 ZOO_MODELS = [name for name in BUILDERS if name in ZOO]
+# Every test of these whole networks (224 x 224) is marked slow; the hand-built block is not.
 
 
 @functools.cache
@@ -56,6 +57,7 @@ VERDICTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(VERDICTS))
 def test_verdicts(name):
     present, absent = VERDICTS[name]
@@ -68,6 +70,7 @@ def flagged(name: str, rule: str) -> set[str]:
     return {f.module for f in findings(name) if f.rule == rule}
 
 
+@pytest.mark.slow
 def test_g1_flags_the_bottleneck_convs():
     # MobileNet V2's first 1:6 expand and project convs (16 -> 96 at 112x112, 144 -> 24 at 56x56)
     assert {"features.2.block.0.0", "features.3.block.0.0", "features.3.block.2.0"} <= flagged(
@@ -79,6 +82,7 @@ def test_g1_flags_the_bottleneck_convs():
     assert measured["features.2.block.0.0"] == pytest.approx(1.428, abs=1e-3)  # ~ 7 / (2 sqrt 6)
 
 
+@pytest.mark.slow
 def test_g2_flags_pointwise_group_convs_only():
     convs = compute(analysis("shufflenet_v1_g3")).convs
     grouped = {path for path, calls in convs.items() if any(1 < c.groups < c.c_in for c in calls)}
@@ -129,6 +133,7 @@ def test_g4_element_wise_share_of_an_inverted_residual_by_hand():
     assert share.mult_adds_share == pytest.approx(1_152 / 2_176)
 
 
+@pytest.mark.slow
 def test_g4_ranks_element_wise_share():
     assert element_share("mobilenet_v2") > element_share("shufflenet_v2_x1_0")
     assert element_share("shufflenet_v1_g3") > element_share("shufflenet_v2_x1_0")
@@ -140,6 +145,7 @@ def test_g4_ranks_element_wise_share():
     assert element_share("shufflenet_v2_x1_0") == pytest.approx(0.486, abs=0.01)
 
 
+@pytest.mark.slow
 def test_mobilenet_v1_has_the_fewest_fragments_per_block_of_the_zoo():
     per_block = {name: compute(analysis(name)).fragments_per_block for name in ZOO_MODELS}
     assert per_block["mobilenet_v1_1.0"] == 2.0  # depthwise 3x3 + pointwise 1x1, 13 times
@@ -148,6 +154,7 @@ def test_mobilenet_v1_has_the_fewest_fragments_per_block_of_the_zoo():
     assert sorted(per_block.values())[1] > 2.0  # strictly fewest
 
 
+@pytest.mark.slow
 def test_block_shapes():
     inception = compute(analysis("googlenet")).blocks["inception3a"]
     assert (inception.fragments, inception.compute_branches, inception.longest_chain) == (7, 4, 2)

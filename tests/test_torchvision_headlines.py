@@ -12,6 +12,8 @@ from torchvision.models import get_model_weights
 
 import netprof
 
+pytestmark = pytest.mark.slow  # whole torchvision networks, captured one by one
+
 MODELS = [
     "shufflenet_v2_x1_0",
     "mobilenet_v2",

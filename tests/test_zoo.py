@@ -203,6 +203,7 @@ def test_shufflenet_v1_first_pointwise_of_stage_2_is_not_grouped(groups):
     assert all(unit.expand[0].groups == groups for unit in model.modules() if isinstance(unit, ShuffleV1Unit))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [0.25, 0.5, 1.5, 2.0])
 @pytest.mark.parametrize("groups", [1, 2, 3, 4, 8])
 def test_shufflenet_v1_every_scale_builds_and_runs(groups, scale):
@@ -270,6 +271,7 @@ def test_blocks_are_their_own_modules(name, block, count):
     assert sum(isinstance(m, block) for m in ZOO[name]().modules()) == count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_every_zoo_entry_builds_with_no_arguments_and_runs(name):
     model = ZOO[name]()
