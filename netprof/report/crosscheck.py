@@ -11,6 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from netprof.crosscheck import Crosscheck, relative_difference
+from netprof.records import pick
 
 
 def _count(value: int | None) -> str:
@@ -88,23 +89,22 @@ def render_crosscheck(crosscheck: Crosscheck) -> Table:
 def crosscheck_to_dict(crosscheck: Crosscheck) -> dict[str, Any]:
     """Plain data for JSON: counts stay ints, absent fvcore figures are None."""
     return {
-        "model": crosscheck.model,
-        "ok": crosscheck.ok,
-        "fvcore_version": crosscheck.fvcore_version,
-        "netprof_total": crosscheck.netprof_total,
-        "fvcore_total": crosscheck.fvcore_total,
-        "fvcore_mult_adds": crosscheck.fvcore_mult_adds,
-        "difference": crosscheck.difference,
+        **pick(
+            crosscheck,
+            "model",
+            "ok",
+            "fvcore_version",
+            "netprof_total",
+            "fvcore_total",
+            "fvcore_mult_adds",
+            "difference",
+        ),
         "rows": [
             {
                 "family": row.family,
                 "netprof_ops": list(row.netprof_ops),
                 "fvcore_ops": list(row.fvcore_ops),
-                "netprof_mult_adds": row.netprof_mult_adds,
-                "netprof_flops": row.netprof_flops,
-                "fvcore_count": row.fvcore_count,
-                "difference": row.difference,
-                "reason": row.reason,
+                **pick(row, "netprof_mult_adds", "netprof_flops", "fvcore_count", "difference", "reason"),
                 "modules": [
                     {"module": module, "netprof": netprof, "fvcore": fvcore}
                     for module, netprof, fvcore in row.modules

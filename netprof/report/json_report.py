@@ -17,6 +17,7 @@ from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.environment import versions
 from netprof.fingerprints import fingerprint
+from netprof.records import pick
 from netprof.report.crosscheck import crosscheck_to_dict
 from netprof.timing.attribution import Timing
 from netprof.timing.report import timing_to_dict
@@ -33,13 +34,7 @@ def _tensor(meta: TensorMeta) -> dict[str, Any]:
 
 
 def _totals(totals: Totals) -> dict[str, int]:
-    return {
-        "mult_adds": totals.mult_adds,
-        "flops": totals.flops,
-        "mem_access_bytes": totals.mem_access_bytes,
-        "ops": totals.ops,
-        "uncounted_ops": totals.uncounted_ops,
-    }
+    return pick(totals, "mult_adds", "flops", "mem_access_bytes", "ops", "uncounted_ops")
 
 
 def _op(node: OpNode) -> dict[str, Any]:

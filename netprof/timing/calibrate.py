@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from netprof.environment import processor
+from netprof.records import pick
 from netprof.timing.measurement import Measurement
 
 CACHE_FILE = "calibration.json"
@@ -151,11 +152,7 @@ def _measurement_dict(m: Measurement) -> dict[str, Any]:
 
 def to_dict(calibration: Calibration) -> dict[str, Any]:
     return {
-        "key": calibration.key,
-        "device": calibration.device,
-        "threads": calibration.threads,
-        "peak_flops": calibration.peak_flops,
-        "bandwidth": calibration.bandwidth,
+        **pick(calibration, "key", "device", "threads", "peak_flops", "bandwidth"),
         "gemm": _measurement_dict(calibration.gemm),
         "copy": _measurement_dict(calibration.copy),
     }

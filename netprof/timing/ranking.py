@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from netprof.analysis import Analysis
+from netprof.records import pick
 from netprof.timing.attribution import Timing
 from netprof.timing.measurement import Measurement
 
@@ -137,13 +138,9 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
         "spearman_latency_vs_mem_access_bytes": _number(comparison.rho_mem_access),
         "models": [
             {
-                "name": p.name,
-                "mult_adds": p.mult_adds,
-                "flops": p.flops,
-                "mem_access_bytes": p.mem_access_bytes,
-                "params": p.params,
-                "batch": p.batch,
-                "images_per_s": p.images_per_s,
+                **pick(
+                    p, "name", "mult_adds", "flops", "mem_access_bytes", "params", "batch", "images_per_s"
+                ),
                 "latency": p.latency.to_dict(),
             }
             for p in comparison.points

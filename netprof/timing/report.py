@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netprof import units
+from netprof.records import pick
 from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timing
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2
@@ -192,45 +193,31 @@ def render_calibration(calibration: Calibration, console: Console, cached_at: st
 
 def _group(g: GroupTiming) -> dict[str, Any]:
     return {
-        "name": g.name,
-        "ops": g.ops,
-        "mult_adds": g.mult_adds,
-        "flops": g.flops,
-        "mem_access_bytes": g.mem_access_bytes,
-        "time_s": g.time_s,
+        **pick(g, "name", "ops", "mult_adds", "flops", "mem_access_bytes", "time_s"),
         "iqr_s": g.spread.iqr,
-        "time_share": g.time_share,
-        "mult_adds_share": g.mult_adds_share,
-        "mem_access_share": g.mem_access_share,
-        "gflop_per_s": g.gflop_per_s,
-        "gb_per_s": g.gb_per_s,
-        "time_over_mult_adds": g.time_over_mult_adds,
-        "roofline_s": g.roofline_s,
+        **pick(
+            g,
+            "time_share",
+            "mult_adds_share",
+            "mem_access_share",
+            "gflop_per_s",
+            "gb_per_s",
+            "time_over_mult_adds",
+            "roofline_s",
+        ),
     }
 
 
 def _op(op: OpTiming) -> dict[str, Any]:
     return {
-        "id": op.id,
-        "op": op.op,
-        "module": op.module,
-        "category": op.category,
-        "figure2": op.figure2,
+        **pick(op, "id", "op", "module", "category", "figure2"),
         "time": op.time.to_dict(raw=False),
-        "bound": op.bound,
-        "roofline_s": op.roofline_s,
+        **pick(op, "bound", "roofline_s"),
     }
 
 
 def _disagreement(d: Disagreement) -> dict[str, Any]:
-    return {
-        "kind": d.kind,
-        "name": d.name,
-        "mult_adds_share": d.mult_adds_share,
-        "time_share": d.time_share,
-        "excess": d.excess,
-        "time_over_mult_adds": d.time_over_mult_adds,
-    }
+    return pick(d, "kind", "name", "mult_adds_share", "time_share", "excess", "time_over_mult_adds")
 
 
 def timing_to_dict(timing: Timing) -> dict[str, Any]:
