@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from netprof.analysis import Analysis, build
@@ -132,20 +131,6 @@ def _input_metas(workload: Workload) -> tuple[TensorMeta, ...]:
     return tuple(TensorMeta.of(tensor) for tensor in input_tensors(workload))
 
 
-def load_spec(
-    spec: str,
-    input_shapes: Sequence[tuple[int, ...]] | None = None,
-    dtype: torch.dtype = torch.float32,
-    device: str = "auto",
-) -> LoadedModel:
-    """Build the model of ``spec`` for ``--device`` (meta builds on meta; cuda builds on the CPU first)."""
-    if device not in DEVICES:
-        raise CaptureError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    return load(
-        spec, list(input_shapes) if input_shapes else None, dtype, "cpu" if device == "cuda" else device
-    )
-
-
 def run_loaded(
     loaded: LoadedModel,
     *,
@@ -154,7 +139,8 @@ def run_loaded(
     crosscheck: bool = False,
     notes: tuple[str, ...] = (),
 ) -> Result:
-    """``run`` on a loaded spec, with ``--device`` deciding the capture mode and the timing device."""
+    """``run`` on a model that ``load`` built for ``device`` (meta builds on meta; cuda on the CPU), with
+    ``device`` deciding the capture mode and the timing device."""
     if timing is not None:
         if device in ("meta", "fake"):
             raise CaptureError(
@@ -201,6 +187,6 @@ def time_specs(
         taken.add(name)
         if progress:
             progress(f"timing {name} ...")
-        loaded = load_spec(spec, input_shapes, device="cpu")
+        loaded = load(spec, list(input_shapes) if input_shapes else None, device="cpu")
         done.append((name, run_loaded(loaded, device=options.device, timing=options)))
     return done

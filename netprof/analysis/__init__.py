@@ -6,6 +6,6 @@ priced ops up into an ``Analysis``.
 """
 
 from netprof.analysis.pricing import OpNode, price
-from netprof.analysis.summary import Analysis, ModuleSummary, Totals, build, subtree_params
+from netprof.analysis.summary import HEADLINE, Analysis, ModuleSummary, Totals, build, subtree_params
 
-__all__ = ["Analysis", "ModuleSummary", "OpNode", "Totals", "build", "price", "subtree_params"]
+__all__ = ["HEADLINE", "Analysis", "ModuleSummary", "OpNode", "Totals", "build", "price", "subtree_params"]

@@ -48,6 +48,10 @@ class ModuleSummary:
     totals: Totals
 
 
+# The model totals a baseline records and a diff compares.
+HEADLINE = ("mult_adds", "flops", "params", "mem_access_bytes")
+
+
 @dataclass(frozen=True)
 class Analysis:
     """Everything ``netprof.analyze`` counted about one model.
@@ -66,6 +70,15 @@ class Analysis:
     params: int
     uncounted: dict[str, int]
     notes: tuple[str, ...] = field(default=())
+
+    def headline(self) -> dict[str, int]:
+        """The totals a baseline records and a diff compares: ``HEADLINE``, in that order."""
+        return {
+            "mult_adds": self.totals.mult_adds,
+            "flops": self.totals.flops,
+            "params": self.params,
+            "mem_access_bytes": self.totals.mem_access_bytes,
+        }
 
     def module(self, path: str) -> ModuleSummary:
         for summary in self.modules:

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     spec = args.spec or common.DEFAULT_SPEC
     if args.plot is not None and not args.time:
         raise TimingError("--plot charts measured times: add --time")
-    loaded = pipeline.load_spec(spec, args.input, args.dtype, args.device)
+    loaded = pipeline.load(spec, args.input, args.dtype, args.device)
     with err.status(f"capturing {spec} ...", spinner="dots"):
         result = pipeline.run_loaded(
             loaded,

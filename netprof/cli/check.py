@@ -136,7 +136,7 @@ def _check_one(
     notes: tuple[str, ...],
 ) -> tuple[pipeline.Result, list[Any]]:
     device = args.device or model.device or "auto"
-    loaded = pipeline.load_spec(
+    loaded = pipeline.load(
         model.spec,
         args.input or (list(model.input) if model.input else None),
         args.dtype or model.dtype or torch.float32,

@@ -82,12 +82,7 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also run the model for real and time every op (capture becomes 'real'; needs --device cpu or auto)",
     )
-    group.add_argument(
-        "--repeat",
-        type=argtypes.positive(int),
-        metavar="N",
-        help="timed passes (default: as many as fit in --budget)",
-    )
+    add_repeat_and_threads(group, None, "timed passes (default: as many as fit in --budget)")
     group.add_argument(
         "--budget",
         type=argtypes.positive(float),
@@ -95,7 +90,16 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"time spent on timed passes when --repeat is not given (default {DEFAULT_BUDGET_S:g})",
     )
-    add_threads_argument(group)
+
+
+def add_repeat_and_threads(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, repeat: int | None, repeat_help: str
+) -> None:
+    """``--repeat N`` (default ``repeat``) and ``--threads N``: how often and on how many threads to time."""
+    parser.add_argument(
+        "--repeat", type=argtypes.positive(int), default=repeat, metavar="N", help=repeat_help
+    )
+    add_threads_argument(parser)
 
 
 def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from netprof.cli import argtypes, common
+from netprof.cli import common
 from netprof.timing.run import TimingOptions
 
 DEFAULT_REPEAT = 10
@@ -12,14 +12,9 @@ DEFAULT_REPEAT = 10
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_input_argument(parser)
-    parser.add_argument(
-        "--repeat",
-        type=argtypes.positive(int),
-        default=DEFAULT_REPEAT,
-        metavar="N",
-        help=f"timed passes per model (default {DEFAULT_REPEAT})",
+    common.add_repeat_and_threads(
+        parser, DEFAULT_REPEAT, f"timed passes per model (default {DEFAULT_REPEAT})"
     )
-    common.add_threads_argument(parser)
     parser.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)"
     )

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netprof.analysis import HEADLINE
 from netprof.datafiles import read_json
 from netprof.errors import NetprofError
 
 SCHEMA = "netprof.diff/1"
 ANALYSIS_SCHEMA = "netprof.analysis/1"
-METRICS = ("mult_adds", "flops", "params", "mem_access_bytes")
 
 
 class DiffError(NetprofError):
@@ -122,8 +122,8 @@ def compare(
     return ModelDiff(
         old_model=old["model"] if old else None,
         new_model=new["model"] if new else None,
-        old_totals={k: old["totals"][k] for k in METRICS if k in old["totals"]} if old else None,
-        new_totals={k: new["totals"][k] for k in METRICS if k in new["totals"]} if new else None,
+        old_totals={k: old["totals"][k] for k in HEADLINE if k in old["totals"]} if old else None,
+        new_totals={k: new["totals"][k] for k in HEADLINE if k in new["totals"]} if new else None,
         modules=tuple(changes),
         findings_added=tuple(f for k, f in new_findings.items() if k not in old_findings),
         findings_resolved=tuple(f for k, f in old_findings.items() if k not in new_findings),
@@ -152,7 +152,7 @@ def to_dict(diffs: list[ModelDiff]) -> dict[str, Any]:
                         "new": (d.new_totals or {}).get(k),
                         "change": d.change(k),
                     }
-                    for k in METRICS
+                    for k in HEADLINE
                 },
                 "modules": [
                     {

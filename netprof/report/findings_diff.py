@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from netprof import units
-from netprof.report.diff import METRICS, ModelDiff, to_dict
+from netprof.analysis import HEADLINE
+from netprof.report.diff import ModelDiff, to_dict
 from netprof.report.findings_markdown import DOCS, cell
 from netprof.report.findings_rows import delta, signed
 
@@ -27,7 +28,7 @@ _MODULE_METRICS = ("mult_adds", "params", "mem_access_bytes")
 
 def _total_rows(d: ModelDiff) -> list[list[str]]:
     rows = []
-    for k in METRICS:
+    for k in HEADLINE:
         fmt = _FORMAT[k]
         old, new = (d.old_totals or {}).get(k), (d.new_totals or {}).get(k)
         change = delta(new, old, fmt) if old is not None and new is not None else "-"

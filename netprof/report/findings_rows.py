@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netprof import units
 from netprof.rules.base import Finding, Severity, SourceLocation
-from netprof.rules.baseline import CheckedModel, totals_of
+from netprof.rules.baseline import CheckedModel
 
 # (key in the totals, label, formatter)
 TOTAL_COLUMNS = (
@@ -50,7 +50,7 @@ def deltas(checked: CheckedModel) -> dict[str, str] | None:
     """Per total, the change against the baseline's totals; ``None`` without a baseline."""
     if checked.previous is None:
         return None
-    now = totals_of(checked.analysis)
+    now = checked.analysis.headline()
     return {
         key: delta(now[key], checked.previous[key], fmt) if key in checked.previous else "-"
         for key, _, fmt in TOTAL_COLUMNS
@@ -58,7 +58,7 @@ def deltas(checked: CheckedModel) -> dict[str, str] | None:
 
 
 def totals(checked: CheckedModel) -> dict[str, str]:
-    now = totals_of(checked.analysis)
+    now = checked.analysis.headline()
     return {key: fmt(now[key]) for key, _, fmt in TOTAL_COLUMNS}
 
 

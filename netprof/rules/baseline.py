@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netprof.analysis import Analysis
+from netprof.analysis import HEADLINE, Analysis
 from netprof.datafiles import read_json
 from netprof.errors import NetprofError
 from netprof.fingerprints import fingerprint
 from netprof.rules.base import Finding
 
 SCHEMA = "netprof.baseline/1"
-TOTALS = ("mult_adds", "flops", "params", "mem_access_bytes")
 
 
 class BaselineError(NetprofError):
@@ -72,16 +71,6 @@ class CheckedModel:
     previous: Mapping[str, int] | None = None
 
 
-def totals_of(analysis: Analysis) -> dict[str, int]:
-    t = analysis.totals
-    return {
-        "mult_adds": t.mult_adds,
-        "flops": t.flops,
-        "params": analysis.params,
-        "mem_access_bytes": t.mem_access_bytes,
-    }
-
-
 def triage(analysis: Analysis, findings: Iterable[Finding], baseline: Baseline | None) -> CheckedModel:
     findings = tuple(findings)
     if baseline is None:
@@ -99,7 +88,7 @@ def to_dict(checked: Iterable[tuple[Analysis, Iterable[Finding]]]) -> dict[str, 
     models: dict[str, Any] = {}
     for analysis, findings in checked:
         models[analysis.model] = {
-            "totals": totals_of(analysis),
+            "totals": analysis.headline(),
             "findings": sorted(
                 ({"rule": f.rule, "module": f.module, "message": f.message} for f in findings),
                 key=lambda item: (item["rule"], item["module"]),
@@ -133,7 +122,9 @@ def load(path: Path) -> Baseline:
             f"models.{model}: expected an object with a findings list",
         )
         if isinstance(record.get("totals"), dict):
-            totals[model] = {k: v for k, v in record["totals"].items() if k in TOTALS and isinstance(v, int)}
+            totals[model] = {
+                k: v for k, v in record["totals"].items() if k in HEADLINE and isinstance(v, int)
+            }
         for i, item in enumerate(record.get("findings", [])):
             _expect(
                 isinstance(item, dict)
