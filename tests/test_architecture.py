@@ -45,8 +45,9 @@ def test_a_cycle_through_a_third_module_is_found():
 
 def test_every_module_of_the_package_is_in_a_layer():
     # A module left out of the contract in pyproject.toml could import anything.
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).parents[1]
     contract = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]

@@ -17,8 +17,10 @@ from netprof.timing.run import TimingError
 
 
 def register(commands: Any) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "analyze",
+        run,
         help="count mult_adds, flops, params and memory access cost of a model",
         description="Capture one inference forward pass at the ATen level and price every op.",
     )
@@ -35,7 +37,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR",
     )
-    parser.set_defaults(handler=run)
     return parser
 
 

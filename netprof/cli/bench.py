@@ -26,8 +26,10 @@ def register(commands: Any) -> argparse.ArgumentParser:
         description="Time reference networks on this machine and compare with published numbers.",
     )
     kinds = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
-    parser = kinds.add_parser(
+    parser = common.add_command(
+        kinds,
         "guidelines",
+        run,
         help="ShuffleNet V2 Tables 1-4 (guidelines G1-G4): measured images/sec next to the paper's",
         description="Build the networks of ShuffleNet V2's guideline experiments (Tables 1-4: 10 blocks, "
         "56x56 input, random init), count them with netprof.analyze, time them here and print measured "
@@ -54,7 +56,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         help="process: this process's CPU time; wall: wall clock; auto (default): process on 1 thread, "
         "wall on more (CPU time sums the threads)",
     )
-    parser.set_defaults(handler=run)
     return bench
 
 

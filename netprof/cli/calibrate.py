@@ -15,8 +15,10 @@ from netprof.timing.run import TimingError
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "calibrate",
+        run,
         help="measure this machine's peak FLOP/s and memory bandwidth for the roofline (cached)",
         description="Measure peak fp32 FLOP/s (a large GEMM) and memory bandwidth (a large copy) once; "
         "cached under $XDG_CACHE_HOME/netprof (else ~/.cache/netprof), keyed by device and thread count.",
@@ -25,7 +27,6 @@ def register(commands: Any) -> None:
     common.add_threads_argument(parser)
     parser.add_argument("--force", action="store_true", help="measure again even if a cached value exists")
     parser.add_argument("--format", choices=["table", "json"], default="table")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:

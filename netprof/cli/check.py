@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import enum
 import json
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,8 @@ from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
 
-
-class CheckFormat(str, enum.Enum):
-    """``netprof check --format``: each member has one renderer in ``netprof.report``."""
-
-    TABLE = "table"
-    MARKDOWN = "markdown"
-    JSON = "json"
-    SARIF = "sarif"
-    GITHUB = "github"
+# ``--format``: the terminal table, or one renderer of ``netprof.report`` per text format.
+FORMATS = ("table", "markdown", "json", "sarif", "github")
 
 
 def _rule_ids(text: str) -> list[str]:
@@ -39,8 +31,10 @@ def _rule_ids(text: str) -> list[str]:
 
 
 def register(commands: Any) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "check",
+        run,
         help="check models against the ShuffleNet V2 guidelines (exit 1 on findings)",
         description="Analyze each model and run the rules on it. Exit status: 0 clean, 1 a finding at or "
         "above --fail-on, 2 usage/config/model error, 3 internal error. Configuration: [tool.netprof] in "
@@ -55,7 +49,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
     )
     common.add_model_arguments(parser, defaults=False)
     common.add_time_arguments(parser)
-    parser.add_argument("--format", choices=[f.value for f in CheckFormat], default=CheckFormat.TABLE.value)
+    parser.add_argument("--format", choices=FORMATS, default="table")
     common.add_output_argument(parser)
     parser.add_argument(
         "--fail-on",
@@ -94,7 +88,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         help="do not run these rules, e.g. G3",
     )
     parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
-    parser.set_defaults(handler=run)
     return parser
 
 
@@ -176,21 +169,20 @@ def _emit(
     out: Console,
     err: Console,
 ) -> None:
-    form = CheckFormat(args.format)
-    if form is CheckFormat.TABLE:
+    if args.format == "table":
         common.write_table(
             lambda console: findings_text.render(checked, console, fail_on, args.depth), args.output, out, err
         )
         return
-    if form is CheckFormat.MARKDOWN:
+    if args.format == "markdown":
         report = findings_markdown.render(checked, fail_on, args.depth)
-    elif form is CheckFormat.JSON:
+    elif args.format == "json":
         documents = [
             json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c), result.timing)
             for result, c in zip(results, checked)
         ]
         report = json.dumps(documents[0] if len(documents) == 1 else documents, indent=1) + "\n"
-    elif form is CheckFormat.SARIF:
+    elif args.format == "sarif":
         report = sarif.dumps(checked, all_rules(), document)
     else:
         report = github.render(checked, findings_rows.rule_titles(all_rules()))

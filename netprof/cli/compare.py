@@ -18,8 +18,10 @@ COMPARE_STEM = "flops_vs_latency"
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "compare",
+        run,
         help="time several models: latency against mult_adds and MAC, with rank correlations",
         description="Time each model (plain forward passes) and print its latency next to its mult_adds and "
         "memory access cost, with Spearman's rank correlation of latency with each. With --output, also "
@@ -29,7 +31,6 @@ def register(commands: Any) -> None:
     parser.add_argument("--output", "-o", type=Path, metavar="DIR", help="directory for the chart and JSON")
     parser.add_argument("--format", choices=["table", "json"], default="table")
     timed_models.add_arguments(parser)
-    parser.set_defaults(handler=run)
 
 
 def compare_table(comparison: Comparison) -> Table:

@@ -14,8 +14,10 @@ from netprof.report import findings_diff
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "diff",
+        run,
         help="compare two JSON reports: totals, modules and findings",
         description="Compare two netprof analyze/check --format json outputs: what a change did to "
         "mult_adds, params, memory access cost and findings, per module.",
@@ -25,7 +27,6 @@ def register(commands: Any) -> None:
     parser.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     common.add_output_argument(parser)
     parser.add_argument("--depth", type=int, help="only modules down to this depth (default: all)")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:

@@ -14,8 +14,10 @@ from netprof.timing.ranking import spec_name
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "plot",
+        run,
         help="time a model and chart it: FLOPs vs latency per op, roofline, Figure-2 breakdown",
         description="Time every op of one model and write charts as PNG and SVG: layers (mult_adds vs "
         "measured time per op, log-log; ops with 0 mult_adds on a strip), roofline (every op on the roof of "
@@ -25,7 +27,6 @@ def register(commands: Any) -> None:
     parser.add_argument("--kind", choices=[*KINDS, "all"], default="all", help="which chart (default all)")
     common.add_output_directory_argument(parser, "<kind>.png and <kind>.svg")
     timed_models.add_arguments(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:

@@ -26,18 +26,22 @@ def document(rule_id: str) -> str | None:
 
 
 def register(commands: Any) -> None:
-    listing = commands.add_parser(
-        "rules", help="list the rules", description="List every rule netprof check runs."
+    listing = common.add_command(
+        commands,
+        "rules",
+        list_rules,
+        help="list the rules",
+        description="List every rule netprof check runs.",
     )
     listing.add_argument("--format", choices=["table", "json"], default="table")
-    listing.set_defaults(handler=list_rules)
-    explain = commands.add_parser(
+    explain = common.add_command(
+        commands,
         "explain",
+        explain_rule,
         help="print a rule's document",
         description="Print the document of a rule, e.g. netprof explain G1.",
     )
     explain.add_argument("rule", help="rule id, e.g. G1")
-    explain.set_defaults(handler=explain_rule)
 
 
 def list_rules(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
