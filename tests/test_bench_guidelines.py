@@ -18,7 +18,7 @@ import netprof
 from netprof.bench import guidelines
 from netprof.bench.chart import SERIES, XLABEL, YLABEL, plot_guidelines
 from netprof.bench.experiments import experiments, table1, table2, table3, table4
-from netprof.bench.measure import Measurement, TimingPlan, clock_for, time_interleaved, torch_threads
+from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved, torch_threads
 from netprof.bench.networks import (
     BLOCKS,
     Bottleneck,
@@ -275,19 +275,19 @@ def test_paired_ratios_cancel_a_common_slowdown():
 
 
 def test_measurement_median_and_iqr():
-    m = Measurement.of([1.0, 2.0, 3.0, 4.0, 5.0], images_per_run=4)
+    m = Throughput.of([1.0, 2.0, 3.0, 4.0, 5.0], images_per_run=4)
     # numpy's linear percentiles: q1 = 2, q3 = 4
     assert (m.median, m.iqr, m.images_per_run, m.runs) == (3.0, 2.0, 4, (1.0, 2.0, 3.0, 4.0, 5.0))
     assert m.noisy  # IQR 2 > 10% of 3
-    assert not Measurement.of([100.0, 101.0, 102.0], 1).noisy
+    assert not Throughput.of([100.0, 101.0, 102.0], 1).noisy
 
 
 def test_clock_for():
-    assert clock_for(1) == "process"  # one thread: CPU time leaves out other programs' turns
-    assert clock_for(2) == "wall"  # CPU time would sum the threads
-    assert clock_for(2, "process") == "process"
+    assert clock_name(1) == "process"  # one thread: CPU time leaves out other programs' turns
+    assert clock_name(2) == "wall"  # CPU time would sum the threads
+    assert clock_name(2, "process") == "process"
     with pytest.raises(ValueError, match="unknown clock"):
-        clock_for(1, "cycles")
+        clock_name(1, "cycles")
 
 
 def test_time_interleaved_runs_every_network_in_every_round():

@@ -8,6 +8,7 @@ import math
 import pytest
 from matplotlib.image import imread
 
+import netprof
 from netprof.cli import main
 from netprof.timing.ranking import ranks, spearman
 
@@ -93,11 +94,12 @@ def test_compare_three_models_of_known_order(capsys):
 
 def test_comparison_figure_reads_back():
     from netprof.charts.files import comparison_figure
-    from netprof.timing.ranking import compare, time_specs
+    from netprof.pipeline import time_specs
+    from netprof.timing.ranking import rank_models
 
-    analyses = time_specs([TINY, TINIER], repeat=3, threads=1)
-    comparison = compare(analyses)
-    fig = comparison_figure(comparison, analyses)
+    results = time_specs([TINY, TINIER], netprof.TimingOptions(repeat=3, threads=1))
+    comparison = rank_models([(name, result.analysis, result.timing) for name, result in results])
+    fig = comparison_figure(comparison, [(name, result.timing) for name, result in results])
     left, right = fig.axes
     for ax, word in ((left, "mult_adds"), (right, "MAC")):
         assert word in ax.get_title() and "Spearman" in ax.get_title()

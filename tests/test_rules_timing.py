@@ -23,10 +23,10 @@ class FourBranches(nn.Module):
 
 @pytest.mark.slow
 def test_g4_finding_reports_time_share():
-    analysis = netprof.analyze(mobilenet_v2(), torch.randn(1, 3, 224, 224), time=True, repeat=3)
-    (g4,) = [f for f in rules.run(analysis) if f.rule == "G4"]
+    result = netprof.run(mobilenet_v2(), torch.randn(1, 3, 224, 224), timing=netprof.TimingOptions(repeat=3))
+    (g4,) = [f for f in rules.run(result.analysis, op_seconds=result.op_seconds) if f.rule == "G4"]
     share = g4.evidence["time_share"]
-    timing = analysis.timing
+    timing = result.timing
     elementwise = {"elementwise", "normalization", "depthwise_conv"}
     expected = sum(op.time.median for op in timing.ops if op.category in elementwise) / timing.attributed_s
     assert abs(share - expected) < 1e-12
@@ -38,8 +38,8 @@ def test_g3_finding_reports_time_share_and_untimed_does_not():
     model = nn.Sequential(FourBranches(), nn.ReLU())
     settings = {"G3": RuleSettings(options={"max_parallel_branches": 2})}
     untimed = rules.run(netprof.analyze(model, torch.randn(1, 8, 16, 16)), settings=settings)
-    timed_analysis = netprof.analyze(model, torch.randn(1, 8, 16, 16), time=True, repeat=3)
-    timed = rules.run(timed_analysis, settings=settings)
+    result = netprof.run(model, torch.randn(1, 8, 16, 16), timing=netprof.TimingOptions(repeat=3))
+    timed = rules.run(result.analysis, settings=settings, op_seconds=result.op_seconds)
 
     (before,) = [f for f in untimed if f.rule == "G3"]
     (after,) = [f for f in timed if f.rule == "G3"]
@@ -48,7 +48,7 @@ def test_g3_finding_reports_time_share_and_untimed_does_not():
     assert "of op time" in after.message
     # The definition, from the module paths alone: the ops that run inside the flagged block (module
     # "0": its four convs and the cat), over all attributed op time (the ReLU of module "1" is out).
-    timing = timed_analysis.timing
+    timing = result.timing
     assert after.module == "0"
     inside = [op for op in timing.ops if op.module == "0" or op.module.startswith("0.")]
     assert [op.op_type for op in inside] == ["convolution"] * 4 + ["cat"]

@@ -63,15 +63,15 @@ class CatHeavy(nn.Module):
 def timed():
     torch.manual_seed(0)
     model = small_convnet()
-    return netprof.analyze(model, torch.randn(1, 3, 64, 64), time=True, repeat=7, threads=1)
+    return netprof.run(model, torch.randn(1, 3, 64, 64), timing=netprof.TimingOptions(repeat=7, threads=1))
 
 
 def test_timing_covers_every_op_of_the_analysis(timed):
     timing = timed.timing
     assert isinstance(timing, Timing)
-    assert timed.mode == "real"
-    assert [op.op for op in timing.ops] == [node.op for node in timed.ops]
-    assert [op.id for op in timing.ops] == [node.id for node in timed.ops]
+    assert timed.analysis.mode == "real"
+    assert [op.op for op in timing.ops] == [node.op for node in timed.analysis.ops]
+    assert [op.id for op in timing.ops] == [node.id for node in timed.analysis.ops]
     assert timing.runs == 7 and timing.diverged_runs == 0
     assert timing.threads == 1
     assert all(op.time.runs == 7 and op.time.threads == 1 for op in timing.ops)
@@ -109,7 +109,7 @@ def test_op_times_are_measured_inside_their_pass(timed):
     # Seconds, not milliseconds or nanoseconds: conv 3 -> 32 at 64 x 64, 3 * 9 * 32 * 64 * 64 =
     # 3,538,944; conv 32 -> 64 at 32 x 32, 32 * 9 * 64 * 32 * 32 = 18,874,368; linear 64 * 10 = 640;
     # 22,413,952 multiply-adds run neither in under a microsecond nor for ten seconds on one thread.
-    assert timed.totals.mult_adds == 22_413_952
+    assert timed.analysis.totals.mult_adds == 22_413_952
     assert 1e-6 < timing.attributed_s < 10
 
 
@@ -122,7 +122,7 @@ def test_groups_add_up_to_the_attributed_time(timed):
     root = timing.modules[0]
     assert root.name == "" and root.time_s == pytest.approx(timing.attributed_s, rel=1e-9)
     assert [g.name for g in timing.modules] == [
-        m.path for m in timed.modules if m.path in {g.name for g in timing.modules}
+        m.path for m in timed.analysis.modules if m.path in {g.name for g in timing.modules}
     ]
     assert {g.name for g in timing.figure2} <= set(FIGURE2)
     conv = next(g for g in timing.figure2 if g.name == "Conv")
@@ -223,7 +223,7 @@ def test_attributed_time_agrees_with_torch_profiler():
     ids=["max_pool", "cat"],
 )
 def test_zero_mult_adds_op_that_dominates_time_ranks_first(model, x, op_type):
-    analysis = netprof.analyze(model, x, time=True, repeat=5, threads=1)
+    analysis = netprof.run(model, x, timing=netprof.TimingOptions(repeat=5, threads=1))
     first = analysis.timing.disagreements[0]
     assert first.kind == "op" and first.name == op_type
     assert first.mult_adds_share == 0.0
@@ -234,7 +234,9 @@ def test_zero_mult_adds_op_that_dominates_time_ranks_first(model, x, op_type):
 
 
 def test_pool_module_ranks_first_among_modules():
-    analysis = netprof.analyze(PoolHeavy(), torch.randn(1, 32, 128, 128), time=True, repeat=5, threads=1)
+    analysis = netprof.run(
+        PoolHeavy(), torch.randn(1, 32, 128, 128), timing=netprof.TimingOptions(repeat=5, threads=1)
+    )
     assert analysis.timing.module_disagreements[0].name == "pool"
 
 
@@ -257,7 +259,7 @@ def test_timing_leaves_the_model_and_torch_unchanged():
     model.train()  # batch norm in training mode would update its running stats if run as is
     model[0].register_forward_hook(lambda *args: None)
     before = _snapshot(model)
-    netprof.analyze(model, torch.randn(2, 3, 32, 32), time=True, repeat=3, threads=1)
+    netprof.run(model, torch.randn(2, 3, 32, 32), timing=netprof.TimingOptions(repeat=3, threads=1))
     after = _snapshot(model)
     assert after[0].keys() == before[0].keys()
     for key in before[0]:
@@ -267,7 +269,9 @@ def test_timing_leaves_the_model_and_torch_unchanged():
 
 def test_threads_are_set_while_timing_and_restored():
     before = torch.get_num_threads()
-    analysis = netprof.analyze(small_convnet(), torch.randn(1, 3, 16, 16), time=True, repeat=2, threads=1)
+    analysis = netprof.run(
+        small_convnet(), torch.randn(1, 3, 16, 16), timing=netprof.TimingOptions(repeat=2, threads=1)
+    )
     assert analysis.timing.threads == 1
     assert torch.get_num_threads() == before
 
@@ -289,7 +293,7 @@ def test_data_dependent_model_is_reported_loudly(capsys):
     # instrumented alternate, so the instrumented passes are calls 8, 10, 12, 14: only 12 differs.
     model = Stateful(lambda call: call % 3 == 0)
     with pytest.warns(netprof.timing.DivergenceWarning, match="different sequence of ops"):
-        analysis = netprof.analyze(model, torch.randn(4, 4), time=True, repeat=4, threads=1)
+        analysis = netprof.run(model, torch.randn(4, 4), timing=netprof.TimingOptions(repeat=4, threads=1))
     timing = analysis.timing
     assert (timing.runs, timing.diverged_runs) == (3, 1)
     assert any("different sequence of ops" in w for w in timing.warnings)
@@ -301,13 +305,19 @@ def test_model_that_never_runs_the_analysed_ops_cannot_be_timed():
         pytest.raises(netprof.timing.TimingError, match="no pass could be attributed"),
         pytest.warns(netprof.timing.DivergenceWarning),
     ):
-        netprof.analyze(Stateful(lambda call: call > 1), torch.randn(4, 4), time=True, repeat=2, threads=1)
+        netprof.run(
+            Stateful(lambda call: call > 1),
+            torch.randn(4, 4),
+            timing=netprof.TimingOptions(repeat=2, threads=1),
+        )
 
 
 def test_meta_capture_mode_cannot_be_timed():
     with pytest.raises(netprof.CaptureError, match="cannot be timed"):
-        netprof.analyze(small_convnet(), torch.randn(1, 3, 8, 8), mode="meta", time=True)
+        netprof.run(small_convnet(), torch.randn(1, 3, 8, 8), mode="meta", timing=netprof.TimingOptions())
 
 
-def test_timing_without_time_flag_is_none():
-    assert netprof.analyze(small_convnet(), torch.randn(1, 3, 8, 8)).timing is None
+def test_timing_without_timing_options_is_none():
+    result = netprof.run(small_convnet(), torch.randn(1, 3, 8, 8))
+    assert result.timing is None and result.op_seconds is None
+    assert result.analysis.mode == "meta"  # nothing ran: an untimed run captures on meta

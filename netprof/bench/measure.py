@@ -62,11 +62,6 @@ def clock_name(threads: int, clock: str = "auto") -> str:
     return clock
 
 
-# The names tests/test_bench_guidelines.py still imports; netprof's own code uses the ones above.
-Measurement = Throughput
-clock_for = clock_name
-
-
 @dataclass(frozen=True)
 class TimingPlan:
     budget_s: float  # per group of interleaved networks, after warm-up, wall-clock
