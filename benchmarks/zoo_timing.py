@@ -44,8 +44,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(0)
-    results = time_specs(list(SEED.values()), TimingOptions(repeat=args.repeat, threads=args.threads),
-                         progress=lambda line: print(line, file=sys.stderr))
+    results = time_specs(
+        list(SEED.values()),
+        TimingOptions(repeat=args.repeat, threads=args.threads),
+        progress=lambda line: print(line, file=sys.stderr),
+    )
     comparison = rank_models([(name, r.analysis, r.timing) for name, (_, r) in zip(SEED, results)])
     where = machine(comparison.device, comparison.threads)
     data = {
@@ -62,9 +65,11 @@ def main() -> int:
     lines = [
         "# Seed zoo timing (batch 1)",
         "",
-        (f"`python benchmarks/zoo_timing.py --repeat {args.repeat} --threads {args.threads}` on {where}, "
-        f"torch {torch.__version__}. **Times and images/s are of this machine only** (a shared, noisy 2-core "
-        "VM); latency is the median of plain forward passes (no instrumentation)."),
+        (
+            f"`python benchmarks/zoo_timing.py --repeat {args.repeat} --threads {args.threads}` on {where}, "
+            f"torch {torch.__version__}. **Times and images/s are of this machine only** (a shared, noisy 2-core "
+            "VM); latency is the median of plain forward passes (no instrumentation)."
+        ),
         "",
         "| model | mult_adds (M) | MAC (MB) | params (M) | latency ms (median) | IQR ms | runs | images/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -74,14 +79,19 @@ def main() -> int:
             for p in comparison.points
         ],
         "",
-        (f"Spearman rank correlation of latency with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; "
-        f"with MAC (mem_access_bytes): **{rho_text(comparison.rho_mem_access)}** (n = {len(comparison.points)})."),
+        (
+            f"Spearman rank correlation of latency with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; "
+            f"with MAC (mem_access_bytes): **{rho_text(comparison.rho_mem_access)}** (n = {len(comparison.points)})."
+        ),
         "",
         "![latency vs mult_adds and MAC](zoo_timing.png)",
         "",
     ]
     (RESULTS / "zoo_timing.md").write_text("\n".join(lines))
-    save(comparison_figure(comparison, [(name, r.timing) for name, (_, r) in zip(SEED, results)]), RESULTS / "zoo_timing")
+    save(
+        comparison_figure(comparison, [(name, r.timing) for name, (_, r) in zip(SEED, results)]),
+        RESULTS / "zoo_timing",
+    )
     (RESULTS / "zoo_timing.svg").unlink()  # the PNG is the result kept in the repository
     print("\n".join(lines))
     return 0

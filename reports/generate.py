@@ -83,7 +83,10 @@ def main() -> int:
         timed[name] = result
 
     comparison = rank_models([(name, timed[name].analysis, timed[name].timing) for name in SEED])
-    save(comparison_figure(comparison, [(name, timed[name].timing) for name in SEED]), HERE / "seed_flops_vs_latency")
+    save(
+        comparison_figure(comparison, [(name, timed[name].timing) for name in SEED]),
+        HERE / "seed_flops_vs_latency",
+    )
     (HERE / "seed_flops_vs_latency.json").write_text(json.dumps(to_dict(comparison), indent=1) + "\n")
     save(breakdown_figure([(name, timed[name].timing) for name in models]), HERE / "seed_breakdown")
     elapsed = time.perf_counter() - started
@@ -103,21 +106,27 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         f"python reports/generate.py --repeat {args.repeat} --threads {args.threads}",
         "```",
         "",
-        (f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "
-        f"for each model `netprof check SPEC --format markdown` and `--format json` (findings) and one timed "
-        f"analysis, {args.repeat} timed passes at batch 1 and {args.threads} intra-op thread(s) "
-        "(one thread to reduce the noise of a shared machine), charted as below. "
-        f"Last run: {elapsed / 60:.1f} minutes."),
+        (
+            f"It ran `netprof calibrate --threads {args.threads}` first (so the rooflines have their roof), then "
+            f"for each model `netprof check SPEC --format markdown` and `--format json` (findings) and one timed "
+            f"analysis, {args.repeat} timed passes at batch 1 and {args.threads} intra-op thread(s) "
+            "(one thread to reduce the noise of a shared machine), charted as below. "
+            f"Last run: {elapsed / 60:.1f} minutes."
+        ),
         "",
-        (f"**Machine:** {machine(first.device, first.threads)}; {platform.platform()}; torch {torch.__version__}. "
-        "Every time here is of this machine only; counts (mult_adds, MAC, params) are not."),
+        (
+            f"**Machine:** {machine(first.device, first.threads)}; {platform.platform()}; torch {torch.__version__}. "
+            "Every time here is of this machine only; counts (mult_adds, MAC, params) are not."
+        ),
         "",
-        ("Charts per model: **layers** (each op's mult_adds against its measured median time, log-log, coloured "
-        "by category; ops with 0 mult_adds on a strip at the left; the dotted line is what FLOPs predict at the "
-        "median seconds per mult_add; labelled: the ops with the most time in excess of that prediction), "
-        "**roofline** (each op's FLOP per byte against its achieved GFLOP/s, under the calibrated peak and "
-        "bandwidth; ops with 0 flops are counted in a note), **breakdown** (ShuffleNet V2 Figure-2 classes plus "
-        "the overhead between kernels, as % of the instrumented end-to-end median)."),
+        (
+            "Charts per model: **layers** (each op's mult_adds against its measured median time, log-log, coloured "
+            "by category; ops with 0 mult_adds on a strip at the left; the dotted line is what FLOPs predict at the "
+            "median seconds per mult_add; labelled: the ops with the most time in excess of that prediction), "
+            "**roofline** (each op's FLOP per byte against its achieved GFLOP/s, under the calibrated peak and "
+            "bandwidth; ops with 0 flops are counted in a note), **breakdown** (ShuffleNet V2 Figure-2 classes plus "
+            "the overhead between kernels, as % of the instrumented end-to-end median)."
+        ),
         "",
         "| model | spec | report | findings | layers | roofline | breakdown | latency ms (plain, median) |",
         "|---|---|---|---|---|---|---|---|",
@@ -138,13 +147,17 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         "",
         "![seed FLOPs vs latency](seed_flops_vs_latency.png)",
         "",
-        ("[seed_flops_vs_latency.png](seed_flops_vs_latency.png) "
-        "([svg](seed_flops_vs_latency.svg), [json](seed_flops_vs_latency.json)); all models' Figure-2 bars: "
-        "[seed_breakdown.png](seed_breakdown.png)."),
+        (
+            "[seed_flops_vs_latency.png](seed_flops_vs_latency.png) "
+            "([svg](seed_flops_vs_latency.svg), [json](seed_flops_vs_latency.json)); all models' Figure-2 bars: "
+            "[seed_breakdown.png](seed_breakdown.png)."
+        ),
         "",
-        (f"Spearman rank correlation over the {len(comparison.points)} seed networks, latency (median of plain "
-        f"forward passes) with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; with memory access cost "
-        f"(MAC, mem_access_bytes): **{rho_text(comparison.rho_mem_access)}**."),
+        (
+            f"Spearman rank correlation over the {len(comparison.points)} seed networks, latency (median of plain "
+            f"forward passes) with mult_adds: **{rho_text(comparison.rho_mult_adds)}**; with memory access cost "
+            f"(MAC, mem_access_bytes): **{rho_text(comparison.rho_mem_access)}**."
+        ),
         "",
         "Fastest to slowest here: " + ", ".join(p.name for p in order_latency) + ".",
         "",
@@ -158,8 +171,10 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
             for p in comparison.points
         ],
         "",
-        ("Six points make a coarse test: one swapped pair moves rho by about 0.06 to 0.11, and run-to-run noise "
-        "on a shared machine can swap networks of similar latency. Read it together with the table."),
+        (
+            "Six points make a coarse test: one swapped pair moves rho by about 0.06 to 0.11, and run-to-run noise "
+            "on a shared machine can swap networks of similar latency. Read it together with the table."
+        ),
         "",
     ]
     return "\n".join(lines)

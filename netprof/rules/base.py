@@ -206,9 +206,7 @@ def resolve_options(rule: Rule, options: Mapping[str, Any]) -> dict[str, Any]:
         else:
             ok = True
         if not ok:
-            raise RuleError(
-                f"rule {rule.id}: option {key!r} must be {type(default).__name__}, got {value!r}"
-            )
+            raise RuleError(f"rule {rule.id}: option {key!r} must be {type(default).__name__}, got {value!r}")
     return {**defaults, **options}
 
 
