@@ -35,6 +35,7 @@ from netprof.bench.networks import (
 from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_column, median_iqr, paired
 from netprof.cli import bench as cli
 from netprof.cli import main
+from netprof.cli.main import build_parser
 
 HW = 56 * 56  # 3136 pixels
 FLOAT = 4  # bytes per float32 element
@@ -326,9 +327,7 @@ def test_torch_threads_restores():
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netprof")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()  # the real command line, bench and all
 
 
 def test_parser_defaults_and_errors():

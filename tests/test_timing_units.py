@@ -11,8 +11,8 @@ from rich.console import Console
 import netprof
 from netprof.analysis.pricing import OpNode
 from netprof.capture.ir import TensorMeta
-from netprof.cli import calibrate as calibrate_command
 from netprof.cli.common import add_time_arguments, timing_options
+from netprof.cli.main import build_parser
 from netprof.timing import (
     Calibration,
     Measurement,
@@ -361,9 +361,7 @@ def test_calibrate_command_measures_once_then_reads_the_cache(tmp_path, monkeypa
         return Calibration(cal.device_key(device, threads), device, threads, 2e10, 1e10, m, m)
 
     monkeypatch.setattr(cal, "measure", fake_measure)
-    parser = argparse.ArgumentParser()
-    calibrate_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["calibrate", "--threads", "1"])
+    args = build_parser().parse_args(["calibrate", "--threads", "1"])
     for _ in range(2):
         out = Console(color_system=None, width=120, record=True)
         err = Console(color_system=None, width=120, record=True, stderr=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -15,15 +14,12 @@ from netprof.report.crosscheck import render_crosscheck
 from netprof.timing import report as timing_report
 from netprof.timing.run import TimingError
 
+NAME = "analyze"
+HELP = "count mult_adds, flops, params and memory access cost of a model"
+DESCRIPTION = "Capture one inference forward pass at the ATen level and price every op."
 
-def register(commands: Any) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands,
-        "analyze",
-        run,
-        help="count mult_adds, flops, params and memory access cost of a model",
-        description="Capture one inference forward pass at the ATen level and price every op.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", help=f"{common.SPEC_HELP}; default: {common.DEFAULT_SPEC}")
     common.add_model_arguments(parser)
     parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
@@ -37,7 +33,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR",
     )
-    return parser
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:

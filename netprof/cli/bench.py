@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -18,18 +17,15 @@ from netprof.cli import argtypes, common
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
 
 
-def register(commands: Any) -> argparse.ArgumentParser:
-    """Add ``bench`` (with its ``guidelines`` subcommand)."""
-    bench = commands.add_parser(
-        "bench",
-        help="time reference networks on this machine",
-        description="Time reference networks on this machine and compare with published numbers.",
-    )
+NAME = "bench"
+HELP = "time reference networks on this machine"
+DESCRIPTION = "Time reference networks on this machine and compare with published numbers."
+
+
+def add_arguments(bench: argparse.ArgumentParser) -> None:
     kinds = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
-    parser = common.add_command(
-        kinds,
+    parser = kinds.add_parser(
         "guidelines",
-        run,
         help="ShuffleNet V2 Tables 1-4 (guidelines G1-G4): measured images/sec next to the paper's",
         description="Build the networks of ShuffleNet V2's guideline experiments (Tables 1-4: 10 blocks, "
         "56x56 input, random init), count them with netprof.analyze, time them here and print measured "
@@ -56,7 +52,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         help="process: this process's CPU time; wall: wall clock; auto (default): process on 1 thread, "
         "wall on more (CPU time sums the threads)",
     )
-    return bench
 
 
 def write_outputs(result: guidelines.GuidelinesResult, directory: Path) -> list[Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from rich.console import Console
 
@@ -13,16 +12,15 @@ from netprof.timing import calibrate
 from netprof.timing.report import render_calibration
 from netprof.timing.run import TimingError
 
+NAME = "calibrate"
+HELP = "measure this machine's peak FLOP/s and memory bandwidth for the roofline (cached)"
+DESCRIPTION = (
+    "Measure peak fp32 FLOP/s (a large GEMM) and memory bandwidth (a large copy) once; "
+    "cached under $XDG_CACHE_HOME/netprof (else ~/.cache/netprof), keyed by device and thread count."
+)
 
-def register(commands: Any) -> None:
-    parser = common.add_command(
-        commands,
-        "calibrate",
-        run,
-        help="measure this machine's peak FLOP/s and memory bandwidth for the roofline (cached)",
-        description="Measure peak fp32 FLOP/s (a large GEMM) and memory bandwidth (a large copy) once; "
-        "cached under $XDG_CACHE_HOME/netprof (else ~/.cache/netprof), keyed by device and thread count.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     common.add_threads_argument(parser)
     parser.add_argument("--force", action="store_true", help="measure again even if a cached value exists")

@@ -30,16 +30,16 @@ def _rule_ids(text: str) -> list[str]:
     return ids
 
 
-def register(commands: Any) -> argparse.ArgumentParser:
-    parser = common.add_command(
-        commands,
-        "check",
-        run,
-        help="check models against the ShuffleNet V2 guidelines (exit 1 on findings)",
-        description="Analyze each model and run the rules on it. Exit status: 0 clean, 1 a finding at or "
-        "above --fail-on, 2 usage/config/model error, 3 internal error. Configuration: [tool.netprof] in "
-        "pyproject.toml; the command line overrides it.",
-    )
+NAME = "check"
+HELP = "check models against the ShuffleNet V2 guidelines (exit 1 on findings)"
+DESCRIPTION = (
+    "Analyze each model and run the rules on it. Exit status: 0 clean, 1 a finding at or "
+    "above --fail-on, 2 usage/config/model error, 3 internal error. Configuration: [tool.netprof] in "
+    "pyproject.toml; the command line overrides it."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "specs",
         nargs="*",
@@ -88,7 +88,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
         help="do not run these rules, e.g. G3",
     )
     parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
-    return parser
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str] | None:

@@ -8,7 +8,6 @@ import enum
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import torch
 from rich.console import Console
@@ -29,18 +28,6 @@ class ExitStatus(enum.IntEnum):
     FINDINGS = 1
     USAGE_ERROR = 2
     INTERNAL_ERROR = 3
-
-
-Handler = Callable[[argparse.Namespace, Console, Console], ExitStatus]
-
-
-def add_command(
-    commands: Any, name: str, handler: Handler, *, help: str, description: str
-) -> argparse.ArgumentParser:
-    """A subcommand whose parsed arguments run ``handler(args, out, err)``."""
-    parser = commands.add_parser(name, help=help, description=description)
-    parser.set_defaults(handler=handler)
-    return parser
 
 
 def default_spec_note(verb: str) -> str:

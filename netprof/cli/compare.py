@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,17 +15,16 @@ from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
 
 COMPARE_STEM = "flops_vs_latency"
 
+NAME = "compare"
+HELP = "time several models: latency against mult_adds and MAC, with rank correlations"
+DESCRIPTION = (
+    "Time each model (plain forward passes) and print its latency next to its mult_adds and "
+    "memory access cost, with Spearman's rank correlation of latency with each. With --output, also "
+    f"write {COMPARE_STEM}.png/.svg (two panels) and {COMPARE_STEM}.json there."
+)
 
-def register(commands: Any) -> None:
-    parser = common.add_command(
-        commands,
-        "compare",
-        run,
-        help="time several models: latency against mult_adds and MAC, with rank correlations",
-        description="Time each model (plain forward passes) and print its latency next to its mult_adds and "
-        "memory access cost, with Spearman's rank correlation of latency with each. With --output, also "
-        f"write {COMPARE_STEM}.png/.svg (two panels) and {COMPARE_STEM}.json there.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="models to compare (two or more)")
     parser.add_argument("--output", "-o", type=Path, metavar="DIR", help="directory for the chart and JSON")
     parser.add_argument("--format", choices=["table", "json"], default="table")

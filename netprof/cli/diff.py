@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -12,16 +11,15 @@ from netprof.cli import common
 from netprof.report import diff as diffing
 from netprof.report import findings_diff
 
+NAME = "diff"
+HELP = "compare two JSON reports: totals, modules and findings"
+DESCRIPTION = (
+    "Compare two netprof analyze/check --format json outputs: what a change did to "
+    "mult_adds, params, memory access cost and findings, per module."
+)
 
-def register(commands: Any) -> None:
-    parser = common.add_command(
-        commands,
-        "diff",
-        run,
-        help="compare two JSON reports: totals, modules and findings",
-        description="Compare two netprof analyze/check --format json outputs: what a change did to "
-        "mult_adds, params, memory access cost and findings, per module.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", type=Path, help="report before the change")
     parser.add_argument("new", type=Path, help="report after the change")
     parser.add_argument("--format", choices=["table", "markdown", "json"], default="table")

@@ -1,7 +1,8 @@
 """The ``netprof`` command: parse, dispatch to one module per command, map errors to exit statuses.
 
-Each command module has ``register(commands)``, which adds its parser and sets
-``handler(args, out, err) -> ExitStatus``. A ``NetprofError`` (bad input a user
+Each command module declares ``NAME``, ``HELP`` and ``DESCRIPTION``, adds its
+flags in ``add_arguments(parser)`` and does its work in ``run(args, out, err) ->
+ExitStatus``. A ``NetprofError`` (bad input a user
 can fix) is one line on stderr and exit 2; anything else is an internal error,
 exit 3; ``--debug`` shows the traceback of either.
 """
@@ -14,12 +15,12 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from netprof.cli import analyze, bench, calibrate, check, common, compare, diff, plot, rules
+from netprof.cli import analyze, bench, calibrate, check, common, compare, diff, explain, plot, rules
 from netprof.environment import __version__
 from netprof.errors import NetprofError
 
 # In the order ``netprof --help`` lists them.
-COMMANDS = (analyze, check, diff, rules, calibrate, bench, plot, compare)
+COMMANDS = (analyze, check, diff, rules, explain, calibrate, bench, plot, compare)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netprof {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:
-        command.register(commands)
-    for subparser in commands.choices.values():
+        subparser = commands.add_parser(command.NAME, help=command.HELP, description=command.DESCRIPTION)
+        command.add_arguments(subparser)
         subparser.add_argument("--debug", action="store_true", help="show tracebacks")
+        subparser.set_defaults(handler=command.run)
     return parser
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 
@@ -12,17 +11,16 @@ from netprof.charts.files import KINDS
 from netprof.cli import common, timed_models
 from netprof.timing.ranking import spec_name
 
+NAME = "plot"
+HELP = "time a model and chart it: FLOPs vs latency per op, roofline, Figure-2 breakdown"
+DESCRIPTION = (
+    "Time every op of one model and write charts as PNG and SVG: layers (mult_adds vs "
+    "measured time per op, log-log; ops with 0 mult_adds on a strip), roofline (every op on the roof of "
+    "`netprof calibrate`), breakdown (ShuffleNet V2 Figure-2 classes plus overhead)."
+)
 
-def register(commands: Any) -> None:
-    parser = common.add_command(
-        commands,
-        "plot",
-        run,
-        help="time a model and chart it: FLOPs vs latency per op, roofline, Figure-2 breakdown",
-        description="Time every op of one model and write charts as PNG and SVG: layers (mult_adds vs "
-        "measured time per op, log-log; ops with 0 mult_adds on a strip), roofline (every op on the roof of "
-        "`netprof calibrate`), breakdown (ShuffleNet V2 Figure-2 classes plus overhead).",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="file.py:callable or package.module:callable")
     parser.add_argument("--kind", choices=[*KINDS, "all"], default="all", help="which chart (default all)")
     common.add_output_directory_argument(parser, "<kind>.png and <kind>.svg")

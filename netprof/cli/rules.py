@@ -1,20 +1,18 @@
-"""``netprof rules`` and ``netprof explain``: the rules netprof check runs, and their documents."""
+"""``netprof rules``: the rules netprof check runs."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
 from netprof import rules
 from netprof.cli import common
 from netprof.rules import all_rules
-from netprof.rules.base import RuleError, Severity
+from netprof.rules.base import Severity
 
 
 def document(rule_id: str) -> str | None:
@@ -25,26 +23,16 @@ def document(rule_id: str) -> str | None:
         return None
 
 
-def register(commands: Any) -> None:
-    listing = common.add_command(
-        commands,
-        "rules",
-        list_rules,
-        help="list the rules",
-        description="List every rule netprof check runs.",
-    )
-    listing.add_argument("--format", choices=["table", "json"], default="table")
-    explain = common.add_command(
-        commands,
-        "explain",
-        explain_rule,
-        help="print a rule's document",
-        description="Print the document of a rule, e.g. netprof explain G1.",
-    )
-    explain.add_argument("rule", help="rule id, e.g. G1")
+NAME = "rules"
+HELP = "list the rules"
+DESCRIPTION = "List every rule netprof check runs."
 
 
-def list_rules(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     rows = [
         {
             "id": r.id,
@@ -66,17 +54,4 @@ def list_rules(args: argparse.Namespace, out: Console, err: Console) -> common.E
         table.add_row(row["id"], row["title"], row["severity"], row["status"], options, style=None)
     out.print(table)
     out.print("[dim]netprof explain ID prints a rule's document.[/dim]")
-    return common.ExitStatus.SUCCESS
-
-
-def explain_rule(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    ids = {rule.id.upper(): rule.id for rule in all_rules()}
-    rule_id = ids.get(args.rule.upper())
-    if rule_id is None:
-        raise RuleError(f"unknown rule {args.rule!r}; known: {', '.join(sorted(ids.values()))}")
-    doc = rules.docs.load(rule_id)
-    if out.is_terminal:
-        out.print(Markdown(doc))
-    else:
-        sys.stdout.write(doc if doc.endswith("\n") else doc + "\n")
     return common.ExitStatus.SUCCESS
