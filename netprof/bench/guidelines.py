@@ -28,6 +28,7 @@ from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_inter
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
 from netprof.bench.trend import NOISE_FLOOR, Speed, TrendRule, Verdict, judge, paired, scaled
 from netprof.environment import processor, versions
+from netprof.records import pick
 
 SCHEMA = "netprof.bench.guidelines/1"
 
@@ -235,15 +236,9 @@ def _run_experiment(
 
     rule, floor = experiment.rule, settings.noise_floor
     return ExperimentResult(
-        table=experiment.table,
-        guideline=experiment.guideline,
-        title=experiment.title,
-        varied=experiment.varied,
-        rows=experiment.rows,
-        short_rows=experiment.short_rows,
+        **pick(experiment, "table", "guideline", "title", "varied", "rows", "short_rows"),
         columns=tuple(columns),
-        choices=experiment.choices,
-        paper_gpu_note=experiment.paper_gpu_note,
+        **pick(experiment, "choices", "paper_gpu_note"),
         configs=tuple(results),
         mult_adds_spread=tuple(spreads),
         rule=rule,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 from netprof.analysis import Analysis
 from netprof.errors import NetprofError
-from netprof.metrics import GraphMetrics
+from netprof.metrics import ConvMetrics, GraphMetrics
 
 
 class RuleError(NetprofError, ValueError):
@@ -180,6 +180,32 @@ def finding(
         cost_share=context.share(cost_bytes),
         fix=fix,
         evidence=dict(evidence or {}),
+    )
+
+
+def conv_finding(
+    rule: Rule,
+    context: RuleContext,
+    conv: ConvMetrics,
+    *,
+    message: str,
+    measured: float,
+    threshold: float,
+    cost_bytes: int,
+    fix: str,
+    evidence: Mapping[str, Any],
+) -> Finding:
+    """A finding on one conv call: at its module, with the conv's shape and memory access as evidence."""
+    return finding(
+        rule,
+        context,
+        conv.module,
+        message=message,
+        measured=measured,
+        threshold=threshold,
+        cost_bytes=cost_bytes,
+        fix=fix,
+        evidence={**conv.evidence(), **evidence},
     )
 
 

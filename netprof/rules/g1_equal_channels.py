@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from netprof.metrics import BODY
-from netprof.rules.base import Finding, RuleContext, Severity, Status, finding, human_bytes
+from netprof.rules.base import Finding, RuleContext, Severity, Status, conv_finding, human_bytes
 
 
 class EqualChannels:
@@ -36,10 +36,10 @@ class EqualChannels:
                 continue
             equal = max(conv.groups, round(math.sqrt(conv.c_in * conv.c_out) / conv.groups) * conv.groups)
             kernel = conv.kernel_text
-            yield finding(
+            yield conv_finding(
                 self,
                 context,
-                conv.module,
+                conv,
                 message=(
                     f"{kernel} conv {conv.c_in}->{conv.c_out} (1:{max(conv.c_in, conv.c_out) / min(conv.c_in, conv.c_out):.1f})"
                     f" moves {conv.width_ratio:.2f}x the least memory access at its FLOPs"
@@ -55,7 +55,6 @@ class EqualChannels:
                     " every conv width-preserving as ShuffleNet V2 does"
                 ),
                 evidence={
-                    **conv.evidence(),
                     "balanced_mac_elements": round(conv.balanced_mac),
                     "g1_bound_elements": None if conv.g1_bound is None else round(conv.g1_bound),
                     "g1_ratio": conv.g1_ratio,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from netprof.rules.base import Finding, RuleContext, Severity, Status, finding, human_bytes
+from netprof.rules.base import Finding, RuleContext, Severity, Status, conv_finding, human_bytes
 
 
 class GroupConvolution:
@@ -24,14 +24,12 @@ class GroupConvolution:
             # Depthwise convs have one group per channel by design; their cost is G4's.
             if conv.depthwise or conv.groups <= limit or conv.dense_mac is None:
                 continue
-            dense_out = conv.c_out // conv.groups
-            kernel = conv.kernel_text
-            yield finding(
+            yield conv_finding(
                 self,
                 context,
-                conv.module,
+                conv,
                 message=(
-                    f"{kernel} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
+                    f"{conv.kernel_text} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
                     f" it moves {conv.mac / conv.dense_mac:.2f}x the memory access of a dense conv"
                     " with the same input and FLOPs"
                 ),
@@ -39,14 +37,12 @@ class GroupConvolution:
                 threshold=limit,
                 cost_bytes=conv.group_excess_bytes,
                 fix=(
-                    f"use groups=1 for this {kernel} conv: a dense {conv.c_in}->{dense_out} conv"
+                    f"use groups=1 for this {conv.kernel_text} conv: a dense {conv.c_in}->{conv.c_out // conv.groups}"
+                    " conv"
                     f" has the same multiply-adds and saves {human_bytes(conv.group_excess_bytes)} of memory"
                     " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
                 ),
-                evidence={
-                    **conv.evidence(),
-                    "dense_mac_elements": conv.dense_mac,
-                },
+                evidence={"dense_mac_elements": conv.dense_mac},
             )
 
 
