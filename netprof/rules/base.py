@@ -184,29 +184,11 @@ def finding(
 
 
 def conv_finding(
-    rule: Rule,
-    context: RuleContext,
-    conv: ConvMetrics,
-    *,
-    message: str,
-    measured: float,
-    threshold: float,
-    cost_bytes: int,
-    fix: str,
-    evidence: Mapping[str, Any],
+    rule: Rule, context: RuleContext, conv: ConvMetrics, *, evidence: Mapping[str, Any], **fields: Any
 ) -> Finding:
-    """A finding on one conv call: at its module, with the conv's shape and memory access as evidence."""
-    return finding(
-        rule,
-        context,
-        conv.module,
-        message=message,
-        measured=measured,
-        threshold=threshold,
-        cost_bytes=cost_bytes,
-        fix=fix,
-        evidence={**conv.evidence(), **evidence},
-    )
+    """A finding on one conv call: at its module, with the conv's shape and memory access as evidence
+    before the rule's own; ``fields`` are ``finding``'s (message, measured, threshold, cost_bytes, fix)."""
+    return finding(rule, context, conv.module, evidence={**conv.evidence(), **evidence}, **fields)
 
 
 def resolve_options(rule: Rule, options: Mapping[str, Any]) -> dict[str, Any]:
