@@ -136,19 +136,16 @@ def run_loaded(
     *,
     device: str = "auto",
     timing: TimingOptions | None = None,
-    crosscheck: bool = False,
     notes: tuple[str, ...] = (),
 ) -> Result:
     """``run`` on a model that ``load`` built for ``device`` (meta builds on meta; cuda on the CPU), with
-    ``device`` deciding the capture mode and the timing device."""
+    ``device`` deciding the capture mode and where ``timing`` runs."""
     if timing is not None:
         if device in ("meta", "fake"):
             raise CaptureError(
                 f"--time runs the model for real: it cannot be combined with --device {device}"
             )
-        timing = TimingOptions(
-            "cuda" if device == "cuda" else "cpu", timing.repeat, timing.budget_s, timing.threads
-        )
+        timing = dataclasses.replace(timing, device="cuda" if device == "cuda" else "cpu")
     return run(
         loaded.model,
         Forward(loaded.inputs),
@@ -156,7 +153,6 @@ def run_loaded(
         name=loaded.name,
         notes=notes + loaded.notes,
         timing=timing,
-        crosscheck=crosscheck,
     )
 
 
