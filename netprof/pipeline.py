@@ -24,6 +24,8 @@ from netprof.capture.run import CaptureError, capture
 from netprof.capture.workload import Forward, Workload, as_workload, input_tensors
 from netprof.config import Config
 from netprof.crosscheck import Crosscheck, against_fvcore
+from netprof.prediction import DeviceProfile, Prediction
+from netprof.prediction import predict as predict_latency
 from netprof.rules import Finding
 from netprof.rules import run as run_rules
 from netprof.timing.attribution import Timing
@@ -41,6 +43,7 @@ class Result:
     analysis: Analysis
     timing: Timing | None = None  # measured op times, when timed
     crosscheck: Crosscheck | None = None  # another counter's view, when asked for
+    prediction: Prediction | None = None  # predicted latency on a device profile, when asked for
 
     @property
     def op_seconds(self) -> dict[int, float] | None:
@@ -125,6 +128,25 @@ def add_crosscheck(result: Result, model: nn.Module, workload: Workload | Any) -
     if not isinstance(workload, Forward) or workload.kwargs:
         raise CaptureError("the fvcore crosscheck runs a forward pass with positional arguments only")
     return dataclasses.replace(result, crosscheck=against_fvcore(model, workload.args, result.analysis))
+
+
+def add_prediction(result: Result, profile: DeviceProfile) -> Result:
+    """``result`` with its latency predicted on ``profile``'s device (nothing runs)."""
+    return dataclasses.replace(result, prediction=predict_latency(result.analysis, profile))
+
+
+def predict(
+    model: nn.Module,
+    workload: Workload | Any,
+    profile: DeviceProfile,
+    *,
+    mode: str = "meta",
+    name: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> Result:
+    """The model's latency on ``profile``'s device, from a capture on meta: no weight is read, nothing runs."""
+    analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
+    return add_prediction(Result(analysis), profile)
 
 
 def _input_metas(workload: Workload) -> tuple[TensorMeta, ...]:

@@ -1,4 +1,4 @@
-"""Human units: ``300.8 M`` multiply-adds, ``75.3 MB`` of memory traffic."""
+"""Human units: ``300.8 M`` multiply-adds, ``75.3 MB`` of memory traffic, ``12.3 ms``."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def nbytes(value: float) -> str:
 
 def share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def seconds(value: float | None) -> str:
+    """``0.0123`` -> ``12.3 ms``; three significant digits down to nanoseconds."""
+    if value is None:
+        return "-"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"

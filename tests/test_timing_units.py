@@ -10,7 +10,10 @@ from rich.console import Console
 
 import netprof
 from netprof.analysis.pricing import OpNode
+from netprof.calibration.microbench import micro_benchmarks
+from netprof.calibration.profile import calibrate as calibrate_profile
 from netprof.capture.ir import TensorMeta
+from netprof.cli import calibrate as calibrate_command
 from netprof.cli.common import add_time_arguments, timing_options
 from netprof.cli.main import build_parser
 from netprof.timing import (
@@ -360,16 +363,23 @@ def test_calibrate_command_measures_once_then_reads_the_cache(tmp_path, monkeypa
         m = Measurement.of([0.5], threads)
         return Calibration(cal.device_key(device, threads), device, threads, 2e10, 1e10, m, m)
 
+    def few_benchmarks(device, threads, dtype, budget_s, progress):
+        calls.append(("profile", threads))
+        return calibrate_profile(device, threads, dtype, 0.5, progress, micro_benchmarks()[::50])
+
     monkeypatch.setattr(cal, "measure", fake_measure)
+    monkeypatch.setattr(calibrate_command, "calibrate_profile", few_benchmarks)
     args = build_parser().parse_args(["calibrate", "--threads", "1"])
     for _ in range(2):
         out = Console(color_system=None, width=120, record=True)
         err = Console(color_system=None, width=120, record=True, stderr=True)
         assert args.handler(args, out, err) == 0
-    assert calls == [("cpu", 1)]
+    assert calls == [("cpu", 1), ("profile", 1)]  # the second run reads both from the cache
     shown = out.export_text()
     assert "peak 20 GFLOP/s" in shown and "bandwidth 10 GB/s" in shown
-    assert "cached value" in err.export_text()
+    assert "Device profile cpu|" in shown and f"{len(micro_benchmarks()[::50])} micro-benchmarks" in shown
+    said = err.export_text()
+    assert "cached value" in said and "cached profile from" in said
 
 
 def test_render_calibration():

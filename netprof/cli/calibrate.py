@@ -1,39 +1,53 @@
-"""``netprof calibrate``: this machine's peak FLOP/s and memory bandwidth, the roof of the roofline."""
+"""``netprof calibrate``: this machine's roof (peak FLOP/s, bandwidth) and its device profile, cached."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+import torch
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netprof.cli import common
+from netprof.calibration.profile import DEFAULT_BUDGET_S
+from netprof.calibration.profile import calibrate as calibrate_profile
+from netprof.cli import argtypes, common
+from netprof.prediction import profile as profiles
+from netprof.report.prediction import render_profile
 from netprof.timing import calibrate
 from netprof.timing.report import render_calibration
 from netprof.timing.run import TimingError
 
 NAME = "calibrate"
-HELP = "measure this machine's peak FLOP/s and memory bandwidth for the roofline (cached)"
+HELP = "measure this machine: the roofline's peak FLOP/s and bandwidth, and a device profile (cached)"
 DESCRIPTION = (
-    "Measure peak fp32 FLOP/s (a large GEMM) and memory bandwidth (a large copy) once; "
-    "cached under $XDG_CACHE_HOME/netprof (else ~/.cache/netprof), keyed by device and thread count."
+    "Measure peak FLOP/s (a large GEMM) and memory bandwidth (a large copy), then time synthetic "
+    "micro-benchmarks of every op kind and fit a device profile (netprof.profile/1) that netprof predict "
+    "uses. Both are cached under $XDG_CACHE_HOME/netprof (else ~/.cache/netprof), keyed by device, "
+    "thread count and dtype; -o also writes the profile to a file that can be used on another machine."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     common.add_threads_argument(parser)
-    parser.add_argument("--force", action="store_true", help="measure again even if a cached value exists")
+    parser.add_argument("--dtype", type=argtypes.dtype, default=torch.float32, help="dtype of the profile")
+    parser.add_argument(
+        "--budget",
+        type=argtypes.positive(float),
+        default=DEFAULT_BUDGET_S,
+        metavar="SECONDS",
+        help=f"time for the micro-benchmarks (default {DEFAULT_BUDGET_S:g})",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="PROFILE.json", help="also write the profile here"
+    )
+    parser.add_argument("--force", action="store_true", help="measure again even if cached values exist")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
 
-def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    """Show the cached roof, or measure and cache it; returns the exit status (0)."""
-    import torch
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
-    threads = args.threads if args.threads is not None else torch.get_num_threads()
+def _roof(args: argparse.Namespace, threads: int, err: Console) -> calibrate.Calibration:
     path = calibrate.cache_path()
     found = None if args.force else calibrate.load(args.device, threads, path)
     if found is None:
@@ -43,8 +57,44 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         err.print(f"cached in {path}", highlight=False)
     else:
         err.print(f"cached value from {path} (use --force to measure again)", highlight=False)
+    return found
+
+
+def _profile(args: argparse.Namespace, threads: int, err: Console) -> profiles.DeviceProfile:
+    dtype = str(args.dtype).removeprefix("torch.")
+    path = profiles.cache_path(args.device, threads, dtype)
+    if path.is_file() and not args.force:
+        common.say(err, f"cached profile from {path} (use --force to measure again)")
+        return profiles.load(path)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("micro-benchmarks", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"micro-benchmark {name}")
+
+        profile = calibrate_profile(args.device, threads, args.dtype, args.budget, progress)
+    with common.writing(path):
+        profiles.save(profile, path)
+    common.say(err, f"cached profile in {path}")
+    return profile
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    """Show the cached roof and profile, or measure and cache them."""
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
+    threads = args.threads if args.threads is not None else torch.get_num_threads()
+    roof = _roof(args, threads, err)
+    profile = _profile(args, threads, err)
+    if args.output is not None:
+        with common.writing(args.output):
+            profiles.save(profile, args.output)
+        common.say(err, f"wrote {args.output}")
     if args.format == "json":
-        out.file.write(json.dumps(calibrate.to_dict(found), indent=1) + "\n")
+        document = {"roof": calibrate.to_dict(roof), "profile": profiles.to_dict(profile)}
+        out.file.write(json.dumps(document, indent=1) + "\n")
     else:
-        render_calibration(found, out)
+        render_calibration(roof, out)
+        render_profile(profile, out)
     return common.ExitStatus.SUCCESS

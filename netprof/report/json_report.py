@@ -17,8 +17,10 @@ from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.environment import versions
 from netprof.fingerprints import fingerprint
+from netprof.prediction import Prediction
 from netprof.records import pick
 from netprof.report.crosscheck import crosscheck_to_dict
+from netprof.report.prediction import to_dict as prediction_to_dict
 from netprof.timing.attribution import Timing
 from netprof.timing.report import timing_to_dict
 
@@ -56,9 +58,12 @@ def _op(node: OpNode) -> dict[str, Any]:
 
 
 def to_dict(
-    analysis: Analysis, timing: Timing | None = None, crosscheck: Crosscheck | None = None
+    analysis: Analysis,
+    timing: Timing | None = None,
+    crosscheck: Crosscheck | None = None,
+    prediction: Prediction | None = None,
 ) -> dict[str, Any]:
-    """The document; ``timing`` is added when the model was timed, ``crosscheck`` when one ran."""
+    """The document; ``timing``, ``crosscheck`` and ``prediction`` are added when they were computed."""
     document = {
         "schema": SCHEMA,
         "model": analysis.model,
@@ -88,11 +93,18 @@ def to_dict(
         document["timing"] = timing_to_dict(timing)
     if crosscheck is not None:
         document["crosscheck"] = crosscheck_to_dict(crosscheck)
+    if prediction is not None:
+        document["prediction"] = prediction_to_dict(prediction)
     return document
 
 
-def dumps(analysis: Analysis, timing: Timing | None = None, crosscheck: Crosscheck | None = None) -> str:
-    return json.dumps(to_dict(analysis, timing, crosscheck), indent=1) + "\n"
+def dumps(
+    analysis: Analysis,
+    timing: Timing | None = None,
+    crosscheck: Crosscheck | None = None,
+    prediction: Prediction | None = None,
+) -> str:
+    return json.dumps(to_dict(analysis, timing, crosscheck, prediction), indent=1) + "\n"
 
 
 def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:

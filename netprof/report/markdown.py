@@ -10,7 +10,7 @@ from netprof.report.crosscheck import summary_line
 from netprof.report.tables import Row, category_rows, input_description, module_rows
 from netprof.timing.attribution import Timing
 from netprof.timing.figure2 import FIGURE2
-from netprof.timing.report import seconds
+from netprof.units import seconds
 
 
 def _table(header: list[str], body: list[list[str]]) -> list[str]:

@@ -17,6 +17,7 @@ from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timi
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2
 from netprof.timing.measurement import Measurement
+from netprof.units import seconds
 
 DEFINITIONS = (
     "op time = median over timed passes; group time = sum of its ops' medians; "
@@ -24,16 +25,6 @@ DEFINITIONS = (
     "time shares are of the summed op time; time/mult_adds = time share / mult_adds share"
 )
 TOP_DISAGREEMENTS = 10
-
-
-def seconds(value: float | None) -> str:
-    """``0.0123`` -> ``12.3 ms``; three significant digits down to nanoseconds."""
-    if value is None:
-        return "-"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
 
 
 def _rate(value: float | None) -> str:

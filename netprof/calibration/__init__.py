@@ -1,0 +1,1 @@
+"""Device profiles made here: micro-benchmarks timed on this machine and fitted (``netprof calibrate``)."""

@@ -1,0 +1,498 @@
+"""Synthetic micro-benchmarks: one small module per op kind and shape, spanning what real networks run.
+
+Shapes come from the layers of mobile and server CNNs and vision transformers at
+batch 1 to 8 (224x224 input: feature maps from 112x112 down to 7x7, 3 to 2048
+channels; 1 to 1024 tokens of width 64 to 1280), chosen by a fixed grid, never by
+looking at a model a prediction is later judged on. Besides one-op modules there
+are chains that vary the number of ops and of module calls independently, so the
+fit can tell a kernel's cost from the framework's between kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class MicroBench:
+    name: str
+    build: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+
+
+class Lambda(nn.Module):
+    """A module whose forward is ``fn(x)``: one functional op, called inside one module."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+class Binary(nn.Module):
+    """``fn(x, x * 0.5)``-style two-input element-wise op; ``other`` broadcasts over H and W when asked."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], broadcast: bool) -> None:
+        super().__init__()
+        self.fn, self.broadcast = fn, broadcast
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        other = x.mean((2, 3), keepdim=True) if self.broadcast else x
+        return self.fn(x, other)
+
+
+class ChannelShuffle(nn.Module):
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class Concat(nn.Module):
+    def __init__(self, parts: int) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x] * self.parts, 1)
+
+
+class Attention(nn.Module):
+    """Attention written out (matmul, softmax, matmul), as many vision transformers do."""
+
+    def __init__(self, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q = x.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        scores = (q @ q.transpose(-2, -1)) * (c // self.heads) ** -0.5
+        return (scores.softmax(-1) @ q).transpose(1, 2).reshape(b, t, c)
+
+
+class Chain(nn.Module):
+    """``ops`` element-wise ops in one forward, optionally each inside its own module."""
+
+    def __init__(self, ops: int, modules: bool) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.ReLU() for _ in range(ops)) if modules else None
+        self.ops = ops
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.layers is not None:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        for _ in range(self.ops):
+            x = torch.relu(x)
+        return x
+
+
+def _nested(depth: int) -> nn.Module:
+    """One ReLU inside ``depth`` Sequential containers: many module calls, one op."""
+    module: nn.Module = nn.ReLU()
+    for _ in range(depth):
+        module = nn.Sequential(module)
+    return module
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1) -> Callable[[], nn.Module]:
+    return lambda: nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
+
+
+def _convs() -> Iterator[MicroBench]:
+    # (c_in, c_out, hw, kernel, stride, batch): stems, ResNet/VGG 3x3s, MobileNet 1x1s at every stage.
+    dense = [
+        (3, 32, 224, 3, 2, 1),
+        (3, 64, 224, 7, 2, 1),
+        (3, 24, 224, 3, 2, 1),
+        (3, 16, 224, 3, 2, 4),
+        (32, 32, 112, 3, 1, 1),
+        (64, 64, 56, 3, 1, 1),
+        (128, 128, 28, 3, 1, 1),
+        (256, 256, 14, 3, 1, 1),
+        (512, 512, 7, 3, 1, 1),
+        (64, 128, 56, 3, 2, 1),
+        (128, 256, 28, 3, 2, 1),
+        (256, 512, 14, 3, 2, 1),
+        (96, 96, 28, 5, 1, 1),
+        (64, 64, 56, 3, 1, 4),
+        (256, 256, 14, 3, 1, 8),
+        (48, 48, 56, 3, 1, 1),
+        (16, 16, 112, 3, 1, 1),
+        (160, 160, 14, 5, 1, 1),
+    ]
+    for c_in, c_out, hw, k, s, n in dense:
+        yield MicroBench(
+            f"conv{k}x{k} {c_in}->{c_out} {n}x{hw}^2 s{s}", _conv(c_in, c_out, k, s), (n, c_in, hw, hw)
+        )
+    pointwise = [
+        (16, 96, 112),
+        (24, 144, 56),
+        (144, 24, 56),
+        (32, 192, 28),
+        (192, 32, 28),
+        (64, 384, 14),
+        (384, 64, 14),
+        (96, 576, 14),
+        (160, 960, 7),
+        (960, 160, 7),
+        (320, 1280, 7),
+        (64, 256, 56),
+        (256, 64, 56),
+        (512, 128, 28),
+        (1024, 256, 14),
+        (2048, 512, 7),
+        (58, 58, 28),
+        (116, 116, 14),
+        (232, 232, 7),
+        (24, 24, 56),
+        (512, 2048, 7),
+    ]
+    for c_in, c_out, hw in pointwise:
+        yield MicroBench(f"conv1x1 {c_in}->{c_out} {hw}^2", _conv(c_in, c_out, 1), (1, c_in, hw, hw))
+    for c_in, c_out, hw, n in [(64, 256, 56, 8), (256, 64, 28, 8), (960, 160, 7, 8), (32, 192, 56, 4)]:
+        yield MicroBench(f"conv1x1 {c_in}->{c_out} {n}x{hw}^2", _conv(c_in, c_out, 1), (n, c_in, hw, hw))
+    depthwise = [
+        (32, 112, 3, 1, 1),
+        (96, 112, 3, 2, 1),
+        (144, 56, 3, 1, 1),
+        (144, 56, 5, 2, 1),
+        (240, 28, 5, 1, 1),
+        (384, 14, 3, 1, 1),
+        (576, 14, 3, 1, 1),
+        (960, 7, 3, 1, 1),
+        (672, 14, 5, 1, 1),
+        (1152, 7, 5, 1, 1),
+        (64, 56, 7, 1, 1),
+        (768, 7, 7, 1, 1),
+        (144, 56, 3, 1, 8),
+        (480, 14, 3, 1, 8),
+        (58, 28, 3, 2, 1),
+    ]
+    for c, hw, k, s, n in depthwise:
+        yield MicroBench(f"depthwise{k}x{k} {c} {n}x{hw}^2 s{s}", _conv(c, c, k, s, c), (n, c, hw, hw))
+    grouped = [
+        (240, 240, 28, 1, 3),
+        (480, 480, 14, 1, 3),
+        (128, 128, 56, 3, 32),
+        (256, 256, 28, 3, 32),
+        (512, 512, 14, 3, 32),
+        (1024, 1024, 7, 3, 32),
+        (64, 64, 56, 3, 2),
+        (384, 384, 14, 3, 8),
+        (224, 224, 56, 3, 2),
+        (448, 448, 28, 3, 8),
+    ]
+    for c_in, c_out, hw, k, g in grouped:
+        yield MicroBench(
+            f"group{k}x{k} g{g} {c_in}->{c_out} {hw}^2", _conv(c_in, c_out, k, groups=g), (1, c_in, hw, hw)
+        )
+
+
+def _matrices() -> Iterator[MicroBench]:
+    # (tokens, in, out): classifier heads, ViT/Swin MLPs and projections, SE fully-connected layers.
+    for t, c_in, c_out in [
+        (1, 1280, 1000),
+        (1, 2048, 1000),
+        (1, 4096, 4096),
+        (1, 512, 1000),
+        (1, 960, 1280),
+        (1, 1024, 1000),
+        (197, 768, 768),
+        (197, 768, 3072),
+        (197, 3072, 768),
+        (50, 1024, 1024),
+        (3136, 96, 384),
+        (784, 192, 768),
+        (196, 384, 1536),
+        (49, 768, 3072),
+        (1, 576, 144),
+        (1, 96, 24),
+        (8, 2048, 1000),
+        (1024, 256, 256),
+        (197, 1280, 1280),
+    ]:
+        yield MicroBench(
+            f"linear {t}x{c_in}->{c_out}", lambda c_in=c_in, c_out=c_out: nn.Linear(c_in, c_out), (1, t, c_in)
+        )
+    for t, c, heads in [
+        (197, 768, 12),
+        (50, 1024, 16),
+        (49, 96, 3),
+        (49, 384, 12),
+        (1024, 256, 8),
+        (197, 384, 6),
+    ]:
+        yield MicroBench(f"attention {t}x{c} h{heads}", lambda heads=heads: Attention(heads), (1, t, c))
+    for t, c, heads in [(197, 768, 12), (50, 1024, 16), (1024, 256, 8)]:
+        yield MicroBench(
+            f"multihead attention {t}x{c} h{heads}",
+            lambda c=c, heads=heads: _SelfAttention(c, heads),
+            (1, t, c),
+        )
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, channels: int, heads: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(x, x, x, need_weights=False)[0]
+
+
+_FEATURE_MAPS = [(16, 112), (32, 112), (24, 56), (64, 56), (144, 56), (40, 28), (256, 28), (96, 14),
+                 (512, 14), (160, 7), (960, 7), (2048, 7), (256, 56)]  # fmt: skip
+
+
+def _elementwise() -> Iterator[MicroBench]:
+    unary = {
+        "relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "sigmoid": nn.Sigmoid,
+        "silu": nn.SiLU, "gelu": nn.GELU, "hardsigmoid": nn.Hardsigmoid,
+    }  # fmt: skip
+    for index, (c, hw) in enumerate(_FEATURE_MAPS):
+        name = list(unary)[index % len(unary)]
+        yield MicroBench(f"{name} {c}x{hw}^2", unary[name], (1, c, hw, hw))
+    for c, hw in _FEATURE_MAPS[::2]:
+        yield MicroBench(f"add {c}x{hw}^2", lambda: Binary(torch.add, False), (1, c, hw, hw))
+        yield MicroBench(f"scale {c}x{hw}^2", lambda: Binary(torch.mul, True), (1, c, hw, hw))
+    yield MicroBench("relu 8x64x56^2", nn.ReLU, (8, 64, 56, 56))
+    yield MicroBench("add 8x256x28^2", lambda: Binary(torch.add, False), (8, 256, 28, 28))
+    yield MicroBench("gelu 197x3072", nn.GELU, (1, 197, 3072))
+
+
+def _normalization_pooling_reduction() -> Iterator[MicroBench]:
+    for c, hw in _FEATURE_MAPS[::2]:
+        yield MicroBench(f"batchnorm {c}x{hw}^2", lambda c=c: nn.BatchNorm2d(c), (1, c, hw, hw))
+    yield MicroBench("batchnorm 8x64x56^2", lambda: nn.BatchNorm2d(64), (8, 64, 56, 56))
+    for t, c in [(197, 768), (50, 1024), (3136, 96), (49, 768), (197, 1280)]:
+        yield MicroBench(f"layernorm {t}x{c}", lambda c=c: nn.LayerNorm(c), (1, t, c))
+    yield MicroBench(
+        "layernorm2d 96x56^2", lambda: Lambda(lambda x: F.layer_norm(x, x.shape[1:])), (1, 96, 56, 56)
+    )
+    for c, hw in [(64, 112), (24, 112), (128, 56), (256, 28), (512, 14), (32, 56)]:
+        yield MicroBench(f"maxpool3x3s2 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 2, 1), (1, c, hw, hw))
+    for c, hw in [(256, 56), (512, 28), (96, 56)]:
+        yield MicroBench(f"avgpool2x2 {c}x{hw}^2", lambda: nn.AvgPool2d(2), (1, c, hw, hw))
+    for c, hw in [(1280, 7), (2048, 7), (512, 7), (960, 7), (1536, 14)]:
+        yield MicroBench(f"global avgpool {c}x{hw}^2", lambda: nn.AdaptiveAvgPool2d(1), (1, c, hw, hw))
+    for c, hw in [(96, 56), (240, 28), (672, 14), (960, 7), (64, 112)]:
+        yield MicroBench(
+            f"mean {c}x{hw}^2", lambda: Lambda(lambda x: x.mean((2, 3), keepdim=True)), (1, c, hw, hw)
+        )
+    yield MicroBench("softmax 1x1000", lambda: nn.Softmax(-1), (1, 1000))
+    yield MicroBench("softmax 12x197x197", lambda: nn.Softmax(-1), (12, 197, 197))
+
+
+def _data_movement() -> Iterator[MicroBench]:
+    for c, hw, g in [(116, 28, 2), (232, 14, 2), (464, 7, 2), (240, 28, 3), (48, 56, 2)]:
+        yield MicroBench(f"channel shuffle g{g} {c}x{hw}^2", lambda g=g: ChannelShuffle(g), (1, c, hw, hw))
+    for c, hw, parts in [(58, 28, 2), (128, 14, 4), (32, 56, 3), (256, 7, 2), (64, 56, 2)]:
+        yield MicroBench(f"cat x{parts} {c}x{hw}^2", lambda parts=parts: Concat(parts), (1, c, hw, hw))
+    for c, hw in [(96, 56), (384, 14), (768, 7)]:
+        yield MicroBench(
+            f"permute+contiguous {c}x{hw}^2",
+            lambda: Lambda(lambda x: x.permute(0, 2, 3, 1).contiguous()),
+            (1, c, hw, hw),
+        )
+    yield MicroBench("pad 64x56^2", lambda: Lambda(lambda x: F.pad(x, (1, 1, 1, 1))), (1, 64, 56, 56))
+    yield MicroBench("flatten 512x7^2", lambda: nn.Flatten(1), (1, 512, 7, 7))
+    yield MicroBench(
+        "transpose+reshape 197x768", lambda: Lambda(lambda x: x.transpose(1, 2).reshape(1, -1)), (1, 197, 768)
+    )
+
+
+def _framework() -> Iterator[MicroBench]:
+    for ops in (1, 4, 16, 64):
+        yield MicroBench(f"{ops} relu modules", lambda ops=ops: Chain(ops, True), (1, 8))
+        yield MicroBench(f"{ops} relu calls", lambda ops=ops: Chain(ops, False), (1, 8))
+    for depth in (4, 16, 48):
+        yield MicroBench(f"relu in {depth} containers", lambda depth=depth: _nested(depth), (1, 8))
+
+
+def micro_benchmarks() -> list[MicroBench]:
+    """Every micro-benchmark, in a fixed order."""
+    return [
+        *_convs(),
+        *_matrices(),
+        *_elementwise(),
+        *_normalization_pooling_reduction(),
+        *_data_movement(),
+        *_framework(),
+        *synthetic_networks(),
+    ]
+
+
+# --- synthetic networks ----------------------------------------------------------------------------
+# Random networks from a small vocabulary of blocks, for what one-op modules cannot show: kernels
+# running after one another on cold weights, and the framework's cost in a deep module tree. They are
+# drawn from a seeded generator over widths, depths, kernels and resolutions, not copied from any
+# published architecture.
+
+_ACTIVATIONS = (nn.ReLU, nn.Hardswish, nn.SiLU, nn.ReLU6)
+
+
+def _conv_bn_act(c_in: int, c_out: int, k: int, stride: int, groups: int, act: type[nn.Module]) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out), act()
+    )
+
+
+class _Squeeze(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.reduce, self.expand = nn.Conv2d(c, max(8, c // 4), 1), nn.Conv2d(max(8, c // 4), c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.expand(torch.relu(self.reduce(x.mean((2, 3), keepdim=True)))))
+
+
+class _Inverted(nn.Module):
+    def __init__(
+        self, c_in: int, c_out: int, expand: int, k: int, stride: int, se: bool, act: type[nn.Module]
+    ):
+        super().__init__()
+        mid = c_in * expand
+        layers = [_conv_bn_act(c_in, mid, 1, 1, 1, act)] if expand > 1 else []
+        layers += [_conv_bn_act(mid, mid, k, stride, mid, act)]
+        layers += [_Squeeze(mid)] if se else []
+        layers += [nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+class _Bottleneck(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int, groups: int) -> None:
+        super().__init__()
+        mid = max(groups, c_out // 4 // groups * groups)
+        self.body = nn.Sequential(
+            _conv_bn_act(c_in, mid, 1, 1, 1, nn.ReLU),
+            _conv_bn_act(mid, mid, 3, stride, groups, nn.ReLU),
+            nn.Conv2d(mid, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (
+            nn.Identity() if stride == 1 and c_in == c_out else nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class _Shuffle(nn.Module):
+    """A split-transform-concat-shuffle unit (stride 1, even channels)."""
+
+    def __init__(self, c: int, k: int) -> None:
+        super().__init__()
+        half = c // 2
+        self.branch = nn.Sequential(
+            _conv_bn_act(half, half, 1, 1, 1, nn.ReLU),
+            _conv_bn_act(half, half, k, 1, half, nn.Identity),
+            _conv_bn_act(half, half, 1, 1, 1, nn.ReLU),
+        )
+        self.shuffle = ChannelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = x.chunk(2, 1)
+        return self.shuffle(torch.cat([left, self.branch(right)], 1))
+
+
+class _Mixer(nn.Module):
+    """A pre-norm transformer block: attention written out, then an MLP."""
+
+    def __init__(self, c: int, heads: int, ratio: int) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.qkv, self.proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+        self.mlp = nn.Sequential(nn.Linear(c, ratio * c), nn.GELU(), nn.Linear(ratio * c, c))
+        self.heads = heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attention = ((q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5).softmax(-1)
+        x = x + self.proj((attention @ v).transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.norm2(x))
+
+
+class _Tokens(nn.Module):
+    """Patchify, transformer blocks, mean over tokens, a classifier."""
+
+    def __init__(self, patch: int, c: int, depth: int, heads: int, ratio: int) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, patch, patch)
+        self.blocks = nn.Sequential(*(_Mixer(c, heads, ratio) for _ in range(depth)))
+        self.head = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 1000))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x).flatten(2).transpose(1, 2)
+        return self.head(self.blocks(x).mean(1))
+
+
+def _convnet(rng: torch.Generator) -> nn.Module:
+    def pick(options: Sequence[Any]) -> Any:
+        return options[int(torch.randint(len(options), (1,), generator=rng))]
+
+    family = pick(("inverted", "bottleneck", "shuffle", "plain"))
+    act = pick(_ACTIVATIONS)
+    width = pick((16, 24, 32, 48, 64, 96))
+    layers: list[nn.Module] = [_conv_bn_act(3, width, 3, 2, 1, act)]
+    if pick((True, False)):
+        layers.append(nn.MaxPool2d(3, 2, 1))
+    for stage in range(pick((3, 4))):
+        out = width * pick((2, 2, 3)) if stage else width
+        out += out % 2
+        for index in range(pick((1, 2, 3, 4, 6))):
+            stride = 2 if index == 0 and stage else 1
+            if family == "inverted":
+                layers.append(
+                    _Inverted(
+                        width, out, pick((1, 3, 4, 6)), pick((3, 5, 7)), stride, pick((True, False)), act
+                    )
+                )
+            elif family == "bottleneck":
+                layers.append(_Bottleneck(width, out, stride, pick((1, 2, 8, 32)) if out >= 64 else 1))
+            elif family == "shuffle" and stride == 1 and width == out:
+                layers.append(_Shuffle(out, pick((3, 5))))
+            else:
+                layers.append(_conv_bn_act(width, out, pick((1, 3, 3)), stride, 1, act))
+            width = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(width, 1000)]
+    return nn.Sequential(*layers)
+
+
+def synthetic_networks(count: int = 40, seed: int = 0) -> list[MicroBench]:
+    """``count`` random networks, three in four convolutional, one in four transformers."""
+    rng = torch.Generator().manual_seed(seed)
+    benches = []
+    for index in range(count):
+        side = (96, 128, 160, 192, 224, 256)[int(torch.randint(6, (1,), generator=rng))]
+        if index % 4 == 3:
+            c = (128, 192, 256, 384, 512)[int(torch.randint(5, (1,), generator=rng))]
+            depth, patch = int(torch.randint(2, 9, (1,), generator=rng)), (16, 32)[index % 8 == 7]
+            heads, ratio = c // 64, (2, 4)[int(torch.randint(2, (1,), generator=rng))]
+            build = lambda patch=patch, c=c, depth=depth, heads=heads, ratio=ratio: _Tokens(
+                patch, c, depth, heads, ratio
+            )
+        else:
+            state = rng.get_state()
+            build = lambda state=state: _convnet(torch.Generator().set_state(state))
+            torch.randint(1 << 30, (1,), generator=rng)  # move on: each network draws from its own state
+        benches.append(MicroBench(f"synthetic network {index}", build, (1, 3, side, side)))
+    return benches

@@ -1,0 +1,90 @@
+"""``netprof predict``: a model's latency on a device, from a meta capture and a device profile."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from netprof import pipeline
+from netprof.capture.loader import SpecError
+from netprof.cli import common
+from netprof.prediction import profile as profiles
+from netprof.report import json_report, markdown, prediction
+
+NAME = "predict"
+HELP = "predict a model's latency on a device without running it (needs a profile: netprof calibrate)"
+DESCRIPTION = (
+    "Capture the model on meta (nothing runs, any size) and price every op with a device profile: "
+    "predicted latency end to end, per category, module and op, each op labelled overhead-, compute- or "
+    "memory-bound. Without --profile, the profile netprof calibrate cached for this device and thread count."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", nargs="?", help=f"{common.SPEC_HELP}; default: {common.DEFAULT_SPEC}")
+    parser.add_argument(
+        "--profile", type=Path, metavar="FILE", help="a profile written by netprof calibrate -o"
+    )
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="the device to predict for")
+    common.add_threads_argument(parser)
+    common.add_input_argument(parser)
+    parser.add_argument("--dtype", type=common.argtypes.dtype, default=torch.float32, help="dtype of --input")
+    parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    common.add_output_argument(parser)
+    parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
+
+
+def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
+    threads = args.threads if args.threads is not None else torch.get_num_threads()
+    if args.profile is None:
+        return profiles.cached(args.device, threads, str(args.dtype).removeprefix("torch."))
+    profile = profiles.load(args.profile)
+    if profile.device != args.device:
+        raise profiles.ProfileError(
+            f"{args.profile} is a profile of {profile.device} ({profile.processor}), not of {args.device}"
+        )
+    return profile
+
+
+def _load(spec: str, args: argparse.Namespace) -> tuple[pipeline.LoadedModel, tuple[str, ...]]:
+    """The model built on meta (no weight allocated), else on the CPU when its builder needs data."""
+    try:
+        return pipeline.load(spec, args.input, args.dtype, "meta"), ()
+    except SpecError as meta_error:
+        if " raised " not in str(meta_error):  # a bad SPEC, not a builder that cannot run on meta
+            raise
+        loaded = pipeline.load(spec, args.input, args.dtype, "cpu")
+        return loaded, (f"the builder cannot run on meta ({meta_error}): built on the CPU, captured on meta",)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    spec = args.spec or common.DEFAULT_SPEC
+    profile = _profile(args)
+    loaded, notes = _load(spec, args)
+    if not args.spec:
+        notes = (common.default_spec_note("predicting"), *notes)
+    if args.threads is not None and args.threads != profile.threads:
+        notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)
+    with err.status(f"capturing {spec} on meta ...", spinner="dots"):
+        result = pipeline.predict(
+            loaded.model, loaded.inputs, profile, name=loaded.name, notes=notes + loaded.notes
+        )
+    assert result.prediction is not None
+    if args.format == "json":
+        common.write_text(json_report.dumps(result.analysis, prediction=result.prediction), args.output, err)
+    elif args.format == "markdown":
+        report = markdown.render(result.analysis, args.depth) + prediction.markdown(
+            result.prediction, result.analysis, args.depth
+        )
+        common.write_text(report, args.output, err)
+    else:
+        common.write_table(
+            lambda console: prediction.render(result.prediction, result.analysis, console, args.depth),
+            args.output,
+            out,
+            err,
+        )
+    return common.ExitStatus.SUCCESS

@@ -1,0 +1,50 @@
+"""Non-negative least squares, for fitting a device profile's latency models.
+
+Lawson and Hanson's active-set method (Solving Least Squares Problems, 1974,
+chapter 23): the coefficients stay non-negative, so that no fitted kind can make
+an op cost less than nothing. numpy only; profiles have a few dozen unknowns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def nnls(a: np.ndarray, b: np.ndarray, *, max_iterations: int | None = None) -> np.ndarray:
+    """``x >= 0`` minimising ``||a @ x - b||``. Columns are scaled to unit norm inside, for conditioning."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    norms = np.linalg.norm(a, axis=0)
+    usable = norms > 0
+    scaled = np.zeros_like(a)
+    scaled[:, usable] = a[:, usable] / norms[usable]
+    x = _lawson_hanson(scaled, b, max_iterations or 3 * a.shape[1] + 30)
+    out = np.zeros(a.shape[1])
+    out[usable] = x[usable] / norms[usable]
+    return out
+
+
+def _lawson_hanson(a: np.ndarray, b: np.ndarray, max_iterations: int) -> np.ndarray:
+    n = a.shape[1]
+    passive = np.zeros(n, dtype=bool)
+    x = np.zeros(n)
+    tolerance = 1e-12 * max(1.0, float(np.abs(a).sum()))
+    for _ in range(max_iterations):
+        gradient = a.T @ (b - a @ x)
+        candidates = ~passive & (gradient > tolerance)
+        if not candidates.any():
+            break
+        passive[np.argmax(np.where(candidates, gradient, -np.inf))] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            # Step back to the boundary: the first passive coefficient to reach zero leaves the set.
+            shrinking = passive & (z <= 0)
+            alpha = np.min(x[shrinking] / (x[shrinking] - z[shrinking]))
+            x = x + alpha * (z - x)
+            passive &= x > tolerance
+            x[~passive] = 0.0
+    return x

@@ -1,0 +1,120 @@
+"""A model's latency from its analysis and a device profile, without running it.
+
+Each op costs its kind's ``overhead + s_per_flop * flops + s_per_byte * bytes``
+(``netprof.prediction.profile``) and is labelled by its largest term: overhead-,
+compute- or memory-bound. The model's latency is the sum over its ops, plus the
+profile's cost per module call and per run (the Python between kernels, which the
+paper's G3 counts as the price of fragmentation). Module and category times are
+sums over their ops, as ``Analysis`` sums counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from netprof.analysis import Analysis, OpNode
+from netprof.module_paths import ancestors
+from netprof.prediction.kinds import Kind, kind_of
+from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
+
+BOUNDS = ("overhead", "compute", "memory")
+# A kind the profile has no micro-benchmark for is priced as the closest kind it has.
+_STAND_INS = {
+    Kind.GROUP_CONV: Kind.CONV_KXK,
+    Kind.DEPTHWISE_CONV: Kind.CONV_KXK,
+    Kind.CONV_1X1: Kind.GEMM,
+    Kind.ATTENTION: Kind.GEMM,
+    Kind.REDUCTION: Kind.ELEMENTWISE,
+    Kind.NORMALIZATION: Kind.ELEMENTWISE,
+    Kind.POOLING: Kind.ELEMENTWISE,
+    Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
+    Kind.OTHER: Kind.VIEW,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OpPrediction:
+    id: int
+    op: str
+    module: str
+    kind: str
+    predicted_s: float
+    bound: str  # "overhead", "compute" or "memory": the op's largest term
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted seconds of one model on one profile's device."""
+
+    profile: DeviceProfile
+    latency_s: float  # end to end: ops + framework
+    ops_s: float
+    framework_s: float  # per module call and per run
+    ops: tuple[OpPrediction, ...]
+    categories: dict[str, float]
+    kinds: dict[str, float]
+    modules: dict[str, float]  # per module subtree, keyed like Analysis.modules
+    notes: tuple[str, ...] = field(default=())
+
+
+def _model(profile: DeviceProfile, kind: Kind) -> tuple[KindModel, Kind]:
+    seen = kind
+    while seen not in profile.kinds:
+        if seen not in _STAND_INS:
+            raise ProfileError(f"profile {profile.key} has no latency model for {kind} ops, nor a stand-in")
+        seen = _STAND_INS[seen]
+    return profile.kinds[seen], seen
+
+
+def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kind]]) -> OpPrediction:
+    kind = kind_of(node)
+    model, used = _model(profile, kind)
+    if used is not kind:
+        stand_ins[(kind, used)] += 1
+    terms = model.terms(node.flops, node.mem_access_bytes)
+    return OpPrediction(
+        node.id,
+        node.op,
+        node.module,
+        str(kind),
+        math.fsum(terms),
+        BOUNDS[max(range(3), key=terms.__getitem__)],
+    )
+
+
+def predict(analysis: Analysis, profile: DeviceProfile) -> Prediction:
+    """Predicted latency of ``analysis``'s model on ``profile``'s device, per op, module, category and kind."""
+    stand_ins: Counter[tuple[Kind, Kind]] = Counter()
+    ops = tuple(_op(node, profile, stand_ins) for node in analysis.ops)
+    categories: dict[str, float] = defaultdict(float)
+    kinds: dict[str, float] = defaultdict(float)
+    modules: dict[str, float] = defaultdict(float)
+    for node, op in zip(analysis.ops, ops):
+        categories[node.category] += op.predicted_s
+        kinds[op.kind] += op.predicted_s
+        for path in ancestors(node.module):
+            modules[path] += op.predicted_s
+    calls = sum(summary.calls for summary in analysis.modules)
+    framework = calls * profile.per_module_call_s + profile.per_run_s
+    ops_s = math.fsum(op.predicted_s for op in ops)
+    notes = tuple(
+        f"{count} {kind} op(s) priced as {used}: the profile has no {kind} micro-benchmark"
+        for (kind, used), count in sorted(stand_ins.items())
+    )
+    if analysis.totals.uncounted_ops:
+        notes += (
+            f"{analysis.totals.uncounted_ops} op(s) netprof does not count are priced by their launch cost only",
+        )
+    return Prediction(
+        profile=profile,
+        latency_s=ops_s + framework,
+        ops_s=ops_s,
+        framework_s=framework,
+        ops=ops,
+        categories=dict(sorted(categories.items(), key=lambda item: -item[1])),
+        kinds=dict(sorted(kinds.items(), key=lambda item: -item[1])),
+        modules={m.path: modules.get(m.path, 0.0) for m in analysis.modules},
+        notes=notes,
+    )

@@ -1,0 +1,196 @@
+"""A device profile: one latency model per op kind, fitted on synthetic micro-benchmarks of one machine.
+
+Per op of kind ``k``, ``seconds = overhead_s[k] + s_per_flop[k] * flops + s_per_byte[k] * mem_access_bytes``:
+a fixed cost of launching the op, a compute term and a memory term (a roofline with
+per-kind efficiency whose sum, not max, lets one fit absorb the curve between the
+two roofs). A model adds ``per_module_call_s`` for every module call and
+``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
+raw micro-benchmark points it was fitted on, and is a file a user can make on the
+target machine and use on another.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netprof.datafiles import read_json
+from netprof.errors import NetprofError
+from netprof.prediction.kinds import Kind
+from netprof.records import pick
+
+SCHEMA = "netprof.profile/1"
+
+
+class ProfileError(NetprofError):
+    """A profile file is missing, corrupt, of another schema, or for another device than asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindModel:
+    """The latency of one op of a kind, from its counts; ``benches`` micro-benchmarks had such ops."""
+
+    overhead_s: float
+    s_per_flop: float
+    s_per_byte: float
+    benches: int = 0
+
+    def terms(self, flops: int, mem_access_bytes: int) -> tuple[float, float, float]:
+        """``(overhead, compute, memory)`` seconds of one op."""
+        return self.overhead_s, self.s_per_flop * flops, self.s_per_byte * mem_access_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPoint:
+    """One micro-benchmark: its counts per kind (from a meta capture) and its measured plain latency."""
+
+    name: str
+    kinds: Mapping[str, tuple[int, int, int]]  # kind -> (ops, flops, mem_access_bytes)
+    module_calls: int
+    seconds: float
+    iqr_s: float
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    device: str  # "cpu" or "cuda"
+    processor: str  # the CPU's or GPU's name
+    threads: int
+    dtype: str
+    versions: Mapping[str, str]
+    kinds: Mapping[Kind, KindModel]
+    per_module_call_s: float
+    per_run_s: float
+    points: tuple[BenchPoint, ...] = ()
+    fit_mape: float | None = None  # on the micro-benchmarks it was fitted on, not on any model
+    calibration_s: float | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"{self.device}|{self.processor}|threads={self.threads}|{self.dtype}"
+
+
+def to_dict(profile: DeviceProfile) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        **pick(profile, "device", "processor", "threads", "dtype"),
+        "versions": dict(profile.versions),
+        "kinds": {
+            str(kind): pick(model, "overhead_s", "s_per_flop", "s_per_byte", "benches")
+            for kind, model in profile.kinds.items()
+        },
+        **pick(profile, "per_module_call_s", "per_run_s", "fit_mape", "calibration_s"),
+        "notes": list(profile.notes),
+        "points": [
+            {
+                "name": point.name,
+                "kinds": {kind: list(counts) for kind, counts in point.kinds.items()},
+                **pick(point, "module_calls", "seconds", "iqr_s"),
+            }
+            for point in profile.points
+        ],
+    }
+
+
+def _number(data: Mapping[str, Any], key: str, where: str) -> float:
+    value = data.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ProfileError(f"{where}: {key!r} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
+    """The profile in ``data``; anything missing or of the wrong type is a ``ProfileError`` naming it."""
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: not a netprof profile (expected a JSON object)")
+    if data.get("schema") != SCHEMA:
+        raise ProfileError(f"{where}: schema {data.get('schema')!r}, this netprof reads {SCHEMA!r}")
+    kinds_data = data.get("kinds")
+    if not isinstance(kinds_data, dict) or not kinds_data:
+        raise ProfileError(f"{where}: 'kinds' must be an object with one latency model per op kind")
+    kinds: dict[Kind, KindModel] = {}
+    for name, model in kinds_data.items():
+        try:
+            kind = Kind(name)
+        except ValueError:
+            raise ProfileError(f"{where}: unknown op kind {name!r}") from None
+        if not isinstance(model, dict):
+            raise ProfileError(f"{where}: kinds.{name} must be an object")
+        terms = (
+            _number(model, key, f"{where}: kinds.{name}")
+            for key in ("overhead_s", "s_per_flop", "s_per_byte")
+        )
+        kinds[kind] = KindModel(*terms, int(model.get("benches", 0)))
+    for key in ("device", "processor", "dtype"):
+        if not isinstance(data.get(key), str):
+            raise ProfileError(f"{where}: {key!r} must be a string")
+    threads = data.get("threads")
+    if not isinstance(threads, int) or threads < 1:
+        raise ProfileError(f"{where}: 'threads' must be a positive integer, got {threads!r}")
+    return DeviceProfile(
+        device=data["device"],
+        processor=data["processor"],
+        threads=threads,
+        dtype=data["dtype"],
+        versions=dict(data.get("versions") or {}),
+        kinds=kinds,
+        per_module_call_s=_number(data, "per_module_call_s", where),
+        per_run_s=_number(data, "per_run_s", where),
+        points=_points(data.get("points", []), where),
+        fit_mape=data.get("fit_mape"),
+        calibration_s=data.get("calibration_s"),
+        notes=tuple(data.get("notes", ())),
+    )
+
+
+def _points(data: Any, where: str) -> tuple[BenchPoint, ...]:
+    try:
+        return tuple(
+            BenchPoint(
+                str(p["name"]),
+                {
+                    str(kind): (int(n), int(flops), int(nbytes))
+                    for kind, (n, flops, nbytes) in p["kinds"].items()
+                },
+                int(p["module_calls"]),
+                float(p["seconds"]),
+                float(p["iqr_s"]),
+            )
+            for p in data
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ProfileError(
+            f"{where}: malformed micro-benchmark point ({type(error).__name__}: {error})"
+        ) from None
+
+
+def load(path: Path) -> DeviceProfile:
+    return from_dict(read_json(path, ProfileError, "profile file not found"), str(path))
+
+
+def save(profile: DeviceProfile, path: Path) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_dict(profile), indent=1) + "\n")
+
+
+def cache_path(device: str, threads: int, dtype: str = "float32") -> Path:
+    """``$XDG_CACHE_HOME/netprof/profile-cpu-t1-float32.json`` (else under ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "netprof" / f"profile-{device}-t{threads}-{dtype}.json"
+
+
+def cached(device: str, threads: int, dtype: str = "float32") -> DeviceProfile:
+    """The profile ``netprof calibrate`` cached for this device and thread count."""
+    path = cache_path(device, threads, dtype)
+    if not path.is_file():
+        raise ProfileError(
+            f"no device profile for {device} with {threads} thread(s) and {dtype}: run "
+            f"`netprof calibrate --device {device} --threads {threads}` first, or pass --profile FILE"
+        )
+    return load(path)

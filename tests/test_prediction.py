@@ -1,0 +1,223 @@
+"""Latency prediction: the fit, a hand-priced model, the profile file and its errors, and that nothing runs."""
+
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+from cli_runner import run as run_cli
+from torch import nn
+
+import netprof
+from netprof import pipeline
+from netprof.calibration.microbench import MicroBench, micro_benchmarks, synthetic_networks
+from netprof.calibration.profile import calibrate, fit
+from netprof.prediction import Kind, KindModel, predict
+from netprof.prediction import profile as profiles
+from netprof.prediction.fit import nnls
+from netprof.prediction.profile import BenchPoint, DeviceProfile
+
+SCHEMA = json.loads((Path(netprof.__file__).parent / "prediction" / "profile.schema.json").read_text())
+
+
+def hand_profile(device: str = "cpu") -> DeviceProfile:
+    return DeviceProfile(
+        device=device,
+        processor="a hand-written test CPU",
+        threads=1,
+        dtype="float32",
+        versions={"netprof": netprof.__version__},
+        kinds={
+            Kind.GEMM: KindModel(overhead_s=1e-6, s_per_flop=1e-9, s_per_byte=1e-8),
+            Kind.ELEMENTWISE: KindModel(overhead_s=2e-6, s_per_flop=0.0, s_per_byte=1e-9),
+            Kind.VIEW: KindModel(overhead_s=5e-7, s_per_flop=0.0, s_per_byte=0.0),
+            Kind.CONV_KXK: KindModel(overhead_s=3e-6, s_per_flop=2e-12, s_per_byte=1e-10),
+        },
+        per_module_call_s=1e-6,
+        per_run_s=1e-5,
+    )
+
+
+def three_op_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Flatten(0))
+
+
+def test_nnls_keeps_coefficients_non_negative_by_hand():
+    # b = 1*col0 - 1*col1: the unconstrained answer (1, -1) is not allowed. With col1 at 0, the best
+    # multiple of col0 = (1, 0, 1) for b = (1, -1, 1) is x0 = (1 + 1) / (1 + 1) = 1; col1 = (0, 1, 0)
+    # only adds to the residual at row 1, whose sign is wrong, so it stays 0.
+    a = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    assert nnls(a, np.array([1.0, -1.0, 1.0])) == pytest.approx([1.0, 0.0])
+    # Unconstrained and non-negative agree when the exact answer is non-negative.
+    assert nnls(a, np.array([2.0, 3.0, 2.0])) == pytest.approx([2.0, 3.0])
+
+
+def test_a_three_op_model_priced_by_hand():
+    prediction = predict(netprof.analyze(three_op_model(), torch.randn(1, 4), mode="meta"), hand_profile())
+    # t (view): 0.5 us. mm 1x4 @ 4x8: 32 mult_adds = 64 flops; (4 + 32 + 8) floats = 176 bytes:
+    #   1 us + 64 * 1 ns + 176 * 10 ns = 1 + 0.064 + 1.76 = 2.824 us, memory-bound.
+    # relu on 8 floats: 2 us + 64 bytes * 1 ns = 2.064 us, overhead-bound. view: 0.5 us.
+    assert [op.predicted_s for op in prediction.ops] == pytest.approx([0.5e-6, 2.824e-6, 2.064e-6, 0.5e-6])
+    assert [op.bound for op in prediction.ops] == ["overhead", "memory", "overhead", "overhead"]
+    # Framework: 4 module calls (Sequential, Linear, ReLU, Flatten) x 1 us + 10 us per run = 14 us.
+    assert prediction.framework_s == pytest.approx(14e-6)
+    assert prediction.ops_s == pytest.approx(5.888e-6)
+    assert prediction.latency_s == pytest.approx(19.888e-6)
+    assert prediction.categories == pytest.approx({"gemm": 2.824e-6, "elementwise": 2.064e-6, "view": 1e-6})
+    assert prediction.modules == pytest.approx({"": 5.888e-6, "0": 3.324e-6, "1": 2.064e-6, "2": 0.5e-6})
+    assert prediction.notes == ()
+
+
+def test_a_kind_without_a_model_uses_its_stand_in_and_says_so():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Unflatten(1, (2, 2, 2)), nn.MaxPool2d(2))
+    prediction = predict(netprof.analyze(model, torch.randn(1, 4), mode="meta"), hand_profile())
+    pooled = [op for op in prediction.ops if op.kind == "pooling"]
+    assert pooled and all(op.predicted_s > 0 for op in pooled)
+    assert any("pooling op(s) priced as elementwise" in note for note in prediction.notes)
+
+
+def test_fit_recovers_a_profile_from_its_own_noise_free_points():
+    truth = {"gemm": (2e-6, 1e-11, 2e-11), "elementwise": (1e-6, 0.0, 5e-11)}
+    per_call, per_run = 1e-6, 3e-6
+    rng = np.random.default_rng(0)
+    points = []
+    for index in range(40):
+        kinds = {
+            kind: (int(rng.integers(1, 20)), int(rng.integers(1e6, 1e9)), int(rng.integers(1e4, 1e8)))
+            for kind in truth
+            if rng.random() < 0.8 or kind == "gemm"
+        }
+        calls = int(rng.integers(1, 50))
+        seconds = per_run + per_call * calls
+        seconds += sum(
+            n * a + f * b + m * c for kind, (n, f, m) in kinds.items() for a, b, c in [truth[kind]]
+        )
+        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0))
+    models, call, run, mape = fit(points)
+    for kind, (a, b, c) in truth.items():
+        fitted = models[Kind(kind)]
+        assert (fitted.overhead_s, fitted.s_per_flop, fitted.s_per_byte) == pytest.approx(
+            (a, b, c), rel=1e-5, abs=1e-15
+        )
+    assert (call, run) == pytest.approx((per_call, per_run), rel=1e-5)
+    assert mape < 1e-6
+
+
+def test_a_profile_round_trips_through_its_file_and_matches_its_schema(tmp_path):
+    profile = calibrate("cpu", threads=1, budget_s=1.0, benches=micro_benchmarks()[::40])
+    path = tmp_path / "profile.json"
+    profiles.save(profile, path)
+    document = json.loads(path.read_text())
+    jsonschema.validate(document, SCHEMA)
+    again = profiles.load(path)
+    assert profiles.to_dict(again) == document
+    assert again.kinds == profile.kinds and again.points == profile.points
+    assert len(again.points) == len(micro_benchmarks()[::40])
+
+
+def test_every_micro_benchmark_is_synthetic_and_captures_on_meta():
+    benches = micro_benchmarks()
+    assert len({bench.name for bench in benches}) == len(benches)
+    assert not any("resnet" in b.name or "mobilenet" in b.name or "vit" in b.name for b in benches)
+    for bench in synthetic_networks(count=8):
+        analysis = pipeline.analyze(bench.build(), torch.empty(bench.input_shape, device="meta"), mode="meta")
+        assert analysis.totals.uncounted_ops == 0 and analysis.totals.mult_adds > 0
+
+
+class OnlyMeta(nn.Module):
+    """Fails loudly on any real tensor: a prediction must never run the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 8, bias=False)
+
+    def forward(self, x):
+        if not x.is_meta:
+            raise AssertionError("the model ran on real data")
+        return torch.relu(self.linear(x))
+
+
+def test_predicting_never_runs_the_model():
+    model = OnlyMeta()
+    before = model.linear.weight.clone()
+    result = netprof.pipeline.predict(model, torch.randn(1, 4), hand_profile())
+    assert result.analysis.mode == "meta" and result.prediction is not None
+    assert result.prediction.latency_s > 0
+    assert torch.equal(model.linear.weight, before) and not model.linear.weight.is_meta
+
+
+def test_a_model_built_on_meta_is_predicted_at_any_size():
+    with torch.device("meta"):
+        huge = nn.Sequential(*(nn.Linear(20_000, 20_000, bias=False) for _ in range(20)))  # 32 GB in float32
+    result = netprof.pipeline.predict(huge, torch.empty(1, 20_000, device="meta"), hand_profile())
+    # 20 mm of 1 x 20000 x 20000: 400 M mult_adds = 800 M flops each, at 1 ns per flop: 0.8 s each at least.
+    assert result.prediction.latency_s > 20 * 0.8
+
+
+@pytest.fixture
+def saved(tmp_path):
+    def write(document) -> Path:
+        path = tmp_path / "profile.json"
+        path.write_text(document if isinstance(document, str) else json.dumps(document))
+        return path
+
+    return write
+
+
+def test_predict_cli_errors_are_one_line_exit_2(capsys, saved, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    code, _, err = run_cli(capsys, "predict", "--threads", "1")
+    assert code == 2 and "no device profile for cpu with 1 thread(s)" in err and "netprof calibrate" in err
+    document = profiles.to_dict(hand_profile())
+    cases = [
+        ({**document, "schema": "netprof.profile/0"}, "schema 'netprof.profile/0', this netprof reads"),
+        ("{not json", "invalid JSON"),
+        (
+            {**document, "kinds": {"gemm": {"overhead_s": -1, "s_per_flop": 0, "s_per_byte": 0}}},
+            "non-negative",
+        ),
+        (profiles.to_dict(hand_profile("cuda")), "is a profile of cuda"),
+    ]
+    for bad, message in cases:
+        code, out, err = run_cli(capsys, "predict", "--profile", str(saved(bad)))
+        assert code == 2, err
+        assert message in err and len(err.strip().splitlines()) == 1 and out == ""
+    code, _, err = run_cli(capsys, "predict", "--profile", str(tmp_path / "missing.json"))
+    assert code == 2 and "profile file not found" in err
+
+
+def test_predict_cli_json_carries_the_prediction(capsys, saved):
+    code, out, _ = run_cli(
+        capsys,
+        "predict",
+        "netprof.zoo:squeezenet1_1",
+        "--profile",
+        str(saved(profiles.to_dict(hand_profile()))),
+        "--format",
+        "json",
+    )
+    assert code == 0
+    document = json.loads(out)
+    jsonschema.validate(
+        document, json.loads((Path(netprof.__file__).parent / "report" / "analysis.schema.json").read_text())
+    )
+    prediction = document["prediction"]
+    assert prediction["profile"]["processor"] == "a hand-written test CPU"
+    assert len(prediction["ops"]) == len(document["ops"])
+    assert math.isclose(prediction["latency_s"], prediction["ops_s"] + prediction["framework_s"])
+    assert math.isclose(sum(op["predicted_s"] for op in prediction["ops"]), prediction["ops_s"])
+    assert math.isclose(sum(prediction["categories"].values()), prediction["ops_s"])
+    assert document["mode"] == "meta"
+
+
+def test_micro_benchmark_point_counts_come_from_the_meta_capture():
+    bench = MicroBench("conv1x1 16->32 8^2", lambda: nn.Conv2d(16, 32, 1, bias=False), (1, 16, 8, 8))
+    from netprof.calibration.profile import measure
+
+    point = measure(bench, torch.device("cpu"), torch.float32, budget_s=0.01)
+    # 16 x 32 x 64 = 32,768 mult_adds = 65,536 flops; bytes (16*64 + 16*32 + 32*64) * 4 = 14,336.
+    assert point.kinds == {"conv_1x1": (1, 65_536, 14_336)}
+    assert point.module_calls == 1 and point.seconds > 0
