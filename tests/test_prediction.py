@@ -221,3 +221,22 @@ def test_micro_benchmark_point_counts_come_from_the_meta_capture():
     # 16 x 32 x 64 = 32,768 mult_adds = 65,536 flops; bytes (16*64 + 16*32 + 32*64) * 4 = 14,336.
     assert point.kinds == {"conv_1x1": (1, 65_536, 14_336)}
     assert point.module_calls == 1 and point.seconds > 0
+
+
+def test_a_timed_analysis_shows_predicted_next_to_measured(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = "netprof.zoo:squeezenet1_1"
+    code, _, err = run_cli(capsys, "analyze", spec, "--time", "--repeat", "2", "--threads", "1")
+    assert code == 0 and "run `netprof calibrate` to see predicted next to measured" in err
+    profiles.save(hand_profile(), profiles.cache_path("cpu", 1))
+    code, out, _ = run_cli(
+        capsys, "analyze", spec, "--time", "--repeat", "2", "--threads", "1", "--format", "json"
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert document["prediction"]["profile"]["processor"] == "a hand-written test CPU"
+    assert {op["id"] for op in document["prediction"]["ops"]} == {op["id"] for op in document["ops"]}
+    code, out, _ = run_cli(
+        capsys, "analyze", spec, "--time", "--repeat", "2", "--threads", "1", "--format", "markdown"
+    )
+    assert code == 0 and "vs measured" in out and "| end to end |" in out

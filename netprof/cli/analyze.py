@@ -9,7 +9,8 @@ from rich.console import Console
 
 from netprof import pipeline
 from netprof.cli import common
-from netprof.report import json_report, markdown, text
+from netprof.prediction import profile as profiles
+from netprof.report import json_report, markdown, prediction, text
 from netprof.report.crosscheck import render_crosscheck
 from netprof.timing import report as timing_report
 from netprof.timing.run import TimingError
@@ -54,17 +55,23 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             paths = write_model_charts(result.timing, args.plot, name=spec)
         for path in paths:
             common.say(err, f"wrote {path}")
+    if result.timing is not None:
+        result = _with_cached_prediction(result, err)
     if args.crosscheck == "fvcore":
         with err.status("running fvcore on the same model ...", spinner="dots"):
             result = pipeline.add_crosscheck(result, loaded.model, loaded.inputs)
     if args.format == "json":
         common.write_text(
-            json_report.dumps(result.analysis, result.timing, result.crosscheck), args.output, err
+            json_report.dumps(result.analysis, result.timing, result.crosscheck, result.prediction),
+            args.output,
+            err,
         )
     elif args.format == "markdown":
         report = markdown.render(result.analysis, args.depth, result.timing)
         if result.crosscheck is not None:
             report += markdown.crosscheck_section(result.crosscheck)
+        if result.prediction is not None and result.timing is not None:
+            report += prediction.markdown_versus(result.prediction, result.timing)
         common.write_text(report, args.output, err)
     else:
         common.write_table(lambda console: _render_table(result, console, args.depth), args.output, out, err)
@@ -79,3 +86,22 @@ def _render_table(result: pipeline.Result, console: Console, depth: int) -> None
     if result.crosscheck is not None:
         console.print()
         console.print(render_crosscheck(result.crosscheck))
+    if result.prediction is not None and result.timing is not None:
+        console.print()
+        prediction.render_versus(result.prediction, result.timing, console)
+
+
+def _with_cached_prediction(result: pipeline.Result, err: Console) -> pipeline.Result:
+    """A timed result with the cached profile's prediction beside the measurement, when there is one."""
+    assert result.timing is not None
+    device = result.timing.device.split(":")[0]
+    try:
+        profile = profiles.cached(device, result.timing.threads)
+    except profiles.ProfileError:
+        common.say(
+            err,
+            f"note: no device profile for {device} with {result.timing.threads} thread(s): "
+            "run `netprof calibrate` to see predicted next to measured",
+        )
+        return result
+    return pipeline.add_prediction(result, profile)

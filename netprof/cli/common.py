@@ -153,4 +153,4 @@ def write_table(render: Callable[[Console], None], output: Path | None, out: Con
 
 def say(err: Console, line: str) -> None:
     """A line on stderr, printed as is (no rich markup or highlighting)."""
-    err.print(line, markup=False, highlight=False)
+    err.print(line, markup=False, highlight=False, soft_wrap=True)

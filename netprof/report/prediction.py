@@ -11,6 +11,7 @@ from rich.table import Table
 from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile, Prediction
 from netprof.records import pick
+from netprof.timing.attribution import Timing
 from netprof.units import seconds, share
 
 TOP_OPS = 10
@@ -151,3 +152,42 @@ def render_profile(profile: DeviceProfile, console: Console) -> None:
     console.print(table)
     for note in profile.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+
+
+def versus_measured(prediction: Prediction, timing: Timing) -> list[tuple[str, float, float]]:
+    """``(what, measured_s, predicted_s)``: end to end (plain passes), then each category's op time."""
+    rows = [("end to end", timing.plain.median, prediction.latency_s)]
+    rows += [(g.name, g.time_s, prediction.categories.get(g.name, 0.0)) for g in timing.categories]
+    return rows
+
+
+def _error(measured: float, predicted: float) -> str:
+    return f"{100 * (predicted / measured - 1):+.0f}%" if measured else "-"
+
+
+def render_versus(prediction: Prediction, timing: Timing, console: Console) -> None:
+    table = Table(
+        title=f"Predicted ({profile_line(prediction)}) vs measured",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
+    for column in ("", "measured", "predicted", "error"):
+        table.add_column(column, justify="left" if not column else "right")
+    for what, measured, predicted in versus_measured(prediction, timing):
+        table.add_row(what, seconds(measured), seconds(predicted), _error(measured, predicted))
+    console.print(table)
+
+
+def markdown_versus(prediction: Prediction, timing: Timing) -> str:
+    lines = [
+        f"#### Predicted ({profile_line(prediction)}) vs measured",
+        "",
+        "| | measured | predicted | error |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {what} | {seconds(measured)} | {seconds(predicted)} | {_error(measured, predicted)} |"
+            for what, measured, predicted in versus_measured(prediction, timing)
+        ),
+    ]
+    return "\n".join(lines) + "\n"
