@@ -74,34 +74,38 @@ def test_a_three_op_model_priced_by_hand():
 def test_a_kind_without_a_model_uses_its_stand_in_and_says_so():
     model = nn.Sequential(nn.Linear(4, 8), nn.Unflatten(1, (2, 2, 2)), nn.MaxPool2d(2))
     prediction = predict(netprof.analyze(model, torch.randn(1, 4), mode="meta"), hand_profile())
-    pooled = [op for op in prediction.ops if op.kind == "pooling"]
+    pooled = [op for op in prediction.ops if op.kind == "max_pooling"]
     assert pooled and all(op.predicted_s > 0 for op in pooled)
-    assert any("pooling op(s) priced as elementwise" in note for note in prediction.notes)
+    assert any("max_pooling op(s) priced as elementwise" in note for note in prediction.notes)
 
 
 def test_fit_recovers_a_profile_from_its_own_noise_free_points():
-    truth = {"gemm": (2e-6, 1e-11, 2e-11), "elementwise": (1e-6, 0.0, 5e-11)}
+    # (launch, per flop, per byte, per weight byte) of two kinds; the convolution's weight term is its own.
+    truth = {"conv_kxk": (2e-6, 1e-11, 2e-11, 3e-10), "elementwise": (1e-6, 0.0, 5e-11, 0.0)}
     per_call, per_run = 1e-6, 3e-6
     rng = np.random.default_rng(0)
     points = []
     for index in range(40):
         kinds = {
-            kind: (int(rng.integers(1, 20)), int(rng.integers(1e6, 1e9)), int(rng.integers(1e4, 1e8)))
+            kind: (
+                int(rng.integers(1, 20)),
+                int(rng.integers(1e6, 1e9)),
+                int(rng.integers(1e4, 1e8)),
+                int(rng.integers(1e3, 1e7)) if kind == "conv_kxk" else 0,
+            )
             for kind in truth
-            if rng.random() < 0.8 or kind == "gemm"
+            if rng.random() < 0.8 or kind == "conv_kxk"
         }
         calls = int(rng.integers(1, 50))
         seconds = per_run + per_call * calls
-        seconds += sum(
-            n * a + f * b + m * c for kind, (n, f, m) in kinds.items() for a, b, c in [truth[kind]]
-        )
-        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0))
+        for kind, counts in kinds.items():
+            seconds += sum(count * cost for count, cost in zip(counts, truth[kind]))
+        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0, "network" if index % 3 else "op"))
     models, call, run, mape = fit(points)
-    for kind, (a, b, c) in truth.items():
+    for kind, costs in truth.items():
         fitted = models[Kind(kind)]
-        assert (fitted.overhead_s, fitted.s_per_flop, fitted.s_per_byte) == pytest.approx(
-            (a, b, c), rel=1e-5, abs=1e-15
-        )
+        found = (fitted.overhead_s, fitted.s_per_flop, fitted.s_per_byte, fitted.s_per_weight_byte)
+        assert found == pytest.approx(costs, rel=1e-5, abs=1e-15)
     assert (call, run) == pytest.approx((per_call, per_run), rel=1e-5)
     assert mape < 1e-6
 
@@ -218,8 +222,9 @@ def test_micro_benchmark_point_counts_come_from_the_meta_capture():
     from netprof.calibration.profile import measure
 
     point = measure(bench, torch.device("cpu"), torch.float32, budget_s=0.01)
-    # 16 x 32 x 64 = 32,768 mult_adds = 65,536 flops; bytes (16*64 + 16*32 + 32*64) * 4 = 14,336.
-    assert point.kinds == {"conv_1x1": (1, 65_536, 14_336)}
+    # 16 x 32 x 64 = 32,768 mult_adds = 65,536 flops; bytes (16*64 + 16*32 + 32*64) * 4 = 14,336;
+    # the weight alone 16 * 32 * 4 = 2,048 bytes.
+    assert point.kinds == {"conv_1x1": (1, 65_536, 14_336, 2_048)}
     assert point.module_calls == 1 and point.seconds > 0
 
 

@@ -24,6 +24,7 @@ class MicroBench:
     name: str
     build: Callable[[], nn.Module]
     input_shape: tuple[int, ...]
+    group: str = "op"  # "op": one op kind (or the framework alone); "network": a synthetic network
 
 
 class Lambda(nn.Module):
@@ -494,5 +495,5 @@ def synthetic_networks(count: int = 40, seed: int = 0) -> list[MicroBench]:
             state = rng.get_state()
             build = lambda state=state: _convnet(torch.Generator().set_state(state))
             torch.randint(1 << 30, (1,), generator=rng)  # move on: each network draws from its own state
-        benches.append(MicroBench(f"synthetic network {index}", build, (1, 3, side, side)))
+        benches.append(MicroBench(f"synthetic network {index}", build, (1, 3, side, side), "network"))
     return benches

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,7 +23,7 @@ from netprof import pipeline
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, versions
 from netprof.prediction.fit import nnls
-from netprof.prediction.kinds import Kind, kind_of
+from netprof.prediction.kinds import Kind, kind_of, weight_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
 from netprof.timing.calibrate import threads_set
 from netprof.timing.clocks import clock_for
@@ -58,12 +58,13 @@ def measure(bench: MicroBench, device: torch.device, dtype: torch.dtype, budget_
     analysis = pipeline.analyze(
         module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
     )
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for node in analysis.ops:
         entry = counts[str(kind_of(node))]
         entry[0] += 1
         entry[1] += node.flops
         entry[2] += node.mem_access_bytes
+        entry[3] += weight_bytes(node)
     module = module.to(device=device, dtype=dtype)
     latency = _plain_latency(
         module, torch.randn(bench.input_shape, dtype=dtype, device=device), device, budget_s
@@ -74,25 +75,33 @@ def measure(bench: MicroBench, device: torch.device, dtype: torch.dtype, budget_
         sum(summary.calls for summary in analysis.modules),
         latency.median,
         latency.iqr,
+        bench.group,
     )
 
 
 def _features(point: BenchPoint, kinds: Sequence[Kind]) -> list[float]:
     row: list[float] = []
     for kind in kinds:
-        row += [float(v) for v in point.kinds.get(str(kind), (0, 0, 0))]
+        row += [float(v) for v in point.kinds.get(str(kind), (0, 0, 0, 0))]
     return [*row, float(point.module_calls), 1.0]
 
 
 def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, float, float]:
-    """Each kind's model, the cost per module call and per run, and the fit's MAPE on ``points``."""
+    """Each kind's model, the cost per module call and per run, and the fit's MAPE on ``points``.
+
+    Rows are weighted by ``1 / seconds`` (relative error), and each group of benchmarks (one-op,
+    synthetic networks) carries the same total weight, so that neither the many one-op benchmarks nor
+    the few networks decide alone.
+    """
     kinds = [kind for kind in Kind if any(str(kind) in point.kinds for point in points)]
     design = np.array([_features(point, kinds) for point in points])
     seconds = np.array([point.seconds for point in points])
-    coefficients = nnls(design / seconds[:, None], np.ones(len(points)))
+    groups = Counter(point.group for point in points)
+    share = np.array([len(points) / (len(groups) * groups[point.group]) for point in points])
+    coefficients = nnls(design * (share / seconds)[:, None], share)
     models = {
         kind: KindModel(
-            *(float(c) for c in coefficients[3 * i : 3 * i + 3]),
+            *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
             benches=sum(str(kind) in point.kinds for point in points),
         )
         for i, kind in enumerate(kinds)

@@ -1,9 +1,10 @@
-"""The kind of an op for latency: its cost category, with convolutions split by kernel shape.
+"""The kind of an op for latency: its cost category, split where one category runs unlike kernels.
 
 A device profile fits one latency model per kind. Categories are the counting
-conventions' (``netprof.costs.Category``); a dense convolution is split into
-1x1 and larger kernels because the two run different kernels at different
-efficiencies on every backend netprof has met.
+conventions' (``netprof.costs.Category``), split three ways: a dense convolution
+into 1x1 and larger kernels (different kernels, different efficiencies);
+element-wise ops into plain arithmetic and transcendental functions (a sigmoid
+or GELU costs several times a ReLU per element); pooling into max and average.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ class Kind(str, enum.Enum):
     GEMM = "gemm"
     ATTENTION = "attention"
     ELEMENTWISE = "elementwise"
+    TRANSCENDENTAL = "transcendental"
     NORMALIZATION = "normalization"
     POOLING = "pooling"
+    MAX_POOLING = "max_pooling"
     REDUCTION = "reduction"
     DATA_MOVEMENT = "data_movement"
     VIEW = "view"
@@ -48,9 +51,35 @@ _BY_CATEGORY = {
 }
 
 
+# Element-wise functions that evaluate exp, log, erf or a root per element (softmax included).
+_TRANSCENDENTAL = frozenset(
+    {"gelu", "silu", "sigmoid", "tanh", "exp", "log", "erf", "softmax", "_softmax", "_safe_softmax",
+     "log_softmax", "_log_softmax", "softplus", "mish", "elu", "selu", "celu", "sqrt", "rsqrt", "pow"}
+)  # fmt: skip
+_CONVOLUTIONS = frozenset({Category.CONV, Category.GROUP_CONV, Category.DEPTHWISE_CONV})
+
+
+def _base(op: str) -> str:
+    """``"aten.silu_.default"`` -> ``"silu"``: the function, without namespace, overload or in-place mark."""
+    parts = op.split(".")
+    return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
+
+
 def kind_of(node: OpNode) -> Kind:
     """``conv`` ops by their weight's spatial size (``input_metas[1]``: out, in/groups, k...)."""
-    if node.category == Category.CONV:
+    category = Category(node.category)
+    if category == Category.CONV:
         weight = node.input_metas[1].shape if len(node.input_metas) > 1 else ()
         return Kind.CONV_1X1 if all(size == 1 for size in weight[2:]) else Kind.CONV_KXK
-    return _BY_CATEGORY[Category(node.category)]
+    if category == Category.ELEMENTWISE and _base(node.op) in _TRANSCENDENTAL:
+        return Kind.TRANSCENDENTAL
+    if category == Category.POOLING and _base(node.op).startswith("max_pool"):
+        return Kind.MAX_POOLING
+    return _BY_CATEGORY[category]
+
+
+def weight_bytes(node: OpNode) -> int:
+    """A convolution's weight bytes: CPU backends re-layout the weight on every call, a cost in its size."""
+    if Category(node.category) in _CONVOLUTIONS and len(node.input_metas) > 1:
+        return node.input_metas[1].nbytes
+    return 0

@@ -1,7 +1,7 @@
 """A model's latency from its analysis and a device profile, without running it.
 
-Each op costs its kind's ``overhead + s_per_flop * flops + s_per_byte * bytes``
-(``netprof.prediction.profile``) and is labelled by its largest term: overhead-,
+Each op costs its kind's ``overhead + s_per_flop * flops + s_per_byte * bytes +
+s_per_weight_byte * weight_bytes`` (``netprof.prediction.profile``) and is labelled by its largest term: overhead-,
 compute- or memory-bound. The model's latency is the sum over its ops, plus the
 profile's cost per module call and per run (the Python between kernels, which the
 paper's G3 counts as the price of fragmentation). Module and category times are
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from netprof.analysis import Analysis, OpNode
 from netprof.module_paths import ancestors
-from netprof.prediction.kinds import Kind, kind_of
+from netprof.prediction.kinds import Kind, kind_of, weight_bytes
 from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
 
 BOUNDS = ("overhead", "compute", "memory")
@@ -29,6 +29,8 @@ _STAND_INS = {
     Kind.REDUCTION: Kind.ELEMENTWISE,
     Kind.NORMALIZATION: Kind.ELEMENTWISE,
     Kind.POOLING: Kind.ELEMENTWISE,
+    Kind.MAX_POOLING: Kind.POOLING,
+    Kind.TRANSCENDENTAL: Kind.ELEMENTWISE,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
     Kind.OTHER: Kind.VIEW,
 }
@@ -73,7 +75,7 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
     model, used = _model(profile, kind)
     if used is not kind:
         stand_ins[(kind, used)] += 1
-    terms = model.terms(node.flops, node.mem_access_bytes)
+    terms = model.terms(node.flops, node.mem_access_bytes, weight_bytes(node))
     return OpPrediction(
         node.id,
         node.op,

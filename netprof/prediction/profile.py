@@ -1,9 +1,10 @@
 """A device profile: one latency model per op kind, fitted on synthetic micro-benchmarks of one machine.
 
-Per op of kind ``k``, ``seconds = overhead_s[k] + s_per_flop[k] * flops + s_per_byte[k] * mem_access_bytes``:
-a fixed cost of launching the op, a compute term and a memory term (a roofline with
-per-kind efficiency whose sum, not max, lets one fit absorb the curve between the
-two roofs). A model adds ``per_module_call_s`` for every module call and
+Per op of kind ``k``, ``seconds = overhead_s[k] + s_per_flop[k] * flops + s_per_byte[k] * mem_access_bytes
++ s_per_weight_byte[k] * weight_bytes``: a fixed cost of launching the op, a compute
+term and a memory term (a roofline with per-kind efficiency whose sum, not max, lets
+one fit absorb the curve between the two roofs), and for convolutions the cost of
+laying out the weight again on every call, as CPU backends do in eager mode. A model adds ``per_module_call_s`` for every module call and
 ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
 target machine and use on another.
@@ -36,22 +37,28 @@ class KindModel:
     overhead_s: float
     s_per_flop: float
     s_per_byte: float
+    s_per_weight_byte: float = 0.0
     benches: int = 0
 
-    def terms(self, flops: int, mem_access_bytes: int) -> tuple[float, float, float]:
-        """``(overhead, compute, memory)`` seconds of one op."""
-        return self.overhead_s, self.s_per_flop * flops, self.s_per_byte * mem_access_bytes
+    def terms(self, flops: int, mem_access_bytes: int, weight_bytes: int) -> tuple[float, float, float]:
+        """``(overhead, compute, memory)`` seconds of one op; the weight's layout is memory work."""
+        memory = self.s_per_byte * mem_access_bytes + self.s_per_weight_byte * weight_bytes
+        return self.overhead_s, self.s_per_flop * flops, memory
 
 
 @dataclass(frozen=True, slots=True)
 class BenchPoint:
-    """One micro-benchmark: its counts per kind (from a meta capture) and its measured plain latency."""
+    """One micro-benchmark: its counts per kind (from a meta capture) and its measured plain latency.
+
+    ``group`` is ``"op"`` for one-op and framework benchmarks, ``"network"`` for synthetic networks.
+    """
 
     name: str
-    kinds: Mapping[str, tuple[int, int, int]]  # kind -> (ops, flops, mem_access_bytes)
+    kinds: Mapping[str, tuple[int, int, int, int]]  # kind -> (ops, flops, mem_access_bytes, weight_bytes)
     module_calls: int
     seconds: float
     iqr_s: float
+    group: str = "op"
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
         **pick(profile, "device", "processor", "threads", "dtype"),
         "versions": dict(profile.versions),
         "kinds": {
-            str(kind): pick(model, "overhead_s", "s_per_flop", "s_per_byte", "benches")
+            str(kind): pick(model, "overhead_s", "s_per_flop", "s_per_byte", "s_per_weight_byte", "benches")
             for kind, model in profile.kinds.items()
         },
         **pick(profile, "per_module_call_s", "per_run_s", "fit_mape", "calibration_s"),
@@ -89,7 +96,7 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             {
                 "name": point.name,
                 "kinds": {kind: list(counts) for kind, counts in point.kinds.items()},
-                **pick(point, "module_calls", "seconds", "iqr_s"),
+                **pick(point, "module_calls", "seconds", "iqr_s", "group"),
             }
             for point in profile.points
         ],
@@ -120,10 +127,12 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
             raise ProfileError(f"{where}: unknown op kind {name!r}") from None
         if not isinstance(model, dict):
             raise ProfileError(f"{where}: kinds.{name} must be an object")
-        terms = (
+        terms = [
             _number(model, key, f"{where}: kinds.{name}")
-            for key in ("overhead_s", "s_per_flop", "s_per_byte")
-        )
+            if key in model or key != "s_per_weight_byte"
+            else 0.0
+            for key in ("overhead_s", "s_per_flop", "s_per_byte", "s_per_weight_byte")
+        ]
         kinds[kind] = KindModel(*terms, int(model.get("benches", 0)))
     for key in ("device", "processor", "dtype"):
         if not isinstance(data.get(key), str):
@@ -153,12 +162,13 @@ def _points(data: Any, where: str) -> tuple[BenchPoint, ...]:
             BenchPoint(
                 str(p["name"]),
                 {
-                    str(kind): (int(n), int(flops), int(nbytes))
-                    for kind, (n, flops, nbytes) in p["kinds"].items()
+                    str(kind): (int(n), int(flops), int(nbytes), int(weights))
+                    for kind, (n, flops, nbytes, weights) in p["kinds"].items()
                 },
                 int(p["module_calls"]),
                 float(p["seconds"]),
                 float(p["iqr_s"]),
+                str(p.get("group", "op")),
             )
             for p in data
         )

@@ -139,7 +139,7 @@ def render_profile(profile: DeviceProfile, console: Console) -> None:
         highlight=False,
     )
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("kind", "benchmarks", "launch", "GFLOP/s", "GB/s"):
+    for column in ("kind", "benchmarks", "launch", "GFLOP/s", "GB/s", "weight GB/s"):
         table.add_column(column, justify="left" if column == "kind" else "right")
     for kind, model in profile.kinds.items():
         table.add_row(
@@ -148,6 +148,7 @@ def render_profile(profile: DeviceProfile, console: Console) -> None:
             seconds(model.overhead_s),
             f"{1e-9 / model.s_per_flop:.3g}" if model.s_per_flop else "-",
             f"{1e-9 / model.s_per_byte:.3g}" if model.s_per_byte else "-",
+            f"{1e-9 / model.s_per_weight_byte:.3g}" if model.s_per_weight_byte else "-",
         )
     console.print(table)
     for note in profile.notes:
