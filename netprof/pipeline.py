@@ -50,6 +50,11 @@ class Result:
         """Op id -> measured median seconds; ``None`` when the model was not timed."""
         return None if self.timing is None else {op.id: op.time.median for op in self.timing.ops}
 
+    @property
+    def op_predicted_s(self) -> dict[int, float] | None:
+        """Op id -> predicted seconds; ``None`` without a prediction."""
+        return None if self.prediction is None else {op.id: op.predicted_s for op in self.prediction.ops}
+
 
 def analyze(
     model: nn.Module,
@@ -187,6 +192,7 @@ def check(result: Result, model: nn.Module | None, config: Config) -> list[Findi
         ignore=config.ignore,
         plugins=config.plugins,
         op_seconds=result.op_seconds,
+        op_predicted_s=result.op_predicted_s,
     )
 
 

@@ -245,3 +245,29 @@ def test_a_timed_analysis_shows_predicted_next_to_measured(capsys, tmp_path, mon
         capsys, "analyze", spec, "--time", "--repeat", "2", "--threads", "1", "--format", "markdown"
     )
     assert code == 0 and "vs measured" in out and "| end to end |" in out
+
+
+def test_g4_findings_carry_the_predicted_time_of_their_ops(capsys, saved):
+    from netprof.rules import run as run_rules
+    from netprof.rules.g4_elementwise import elementwise_op_ids
+    from netprof.zoo import shufflenet_v1_g3
+
+    result = netprof.pipeline.predict(shufflenet_v1_g3(), torch.randn(1, 3, 224, 224), hand_profile())
+    findings = run_rules(result.analysis, op_predicted_s=result.op_predicted_s)
+    (g4,) = [f for f in findings if f.rule == "G4"]
+    # The definition: the predicted seconds of the element-wise ops G4 counts, summed.
+    from netprof.metrics import compute
+    from netprof.rules.base import RuleContext
+
+    context = RuleContext(result.analysis, compute(result.analysis))
+    wanted = set(elementwise_op_ids(context, ""))
+    expected = math.fsum(op.predicted_s for op in result.prediction.ops if op.id in wanted)
+    assert g4.evidence["predicted_s"] == pytest.approx(expected) and expected > 0
+    assert "predicted:" in g4.message and "time_share" not in g4.evidence
+    code, out, _ = run_cli(
+        capsys, "check", "netprof.zoo:shufflenet_v1_g3", "--select", "G4", "--format", "json", "--exit-zero",
+        "--predict", str(saved(profiles.to_dict(hand_profile()))),
+    )  # fmt: skip
+    assert code == 0
+    (finding,) = json.loads(out)["findings"]
+    assert finding["evidence"]["predicted_s"] == pytest.approx(expected)

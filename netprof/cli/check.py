@@ -14,6 +14,7 @@ from netprof import config as configuration
 from netprof import pipeline
 from netprof.cli import common
 from netprof.cli.rules import document
+from netprof.prediction import profile as profiles
 from netprof.report import findings_markdown, findings_rows, findings_text, github, json_report, sarif
 from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
@@ -88,6 +89,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not run these rules, e.g. G3",
     )
     parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
+    parser.add_argument(
+        "--predict",
+        nargs="?",
+        const="cached",
+        metavar="PROFILE",
+        help="G3 and G4 findings also say the time their ops take on a device profile (netprof calibrate -o; "
+        "without a file, the profile cached for this CPU and thread count)",
+    )
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str] | None:
@@ -121,11 +130,20 @@ def _models(
     return [configuration.ModelConfig(common.DEFAULT_SPEC)], True
 
 
+def _profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
+    if args.predict is None:
+        return None
+    if args.predict == "cached":
+        return profiles.cached("cpu", args.threads or torch.get_num_threads())
+    return profiles.load(Path(args.predict))
+
+
 def _check_one(
     args: argparse.Namespace,
     model: configuration.ModelConfig,
     config: configuration.Config,
     notes: tuple[str, ...],
+    profile: profiles.DeviceProfile | None,
 ) -> tuple[pipeline.Result, list[Any]]:
     device = args.device or model.device or "auto"
     loaded = pipeline.load(
@@ -135,6 +153,8 @@ def _check_one(
         device,
     )
     result = pipeline.run_loaded(loaded, device=device, timing=common.timing_options(args), notes=notes)
+    if profile is not None:
+        result = pipeline.add_prediction(result, profile)
     return result, pipeline.check(result, loaded.model, config)
 
 
@@ -143,10 +163,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     baseline = baselines.load(args.baseline) if args.baseline else None
     models, default = _models(args, config)
     notes = (common.default_spec_note("checking"),) if default else ()
+    profile = _profile(args)
     results = []
     for model in models:
         with err.status(f"checking {model.spec} ...", spinner="dots"):
-            results.append(_check_one(args, model, config, notes))
+            results.append(_check_one(args, model, config, notes, profile))
 
     if args.write_baseline:
         baselines.write(args.write_baseline, [(result.analysis, findings) for result, findings in results])

@@ -113,6 +113,7 @@ def run(
     ignore: Sequence[str] = (),
     plugins: Sequence[str] = (),
     op_seconds: Mapping[int, float] | None = None,
+    op_predicted_s: Mapping[int, float] | None = None,
 ) -> list[Finding]:
     """Every finding of every enabled rule, worst first (most memory access added).
 
@@ -121,7 +122,8 @@ def run(
     (``fnmatch``: ``"stage2.*"``; ``""`` is the root). ``model``, when given, fills each
     finding's source location (the module class's file, relative to the working
     directory when inside it, and line). ``op_seconds`` (op id -> measured median
-    seconds) lets findings carry the share of op time they cost.
+    seconds) lets findings carry the share of op time they cost, ``op_predicted_s`` (op id ->
+    predicted seconds on a device profile) the time a prediction gives them.
     """
     table = entries(plugins)
     unknown = [rule_id for rule_id in settings if rule_id not in table]
@@ -135,7 +137,7 @@ def run(
             chosen.append((entry.rule, setting, options))
     if not chosen:
         return []
-    context = RuleContext(analysis, compute(analysis), op_seconds)
+    context = RuleContext(analysis, compute(analysis), op_seconds, op_predicted_s)
     findings: list[Finding] = []
     for rule, setting, options in chosen:
         severity = Severity(setting.severity) if setting.severity is not None else rule.default_severity

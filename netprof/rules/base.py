@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 from netprof.analysis import Analysis
 from netprof.errors import NetprofError
 from netprof.metrics import ConvMetrics, GraphMetrics
+from netprof.units import seconds
 
 
 class RuleError(NetprofError, ValueError):
@@ -99,12 +100,14 @@ class RuleContext:
     """What a rule's ``check`` receives: the analysis and the metrics computed from it once.
 
     ``op_seconds`` maps op ids to their measured median seconds when the model was
-    timed, so that findings can say what share of op time they cost.
+    timed, so that findings can say what share of op time they cost; ``op_predicted_s``
+    to their predicted seconds on a device profile, so that they can say what time.
     """
 
     analysis: Analysis
     metrics: GraphMetrics
     op_seconds: Mapping[int, float] | None = None
+    op_predicted_s: Mapping[int, float] | None = None
 
     def module_type(self, path: str) -> str:
         try:
@@ -125,6 +128,26 @@ class RuleContext:
         if not attributed_s:
             return None
         return math.fsum(self.op_seconds.get(op_id, 0.0) for op_id in set(op_ids)) / attributed_s
+
+    def predicted_s(self, op_ids: Iterable[int]) -> float | None:
+        """The predicted seconds of ``op_ids`` on the profile; None without a prediction."""
+        if self.op_predicted_s is None:
+            return None
+        return math.fsum(self.op_predicted_s.get(op_id, 0.0) for op_id in set(op_ids))
+
+    def costs(self, op_ids: Iterable[int]) -> tuple[str, dict[str, float]]:
+        """What ``op_ids`` cost in time, as a message suffix and evidence: measured, predicted, both or none."""
+        ids = list(op_ids)
+        said, evidence = "", {}
+        measured = self.time_share(ids)
+        if measured is not None:
+            said += f"; measured: {measured:.1%} of op time"
+            evidence["time_share"] = measured
+        predicted = self.predicted_s(ids)
+        if predicted is not None:
+            said += f"; predicted: {seconds(predicted)} on the profile"
+            evidence["predicted_s"] = predicted
+        return said, evidence
 
 
 class Rule(Protocol):

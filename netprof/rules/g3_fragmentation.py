@@ -61,14 +61,12 @@ class Fragmentation:
                     f"cut the block to at most {max_fragments} conv / pooling ops: fuse consecutive 1x1 convs"
                     " into one, drop pooling branches, and prefer fewer, wider convs"
                 )
-            time_share = context.time_share(block.ops)
-            if time_share is not None:
-                message += f"; measured: {time_share:.1%} of op time"
+            said, timed = context.costs(block.ops)
             yield finding(
                 self,
                 context,
                 block.path,
-                message=message,
+                message=message + said,
                 measured=measured,
                 threshold=threshold,
                 cost_bytes=cost,
@@ -81,7 +79,7 @@ class Fragmentation:
                     "identity_branches": block.identity_branches,
                     "longest_chain": block.longest_chain,
                     "branch_fragments": [[b.fragments for b in join.branches] for join in block.joins],
-                    **({"time_share": time_share} if time_share is not None else {}),
+                    **timed,
                 },
             )
 

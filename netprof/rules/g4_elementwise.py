@@ -38,8 +38,7 @@ class Elementwise:
         self, context: RuleContext, share: ElementwiseShare, limit: float, worst: list[ElementwiseShare]
     ) -> Finding:
         where = "model" if not share.path else "block"
-        time_share = context.time_share(elementwise_op_ids(context, share.path))
-        measured_time = f"; measured: {time_share:.1%} of op time" if time_share is not None else ""
+        said, timed = context.costs(elementwise_op_ids(context, share.path))
         named = ", ".join(f"{s.path} ({human_bytes(s.mem_access_bytes)})" for s in worst)
         return finding(
             self,
@@ -48,7 +47,7 @@ class Elementwise:
             message=(
                 f"element-wise ops (activations, adds, normalization, depthwise convs) make"
                 f" {share.share:.0%} of this {where}'s memory access (threshold {limit:.0%})"
-                f" for {share.mult_adds_share:.1%} of its multiply-adds{measured_time}"
+                f" for {share.mult_adds_share:.1%} of its multiply-adds{said}"
             ),
             measured=share.share,
             threshold=limit,
@@ -68,7 +67,7 @@ class Elementwise:
                 "worst_blocks": [
                     {"module": s.path, "bytes": s.mem_access_bytes, "share": s.share} for s in worst
                 ],
-                **({"time_share": time_share} if time_share is not None else {}),
+                **timed,
             },
         )
 
