@@ -202,8 +202,10 @@ def time_specs(
     *,
     input_shapes: Sequence[tuple[int, ...]] | None = None,
     progress: Callable[[str], None] | None = None,
+    profile: DeviceProfile | None = None,
 ) -> list[tuple[str, Result]]:
-    """Load and time each spec in turn (on the CPU build); ``(short name, result)`` in the given order."""
+    """Load and time each spec in turn (on the CPU build), and predict it on ``profile`` when given;
+    ``(short name, result)`` in the given order."""
     done: list[tuple[str, Result]] = []
     taken: set[str] = set()
     for spec in specs:
@@ -212,5 +214,6 @@ def time_specs(
         if progress:
             progress(f"timing {name} ...")
         loaded = load(spec, list(input_shapes) if input_shapes else None, device="cpu")
-        done.append((name, run_loaded(loaded, device=options.device, timing=options)))
+        result = run_loaded(loaded, device=options.device, timing=options)
+        done.append((name, result if profile is None else add_prediction(result, profile)))
     return done

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from netprof.charts.breakdown import plot_breakdown
 from netprof.charts.common import timing_machine
 from netprof.charts.layers import plot_layers
+from netprof.charts.predicted import plot_models, plot_ops
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison
+from netprof.prediction import Prediction
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import Comparison
 
@@ -62,12 +64,18 @@ def model_figure(timing: Timing, kind: str, name: str) -> Figure:
 
 
 def write_model_charts(
-    timing: Timing, directory: Path, name: str, kinds: Sequence[str] = KINDS
+    timing: Timing,
+    directory: Path,
+    name: str,
+    kinds: Sequence[str] = KINDS,
+    prediction: Prediction | None = None,
 ) -> list[Path]:
-    """``directory/<kind>.png`` and ``.svg`` for each kind."""
+    """``directory/<kind>.png`` and ``.svg`` for each kind, and ``predicted`` with a prediction."""
     paths: list[Path] = []
     for kind in kinds:
         paths += save(model_figure(timing, kind, name), directory / kind)
+    if prediction is not None:
+        paths += save(predicted_figure(prediction, timing, name), directory / "predicted")
     return paths
 
 
@@ -86,6 +94,29 @@ def breakdown_figure(timings: Sequence[tuple[str, Timing]]) -> Figure:
     ax = figure.add_subplot()
     machine = timing_machine(timings[0][1]) if timings else ""
     plot_breakdown(ax, timings, title=f"Run-time breakdown (ShuffleNet V2 Figure 2 classes)\n{machine}")
+    ax.title.set_fontsize(9)
+    figure.set_layout_engine("constrained")
+    return figure
+
+
+def predicted_figure(prediction: Prediction, timing: Timing, name: str) -> Figure:
+    """Each op's predicted time against its measured time, on the profile's device."""
+    figure = _figure((9, 6.5))
+    ax = figure.add_subplot()
+    title = (
+        f"{name}: predicted vs measured per op\n{timing_machine(timing)}; profile {prediction.profile.key}"
+    )
+    plot_ops(ax, prediction, timing, title=title)
+    ax.title.set_fontsize(9)
+    figure.set_layout_engine("constrained")
+    return figure
+
+
+def predicted_models_figure(models: Sequence[tuple[str, float, float]], machine: str) -> Figure:
+    """Each model's predicted latency against its measured one."""
+    figure = _figure((7.5, 6.5))
+    ax = figure.add_subplot()
+    plot_models(ax, models, title=f"Predicted vs measured latency per model\n{machine}")
     ax.title.set_fontsize(9)
     figure.set_layout_engine("constrained")
     return figure

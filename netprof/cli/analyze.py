@@ -48,15 +48,15 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             timing=common.timing_options(args),
             notes=() if args.spec else (common.default_spec_note("analyzing"),),
         )
+    if result.timing is not None:
+        result = _with_cached_prediction(result, err)
     if args.plot is not None and result.timing is not None:
         from netprof.charts.files import write_model_charts
 
         with common.writing(args.plot):
-            paths = write_model_charts(result.timing, args.plot, name=spec)
+            paths = write_model_charts(result.timing, args.plot, name=spec, prediction=result.prediction)
         for path in paths:
             common.say(err, f"wrote {path}")
-    if result.timing is not None:
-        result = _with_cached_prediction(result, err)
     if args.crosscheck == "fvcore":
         with err.status("running fvcore on the same model ...", spinner="dots"):
             result = pipeline.add_crosscheck(result, loaded.model, loaded.inputs)

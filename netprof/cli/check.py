@@ -89,14 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not run these rules, e.g. G3",
     )
     parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
-    parser.add_argument(
-        "--predict",
-        nargs="?",
-        const="cached",
-        metavar="PROFILE",
-        help="G3 and G4 findings also say the time their ops take on a device profile (netprof calibrate -o; "
-        "without a file, the profile cached for this CPU and thread count)",
-    )
+    common.add_predict_argument(parser, "G3 and G4 findings also say the time their ops take")
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str] | None:
@@ -130,14 +123,6 @@ def _models(
     return [configuration.ModelConfig(common.DEFAULT_SPEC)], True
 
 
-def _profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
-    if args.predict is None:
-        return None
-    if args.predict == "cached":
-        return profiles.cached("cpu", args.threads or torch.get_num_threads())
-    return profiles.load(Path(args.predict))
-
-
 def _check_one(
     args: argparse.Namespace,
     model: configuration.ModelConfig,
@@ -163,7 +148,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     baseline = baselines.load(args.baseline) if args.baseline else None
     models, default = _models(args, config)
     notes = (common.default_spec_note("checking"),) if default else ()
-    profile = _profile(args)
+    profile = common.predict_profile(args)
     results = []
     for model in models:
         with err.status(f"checking {model.spec} ...", spinner="dots"):

@@ -15,10 +15,12 @@ from rich.console import Console
 from netprof.cli import argtypes
 from netprof.errors import NetprofError
 from netprof.pipeline import DEVICES
+from netprof.prediction import profile as profiles
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
 SPEC_HELP = "file.py:callable or package.module:callable returning a module or (module, inputs)"
+CACHED_PROFILE = "cached"
 # Files written with -o get a fixed width and no colour, whatever the terminal.
 FILE_WIDTH = 160
 
@@ -116,6 +118,26 @@ def timing_options(args: argparse.Namespace) -> TimingOptions | None:
     if not args.time:
         return None
     return TimingOptions(repeat=args.repeat, budget_s=args.budget, threads=args.threads)
+
+
+def add_predict_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--predict",
+        nargs="?",
+        const=CACHED_PROFILE,
+        metavar="PROFILE",
+        help=f"{what} on a device profile (netprof calibrate -o FILE; without a file, the profile cached "
+        "for this CPU and thread count)",
+    )
+
+
+def predict_profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
+    """The profile ``--predict`` names; None without the flag."""
+    if args.predict is None:
+        return None
+    if args.predict == CACHED_PROFILE:
+        return profiles.cached("cpu", args.threads or torch.get_num_threads())
+    return profiles.load(Path(args.predict))
 
 
 def add_output_argument(parser: argparse.ArgumentParser) -> None:

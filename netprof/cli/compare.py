@@ -9,11 +9,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from netprof import pipeline
 from netprof.cli import common, timed_models
 from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
 
 COMPARE_STEM = "flops_vs_latency"
+PREDICTED_STEM = "predicted_vs_measured"
 
 NAME = "compare"
 HELP = "time several models: latency against mult_adds and MAC, with rank correlations"
@@ -38,7 +38,12 @@ def compare_table(comparison: Comparison) -> Table:
         caption=(
             f"Spearman rank correlation of latency with mult_adds: {rho_text(comparison.rho_mult_adds)}, "
             f"with MAC (mem_access_bytes): {rho_text(comparison.rho_mem_access)}; "
-            f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
+            + (
+                ""
+                if comparison.rho_predicted is None
+                else f"with the predicted latency: {rho_text(comparison.rho_predicted)}; "
+            )
+            + f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
         ),
     )
     for column in (
@@ -50,6 +55,7 @@ def compare_table(comparison: Comparison) -> Table:
         "IQR ms",
         "runs",
         "images/s",
+        *(("predicted ms",) if comparison.rho_predicted is not None else ()),
     ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for p in comparison.points:
@@ -62,21 +68,24 @@ def compare_table(comparison: Comparison) -> Table:
             f"{p.latency.iqr * 1e3:.2f}",
             str(p.latency.runs),
             f"{p.images_per_s:.1f}",
+            *((f"{p.predicted_s * 1e3:.2f}",) if p.predicted_s is not None else ()),
         )
     return table
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    from netprof.charts.files import comparison_figure, save
+    from netprof.charts.common import machine
+    from netprof.charts.files import comparison_figure, predicted_models_figure, save
 
-    results = pipeline.time_specs(
-        args.specs,
-        timed_models.options(args),
-        input_shapes=args.input,
-        progress=lambda line: common.say(err, line),
-    )
+    def machine_of(comparison: Comparison) -> str:
+        return machine(comparison.device, comparison.threads)
+
+    results = timed_models.time_specs(args, args.specs, err)
     timed = [(name, result.analysis, result.timing) for name, result in results]  # time_specs times each
-    comparison = rank_models(timed)
+    predicted = {
+        name: result.prediction.latency_s for name, result in results if result.prediction is not None
+    }
+    comparison = rank_models(timed, predicted)
     document = json.dumps(to_dict(comparison), indent=1) + "\n"
     if args.format == "json":
         out.file.write(document)
@@ -88,6 +97,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             args.output.mkdir(parents=True, exist_ok=True)
             (args.output / f"{COMPARE_STEM}.json").write_text(document)
             paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
+            if predicted:
+                measured = [(p.name, p.latency.median, predicted[p.name]) for p in comparison.points]
+                paths += save(
+                    predicted_models_figure(measured, machine_of(comparison)), args.output / PREDICTED_STEM
+                )
         for path in paths:
             common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS

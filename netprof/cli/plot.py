@@ -6,7 +6,6 @@ import argparse
 
 from rich.console import Console
 
-from netprof import pipeline
 from netprof.charts.files import KINDS
 from netprof.cli import common, timed_models
 from netprof.timing.ranking import spec_name
@@ -31,13 +30,12 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     from netprof.charts.files import write_model_charts
 
     kinds = KINDS if args.kind == "all" else (args.kind,)
-    with err.status(f"timing {args.spec} ...", spinner="dots"):
-        ((_, result),) = pipeline.time_specs([args.spec], timed_models.options(args), input_shapes=args.input)
+    ((_, result),) = timed_models.time_specs(args, [args.spec], err)
     assert result.timing is not None  # time_specs times every model
     for note in result.timing.warnings:
         common.say(err, f"note: {note}")
     with common.writing(args.output):
-        paths = write_model_charts(result.timing, args.output, spec_name(args.spec), kinds)
+        paths = write_model_charts(result.timing, args.output, spec_name(args.spec), kinds, result.prediction)
     for path in paths:
         common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS

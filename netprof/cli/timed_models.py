@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from rich.console import Console
+
+from netprof import pipeline
 from netprof.cli import common
 from netprof.timing.run import TimingOptions
 
@@ -18,7 +21,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)"
     )
+    common.add_predict_argument(parser, "also predict each latency")
 
 
 def options(args: argparse.Namespace) -> TimingOptions:
     return TimingOptions(device=args.device, repeat=args.repeat, threads=args.threads)
+
+
+def time_specs(args: argparse.Namespace, specs: list[str], err: Console) -> list[tuple[str, pipeline.Result]]:
+    """Each spec timed (and predicted with ``--predict``), with a line on stderr as each starts."""
+    return pipeline.time_specs(
+        specs,
+        options(args),
+        input_shapes=args.input,
+        progress=lambda line: common.say(err, line),
+        profile=common.predict_profile(args),
+    )

@@ -12,7 +12,7 @@ indirect metric; this says, on this machine, how well each ordering holds.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ class ModelPoint:
     latency: Measurement
     device: str
     threads: int
+    predicted_s: float | None = None  # on a device profile, when one was given
 
     @property
     def images_per_s(self) -> float:
@@ -81,6 +82,7 @@ class Comparison:
     points: tuple[ModelPoint, ...]
     rho_mult_adds: float
     rho_mem_access: float
+    rho_predicted: float | None = None  # of the predicted latency, when every model has one
 
     @property
     def device(self) -> str:
@@ -91,7 +93,9 @@ class Comparison:
         return self.points[0].threads if self.points else 1
 
 
-def model_point(name: str, analysis: Analysis, timing: Timing) -> ModelPoint:
+def model_point(
+    name: str, analysis: Analysis, timing: Timing, predicted_s: float | None = None
+) -> ModelPoint:
     first = analysis.inputs[0] if analysis.inputs else None
     shape = getattr(first, "shape", None)
     return ModelPoint(
@@ -104,17 +108,25 @@ def model_point(name: str, analysis: Analysis, timing: Timing) -> ModelPoint:
         latency=timing.plain,
         device=timing.device,
         threads=timing.threads,
+        predicted_s=predicted_s,
     )
 
 
-def rank_models(timed: Sequence[tuple[str, Analysis, Timing]]) -> Comparison:
-    """Rank correlation of latency with mult_adds and with memory access cost, over timed models."""
-    points = tuple(model_point(name, analysis, timing) for name, analysis, timing in timed)
+def rank_models(
+    timed: Sequence[tuple[str, Analysis, Timing]], predicted: Mapping[str, float] | None = None
+) -> Comparison:
+    """Rank correlation of latency with mult_adds, with memory access cost and, given each model's
+    ``predicted`` latency by name, with the prediction."""
+    points = tuple(
+        model_point(name, analysis, timing, (predicted or {}).get(name)) for name, analysis, timing in timed
+    )
     latency = [p.latency.median for p in points]
+    guesses = [p.predicted_s for p in points]
     return Comparison(
         points,
         spearman([p.mult_adds for p in points], latency),
         spearman([p.mem_access_bytes for p in points], latency),
+        spearman(guesses, latency) if predicted and None not in guesses else None,
     )
 
 
@@ -136,10 +148,21 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
         "latency": "median of plain forward passes (no instrumentation), seconds; machine-specific",
         "spearman_latency_vs_mult_adds": _number(comparison.rho_mult_adds),
         "spearman_latency_vs_mem_access_bytes": _number(comparison.rho_mem_access),
+        "spearman_latency_vs_predicted": None
+        if comparison.rho_predicted is None
+        else _number(comparison.rho_predicted),
         "models": [
             {
                 **pick(
-                    p, "name", "mult_adds", "flops", "mem_access_bytes", "params", "batch", "images_per_s"
+                    p,
+                    "name",
+                    "mult_adds",
+                    "flops",
+                    "mem_access_bytes",
+                    "params",
+                    "batch",
+                    "images_per_s",
+                    "predicted_s",
                 ),
                 "latency": p.latency.to_dict(),
             }
