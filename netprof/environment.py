@@ -21,6 +21,15 @@ def versions() -> dict[str, str]:
     return {"netprof": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel says a new allocation can have (``MemAvailable``); None where it does not say."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 @functools.cache
 def processor() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""

@@ -15,15 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
+from netprof import units
 from netprof.analysis import Analysis, build
 from netprof.capture.ir import TensorMeta
-from netprof.capture.loader import LoadedModel, load
-from netprof.capture.run import CaptureError, capture
+from netprof.capture.loader import BuilderError, LoadedModel, load
+from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, Workload, as_workload, input_tensors
 from netprof.config import Config
 from netprof.crosscheck import Crosscheck, against_fvcore
+from netprof.environment import available_memory
+from netprof.errors import one_line
 from netprof.prediction import DeviceProfile, Prediction
 from netprof.prediction import predict as predict_latency
 from netprof.rules import Finding
@@ -181,6 +185,55 @@ def run_loaded(
         notes=notes + loaded.notes,
         timing=timing,
     )
+
+
+def load_and_run(
+    spec: str,
+    input_shapes: Sequence[tuple[int, ...]] | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str = "auto",
+    *,
+    timing: TimingOptions | None = None,
+    notes: tuple[str, ...] = (),
+    weights: bool = False,
+    available: Callable[[], int | None] | None = None,
+) -> tuple[LoadedModel, Result]:
+    """Build ``spec``'s model and analyze it: with ``device="auto"``, on meta first, unless the
+    caller times it or needs its ``weights`` (a crosscheck runs another counter on the real model).
+
+    A builder or forward that cannot run on meta for want of data gets a real build on the CPU,
+    after a check that its weights, twice (a real run works on a copy), fit in the memory
+    ``available`` says is free (default: the kernel's ``MemAvailable``); a model that would not fit
+    is refused with both numbers.
+    """
+    shapes = list(input_shapes) if input_shapes else None
+    if device != "auto" or timing is not None or weights:
+        loaded = load(spec, shapes, dtype, device)
+        return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes)
+    try:
+        on_meta = load(spec, shapes, dtype, "meta")
+    except BuilderError as error:
+        loaded = load(spec, shapes, dtype, "cpu")
+        notes += (f"the builder cannot run on meta ({one_line(error.__cause__ or error)}): built on the CPU",)
+        return loaded, run_loaded(loaded, device="auto", notes=notes)
+    try:
+        return on_meta, run_loaded(on_meta, device="meta", notes=notes)
+    except CaptureError as error:
+        if not needs_data(error.__cause__ or error):
+            raise
+        _refuse_unless_it_fits(on_meta.model, (available or available_memory)(), error)
+    loaded = load(spec, shapes, dtype, "cpu")
+    return loaded, run_loaded(loaded, device="auto", notes=notes)
+
+
+def _refuse_unless_it_fits(model: nn.Module, free: int | None, why: CaptureError) -> None:
+    weights = sum(t.nbytes for t in (*model.parameters(), *model.buffers()))
+    if free is not None and 2 * weights > free:
+        raise CaptureError(
+            f"{why}; a real run would need {units.nbytes(2 * weights)} (the model's {units.nbytes(weights)} of "
+            f"weights, twice: netprof runs a copy) and {units.nbytes(free)} is available: refused. "
+            "Analyze what runs without data with --device meta"
+        )
 
 
 def check(result: Result, model: nn.Module | None, config: Config) -> list[Finding]:

@@ -114,7 +114,7 @@ def test_default_model_is_the_built_in_example(capsys):
         (["analyze", f"{FIXTURES}:broken"], "ValueError: forward is broken"),
         (
             ["analyze", f"{FIXTURES}:tiny", "--input", "1,4,8,8"],
-            "expected input[1, 4, 8, 8] to have 3 channels",
+            "failed on meta tensors: aten.convolution.default in module '0' on 1x4x8x8, 8x3x3x3",
         ),
         (["analyze", f"{FIXTURES}:tiny", "--input", "1,x"], "bad --input"),
         (["analyze", f"{FIXTURES}:tiny", "--dtype", "float33"], "unknown --dtype 'float33'"),

@@ -53,12 +53,23 @@ _KEYABLE = (
 )
 
 
+def _shapes(args: Any) -> str:
+    """``"1x5, 8x4 float32"``: the tensor arguments of a failed op, as its error names them."""
+    tensors = [a for a in args if isinstance(a, _Tensor)]
+    if not tensors:
+        return ""
+    dtypes = {str(t.dtype).removeprefix("torch.") for t in tensors}
+    shapes = ", ".join("x".join(map(str, t.shape)) or "scalar" for t in tensors)
+    return f"{shapes} {'/'.join(sorted(dtypes))}"
+
+
 class OpFailed(Exception):
     """An op raised during capture; says which op and in which module."""
 
-    def __init__(self, op: str, module: str, cause: BaseException) -> None:
+    def __init__(self, op: str, module: str, cause: BaseException, shapes: str = "") -> None:
         where = f"module '{module}'" if module else "the root module"
-        super().__init__(f"{op} in {where} raised {one_line(cause)}")
+        on = f" on {shapes}" if shapes else ""
+        super().__init__(f"{op} in {where}{on} raised {one_line(cause)}")
         self.op, self.module, self.cause = op, module, cause
 
 
@@ -220,7 +231,7 @@ class _RecordingMode(TorchDispatchMode):
         except OpFailed:
             raise
         except Exception as error:
-            raise OpFailed(str(func), self._modules.current, error) from error
+            raise OpFailed(str(func), self._modules.current, error, _shapes(args)) from error
 
     def _record(self, func, call_args, call_kwargs, tensors, metas, out) -> None:
         inputs: list[int | None] = []

@@ -29,6 +29,10 @@ class SpecError(NetprofError):
     """The SPEC, its callable or its inputs are unusable."""
 
 
+class BuilderError(SpecError):
+    """The SPEC's callable raised while building the model."""
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     model: nn.Module
@@ -127,7 +131,7 @@ def load(
         with context:
             built = builder()
     except Exception as error:
-        raise SpecError(f"{spec} raised {one_line(error)}") from error
+        raise BuilderError(f"{spec} raised {one_line(error)}") from error
     model, inputs = built if isinstance(built, tuple) and len(built) == 2 else (built, None)
     if not isinstance(model, nn.Module):
         raise SpecError(f"{spec} returned {type(model).__name__}, not an nn.Module or (module, inputs)")

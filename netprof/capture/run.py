@@ -3,7 +3,10 @@
 ``meta`` and ``fake`` tensors carry shapes and dtypes but no data, so a model of
 any size is captured in the time its Python code takes to run. Models whose
 shapes depend on data (detection post-processing, ``.item()``) cannot run
-without data; ``auto`` then falls back to a real run on the CPU.
+without data; ``auto`` then falls back to a real run on the CPU. Any other
+failure on meta or fake tensors (a shape, dtype or argument error) is the
+model's or the input's: it is reported at once, since a real run could only
+fail the same way, later and with gigabytes allocated.
 
 Nothing the caller passed is changed: the model is put in the workload's mode
 (eval, for inference) for the capture; parameters and buffers are swapped for meta or fake stand-ins in the
@@ -16,12 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import (
+    DataDependentOutputException,
+    DynamicOutputShapeException,
+    FakeTensorMode,
+    UnsupportedOperatorException,
+)
 from torch.utils._pytree import tree_map_only
 
 from netprof.capture.dispatch import OpFailed, Recorder
@@ -129,6 +138,41 @@ def _run_real(model: nn.Module, workload: Workload) -> Recorder:
 _RUNNERS = {"meta": _run_meta, "fake": _run_fake, "real": _run_real}
 
 
+# What a run without data cannot do, and a run with data may: read a value, size an output by the data,
+# or run an op that has no meta kernel.
+_NEEDS_DATA = (
+    NotImplementedError,
+    DataDependentOutputException,
+    DynamicOutputShapeException,
+    UnsupportedOperatorException,
+)
+_NEEDS_DATA_WORDS = ("meta tensor", "on meta", "data-dependent", "data dependent")
+
+
+def needs_data(error: BaseException) -> bool:
+    """Whether ``error``, raised on meta or fake tensors, is one a real run may not meet."""
+    cause = error.cause if isinstance(error, OpFailed) else error
+    if isinstance(cause, _NEEDS_DATA):
+        return True
+    return any(word in str(cause) for word in _NEEDS_DATA_WORDS)
+
+
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """PyTorch's own loggers silenced: a failed fake-tensor op logs its traceback before raising."""
+    loggers = [
+        logging.getLogger(name) for name in ("torch._subclasses.fake_tensor", "torch.fx", "torch._dynamo")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> Capture:
     """Record one run of ``workload`` on ``model``.
 
@@ -137,7 +181,9 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
 
     ``mode`` is ``meta``, ``fake``, ``real`` or ``auto``: meta, then fake, then
     real, keeping the first that works (a model already on the meta device only
-    runs on meta). The returned capture says which mode ran and why others failed.
+    runs on meta). ``auto`` moves on only past a failure that needs data
+    (``needs_data``); any other is raised at once. The returned capture says which
+    mode ran and why others failed.
     """
     workload = as_workload(workload)
     if mode not in MODES:
@@ -149,10 +195,13 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     failures: list[str] = []
     for attempt in attempts:
         try:
-            with _prepared(model, workload):
+            with _prepared(model, workload), quiet_torch_logs():
                 recorder = _RUNNERS[attempt](model, workload)
-        except Exception as error:  # noqa: BLE001 - any failure of the user's forward
-            failures.append(f"{attempt}: {error if isinstance(error, OpFailed) else one_line(error)}")
+        except Exception as error:
+            said = str(error) if isinstance(error, OpFailed) else one_line(error)
+            if attempt != "real" and not needs_data(error):
+                raise CaptureError(f"the forward pass failed on {attempt} tensors: {said}") from error
+            failures.append(f"{attempt}: {said}")
             continue
         return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
     raise CaptureError(f"the forward pass failed ({failures[-1]})")

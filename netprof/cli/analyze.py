@@ -40,13 +40,15 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     spec = args.spec or common.DEFAULT_SPEC
     if args.plot is not None and not args.time:
         raise TimingError("--plot charts measured times: add --time")
-    loaded = pipeline.load(spec, args.input, args.dtype, args.device)
     with err.status(f"capturing {spec} ...", spinner="dots"):
-        result = pipeline.run_loaded(
-            loaded,
-            device=args.device,
+        loaded, result = pipeline.load_and_run(
+            spec,
+            args.input,
+            args.dtype,
+            args.device,
             timing=common.timing_options(args),
             notes=() if args.spec else (common.default_spec_note("analyzing"),),
+            weights=args.crosscheck is not None,
         )
     if result.timing is not None:
         result = _with_cached_prediction(result, err)

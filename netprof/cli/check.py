@@ -131,13 +131,14 @@ def _check_one(
     profile: profiles.DeviceProfile | None,
 ) -> tuple[pipeline.Result, list[Any]]:
     device = args.device or model.device or "auto"
-    loaded = pipeline.load(
+    loaded, result = pipeline.load_and_run(
         model.spec,
         args.input or (list(model.input) if model.input else None),
         args.dtype or model.dtype or torch.float32,
         device,
+        timing=common.timing_options(args),
+        notes=notes,
     )
-    result = pipeline.run_loaded(loaded, device=device, timing=common.timing_options(args), notes=notes)
     if profile is not None:
         result = pipeline.add_prediction(result, profile)
     return result, pipeline.check(result, loaded.model, config)

@@ -9,7 +9,7 @@ import torch
 from rich.console import Console
 
 from netprof import pipeline
-from netprof.capture.loader import SpecError
+from netprof.capture.loader import BuilderError
 from netprof.cli import common
 from netprof.prediction import profile as profiles
 from netprof.report import json_report, markdown, prediction
@@ -53,9 +53,7 @@ def _load(spec: str, args: argparse.Namespace) -> tuple[pipeline.LoadedModel, tu
     """The model built on meta (no weight allocated), else on the CPU when its builder needs data."""
     try:
         return pipeline.load(spec, args.input, args.dtype, "meta"), ()
-    except SpecError as meta_error:
-        if " raised " not in str(meta_error):  # a bad SPEC, not a builder that cannot run on meta
-            raise
+    except BuilderError as meta_error:
         loaded = pipeline.load(spec, args.input, args.dtype, "cpu")
         return loaded, (f"the builder cannot run on meta ({meta_error}): built on the CPU, captured on meta",)
 
