@@ -12,6 +12,11 @@ class NetprofError(Exception):
     """Bad input a user can fix; the message names the cause in one line."""
 
 
+class TimedOut(BaseException):
+    """``--timeout`` ran out. A BaseException, as KeyboardInterrupt is, so that no ``except Exception``
+    in a user's model or in netprof's own fallbacks can swallow it."""
+
+
 def one_line(error: BaseException) -> str:
     """``"TypeError: first line of the message"``, the form every netprof error takes."""
     lines = str(error).strip().splitlines()

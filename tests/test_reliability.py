@@ -76,3 +76,65 @@ def test_pytorch_logs_nothing_of_its_own_on_a_fake_shape_error(capfd):
         line for line in captured.err.strip().splitlines() if line.startswith("netprof: error:")
     ]
     assert len(captured.err.strip().splitlines()) == 1 and "fake_tensor.py" not in captured.err
+
+
+def test_a_forward_that_never_returns_ends_at_the_timeout(capsys):
+    code, out, err = run_cli(capsys, "analyze", f"{FIXTURES}:forever", "--timeout", "0.5")
+    assert code == 2 and out == ""
+    assert err.strip() == "netprof: error: gave up after 0.5 s (--timeout)"
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_file(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    mark, output = tmp_path / "started", tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netprof", "analyze", f"{FIXTURES}:forever", "-o", str(output)],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NETPROF_TEST_MARK": str(mark)},
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not mark.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert mark.exists(), "the forward never started"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "netprof: interrupted"
+    assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["started"]
+
+
+def test_a_report_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_path):
+    from rich.console import Console
+
+    from netprof.cli import common
+
+    target = tmp_path / "report.txt"
+    target.write_text("the previous report\n")
+
+    def half_then_fail(console):
+        console.print("half a report")
+        raise RuntimeError("the renderer broke")
+
+    with pytest.raises(RuntimeError, match="renderer broke"):
+        common.write_table(half_then_fail, target, Console(), Console(stderr=True))
+    assert target.read_text() == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
+
+
+def test_an_unwritable_output_is_one_line_and_creates_nothing(capsys, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code, out, err = run_cli(capsys, "analyze", f"{FIXTURES}:wide", "-o", str(blocked / "report.txt"))
+    assert (
+        code == 2
+        and out == ""
+        and err.startswith("netprof: error: cannot write")
+        and len(err.splitlines()) == 1
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]

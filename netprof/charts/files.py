@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netprof.charts.breakdown import plot_breakdown
 from netprof.charts.common import timing_machine
@@ -17,6 +17,7 @@ from netprof.charts.layers import plot_layers
 from netprof.charts.predicted import plot_models, plot_ops
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison
+from netprof.datafiles import replaced
 from netprof.prediction import Prediction
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import Comparison
@@ -33,12 +34,18 @@ def _figure(size: tuple[float, float]) -> Figure:
     return Figure(figsize=size)
 
 
+def save_figure(figure: Figure, path: Path, **options: Any) -> None:
+    """``figure.savefig(path)``, atomically: in the format of the path's suffix."""
+    with replaced(path) as temporary:
+        figure.savefig(temporary, format=path.suffix.lstrip("."), **options)
+
+
 def save(figure: Figure, stem: Path) -> list[Path]:
     """``stem.png`` and ``stem.svg``."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    figure.savefig(paths[0], dpi=120)
-    figure.savefig(paths[1])
+    save_figure(figure, paths[0], dpi=120)
+    save_figure(figure, paths[1])
     return paths
 
 

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_model_arguments(parser)
     parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     common.add_output_argument(parser)
+    common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
     parser.add_argument("--crosscheck", choices=["fvcore"], help="compare with another counter, per op type")
     common.add_time_arguments(parser)

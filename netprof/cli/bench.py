@@ -11,7 +11,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from netprof import datafiles
 from netprof.bench import guidelines, report
+from netprof.charts.files import save_figure
 from netprof.cli import argtypes, common
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
@@ -62,11 +64,11 @@ def write_outputs(result: guidelines.GuidelinesResult, directory: Path) -> list[
 
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / name for name in OUTPUTS]
-    paths[0].write_text(guidelines.dumps(result))
+    datafiles.write_text(paths[0], guidelines.dumps(result))
     figure = Figure(figsize=(15, 11))
     plot_guidelines(figure, result)
-    figure.savefig(paths[1], dpi=120)
-    figure.savefig(paths[2])
+    save_figure(figure, paths[1], dpi=120)
+    save_figure(figure, paths[2])
     return paths
 
 

@@ -52,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_time_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
     common.add_output_argument(parser)
+    common.add_timeout_argument(parser)
     parser.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +13,9 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from netprof import datafiles
 from netprof.cli import argtypes
-from netprof.errors import NetprofError
+from netprof.errors import NetprofError, TimedOut
 from netprof.pipeline import DEVICES
 from netprof.prediction import profile as profiles
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
@@ -30,6 +32,7 @@ class ExitStatus(enum.IntEnum):
     FINDINGS = 1
     USAGE_ERROR = 2
     INTERNAL_ERROR = 3
+    INTERRUPTED = 130
 
 
 def default_spec_note(verb: str) -> str:
@@ -140,6 +143,36 @@ def predict_profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
     return profiles.load(Path(args.predict))
 
 
+def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=argtypes.positive(float),
+        metavar="SECONDS",
+        help="give up after this long (a forward that never returns ends with one line, exit 2)",
+    )
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise ``TimedOut`` in the main thread after ``seconds`` (SIGALRM: POSIX only, said loudly elsewhere)."""
+    if seconds is None:
+        yield
+        return
+    if not hasattr(signal, "SIGALRM"):
+        raise NetprofError("--timeout needs SIGALRM, which this platform does not have")
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimedOut(f"gave up after {seconds:g} s (--timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def add_output_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
 
@@ -159,7 +192,7 @@ def write_text(report: str, output: Path | None, err: Console) -> None:
         sys.stdout.write(report)
         return
     with writing(output):
-        output.write_text(report)
+        datafiles.write_text(output, report)
     say(err, f"wrote {output}")
 
 
@@ -168,7 +201,7 @@ def write_table(render: Callable[[Console], None], output: Path | None, out: Con
     if output is None:
         render(out)
         return
-    with writing(output), output.open("w") as handle:
+    with writing(output), datafiles.replaced(output) as temporary, temporary.open("w") as handle:
         render(Console(file=handle, width=FILE_WIDTH, color_system=None))
     say(err, f"wrote {output}")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from netprof import datafiles
 from netprof.cli import common, timed_models
 from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         figure = comparison_figure(comparison, [(name, timing) for name, _, timing in timed])
         with common.writing(args.output):
             args.output.mkdir(parents=True, exist_ok=True)
-            (args.output / f"{COMPARE_STEM}.json").write_text(document)
+            datafiles.write_text(args.output / f"{COMPARE_STEM}.json", document)
             paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
             if predicted:
                 measured = [(p.name, p.latency.median, predicted[p.name]) for p in comparison.points]

@@ -2,7 +2,8 @@
 
 Each command module declares ``NAME``, ``HELP`` and ``DESCRIPTION``, adds its
 flags in ``add_arguments(parser)`` and does its work in ``run(args, out, err) ->
-ExitStatus``. A ``NetprofError`` (bad input a user
+ExitStatus``. Ctrl-C is one line and exit 130, as shells report SIGINT; every
+file is written atomically, so an interrupted run leaves none half-written. A ``NetprofError`` (bad input a user
 can fix) is one line on stderr and exit 2; anything else is an internal error,
 exit 3; ``--debug`` shows the traceback of either.
 """
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from netprof.cli import analyze, bench, calibrate, check, common, compare, diff, explain, plot, predict, rules
 from netprof.environment import __version__
-from netprof.errors import NetprofError
+from netprof.errors import NetprofError, TimedOut
 
 # In the order ``netprof --help`` lists them.
 COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare)
@@ -46,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
-        return common.ExitStatus(args.handler(args, out, err))
-    except NetprofError as error:
+        with common.deadline(getattr(args, "timeout", None)):
+            return common.ExitStatus(args.handler(args, out, err))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        err.print("netprof: interrupted", markup=False, highlight=False)
+        return common.ExitStatus.INTERRUPTED
+    except (NetprofError, TimedOut) as error:
         if args.debug:
             raise
         err.print(f"netprof: error: {error}", markup=False, highlight=False, soft_wrap=True)

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", type=common.argtypes.dtype, default=torch.float32, help="dtype of --input")
     parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     common.add_output_argument(parser)
+    common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
 
 

@@ -12,13 +12,14 @@ target machine and use on another.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netprof.datafiles import read_json
+from netprof.datafiles import read_json, write_text
 from netprof.errors import NetprofError
 from netprof.prediction.kinds import Kind
 from netprof.records import pick
@@ -183,10 +184,7 @@ def load(path: Path) -> DeviceProfile:
 
 
 def save(profile: DeviceProfile, path: Path) -> None:
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_dict(profile), indent=1) + "\n")
+    write_text(path, json.dumps(to_dict(profile), indent=1) + "\n")
 
 
 def cache_path(device: str, threads: int, dtype: str = "float32") -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netprof.analysis import HEADLINE, Analysis
-from netprof.datafiles import read_json
+from netprof.datafiles import read_json, write_text
 from netprof.errors import NetprofError
 from netprof.fingerprints import fingerprint
 from netprof.rules.base import Finding
@@ -98,7 +98,7 @@ def to_dict(checked: Iterable[tuple[Analysis, Iterable[Finding]]]) -> dict[str, 
 
 
 def write(path: Path, checked: Iterable[tuple[Analysis, Iterable[Finding]]]) -> None:
-    path.write_text(json.dumps(to_dict(checked), indent=1) + "\n")
+    write_text(path, json.dumps(to_dict(checked), indent=1) + "\n")
 
 
 def _expect(condition: bool, path: Path, what: str) -> None:

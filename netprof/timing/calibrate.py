@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from netprof.datafiles import write_text
 from netprof.environment import processor
 from netprof.records import pick
 from netprof.timing.measurement import Measurement
@@ -195,8 +196,5 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
     path = path or cache_path()
     data = _read_cache(path)
     data[calibration.key] = to_dict(calibration)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True))
-    partial.replace(path)
+    write_text(path, json.dumps(data, indent=2, sort_keys=True))
     return path

@@ -1,0 +1,7 @@
+"""``python -m netprof``: the ``netprof`` command."""
+
+import sys
+
+from netprof.cli import main
+
+sys.exit(main())
