@@ -264,9 +264,9 @@ def time_specs(
     for spec in specs:
         name = spec_name(spec, taken)
         taken.add(name)
+        loaded = load(spec, list(input_shapes) if input_shapes else None, device="cpu")
         if progress:
             progress(f"timing {name} ...")
-        loaded = load(spec, list(input_shapes) if input_shapes else None, device="cpu")
         result = run_loaded(loaded, device=options.device, timing=options)
         done.append((name, result if profile is None else add_prediction(result, profile)))
     return done

@@ -157,7 +157,10 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             results.append(_check_one(args, model, config, notes, profile))
 
     if args.write_baseline:
-        baselines.write(args.write_baseline, [(result.analysis, findings) for result, findings in results])
+        with common.writing(args.write_baseline):
+            baselines.write(
+                args.write_baseline, [(result.analysis, findings) for result, findings in results]
+            )
         count = sum(len(findings) for _, findings in results)
         common.say(err, f"wrote baseline {args.write_baseline} ({count} findings)")
         baseline = baselines.load(args.write_baseline)

@@ -186,6 +186,13 @@ def writing(path: Path) -> Iterator[None]:
         raise NetprofError(f"cannot write {path}: {error.strerror or error}") from error
 
 
+def output_directory(path: Path) -> Path:
+    """``path``, made now if need be, so that a folder that cannot be made fails before any work."""
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def write_text(report: str, output: Path | None, err: Console) -> None:
     """``report`` to ``output``, else to stdout (raw, so that JSON stays clean)."""
     if output is None:

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     def machine_of(comparison: Comparison) -> str:
         return machine(comparison.device, comparison.threads)
 
+    if args.output is not None:
+        common.output_directory(args.output)
     results = timed_models.time_specs(args, args.specs, err)
     timed = [(name, result.analysis, result.timing) for name, result in results]  # time_specs times each
     predicted = {
@@ -95,7 +97,6 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     if args.output is not None:
         figure = comparison_figure(comparison, [(name, timing) for name, _, timing in timed])
         with common.writing(args.output):
-            args.output.mkdir(parents=True, exist_ok=True)
             datafiles.write_text(args.output / f"{COMPARE_STEM}.json", document)
             paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
             if predicted:

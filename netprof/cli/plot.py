@@ -30,6 +30,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     from netprof.charts.files import write_model_charts
 
     kinds = KINDS if args.kind == "all" else (args.kind,)
+    common.output_directory(args.output)
     ((_, result),) = timed_models.time_specs(args, [args.spec], err)
     assert result.timing is not None  # time_specs times every model
     for note in result.timing.warnings:

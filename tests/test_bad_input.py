@@ -1,0 +1,120 @@
+"""The bad-input corpus: every way a user can hand netprof something unusable, across the commands.
+
+Each case must exit 2 with exactly one line on stderr that names the cause, print no traceback and
+write or change no file (the working directory and the cache are compared before and after).
+"""
+
+from pathlib import Path
+
+import pytest
+from cli_runner import run
+
+ROOT = Path(__file__).parents[1]
+MODELS = f"{ROOT}/tests/fixtures/models.py"
+RELIABILITY = f"{ROOT}/tests/fixtures/reliability.py"
+
+FILES = {
+    "bad.toml": "[tool.netprof\nmodels = [",
+    "wrong-type.toml": "[tool.netprof]\nmodels = 3\n",
+    "unknown-key.toml": "[tool.netprof]\nmodelz = []\n",
+    "rule-option.toml": '[tool.netprof.rules.G1]\nmax_ratio = "high"\n',
+    "plugin.toml": '[tool.netprof]\nplugins = ["netprof_no_such_plugin:RULE"]\n',
+    "corrupt.json": '{"schema": "netprof.analysis/1", "model": ',
+    "truncated.json": '{"schema": "netprof.baseline/1", "findings": [{"rule": "G1"',
+    "not-an-analysis.json": '{"a": 1}\n',
+    "not-a-baseline.json": '{"schema": "netprof.analysis/1"}\n',
+    "profile-v0.json": '{"schema": "netprof.profile/0"}\n',
+    "profile-corrupt.json": '{"schema": "netprof.profile/1", "kinds": ',
+    "a-file": "",
+}
+
+CASES = [
+    # analyze: the SPEC and its builder
+    (["analyze", "nosuch.py:build"], "model file not found: nosuch.py"),
+    (["analyze", "no-colon"], "bad SPEC 'no-colon'"),
+    (["analyze", "netprof_no_such_pkg:build"], "cannot import module 'netprof_no_such_pkg'"),
+    (["analyze", "netprof.zoo:nope"], "has no attribute 'nope'"),
+    (["analyze", "netprof.zoo:__doc__"], "is not callable"),
+    (["analyze", f"{MODELS}:raises"], "raised RuntimeError: cannot build this one"),
+    (["analyze", f"{MODELS}:not_a_module"], "returned int, not an nn.Module"),
+    (["analyze", f"{MODELS}:broken"], "ValueError: forward is broken"),
+    (["analyze", f"{RELIABILITY}:half_built"], "raised ValueError: the builder failed after 3 of 6 layers"),
+    # analyze: inputs, dtypes, devices, options
+    (["analyze", f"{MODELS}:tiny", "--input", "1,4,8,8"], "failed on meta tensors: aten.convolution"),
+    (["analyze", f"{MODELS}:tiny", "--input", "1,x"], "bad --input '1,x'"),
+    (["analyze", f"{MODELS}:tiny", "--input=1,-3"], "sizes must not be negative"),
+    (["analyze", f"{MODELS}:tiny", "--dtype", "float33"], "unknown --dtype 'float33'"),
+    (["analyze", f"{MODELS}:tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["analyze", f"{MODELS}:tiny", "--device", "meta", "--time"], "cannot be combined with --device meta"),
+    (["analyze", f"{MODELS}:tiny", "--plot", "charts"], "--plot charts measured times: add --time"),
+    (["analyze", f"{MODELS}:tiny", "-o", "a-file/report.txt"], "cannot write a-file/report.txt"),
+    (["analyze", f"{MODELS}:tiny", "--timeout", "0"], "expected a positive float"),
+    (["analyze", f"{MODELS}:tiny", "--depth", "deep"], "invalid int value: 'deep'"),
+    (["analyze", f"{MODELS}:tiny", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["analyze", f"{RELIABILITY}:wide_wrong_input", "--device", "fake"], "failed on fake tensors"),
+    # check: configuration, baselines, rules
+    (["check", f"{MODELS}:tiny", "--config", "bad.toml"], "bad.toml: invalid TOML"),
+    (["check", f"{MODELS}:tiny", "--config", "wrong-type.toml"], "models"),
+    (["check", f"{MODELS}:tiny", "--config", "unknown-key.toml"], "modelz"),
+    (["check", f"{MODELS}:tiny", "--config", "rule-option.toml"], "max_ratio"),
+    (["check", f"{MODELS}:tiny", "--config", "plugin.toml"], "rule plugin 'netprof_no_such_plugin:RULE'"),
+    (["check", f"{MODELS}:tiny", "--config", "missing.toml"], "missing.toml"),
+    (["check", f"{MODELS}:tiny", "--select", "G9"], "G9"),
+    (["check", f"{MODELS}:tiny", "--baseline", "corrupt.json"], "corrupt.json: invalid JSON"),
+    (["check", f"{MODELS}:tiny", "--baseline", "truncated.json"], "truncated.json: invalid JSON"),
+    (["check", f"{MODELS}:tiny", "--baseline", "missing.json"], "missing.json"),
+    (["check", f"{MODELS}:tiny", "--baseline", "not-a-baseline.json"], "not-a-baseline.json"),
+    (["check", f"{MODELS}:tiny", "--fail-on", "fatal"], "invalid choice: 'fatal'"),
+    (["check", f"{MODELS}:tiny", "--write-baseline", "a-file/base.json"], "a-file/base.json"),
+    (["check", f"{MODELS}:tiny", "--predict", "profile-v0.json"], "schema 'netprof.profile/0'"),
+    # diff
+    (["diff", "missing.json", "corrupt.json"], "file not found: missing.json"),
+    (["diff", "corrupt.json", "corrupt.json"], "corrupt.json: invalid JSON"),
+    (["diff", "truncated.json", "not-an-analysis.json"], "truncated.json: invalid JSON"),
+    (["diff", "not-an-analysis.json", "not-an-analysis.json"], "not-an-analysis.json"),
+    (["diff", ".", "."], "."),
+    # compare and plot
+    (["compare", "nosuch.py:build", f"{MODELS}:tiny"], "model file not found: nosuch.py"),
+    (["compare", f"{MODELS}:tiny", f"{MODELS}:tiny", "--repeat", "0"], "expected a positive int"),
+    (["plot", "no-colon"], "bad SPEC 'no-colon'"),
+    (["plot", f"{MODELS}:tiny", "--kind", "pie"], "invalid choice: 'pie'"),
+    (["plot", f"{MODELS}:tiny", "--repeat", "1", "-o", "a-file/charts"], "cannot write a-file/charts"),
+    # calibrate, predict, explain
+    (["calibrate", "--threads", "0"], "expected a positive int"),
+    (["calibrate", "--budget", "-1"], "expected a positive float"),
+    (["predict", f"{MODELS}:tiny", "--threads", "1"], "no device profile for cpu with 1 thread(s)"),
+    (
+        ["predict", f"{MODELS}:tiny", "--profile", "profile-corrupt.json"],
+        "profile-corrupt.json: invalid JSON",
+    ),
+    (["predict", f"{MODELS}:tiny", "--profile", "profile-v0.json"], "schema 'netprof.profile/0'"),
+    (["predict", f"{MODELS}:tiny", "--profile", "missing.json"], "profile file not found: missing.json"),
+    (["explain", "G99"], "unknown rule 'G99'"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, float]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime) for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_no_file(argv, message, capsys, tmp_path, monkeypatch):
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = _snapshot(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_the_corpus_is_at_least_forty_cases_across_the_commands():
+    commands = {argv[0] for argv, _ in CASES}
+    assert len(CASES) >= 40
+    assert {"analyze", "check", "diff", "compare", "plot", "calibrate", "predict"} <= commands
