@@ -33,13 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     common.add_threads_argument(parser)
     parser.add_argument("--dtype", type=argtypes.dtype, default=torch.float32, help="dtype of the profile")
-    parser.add_argument(
-        "--budget",
-        type=argtypes.positive(float),
-        default=DEFAULT_BUDGET_S,
-        metavar="SECONDS",
-        help=f"time for the micro-benchmarks (default {DEFAULT_BUDGET_S:g})",
-    )
+    common.add_budget_argument(parser, DEFAULT_BUDGET_S, "time for the micro-benchmarks")
     parser.add_argument(
         "-o", "--output", type=Path, metavar="PROFILE.json", help="also write the profile here"
     )

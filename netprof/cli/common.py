@@ -88,12 +88,18 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
         help="also run the model for real and time every op (capture becomes 'real'; needs --device cpu or auto)",
     )
     add_repeat_and_threads(group, None, "timed passes (default: as many as fit in --budget)")
-    group.add_argument(
+    add_budget_argument(group, DEFAULT_BUDGET_S, "time spent on timed passes when --repeat is not given")
+
+
+def add_budget_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: float, what: str
+) -> None:
+    parser.add_argument(
         "--budget",
         type=argtypes.positive(float),
-        default=DEFAULT_BUDGET_S,
+        default=default,
         metavar="SECONDS",
-        help=f"time spent on timed passes when --repeat is not given (default {DEFAULT_BUDGET_S:g})",
+        help=f"{what} (default {default:g})",
     )
 
 

@@ -15,40 +15,18 @@ from netprof.analysis import OpNode
 from netprof.costs import Category
 
 
-class Kind(str, enum.Enum):
-    CONV_1X1 = "conv_1x1"
-    CONV_KXK = "conv_kxk"
-    DEPTHWISE_CONV = "depthwise_conv"
-    GROUP_CONV = "group_conv"
-    GEMM = "gemm"
-    ATTENTION = "attention"
-    ELEMENTWISE = "elementwise"
-    TRANSCENDENTAL = "transcendental"
-    NORMALIZATION = "normalization"
-    POOLING = "pooling"
-    MAX_POOLING = "max_pooling"
-    REDUCTION = "reduction"
-    DATA_MOVEMENT = "data_movement"
-    VIEW = "view"
-    OTHER = "other"
-
+class _Named(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
 
-_BY_CATEGORY = {
-    Category.DEPTHWISE_CONV: Kind.DEPTHWISE_CONV,
-    Category.GROUP_CONV: Kind.GROUP_CONV,
-    Category.GEMM: Kind.GEMM,
-    Category.ATTENTION: Kind.ATTENTION,
-    Category.ELEMENTWISE: Kind.ELEMENTWISE,
-    Category.NORMALIZATION: Kind.NORMALIZATION,
-    Category.POOLING: Kind.POOLING,
-    Category.REDUCTION: Kind.REDUCTION,
-    Category.DATA_MOVEMENT: Kind.DATA_MOVEMENT,
-    Category.VIEW: Kind.VIEW,
-    Category.OTHER: Kind.OTHER,
+# Every category is a kind, but for the three split in two.
+_SPLIT = {
+    Category.CONV: ("conv_1x1", "conv_kxk"),
+    Category.ELEMENTWISE: ("elementwise", "transcendental"),
+    Category.POOLING: ("pooling", "max_pooling"),
 }
+Kind = _Named("Kind", [(name.upper(), name) for c in Category for name in _SPLIT.get(c, (c.value,))])
 
 
 # Element-wise functions that evaluate exp, log, erf or a root per element (softmax included).
@@ -75,7 +53,7 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.TRANSCENDENTAL
     if category == Category.POOLING and _base(node.op).startswith("max_pool"):
         return Kind.MAX_POOLING
-    return _BY_CATEGORY[category]
+    return Kind(category.value)
 
 
 def weight_bytes(node: OpNode) -> int:

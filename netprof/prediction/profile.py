@@ -27,10 +27,6 @@ from netprof.records import pick
 SCHEMA = "netprof.profile/1"
 
 
-class ProfileError(NetprofError):
-    """A profile file is missing, corrupt, of another schema, or for another device than asked."""
-
-
 @dataclass(frozen=True, slots=True)
 class KindModel:
     """The latency of one op of a kind, from its counts; ``benches`` micro-benchmarks had such ops."""
@@ -80,6 +76,10 @@ class DeviceProfile:
     @property
     def key(self) -> str:
         return f"{self.device}|{self.processor}|threads={self.threads}|{self.dtype}"
+
+
+class ProfileError(NetprofError):
+    """A profile file is missing, corrupt, of another schema, or for another device than asked."""
 
 
 def to_dict(profile: DeviceProfile) -> dict[str, Any]:
