@@ -138,3 +138,17 @@ def test_an_unwritable_output_is_one_line_and_creates_nothing(capsys, tmp_path):
         and len(err.splitlines()) == 1
     )
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_with_debug_pytorch_logs_and_the_traceback_are_shown(capfd):
+    import logging
+
+    from netprof.cli import main
+
+    before = logging.getLogger("netprof").level
+    try:
+        with pytest.raises(CaptureError, match="failed on fake tensors"):
+            main(["analyze", f"{FIXTURES}:wide_wrong_input", "--device", "fake", "--debug"])
+    finally:
+        logging.getLogger("netprof").setLevel(before)
+    assert "fake_tensor.py" in capfd.readouterr().err

@@ -159,7 +159,13 @@ def needs_data(error: BaseException) -> bool:
 
 @contextlib.contextmanager
 def quiet_torch_logs() -> Iterator[None]:
-    """PyTorch's own loggers silenced: a failed fake-tensor op logs its traceback before raising."""
+    """PyTorch's own loggers silenced: a failed fake-tensor op logs its traceback before raising.
+
+    Left as they are when the ``netprof`` logger is at DEBUG (the command line's ``--debug``).
+    """
+    if logging.getLogger("netprof").isEnabledFor(logging.DEBUG):
+        yield
+        return
     loggers = [
         logging.getLogger(name) for name in ("torch._subclasses.fake_tensor", "torch.fx", "torch._dynamo")
     ]

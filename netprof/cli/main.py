@@ -11,6 +11,7 @@ exit 3; ``--debug`` shows the traceback of either.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import NoReturn
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:
+        logging.getLogger("netprof").setLevel(logging.DEBUG)  # and PyTorch's own log is not silenced
     out, err = Console(), Console(stderr=True)
     try:
         with common.deadline(getattr(args, "timeout", None)):
