@@ -271,6 +271,7 @@ def micro_benchmarks() -> list[MicroBench]:
         *_data_movement(),
         *_framework(),
         *synthetic_networks(),
+        *synthetic_networks(12, seed=1, batch=8),  # feature maps past the caches, as large batches make
     ]
 
 
@@ -415,8 +416,8 @@ def _convnet(rng: torch.Generator) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def synthetic_networks(count: int = 40, seed: int = 0) -> list[MicroBench]:
-    """``count`` random networks, three in four convolutional, one in four transformers."""
+def synthetic_networks(count: int = 40, seed: int = 0, batch: int = 1) -> list[MicroBench]:
+    """``count`` random networks, three in four convolutional, one in four transformers, at ``batch``."""
     rng = torch.Generator().manual_seed(seed)
     benches = []
     for index in range(count):
@@ -432,5 +433,6 @@ def synthetic_networks(count: int = 40, seed: int = 0) -> list[MicroBench]:
             state = rng.get_state()
             build = lambda state=state: _convnet(torch.Generator().set_state(state))
             torch.randint(1 << 30, (1,), generator=rng)  # move on: each network draws from its own state
-        benches.append(MicroBench(f"synthetic network {index}", build, (1, 3, side, side), "network"))
+        name = f"synthetic network {index}" + (f" x{batch}" if batch > 1 else "")
+        benches.append(MicroBench(name, build, (batch, 3, side, side), "network"))
     return benches
