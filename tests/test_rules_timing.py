@@ -2,23 +2,13 @@
 
 import pytest
 import torch
+from fixtures.models import FourBranches
 from torch import nn
 
 import netprof
 from netprof import rules
 from netprof.rules.base import RuleSettings
 from netprof.zoo import mobilenet_v2
-
-
-class FourBranches(nn.Module):
-    """An Inception-like block: four parallel convs, concatenated."""
-
-    def __init__(self):
-        super().__init__()
-        self.branches = nn.ModuleList(nn.Conv2d(8, 8, 1) for _ in range(4))
-
-    def forward(self, x):
-        return torch.cat([branch(x) for branch in self.branches], 1)
 
 
 @pytest.mark.slow
