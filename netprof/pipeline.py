@@ -210,12 +210,9 @@ def load_and_run(
     if device != "auto" or timing is not None or weights:
         loaded = load(spec, shapes, dtype, device)
         return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes)
-    try:
-        on_meta = load(spec, shapes, dtype, "meta")
-    except BuilderError as error:
-        loaded = load(spec, shapes, dtype, "cpu")
-        notes += (f"the builder cannot run on meta ({one_line(error.__cause__ or error)}): built on the CPU",)
-        return loaded, run_loaded(loaded, device="auto", notes=notes)
+    on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype)
+    if built_on_cpu:
+        return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu)
     try:
         return on_meta, run_loaded(on_meta, device="meta", notes=notes)
     except CaptureError as error:
@@ -224,6 +221,19 @@ def load_and_run(
         _refuse_unless_it_fits(on_meta.model, (available or available_memory)(), error)
     loaded = load(spec, shapes, dtype, "cpu")
     return loaded, run_loaded(loaded, device="auto", notes=notes)
+
+
+def load_on_meta(
+    spec: str, input_shapes: Sequence[tuple[int, ...]] | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[LoadedModel, tuple[str, ...]]:
+    """``spec``'s model built on meta (no weight allocated), else on the CPU when its builder needs
+    data; with the note that says so in the second case."""
+    shapes = list(input_shapes) if input_shapes else None
+    try:
+        return load(spec, shapes, dtype, "meta"), ()
+    except BuilderError as error:
+        note = f"the builder cannot run on meta ({one_line(error.__cause__ or error)}): built on the CPU"
+        return load(spec, shapes, dtype, "cpu"), (note,)
 
 
 def _refuse_unless_it_fits(model: nn.Module, free: int | None, why: CaptureError) -> None:

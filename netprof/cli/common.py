@@ -140,13 +140,20 @@ def add_predict_argument(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def device_profile(
+    path: Path | None, device: str, threads: int | None, dtype: torch.dtype = torch.float32
+) -> profiles.DeviceProfile:
+    """The profile in ``path``, else the one cached for ``device``, ``threads`` (default torch's) and ``dtype``."""
+    if path is not None:
+        return profiles.load(path)
+    return profiles.cached(device, threads or torch.get_num_threads(), str(dtype).removeprefix("torch."))
+
+
 def predict_profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
     """The profile ``--predict`` names; None without the flag."""
     if args.predict is None:
         return None
-    if args.predict == CACHED_PROFILE:
-        return profiles.cached("cpu", args.threads or torch.get_num_threads())
-    return profiles.load(Path(args.predict))
+    return device_profile(None if args.predict == CACHED_PROFILE else Path(args.predict), "cpu", args.threads)
 
 
 def add_timeout_argument(parser: argparse.ArgumentParser) -> None:

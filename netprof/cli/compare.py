@@ -78,9 +78,6 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     from netprof.charts.common import machine
     from netprof.charts.files import comparison_figure, predicted_models_figure, save
 
-    def machine_of(comparison: Comparison) -> str:
-        return machine(comparison.device, comparison.threads)
-
     if args.output is not None:
         common.output_directory(args.output)
     results = timed_models.time_specs(args, args.specs, err)
@@ -99,11 +96,10 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         with common.writing(args.output):
             datafiles.write_text(args.output / f"{COMPARE_STEM}.json", document)
             paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
-            if predicted:
-                measured = [(p.name, p.latency.median, predicted[p.name]) for p in comparison.points]
-                paths += save(
-                    predicted_models_figure(measured, machine_of(comparison)), args.output / PREDICTED_STEM
-                )
+            if comparison.rho_predicted is not None:
+                measured = [(p.name, p.latency.median, p.predicted_s) for p in comparison.points]
+                where = machine(comparison.device, comparison.threads)
+                paths += save(predicted_models_figure(measured, where), args.output / PREDICTED_STEM)
         for path in paths:
             common.say(err, f"wrote {path}")
     return common.ExitStatus.SUCCESS

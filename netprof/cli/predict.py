@@ -9,7 +9,6 @@ import torch
 from rich.console import Console
 
 from netprof import pipeline
-from netprof.capture.loader import BuilderError
 from netprof.cli import common
 from netprof.prediction import profile as profiles
 from netprof.report import json_report, markdown, prediction
@@ -39,10 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
-    threads = args.threads if args.threads is not None else torch.get_num_threads()
-    if args.profile is None:
-        return profiles.cached(args.device, threads, str(args.dtype).removeprefix("torch."))
-    profile = profiles.load(args.profile)
+    profile = common.device_profile(args.profile, args.device, args.threads, args.dtype)
     if profile.device != args.device:
         raise profiles.ProfileError(
             f"{args.profile} is a profile of {profile.device} ({profile.processor}), not of {args.device}"
@@ -50,19 +46,10 @@ def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
     return profile
 
 
-def _load(spec: str, args: argparse.Namespace) -> tuple[pipeline.LoadedModel, tuple[str, ...]]:
-    """The model built on meta (no weight allocated), else on the CPU when its builder needs data."""
-    try:
-        return pipeline.load(spec, args.input, args.dtype, "meta"), ()
-    except BuilderError as meta_error:
-        loaded = pipeline.load(spec, args.input, args.dtype, "cpu")
-        return loaded, (f"the builder cannot run on meta ({meta_error}): built on the CPU, captured on meta",)
-
-
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     spec = args.spec or common.DEFAULT_SPEC
     profile = _profile(args)
-    loaded, notes = _load(spec, args)
+    loaded, notes = pipeline.load_on_meta(spec, args.input, args.dtype)
     if not args.spec:
         notes = (common.default_spec_note("predicting"), *notes)
     if args.threads is not None and args.threads != profile.threads:
