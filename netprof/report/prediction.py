@@ -11,6 +11,7 @@ from rich.table import Table
 from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile, Prediction
 from netprof.records import pick
+from netprof.report.tables import shown_modules
 from netprof.timing.attribution import Timing
 from netprof.units import seconds, share
 
@@ -36,8 +37,7 @@ def _rows(prediction: Prediction, analysis: Analysis, depth: int) -> list[tuple[
             seconds(prediction.modules[m.path]),
             share(prediction.modules[m.path], total),
         )
-        for m in analysis.modules
-        if (m.path.count(".") + 1 if m.path else 0) <= depth
+        for m in shown_modules(analysis, depth)
     ]
 
 

@@ -16,16 +16,19 @@ class Row:
     totals: Totals
 
 
-def module_rows(analysis: Analysis, depth: int) -> list[Row]:
+def shown_modules(analysis: Analysis, depth: int) -> list[ModuleSummary]:
     """Modules down to ``depth`` levels below the root that ran or hold parameters."""
 
     def level(summary: ModuleSummary) -> int:
         return summary.path.count(".") + 1 if summary.path else 0
 
+    return [s for s in analysis.modules if level(s) <= depth and (s.calls or s.params)]
+
+
+def module_rows(analysis: Analysis, depth: int) -> list[Row]:
     return [
         Row(summary.path or "(model)", summary.type, summary.calls, summary.params, summary.totals)
-        for summary in analysis.modules
-        if level(summary) <= depth and (summary.calls or summary.params)
+        for summary in shown_modules(analysis, depth)
     ]
 
 
