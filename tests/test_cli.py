@@ -193,20 +193,15 @@ def test_calibrate_and_bench_are_commands(capsys):
 
 
 @pytest.mark.slow
-def test_check_time_puts_time_shares_in_findings(capsys):
-    code, out, err = run(
-        capsys,
-        "check",
-        "netprof.zoo:mobilenet_v2",
-        "--time",
-        "--repeat",
-        "3",
-        "--format",
-        "json",
-        "--exit-zero",
-    )
+def _timed_check(capsys, spec: str) -> dict:
+    """The JSON report of ``netprof check SPEC --time``, three timed passes."""
+    code, out, err = run(capsys, "check", spec, "--time", "--repeat", "3", "--format", "json", "--exit-zero")
     assert code == 0, err
-    (report,) = [json.loads(out)] if out.lstrip().startswith("{") else json.loads(out)
+    return json.loads(out)
+
+
+def test_check_time_puts_time_shares_in_findings(capsys):
+    report = _timed_check(capsys, "netprof.zoo:mobilenet_v2")
     (g4,) = [f for f in report["findings"] if f["rule"] == "G4"]
     assert 0 < g4["evidence"]["time_share"] < 1
     assert "timing" in report
@@ -223,19 +218,7 @@ def test_check_time_puts_time_shares_in_findings(capsys):
 
 
 def test_check_time_puts_the_block_time_share_in_g3_findings(capsys):
-    code, out, err = run(
-        capsys,
-        "check",
-        f"{FIXTURES}:four_branches",
-        "--time",
-        "--repeat",
-        "3",
-        "--format",
-        "json",
-        "--exit-zero",
-    )
-    assert code == 0, err
-    report = json.loads(out)
+    report = _timed_check(capsys, f"{FIXTURES}:four_branches")
     # four parallel convs exceed the default max_parallel_branches of 2
     (g3,) = [f for f in report["findings"] if f["rule"] == "G3"]
     assert g3["module"] == "0" and g3["evidence"]["compute_branches"] == 4

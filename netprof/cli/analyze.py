@@ -99,7 +99,7 @@ def _with_cached_prediction(result: pipeline.Result, err: Console) -> pipeline.R
     assert result.timing is not None
     device = result.timing.device.split(":")[0]
     try:
-        profile = profiles.cached(device, result.timing.threads)
+        profile = common.device_profile(None, device, result.timing.threads)
     except profiles.ProfileError:
         common.say(
             err,
