@@ -3,9 +3,21 @@
     netprof analyze examples/llama.py:llama70b --device meta
 
 Under ``--device meta`` the builder runs inside ``with torch.device("meta"):``,
-so the 69-billion-parameter model allocates no weight. The rotary tables are
-made in ``forward`` from ``torch.arange`` on the input's device, with no
-data-dependent op, so the whole forward runs on meta tensors.
+so the 69-billion-parameter model allocates no weight. The rotary tables and the
+attention mask are made in ``forward`` from ``torch.arange`` on the input's
+device, with no data-dependent op, so the whole forward, with or without the
+key-value cache, runs on meta tensors.
+
+``Llama`` is called the way a transformers causal LM is: ``model(input_ids,
+past_key_values=None, use_cache=False)`` returns ``.logits`` and
+``.past_key_values``, a ``KVCache`` (grown in place, like transformers'
+``DynamicCache``) when ``use_cache`` is set or a cache is passed. So one decode
+loop drives both::
+
+    out = model(prompt, use_cache=True)  # prefill
+    for _ in range(new_tokens):
+        next_ids = out.logits[:, -1:].argmax(-1)
+        out = model(next_ids, past_key_values=out.past_key_values, use_cache=True)
 
 The architecture follows the Llama 2 paper (Touvron et al., 2023, arXiv:2307.09288)
 and Meta's reference ``model.py``: pre-norm RMSNorm, rotary position embeddings,
@@ -71,17 +83,56 @@ class RMSNorm(nn.Module):
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
-def rotary_tables(
-    seq_len: int, head_dim: int, theta: float, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cos`` and ``sin`` of shape ``[seq_len, head_dim]``, in the rotate-half layout.
+class KVCache:
+    """Each layer's keys and values so far, ``[batch, kv_heads, seq, head_dim]``.
 
-    Built from ``arange`` on ``device`` each forward rather than stored, so the
-    model carries no buffer and the tables exist on meta as on any device.
+    Stored before the grouped-query expansion, as attention consumes them. Like
+    transformers' ``DynamicCache``, ``update`` concatenates along the sequence
+    dim, so every step allocates the longer tensor afresh.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    def update(
+        self, key: torch.Tensor, value: torch.Tensor, layer_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append this step's ``key`` and ``value`` to layer ``layer_idx``; return all of that layer's."""
+        if layer_idx < len(self.keys):
+            self.keys[layer_idx] = torch.cat((self.keys[layer_idx], key), dim=-2)
+            self.values[layer_idx] = torch.cat((self.values[layer_idx], value), dim=-2)
+        elif layer_idx == len(self.keys):
+            self.keys.append(key)
+            self.values.append(value)
+        else:
+            raise IndexError(f"layer {layer_idx} updated before layer {len(self.keys)}")
+        return self.keys[layer_idx], self.values[layer_idx]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.keys[layer_idx].shape[-2] if layer_idx < len(self.keys) else 0
+
+
+@dataclass(frozen=True)
+class CausalLMOutput:
+    """What ``Llama.forward`` returns, under the names transformers uses."""
+
+    logits: torch.Tensor
+    past_key_values: KVCache | None
+
+
+def rotary_tables(
+    start: int, length: int, head_dim: int, theta: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cos`` and ``sin`` for positions ``start .. start + length - 1``, shape ``[length, head_dim]``.
+
+    In the rotate-half layout. Built from ``arange`` on ``device`` each forward
+    rather than stored, so the model carries no buffer and the tables exist on
+    meta as on any device.
     """
     exponents = torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim
     inv_freq = 1.0 / (theta**exponents)
-    positions = torch.arange(seq_len, device=device, dtype=torch.float32)
+    positions = torch.arange(start, start + length, device=device, dtype=torch.float32)
     angles = positions[:, None] * inv_freq[None, :]
     angles = torch.cat((angles, angles), dim=-1)
     return angles.cos(), angles.sin()
@@ -96,9 +147,24 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + _rotate_half(x) * sin
 
 
+def chunk_mask(past: int, length: int, device: torch.device) -> torch.Tensor | None:
+    """The boolean ``[length, past + length]`` mask for queries that follow ``past`` cached keys.
+
+    Query ``i`` sits at position ``past + i`` and sees keys ``0 .. past + i``.
+    ``None`` where attention needs no tensor: without a past, ``is_causal``
+    masks the square score matrix; a single query sees every key.
+    """
+    if past == 0 or length == 1:
+        return None
+    queries = torch.arange(past, past + length, device=device)
+    keys = torch.arange(past + length, device=device)
+    return keys[None, :] <= queries[:, None]
+
+
 class Attention(nn.Module):
-    def __init__(self, config: LlamaConfig) -> None:
+    def __init__(self, config: LlamaConfig, layer_idx: int) -> None:
         super().__init__()
+        self.layer_idx = layer_idx
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, config.head_dim
         kv_dim = config.n_kv_heads * config.head_dim
         self.q_proj = nn.Linear(config.hidden, config.hidden, bias=False)
@@ -106,13 +172,26 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.hidden, kv_dim, bias=False)
         self.o_proj = nn.Linear(config.hidden, config.hidden, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        cache: KVCache | None,
+    ) -> torch.Tensor:
         batch, length, hidden = x.shape
         q = self.q_proj(x).view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        if cache is not None:
+            k, v = cache.update(k, v, self.layer_idx)
+        # is_causal aligns its triangle to the top-left corner, right only when queries
+        # and keys cover the same positions; after a past, ``mask`` (or none) applies.
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=length == k.shape[-2], enable_gqa=True
+        )
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, hidden))
 
 
@@ -130,15 +209,22 @@ class FeedForward(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, config: LlamaConfig) -> None:
+    def __init__(self, config: LlamaConfig, layer_idx: int) -> None:
         super().__init__()
         self.attention_norm = RMSNorm(config.hidden, config.norm_eps)
-        self.attention = Attention(config)
+        self.attention = Attention(config, layer_idx)
         self.ffn_norm = RMSNorm(config.hidden, config.norm_eps)
         self.feed_forward = FeedForward(config)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.attention(self.attention_norm(x), cos, sin)
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        cache: KVCache | None,
+    ) -> torch.Tensor:
+        x = x + self.attention(self.attention_norm(x), cos, sin, mask, cache)
         return x + self.feed_forward(self.ffn_norm(x))
 
 
@@ -147,16 +233,27 @@ class Llama(nn.Module):
         super().__init__()
         self.config = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden)
-        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.n_layers))
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.n_layers))
         self.norm = RMSNorm(config.hidden, config.norm_eps)
         self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embed_tokens(tokens)
-        cos, sin = rotary_tables(tokens.shape[1], self.config.head_dim, self.config.rope_theta, tokens.device)
+    def forward(
+        self, input_ids: torch.Tensor, past_key_values: KVCache | None = None, use_cache: bool = False
+    ) -> CausalLMOutput:
+        """Logits for ``input_ids``, which follow the positions already in ``past_key_values``.
+
+        A passed cache is extended in place; ``use_cache`` starts one when none is passed.
+        """
+        if use_cache and past_key_values is None:
+            past_key_values = KVCache()
+        past = 0 if past_key_values is None else past_key_values.get_seq_length()
+        length, device = input_ids.shape[1], input_ids.device
+        x = self.embed_tokens(input_ids)
+        cos, sin = rotary_tables(past, length, self.config.head_dim, self.config.rope_theta, device)
+        mask = chunk_mask(past, length, device)
         for layer in self.layers:
-            x = layer(x, cos, sin)
-        return self.lm_head(self.norm(x))
+            x = layer(x, cos, sin, mask, past_key_values)
+        return CausalLMOutput(self.lm_head(self.norm(x)), past_key_values)
 
 
 def build(config: LlamaConfig) -> tuple[Llama, torch.Tensor]:

@@ -179,7 +179,7 @@ def run_loaded(
         timing = dataclasses.replace(timing, device="cuda" if device == "cuda" else "cpu")
     return run(
         loaded.model,
-        Forward(loaded.inputs),
+        loaded.workload,
         mode=DEVICES[device],
         name=loaded.name,
         notes=notes + loaded.notes,
@@ -197,6 +197,7 @@ def load_and_run(
     notes: tuple[str, ...] = (),
     weights: bool = False,
     available: Callable[[], int | None] | None = None,
+    hf_class: str | None = None,
 ) -> tuple[LoadedModel, Result]:
     """Build ``spec``'s model and analyze it: with ``device="auto"``, on meta first, unless the
     caller times it or needs its ``weights`` (a crosscheck runs another counter on the real model).
@@ -208,9 +209,9 @@ def load_and_run(
     """
     shapes = list(input_shapes) if input_shapes else None
     if device != "auto" or timing is not None or weights:
-        loaded = load(spec, shapes, dtype, device)
+        loaded = load(spec, shapes, dtype, device, hf_class)
         return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes)
-    on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype)
+    on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
     if built_on_cpu:
         return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu)
     try:
@@ -219,21 +220,24 @@ def load_and_run(
         if not needs_data(error.__cause__ or error):
             raise
         _refuse_unless_it_fits(on_meta.model, (available or available_memory)(), error)
-    loaded = load(spec, shapes, dtype, "cpu")
+    loaded = load(spec, shapes, dtype, "cpu", hf_class)
     return loaded, run_loaded(loaded, device="auto", notes=notes)
 
 
 def load_on_meta(
-    spec: str, input_shapes: Sequence[tuple[int, ...]] | None = None, dtype: torch.dtype = torch.float32
+    spec: str,
+    input_shapes: Sequence[tuple[int, ...]] | None = None,
+    dtype: torch.dtype = torch.float32,
+    hf_class: str | None = None,
 ) -> tuple[LoadedModel, tuple[str, ...]]:
     """``spec``'s model built on meta (no weight allocated), else on the CPU when its builder needs
     data; with the note that says so in the second case."""
     shapes = list(input_shapes) if input_shapes else None
     try:
-        return load(spec, shapes, dtype, "meta"), ()
+        return load(spec, shapes, dtype, "meta", hf_class), ()
     except BuilderError as error:
         note = f"the builder cannot run on meta ({one_line(error.__cause__ or error)}): built on the CPU"
-        return load(spec, shapes, dtype, "cpu"), (note,)
+        return load(spec, shapes, dtype, "cpu", hf_class), (note,)
 
 
 def _refuse_unless_it_fits(model: nn.Module, free: int | None, why: CaptureError) -> None:

@@ -1,4 +1,5 @@
-"""The Llama example: its parameter and multiply-add counts match closed forms.
+"""The Llama example: its parameter and multiply-add counts match closed forms,
+and decoding with its key-value cache gives the logits of a full forward.
 
 The closed forms are written here from the architecture, not read from netprof
 or from the model, so they are an independent check of both.
@@ -108,3 +109,93 @@ def test_70b_params_and_mult_adds_on_meta(llama):
     assert analysis.totals.mult_adds == 303_439_439_462_400
     # Q @ K^T and P @ V alone: 4096 tokens * 80 layers * 67,108,864 = 21,990,232,555,520
     assert analysis.categories["attention"].mult_adds == 21_990_232_555_520
+
+
+@pytest.fixture
+def tiny(llama):
+    torch.manual_seed(0)
+    model = llama.Llama(llama.LLAMA_TINY).eval()
+    tokens = torch.randint(llama.LLAMA_TINY.vocab_size, (2, 12))
+    return model, tokens
+
+
+def test_forward_without_cache_returns_logits_only(llama, tiny):
+    model, tokens = tiny
+    with torch.no_grad():
+        out = model(tokens)
+    assert isinstance(out, llama.CausalLMOutput)
+    assert out.logits.shape == (2, 12, llama.LLAMA_TINY.vocab_size)
+    assert out.past_key_values is None
+
+
+def test_prefill_then_single_token_decode_matches_full_forward(llama, tiny):
+    model, tokens = tiny
+    c = llama.LLAMA_TINY
+    with torch.no_grad():
+        full = model(tokens).logits
+        out = model(tokens[:, :8], use_cache=True)
+        cache = out.past_key_values
+        steps = [out.logits]
+        assert isinstance(cache, llama.KVCache)
+        assert cache.get_seq_length() == 8
+        for position in range(8, 12):
+            out = model(tokens[:, position : position + 1], past_key_values=cache, use_cache=True)
+            assert out.past_key_values is cache
+            # every layer holds every position so far, before the GQA expansion
+            for layer_idx in range(c.n_layers):
+                assert cache.get_seq_length(layer_idx) == position + 1
+                assert cache.keys[layer_idx].shape == (2, c.n_kv_heads, position + 1, c.head_dim)
+                assert cache.values[layer_idx].shape == (2, c.n_kv_heads, position + 1, c.head_dim)
+            steps.append(out.logits)
+    decoded = torch.cat(steps, dim=1)
+    assert decoded.shape == full.shape
+    torch.testing.assert_close(decoded, full, atol=1e-5, rtol=0)
+
+
+def test_chunked_prefill_matches_full_forward(llama, tiny):
+    model, tokens = tiny
+    tokens = tokens[:, :8]
+    with torch.no_grad():
+        full = model(tokens).logits
+        first = model(tokens[:, :5], use_cache=True)
+        assert first.past_key_values.get_seq_length() == 5
+        second = model(tokens[:, 5:], past_key_values=first.past_key_values, use_cache=True)
+        assert second.past_key_values.get_seq_length() == 8
+    torch.testing.assert_close(torch.cat((first.logits, second.logits), dim=1), full, atol=1e-5, rtol=0)
+
+
+def test_chunk_mask_sees_the_past_and_its_own_prefix(llama):
+    assert llama.chunk_mask(0, 4, torch.device("cpu")) is None
+    assert llama.chunk_mask(7, 1, torch.device("cpu")) is None
+    mask = llama.chunk_mask(2, 3, torch.device("cpu"))
+    expected = torch.tensor(
+        [
+            [True, True, True, False, False],
+            [True, True, True, True, False],
+            [True, True, True, True, True],
+        ]
+    )
+    assert torch.equal(mask, expected)
+
+
+def test_prefill_chunk_and_decode_run_on_meta(llama):
+    c = llama.LLAMA_TINY
+    with torch.device("meta"):
+        model = llama.Llama(c)
+        tokens = torch.zeros(2, 8, dtype=torch.long)
+        out = model(tokens[:, :5], use_cache=True)
+        out = model(tokens[:, 5:], past_key_values=out.past_key_values, use_cache=True)
+        for _ in range(3):
+            next_ids = out.logits[:, -1:].argmax(-1)
+            out = model(next_ids, past_key_values=out.past_key_values, use_cache=True)
+    assert out.logits.is_meta and out.logits.shape == (2, 1, c.vocab_size)
+    assert out.past_key_values.get_seq_length() == 11
+    assert out.past_key_values.keys[-1].is_meta
+    assert out.past_key_values.keys[-1].shape == (2, c.n_kv_heads, 11, c.head_dim)
+
+
+def test_cache_updates_layers_in_order(llama):
+    cache = llama.KVCache()
+    key = torch.zeros(1, 2, 3, 4)
+    with pytest.raises(IndexError):
+        cache.update(key, key, 1)

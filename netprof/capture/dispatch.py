@@ -18,7 +18,9 @@ for fake or real tensors.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -183,7 +185,8 @@ class _RecordingMode(TorchDispatchMode):
     def __init__(self, modules: ModuleStack) -> None:
         super().__init__()
         self.ops: list[CapturedOp] = []
-        self._modules = modules
+        self.modules = modules
+        self.paused = False
         # id(tensor) -> (weak reference, producing op id, TensorMeta). The reference tells a live
         # tensor from a freed one whose id was reused, and lets a real run free its activations
         # (torch's WeakIdKeyDictionary does the same with a callback per key, ten times slower).
@@ -191,6 +194,8 @@ class _RecordingMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.paused:
+            return func(*args, **kwargs)
         tensors: list[_Tensor] = []
         metas = _Metas(self._produced)
         key: list[Any] = [func]
@@ -231,7 +236,7 @@ class _RecordingMode(TorchDispatchMode):
         except OpFailed:
             raise
         except Exception as error:
-            raise OpFailed(str(func), self._modules.current, error, _shapes(args)) from error
+            raise OpFailed(str(func), self.modules.current, error, _shapes(args)) from error
 
     def _record(self, func, call_args, call_kwargs, tensors, metas, out) -> None:
         inputs: list[int | None] = []
@@ -252,7 +257,7 @@ class _RecordingMode(TorchDispatchMode):
             CapturedOp(
                 id=op_id,
                 func=func,
-                module=self._modules.current,
+                module=self.modules.current,
                 inputs=tuple(inputs),
                 input_metas=tuple(input_metas),
                 call=OpCall(call_args, call_kwargs, output_metas),
@@ -260,6 +265,28 @@ class _RecordingMode(TorchDispatchMode):
         )
         for tensor, meta in zip(results, output_metas):
             produced[id(tensor)] = (weakref.ref(tensor), op_id, meta)
+
+
+_ACTIVE: list[_RecordingMode] = []
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """Run what is inside without recording it, in the same tensor mode (meta, fake or real).
+
+    A workload uses it for set-up that is not part of what it measures: a decode
+    step builds its KV cache with an unrecorded prefill.
+    """
+    if not _ACTIVE:
+        yield
+        return
+    mode = _ACTIVE[-1]
+    paused, mode.paused = mode.paused, True
+    try:
+        with mode.modules.uncounted():
+            yield
+    finally:
+        mode.paused = paused
 
 
 class Recorder:
@@ -276,9 +303,11 @@ class Recorder:
     def __enter__(self) -> Recorder:
         self.modules.__enter__()
         self._mode.__enter__()
+        _ACTIVE.append(self._mode)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        _ACTIVE.remove(self._mode)
         try:
             self._mode.__exit__(*exc_info)
         finally:

@@ -1,9 +1,11 @@
 """Turn a SPEC such as ``model.py:build`` or ``torchvision.models:resnet50`` into a model and inputs.
 
-The callable takes no arguments and returns an ``nn.Module`` or
-``(module, example_inputs)``; ``example_inputs`` is a tensor or a tuple of
-positional arguments. Every way this can go wrong raises ``SpecError`` with one
-line naming the cause, for the CLI to print.
+The callable takes no arguments and returns an ``nn.Module``,
+``(module, example_inputs)`` or ``(module, args, kwargs)``; ``example_inputs``
+is a tensor or a tuple of positional arguments, ``kwargs`` a dict of keyword
+arguments (an attention mask, position ids). ``hf:PATH`` builds a Hugging Face
+model from its configuration (``capture.huggingface``). Every way this can go
+wrong raises a ``NetprofError`` with one line naming the cause, for the CLI to print.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map_only
 
+from netprof.capture import huggingface
+from netprof.capture.workload import Forward
 from netprof.errors import NetprofError, one_line
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
@@ -39,6 +43,11 @@ class LoadedModel:
     inputs: tuple[Any, ...]
     name: str
     notes: tuple[str, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the forward
+
+    @property
+    def workload(self) -> Forward:
+        return Forward(self.inputs, self.kwargs)
 
 
 def _import_file(path: Path) -> Any:
@@ -118,12 +127,18 @@ def load(
     input_shapes: list[tuple[int, ...]] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str = "auto",
+    hf_class: str | None = None,
 ) -> LoadedModel:
     """Build the model of ``spec`` and decide its example inputs.
 
     ``device="meta"`` calls the builder under ``torch.device("meta")`` so that
-    no weight is allocated; any other value builds on the CPU.
+    no weight is allocated; any other value builds on the CPU. An ``hf:PATH``
+    spec is built from its Hugging Face configuration (``hf_class``: the auto
+    class to build it with) and gets its natural input.
     """
+    if huggingface.is_hf_spec(spec):
+        built = huggingface.load(spec, input_shapes, hf_class, "meta" if device == "meta" else "cpu")
+        return LoadedModel(built.model, built.inputs, spec, built.notes)
     builder = resolve(spec)
     build_device = "meta" if device == "meta" else "cpu"
     context = torch.device("meta") if device == "meta" else contextlib.nullcontext()
@@ -132,9 +147,11 @@ def load(
             built = builder()
     except Exception as error:
         raise BuilderError(f"{spec} raised {one_line(error)}") from error
-    model, inputs = built if isinstance(built, tuple) and len(built) == 2 else (built, None)
+    model, inputs, kwargs = _unpack(built)
     if not isinstance(model, nn.Module):
-        raise SpecError(f"{spec} returned {type(model).__name__}, not an nn.Module or (module, inputs)")
+        raise SpecError(
+            f"{spec} returned {type(model).__name__}, not an nn.Module, (module, inputs) or (module, args, kwargs)"
+        )
     notes: list[str] = []
     if input_shapes:
         inputs = tuple(_make_input(shape, dtype, build_device) for shape in input_shapes)
@@ -145,5 +162,15 @@ def load(
     elif not isinstance(inputs, tuple):
         inputs = (inputs,)
     if device == "meta":
-        inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), inputs)
-    return LoadedModel(model, inputs, spec, tuple(notes))
+        inputs, kwargs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), (inputs, kwargs))
+    return LoadedModel(model, inputs, spec, tuple(notes), kwargs)
+
+
+def _unpack(built: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """``(model, inputs or None, kwargs)`` from what a builder returned."""
+    if isinstance(built, tuple) and len(built) == 3 and isinstance(built[2], dict):
+        model, args, kwargs = built
+        return model, args if isinstance(args, tuple) else (args,), dict(kwargs)
+    if isinstance(built, tuple) and len(built) == 2:
+        return built[0], built[1], {}
+    return built, None, {}

@@ -8,7 +8,9 @@ exit, also when the forward raises.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from torch import nn
@@ -41,6 +43,15 @@ class ModuleStack:
     def calls(self) -> tuple[ModuleCall, ...]:
         """Every module of the root in ``named_modules()`` order, with its call count."""
         return tuple(ModuleCall(path, kind, self._calls[path]) for path, kind in self._types.items())
+
+    @contextlib.contextmanager
+    def uncounted(self) -> Iterator[None]:
+        """Calls made inside are not counted (a workload's unrecorded set-up)."""
+        saved = self._calls.copy()
+        try:
+            yield
+        finally:
+            self._calls = saved
 
     def _enter(self, module: nn.Module, args: Any) -> None:
         path = self._paths.get(id(module))

@@ -186,8 +186,8 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     positional arguments) for one inference forward pass.
 
     ``mode`` is ``meta``, ``fake``, ``real`` or ``auto``: meta, then fake, then
-    real, keeping the first that works (a model already on the meta device only
-    runs on meta). ``auto`` moves on only past a failure that needs data
+    real, keeping the first that works (a model already on the meta device never
+    runs for real). ``auto`` moves on only past a failure that needs data
     (``needs_data``); any other is raised at once. The returned capture says which
     mode ran and why others failed.
     """
@@ -195,7 +195,9 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     if mode not in MODES:
         raise CaptureError(f"unknown capture mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "auto":
-        attempts = ("meta",) if _is_on_meta(model) else ("meta", "fake", "real")
+        # A model on meta has no data for a real run; fake tensors still pass checks that meta tensors
+        # fail (transformers takes its tracing path, without ``.item()``, on fake tensors).
+        attempts = ("meta", "fake") if _is_on_meta(model) else ("meta", "fake", "real")
     else:
         attempts = (mode,)
     failures: list[str] = []

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             common.say(err, f"wrote {path}")
     if args.crosscheck == "fvcore":
         with err.status("running fvcore on the same model ...", spinner="dots"):
-            result = pipeline.add_crosscheck(result, loaded.model, loaded.inputs)
+            result = pipeline.add_crosscheck(result, loaded.model, loaded.workload)
     if args.format == "json":
         common.write_text(
             json_report.dumps(result.analysis, result.timing, result.crosscheck, result.prediction),

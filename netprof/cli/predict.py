@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)
     with err.status(f"capturing {spec} on meta ...", spinner="dots"):
         result = pipeline.predict(
-            loaded.model, loaded.inputs, profile, name=loaded.name, notes=notes + loaded.notes
+            loaded.model, loaded.workload, profile, name=loaded.name, notes=notes + loaded.notes
         )
     assert result.prediction is not None
     if args.format == "json":

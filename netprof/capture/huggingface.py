@@ -1,0 +1,252 @@
+"""Hugging Face ``transformers`` models built from their configuration alone: no weight, no network.
+
+``hf:PATH`` names a model directory holding ``config.json``, or such a file. The
+model is built by an auto class (``AutoModelForCausalLM`` for a causal language
+model, ``AutoModel`` for anything else, or the one the user names) on the meta
+device, in the dtype its configuration declares. ``transformers`` is an optional
+extra: without it, every ``hf:`` spec is refused with the line that installs it.
+
+A mixture-of-experts model routes each token by its data, which a build without
+weights does not have. It is counted with the experts implementation registered
+here: every token through ``top_k`` experts, the routed rows spread as evenly as
+they go over ``min(experts, tokens * top_k)`` experts, so that the multiply-adds
+are exact for any routing and the weight bytes read are those of a balanced one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from netprof import datafiles
+from netprof.errors import NetprofError, one_line
+
+PREFIX = "hf:"
+EVEN_ROUTING = "netprof_even_routing"
+DEFAULT_TOKENS = (1, 512)
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+_MOE_EXPERT_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts")
+
+
+class HFError(NetprofError):
+    """An ``hf:`` spec that cannot be built: no transformers, no config, an unknown architecture."""
+
+
+@dataclass(frozen=True)
+class HFModel:
+    model: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    notes: tuple[str, ...]
+
+
+def is_hf_spec(spec: str) -> bool:
+    return spec.startswith(PREFIX)
+
+
+def transformers_module() -> ModuleType:
+    """``transformers``, or the one line that says how to install it."""
+    try:
+        import transformers
+    except ImportError:
+        raise HFError("hf: specs need the transformers package: pip install 'netprof[hf]'") from None
+    return transformers
+
+
+def config_file(path: str) -> Path:
+    """The ``config.json`` that ``path`` (a model directory or the file itself) names."""
+    given = Path(path)
+    found = given / "config.json" if given.is_dir() else given
+    if not found.is_file():
+        raise HFError(
+            f"no Hugging Face config at {given}: expected a model directory with config.json, or the file"
+        )
+    return found
+
+
+def read_config(path: str) -> Any:
+    """The model's ``PretrainedConfig``, read from disk only."""
+    transformers = transformers_module()
+    found = config_file(path)
+    data = datafiles.read_json(found, HFError)
+    model_type = data.get("model_type") if isinstance(data, dict) else None
+    if not model_type:
+        raise HFError(f"{found} has no model_type: not a transformers model configuration")
+    try:
+        return transformers.AutoConfig.from_pretrained(str(found), local_files_only=True)
+    except (ValueError, KeyError, OSError) as error:
+        if model_type not in transformers.CONFIG_MAPPING:
+            raise HFError(
+                f"{found}: transformers {transformers.__version__} does not know the architecture {model_type!r}"
+            ) from None
+        raise HFError(f"{found}: {one_line(error)}") from error
+
+
+def _auto_class(transformers: ModuleType, config: Any, requested: str | None) -> Any:
+    if requested is not None:
+        chosen = getattr(transformers, requested, None)
+        if not requested.startswith("Auto") or not hasattr(chosen, "from_config"):
+            raise HFError(
+                f"unknown --hf-class {requested!r}: name an auto class such as AutoModelForCausalLM"
+            )
+        return chosen
+    from transformers.models.auto import modeling_auto
+
+    if config.architectures:
+        causal = any(name.endswith(_CAUSAL_SUFFIXES) for name in config.architectures)
+    else:  # BERT-like encoders also have a causal-LM head class; they are encoders first.
+        model_type = config.model_type
+        causal = (
+            model_type in modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+            and model_type not in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES
+        )
+    return transformers.AutoModelForCausalLM if causal else transformers.AutoModel
+
+
+def _dtype(config: Any) -> torch.dtype:
+    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(declared, str):
+        declared = getattr(torch, declared, None)
+    return declared if isinstance(declared, torch.dtype) else torch.float32
+
+
+def expert_counts(config: Any) -> tuple[int, int] | None:
+    """``(top_k, experts)`` of a mixture-of-experts configuration; None for a dense model."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    experts = next((getattr(text, name) for name in _MOE_EXPERT_COUNTS if getattr(text, name, None)), None)
+    top_k = getattr(text, "num_experts_per_tok", None)
+    return (top_k, experts) if experts and top_k else None
+
+
+def build(
+    path: str, auto_class: str | None = None, device: str = "meta"
+) -> tuple[nn.Module, Any, tuple[str, ...]]:
+    """The model of the configuration at ``path``, on ``device`` (meta: no weight allocated), and notes."""
+    transformers = transformers_module()
+    config = read_config(path)
+    auto = _auto_class(transformers, config, auto_class)
+    dtype = _dtype(config)
+    options: dict[str, Any] = {"dtype": dtype}
+    moe = expert_counts(config)
+    if moe is not None:
+        _register_even_routing(transformers)
+        options["experts_implementation"] = EVEN_ROUTING
+    context = torch.device("meta") if device == "meta" else contextlib.nullcontext()
+    try:
+        with context:
+            model = auto.from_config(config, **options)
+    except Exception as error:
+        raise HFError(f"{auto.__name__} cannot build {config_file(path)}: {one_line(error)}") from error
+    place = "on meta, no weights" if device == "meta" else "with random weights"
+    dtype_name = str(dtype).removeprefix("torch.")
+    notes = [f"built {type(model).__name__} ({auto.__name__}) from {config_file(path)} {place}, {dtype_name}"]
+    if moe is not None:
+        top_k, experts = moe
+        notes.append(
+            f"mixture of experts: each token counted through its top {top_k} of {experts} experts, the routed "
+            f"rows spread evenly over min({experts}, tokens x {top_k}) experts (routing depends on data)"
+        )
+    return model, config, tuple(notes)
+
+
+def example_inputs(
+    config: Any, shapes: list[tuple[int, ...]] | None, dtype: torch.dtype, device: str
+) -> tuple:
+    """The natural input of the configuration's model: token ids for text, pixels for vision."""
+    if getattr(config, "image_size", None) and getattr(config, "num_channels", None):
+        size = config.image_size
+        height, width = (size, size) if isinstance(size, int) else size
+        shape = shapes[0] if shapes else (1, config.num_channels, height, width)
+        return (torch.randn(shape, dtype=dtype, device=device),)
+    if getattr(config.get_text_config(), "vocab_size", None):
+        shape = shapes[0] if shapes else DEFAULT_TOKENS
+        if len(shape) != 2:
+            raise HFError(
+                f"a text model takes token ids of shape BATCH,TOKENS, not {','.join(map(str, shape))}"
+            )
+        return (torch.zeros(shape, dtype=torch.long, device=device),)
+    raise HFError(
+        f"netprof does not know the natural input of a {config.model_type!r} model: "
+        "write a builder that returns (model, args, kwargs)"
+    )
+
+
+def load(spec: str, shapes: list[tuple[int, ...]] | None, auto_class: str | None, device: str) -> HFModel:
+    """``spec`` (``hf:PATH``) built and given its natural input (``shapes`` override its shape)."""
+    model, config, notes = build(spec.removeprefix(PREFIX), auto_class, device)
+    inputs = example_inputs(config, shapes, _dtype(config), "meta" if device == "meta" else "cpu")
+    if not shapes:
+        shape = "x".join(map(str, inputs[0].shape))
+        notes += (f"default input: {shape} {'token ids' if inputs[0].dtype == torch.long else 'pixels'}",)
+    return HFModel(model, inputs, notes)
+
+
+def _register_even_routing(transformers: ModuleType) -> None:
+    interface = transformers.integrations.moe.ExpertsInterface
+    if EVEN_ROUTING not in interface._global_mapping:
+        interface.register(EVEN_ROUTING, even_routing_experts)
+
+
+def even_groups(rows: int, experts: int) -> list[tuple[int, int]]:
+    """``(experts, rows each)`` when ``rows`` routed rows spread as evenly as they go over the experts.
+
+    7 rows over 4 experts: three experts take 2 rows and one takes 1, ``[(3, 2), (1, 1)]``;
+    2 rows over 8 experts: two experts take 1 row each, ``[(2, 1)]``.
+    """
+    active = min(experts, rows)
+    if active == 0:
+        return []
+    each, extra = divmod(rows, active)
+    return [(count, size) for count, size in ((extra, each + 1), (active - extra, each)) if count]
+
+
+def _grouped_linear(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    groups: list[tuple[int, int]],
+    transposed: bool,
+) -> torch.Tensor:
+    """``rows`` through consecutive experts of ``weight`` ([experts, out, in], or [experts, in, out]
+    when ``transposed``), one batched matmul per group size."""
+    outputs, start, first = [], 0, 0
+    for count, size in groups:
+        chunk = rows[start : start + count * size].view(count, size, rows.shape[-1])
+        experts = weight[first : first + count]
+        out = torch.bmm(chunk, experts if transposed else experts.transpose(1, 2))
+        if bias is not None:
+            out = out + bias[first : first + count].unsqueeze(1)
+        outputs.append(out.reshape(count * size, out.shape[-1]))
+        start, first = start + count * size, first + count
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+
+def even_routing_experts(
+    self: nn.Module, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor
+) -> torch.Tensor:
+    """An experts forward for transformers' ``ExpertsInterface`` that needs no routing data.
+
+    The same arithmetic as transformers' ``batched_mm`` (each token's ``top_k``
+    rows up, gated, down, weighted and summed) with the rows assigned to experts
+    evenly instead of by the router's choice, so that it runs on meta tensors
+    and reads each active expert's weights once.
+    """
+    tokens, top_k = top_k_index.shape
+    rows = hidden_states.repeat_interleave(top_k, dim=0)
+    groups = even_groups(tokens * top_k, self.num_experts)
+    up, up_bias = ("gate_up_proj", "gate_up_proj_bias") if self.has_gate else ("up_proj", "up_proj_bias")
+    hidden = _grouped_linear(
+        rows, getattr(self, up), getattr(self, up_bias) if self.has_bias else None, groups, self.is_transposed
+    )
+    hidden = self._apply_gate(hidden) if self.has_gate else self.act_fn(hidden)
+    down_bias = self.down_proj_bias if self.has_bias else None
+    out = _grouped_linear(hidden, self.down_proj, down_bias, groups, self.is_transposed)
+    if self.has_post_expert_norm:
+        out = self.post_expert_norm(out)
+    weighted = out * top_k_weights.reshape(-1, 1)
+    return weighted.view(tokens, top_k, -1).sum(dim=1).to(hidden_states.dtype)
