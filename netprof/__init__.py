@@ -5,12 +5,17 @@
 >>> analysis.totals.mult_adds
 >>> result = netprof.run(model, x, timing=netprof.TimingOptions(repeat=20))
 >>> result.timing.disagreements[0].describe()
+>>> netprof.register_formula("mylib::flash_attn", my_cost)  # my_cost(call: netprof.OpCall) -> netprof.Cost
 """
 
 from netprof.analysis import Analysis
+from netprof.capture.ir import OpCall, TensorMeta
 from netprof.capture.run import CaptureError
 from netprof.capture.workload import Forward, Workload
 from netprof.costs import CONVENTIONS
+from netprof.costs.custom import register_formula
+from netprof.costs.registry import FormulaPluginError
+from netprof.costs.types import Category, Cost
 from netprof.environment import __version__
 from netprof.errors import NetprofError
 from netprof.pipeline import Result, analyze, run
@@ -20,12 +25,18 @@ __all__ = [
     "CONVENTIONS",
     "Analysis",
     "CaptureError",
+    "Category",
+    "Cost",
+    "FormulaPluginError",
     "Forward",
     "NetprofError",
+    "OpCall",
     "Result",
+    "TensorMeta",
     "TimingOptions",
     "Workload",
     "__version__",
     "analyze",
+    "register_formula",
     "run",
 ]

@@ -6,16 +6,25 @@ Ops without a formula fall back on what the ATen schema says about them: a view
 is free, a ``pointwise``-tagged op is element-wise, a ``reduction``-tagged op is
 a reduction, and a ``view_copy`` (the copying twin of a view that functionalized
 graphs use) moves data. Anything else is *uncounted*: reported, never silently zero.
+
+Users add formulas for ops netprof cannot know (``torch.library`` custom ops) through
+``netprof.register_formula`` (``netprof.costs.custom``), which writes to this same
+registry, and packages through the ``netprof.formulas`` entry point group: each entry
+point names a callable taking no arguments that calls ``netprof.register_formula``.
+Those are loaded once, on the first ``lookup`` (or ``register_formula``), never at import.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
 
 import torch
 
 from netprof.capture.ir import OpCall
 from netprof.costs.types import Category, Cost
+from netprof.errors import NetprofError, one_line
 
 Formula = Callable[[OpCall], Cost]
 
@@ -23,21 +32,86 @@ _FORMULAS: dict[torch._ops.OpOverloadPacket, Formula] = {}
 # lookup() per overload, remembered: the schema tags are slow to read. Emptied on registration.
 _RESOLVED: dict[torch._ops.OpOverload, Formula | None] = {}
 
+ENTRY_POINT_GROUP = "netprof.formulas"
+_plugins_pending = True  # until every entry point of the group has registered its formulas
+_loading = False  # True while the entry points run (they call register_formula, which loads them)
+_LOADED: set[tuple[str, str]] = set()  # (name, value) of every entry point that ran
+_PLUGIN_LOCK = threading.RLock()
 
-def formula(*packets: torch._ops.OpOverloadPacket) -> Callable[[Formula], Formula]:
-    """Register ``fn`` as the cost formula of every overload of ``packets``."""
+
+class FormulaPluginError(NetprofError):
+    """A ``netprof.formulas`` entry point that failed to load or to register its formulas."""
+
+
+def formula(*packets: torch._ops.OpOverloadPacket, replace: bool = False) -> Callable[[Formula], Formula]:
+    """Register ``fn`` as the cost formula of every overload of ``packets``.
+
+    A packet that already has a formula is an error, unless ``replace`` is true.
+    """
 
     def register(fn: Formula) -> Formula:
         # Check every packet before registering any, so a failed call leaves the registry unchanged.
         for index, packet in enumerate(packets):
-            if packet in _FORMULAS or packet in packets[:index]:
+            if packet in packets[:index]:
                 raise ValueError(f"a cost formula for {packet} is already registered")
+            if packet in _FORMULAS and not replace:
+                raise ValueError(
+                    f"a cost formula for {packet} is already registered ({_origin(_FORMULAS[packet])}); "
+                    "pass replace=True to replace it"
+                )
         for packet in packets:
             _FORMULAS[packet] = fn
         _RESOLVED.clear()
         return fn
 
     return register
+
+
+def _origin(fn: Formula) -> str:
+    """``"netprof.costs.matmul.mm"``: where a registered formula was defined."""
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+def load_plugins() -> None:
+    """Run every ``netprof.formulas`` entry point not yet run; a failing one raises ``FormulaPluginError``.
+
+    A failed entry point leaves no formula of its own behind and is tried again on the next
+    call, so the error is raised until the package is fixed or uninstalled, never swallowed.
+    """
+    global _plugins_pending, _loading
+    with _PLUGIN_LOCK:
+        if not _plugins_pending or _loading:
+            return
+        _loading = True
+        try:
+            for point in entry_points(group=ENTRY_POINT_GROUP):
+                key = (point.name, point.value)
+                if key not in _LOADED:
+                    _run_plugin(point)
+                    _LOADED.add(key)
+            _plugins_pending = False
+        finally:
+            _loading = False
+
+
+def _run_plugin(point: EntryPoint) -> None:
+    saved = dict(_FORMULAS)
+    try:
+        register = point.load()
+        if not callable(register):
+            raise TypeError(f"{type(register).__name__} object is not callable")
+        register()
+    except BaseException as error:
+        _FORMULAS.clear()
+        _FORMULAS.update(saved)
+        _RESOLVED.clear()
+        if not isinstance(error, Exception):  # KeyboardInterrupt, a --timeout: not the plugin's fault
+            raise
+        raise FormulaPluginError(
+            f"cost formula plugin {point.name!r} ({point.value}, entry point group {ENTRY_POINT_GROUP}) "
+            f"failed: {one_line(error)}"
+        ) from error
 
 
 def elementwise_cost(call: OpCall) -> Cost:
@@ -54,6 +128,8 @@ def lookup(func: torch._ops.OpOverload) -> Formula | None:
     try:
         return _RESOLVED[func]
     except KeyError:
+        if _plugins_pending:
+            load_plugins()
         found = _RESOLVED[func] = _resolve(func)
         return found
 
@@ -82,5 +158,5 @@ def _copy_cost(call: OpCall) -> Cost:
 
 
 def registered() -> frozenset[torch._ops.OpOverloadPacket]:
-    """Every packet with an explicit formula (for tests and docs)."""
+    """Every packet with an explicit formula (for tests and docs); entry points are not loaded for it."""
     return frozenset(_FORMULAS)
