@@ -158,7 +158,7 @@ def example_inputs(
     config: Any, shapes: list[tuple[int, ...]] | None, dtype: torch.dtype, device: str
 ) -> tuple:
     """The natural input of the configuration's model: token ids for text, pixels for vision."""
-    if getattr(config, "image_size", None) and getattr(config, "num_channels", None):
+    if _is_vision(config):
         size = config.image_size
         height, width = (size, size) if isinstance(size, int) else size
         shape = shapes[0] if shapes else (1, config.num_channels, height, width)
@@ -174,6 +174,16 @@ def example_inputs(
         f"netprof does not know the natural input of a {config.model_type!r} model: "
         "write a builder that returns (model, args, kwargs)"
     )
+
+
+def takes_token_ids(spec: str) -> bool:
+    """Whether the ``hf:`` spec's model is a text model, fed token ids (read from its config only)."""
+    config = read_config(spec.removeprefix(PREFIX))
+    return not _is_vision(config) and bool(getattr(config.get_text_config(), "vocab_size", None))
+
+
+def _is_vision(config: Any) -> bool:
+    return bool(getattr(config, "image_size", None) and getattr(config, "num_channels", None))
 
 
 def load(spec: str, shapes: list[tuple[int, ...]] | None, auto_class: str | None, device: str) -> HFModel:

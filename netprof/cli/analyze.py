@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from netprof import pipeline
-from netprof.cli import common
+from netprof.cli import common, generation
 from netprof.prediction import profile as profiles
 from netprof.report import json_report, markdown, prediction, text
 from netprof.report.crosscheck import render_crosscheck
@@ -33,11 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot",
         type=Path,
         metavar="DIR",
-        help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR",
+        help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR; "
+        "with --decode: the per-token decode and prefill-vs-decode roofline chart",
     )
+    generation.add_arguments(parser)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    if generation.wanted(args):
+        return generation.run(args, out, err)
     spec = args.spec or common.DEFAULT_SPEC
     if args.plot is not None and not args.time:
         raise TimingError("--plot charts measured times: add --time")
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             timing=common.timing_options(args),
             notes=() if args.spec else (common.default_spec_note("analyzing"),),
             weights=args.crosscheck is not None,
+            hf_class=args.hf_class,
         )
     if result.timing is not None:
         result = _with_cached_prediction(result, err)

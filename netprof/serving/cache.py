@@ -1,0 +1,76 @@
+"""A causal language model's KV cache, found by the calling convention transformers uses.
+
+The forward takes the cache as ``cache=`` (transformers 5.x) or
+``past_key_values=`` (earlier versions, and ``examples/llama.py``), and
+``use_cache=True`` makes it return one: as the output's ``cache`` or
+``past_key_values``. A model whose forward takes neither cannot decode.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from netprof.errors import NetprofError
+
+CACHE_ARGUMENTS = ("cache", "past_key_values")
+# How deep the walk over a cache object's attributes goes: DynamicCache -> layers -> layer -> keys.
+_DEPTH = 4
+
+
+class DecodeError(NetprofError):
+    """The model cannot be decoded token by token (no KV cache), or the request is impossible."""
+
+
+def cache_argument(model: nn.Module) -> str | None:
+    """The name of the forward's KV-cache argument; None when it takes none."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return None
+    return next((name for name in CACHE_ARGUMENTS if name in parameters), None)
+
+
+def takes_use_cache(model: nn.Module) -> bool:
+    try:
+        return "use_cache" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def cache_of(output: Any) -> Any:
+    """The KV cache a forward returned with ``use_cache=True``; None when it returned none."""
+    for name in CACHE_ARGUMENTS:
+        found = getattr(output, name, None)
+        if found is not None:
+            return found
+    return None
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes held by the tensors of a cache object (each tensor once), found by walking its attributes."""
+    seen: set[int] = set()
+    total = 0
+    pending: list[tuple[Any, int]] = [(cache, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, torch.Tensor):
+            if id(value) not in seen:
+                seen.add(id(value))
+                total += value.numel() * value.element_size()
+            continue
+        if depth > _DEPTH or value is None or isinstance(value, (str, bytes, int, float, bool)):
+            continue
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        elif hasattr(value, "__dict__"):
+            children = list(vars(value).values())
+        else:
+            continue
+        pending.extend((child, depth + 1) for child in children)
+    return total

@@ -1,0 +1,166 @@
+"""The generation report: phases side by side, decode per token, and where FLOPs and bytes disagree.
+
+The same rows feed the terminal table, the markdown table and the JSON ``phases``
+list, so the three never say different things.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from netprof import units
+from netprof.report import json_report
+from netprof.serving.phases import DECODE, GenerationAnalysis, Phase, StepCost, as_dict
+from netprof.serving.predict import Roofline, ServingPrediction, describe
+
+_ROWS: tuple[tuple[str, Callable[[StepCost], str]], ...] = (
+    ("mult_adds", lambda step: units.count(step.mult_adds)),
+    ("flops", lambda step: units.count(step.flops)),
+    ("memory access", lambda step: units.nbytes(step.mem_access_bytes)),
+    ("weights read", lambda step: units.nbytes(step.weight_bytes)),
+    ("KV cache read", lambda step: units.nbytes(step.kv_read_bytes)),
+    ("KV cache written", lambda step: units.nbytes(step.kv_write_bytes)),
+    ("flop/byte", lambda step: f"{step.intensity:.2f}"),
+)
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    tokens: int
+    step: StepCost
+    kv_cache_bytes: int
+    seconds: float | None = None
+    bound: str = ""
+
+
+def _columns(generation: GenerationAnalysis, prediction: ServingPrediction | None) -> list[_Column]:
+    """The prefill, the whole decode, and its first and last steps."""
+    timed = {} if prediction is None else {phase.name: phase for phase in prediction.phases}
+    columns = []
+    for phase in generation.phases:
+        predicted = timed.get(phase.name)
+        header = phase.name if phase.name != DECODE else f"decode, {len(phase.steps):,} steps"
+        columns.append(
+            _Column(
+                header,
+                phase.batch * phase.tokens,
+                phase.total,
+                phase.kv_cache_bytes,
+                None if predicted is None else predicted.seconds,
+                "" if predicted is None else predicted.bound,
+            )
+        )
+    decode = generation.decode
+    if decode is not None:
+        predicted = timed.get(DECODE)
+        for label, index in (("first", 0), ("last", -1)):
+            step = decode.steps[index]
+            seconds = None if predicted is None else predicted.per_step_s[index]
+            header = f"{label} step (context {step.context:,})"
+            columns.append(_Column(header, decode.batch, step, step.kv_read_bytes, seconds))
+    return columns
+
+
+def rows(
+    generation: GenerationAnalysis, prediction: ServingPrediction | None
+) -> tuple[list[str], list[list[str]]]:
+    """The header and one row per count, a column per pass; with predicted time and bound."""
+    columns = _columns(generation, prediction)
+    table = [["tokens", *(f"{column.tokens:,}" for column in columns)]]
+    table += [[name, *(show(column.step) for column in columns)] for name, show in _ROWS]
+    table.append(["KV cache after", *(units.nbytes(column.kv_cache_bytes) for column in columns)])
+    if prediction is not None:
+        table.append(["predicted time", *(units.seconds(column.seconds) for column in columns)])
+        table.append(["bound", *(column.bound for column in columns)])
+    return ["", *(column.header for column in columns)], table
+
+
+def _per_token(phase: Phase, name: str) -> float:
+    return getattr(phase.total, name) / (phase.batch * phase.tokens)
+
+
+def verdict(
+    generation: GenerationAnalysis, prediction: ServingPrediction | None, roofline: Roofline | None
+) -> list[str]:
+    """Where FLOPs and memory access give opposite answers: prefill against decode, per token."""
+    prefill, decode = generation.prefill, generation.decode
+    lines = []
+    if decode is not None:
+        flops_p, flops_d = _per_token(prefill, "flops"), _per_token(decode, "flops")
+        bytes_p, bytes_d = _per_token(prefill, "mem_access_bytes"), _per_token(decode, "mem_access_bytes")
+        lines.append(
+            f"Per generated token, prefill does {units.count(flops_p)} flops and decode {units.count(flops_d)} "
+            f"({flops_d / flops_p:.2f}x): FLOPs say a decoded token costs about what a prompt token does."
+        )
+        lines.append(
+            f"Decode moves {units.nbytes(bytes_d)} per token against prefill's {units.nbytes(bytes_p)} "
+            f"({bytes_d / bytes_p:,.0f}x): arithmetic intensity {decode.total.intensity:.1f} flop/byte against "
+            f"{prefill.total.intensity:.1f}. Memory access says decode is the slow phase; at small batch it is."
+        )
+    if roofline is not None:
+        lines.append(f"The device's ridge point is {roofline.ridge:.0f} flop/byte ({roofline.describe()}).")
+    if prediction is not None:
+        bounds = ", ".join(f"{phase.name} {phase.bound}-bound" for phase in prediction.phases)
+        lines.append(f"Predicted: {describe(prediction)}; {bounds}.")
+    return lines
+
+
+def render(
+    generation: GenerationAnalysis,
+    console: Console,
+    prediction: ServingPrediction | None = None,
+    roofline: Roofline | None = None,
+) -> None:
+    header, body = rows(generation, prediction)
+    table = Table(title=f"{generation.model}: prefill and decode", title_justify="left")
+    for index, column in enumerate(header):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in body:
+        table.add_row(*row)
+    console.print(table)
+    for line in (*verdict(generation, prediction, roofline), *generation.notes):
+        console.print(line)
+
+
+def markdown(
+    generation: GenerationAnalysis,
+    prediction: ServingPrediction | None = None,
+    roofline: Roofline | None = None,
+) -> str:
+    header, body = rows(generation, prediction)
+    lines = [
+        "## Prefill and decode",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    lines += ["", *verdict(generation, prediction, roofline), ""]
+    lines += [f"- {note}" for note in generation.notes]
+    return "\n".join(lines) + "\n"
+
+
+def json_document(generation: GenerationAnalysis, prediction: ServingPrediction | None = None) -> str:
+    """The analysis JSON of the prefill pass, with the ``phases`` list (and the prediction) added."""
+    document = json.loads(json_report.dumps(generation.prefill_analysis))
+    predicted = {} if prediction is None else {phase.name: phase for phase in prediction.phases}
+    phases = []
+    for phase in generation.phases:
+        entry = as_dict(phase)
+        if phase.name in predicted:
+            entry["prediction"] = {
+                "seconds": predicted[phase.name].seconds,
+                "bound": predicted[phase.name].bound,
+            }
+        phases.append(entry)
+    document["phases"] = phases
+    document["generation_notes"] = list(generation.notes)
+    if prediction is not None:
+        document["serving"] = prediction.as_dict()
+    return json.dumps(document, indent=2) + "\n"
