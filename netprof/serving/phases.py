@@ -250,6 +250,11 @@ def analyze_generation(
     prefill_analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
     prefill_step = _step_cost(model, prefill_analysis, prefill, workload.cache_sizes[-1])
     prefill_phase = Phase(PREFILL, batch, prefill, (prefill_step,), prefill_step.kv_read_bytes)
+    if decode and not prefill_step.kv_read_bytes:
+        raise DecodeError(
+            f"--decode needs a KV cache: {type(model).__name__} returned none from a forward with use_cache=True "
+            "(an encoder?)"
+        )
     if not decode:
         return GenerationAnalysis(name, prefill_analysis, prefill_phase, None, (), ())
     costs, captured, decode_notes = decode_steps(
