@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netprof import units
+from netprof.costs import Category
 from netprof.report import json_report
 from netprof.serving.phases import DECODE, GenerationAnalysis, Phase, StepCost, as_dict
 from netprof.serving.predict import Roofline, ServingPrediction, describe
@@ -103,12 +104,29 @@ def verdict(
             f"({bytes_d / bytes_p:,.0f}x): arithmetic intensity {decode.total.intensity:.1f} flop/byte against "
             f"{prefill.total.intensity:.1f}. Memory access says decode is the slow phase; at small batch it is."
         )
+    lines += _unfused_attention(generation)
     if roofline is not None:
         lines.append(f"The device's ridge point is {roofline.ridge:.0f} flop/byte ({roofline.describe()}).")
     if prediction is not None:
         bounds = ", ".join(f"{phase.name} {phase.bound}-bound" for phase in prediction.phases)
         lines.append(f"Predicted: {describe(prediction)}; {bounds}.")
     return lines
+
+
+def _unfused_attention(generation: GenerationAnalysis) -> list[str]:
+    """A warning when unfused attention (the math path) dominates the prefill's memory access."""
+    analysis = generation.prefill_analysis
+    attention = analysis.categories.get(str(Category.ATTENTION))
+    total = analysis.totals.mem_access_bytes
+    if attention is None or not total or attention.mem_access_bytes < total / 4:
+        return []
+    line = (
+        f"Attention is {units.share(attention.mem_access_bytes, total)} of the prefill's memory access "
+        f"({units.nbytes(attention.mem_access_bytes)}): it ran unfused (the math path, as on meta), writing and "
+        "reading its score matrices. A fused (flash) kernel moves only Q, K, V and the output; every number here "
+        "counts the unfused path."
+    )
+    return [line]
 
 
 def render(
