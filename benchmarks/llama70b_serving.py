@@ -63,7 +63,7 @@ def child() -> None:
     imported = time.perf_counter()
     loaded, _ = pipeline.load_on_meta(f"hf:{CONFIG}", [(1, PROMPT)])
     built = time.perf_counter()
-    generation = analyze_generation(loaded.model, prefill=PROMPT, decode=STEPS, mode="auto")
+    generation = analyze_generation(loaded.model, prefill=PROMPT, decode=STEPS)
     done = time.perf_counter()
     decode = generation.decode
     print(

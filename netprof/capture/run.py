@@ -121,8 +121,18 @@ def _run_meta(model: nn.Module, workload: Workload) -> Recorder:
 def _run_fake(model: nn.Module, workload: Workload) -> Recorder:
     recorder = Recorder(model)
     with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
-        fake_inputs = tree_map_only(torch.Tensor, fake_mode.from_tensor, workload.inputs)
-        _substitute(model, fake_mode.from_tensor)
+
+        def fake(tensor: torch.Tensor) -> torch.Tensor:
+            """A fake twin; of a meta tensor, one on the CPU, so that ops dispatch as a real CPU run
+            does (``scaled_dot_product_attention`` to its fused kernel, not the math path meta takes)."""
+            if not tensor.is_meta:
+                return fake_mode.from_tensor(tensor)
+            with fake_mode:
+                twin = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype, device="cpu")
+            return twin.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else twin
+
+        fake_inputs = tree_map_only(torch.Tensor, fake, workload.inputs)
+        _substitute(model, fake)
         _record(model, workload, fake_inputs, recorder)
     return recorder
 

@@ -77,7 +77,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     prefill = args.prefill or huggingface.DEFAULT_TOKENS[1]
     with err.status(f"building {spec} ...", spinner="dots"):
         loaded, built_on_cpu = pipeline.load_on_meta(spec, [(args.batch, prefill)], hf_class=args.hf_class)
-    mode = "auto" if built_on_cpu else pipeline.DEVICES[args.device]
+    # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
+    mode = "fake" if args.device == "auto" else pipeline.DEVICES[args.device]
     with err.status(
         f"capturing the prefill of {prefill} tokens and {args.decode} decode steps ...", spinner="dots"
     ):

@@ -183,7 +183,7 @@ def decode_steps(
     prompt: int,
     steps: int,
     *,
-    mode: str = "auto",
+    mode: str = "fake",
     name: str = "model",
     exhaustive: bool = False,
     progress: Callable[[Iterable[int]], Iterable[int]] = iter,
@@ -228,13 +228,17 @@ def analyze_generation(
     batch: int = 1,
     prefill: int = 512,
     decode: int = 0,
-    mode: str = "auto",
+    mode: str = "fake",
     name: str | None = None,
     notes: tuple[str, ...] = (),
     exhaustive: bool = False,
     progress: Callable[[Iterable[int]], Iterable[int]] = iter,
 ) -> GenerationAnalysis:
-    """The prompt pass of ``prefill`` tokens and ``decode`` steps that reuse the model's own KV cache."""
+    """The prompt pass of ``prefill`` tokens and ``decode`` steps that reuse the model's own KV cache.
+
+    ``mode`` is the capture mode; the default, fake tensors on the CPU, runs no weight and
+    dispatches attention to the fused kernel a real run uses (meta takes the unfused math path).
+    """
     if batch < 1 or prefill < 1 or decode < 0:
         raise DecodeError(
             f"--batch and --prefill must be at least 1 and --decode at least 0 (got {batch}, {prefill}, {decode})"
