@@ -259,14 +259,21 @@ def analyze_generation(
             f"--decode needs a KV cache: {type(model).__name__} returned none from a forward with use_cache=True "
             "(an encoder?)"
         )
+    capture_notes = (
+        (
+            "captured on fake CPU tensors: no weight ran, and attention dispatched to its fused kernel as a real run's",
+        )
+        if prefill_analysis.mode == "fake"
+        else ()
+    )
     if not decode:
-        return GenerationAnalysis(name, prefill_analysis, prefill_phase, None, (), ())
+        return GenerationAnalysis(name, prefill_analysis, prefill_phase, None, (), capture_notes)
     costs, captured, decode_notes = decode_steps(
         model, batch, prefill, decode, mode=mode, name=name, exhaustive=exhaustive, progress=progress
     )
     decode_phase = Phase(DECODE, batch, decode, tuple(costs), costs[-1].kv_read_bytes)
     return GenerationAnalysis(
-        name, prefill_analysis, prefill_phase, decode_phase, tuple(captured), decode_notes
+        name, prefill_analysis, prefill_phase, decode_phase, tuple(captured), capture_notes + decode_notes
     )
 
 
