@@ -4,14 +4,19 @@ Each case must exit 2 with exactly one line on stderr that names the cause, prin
 write or change no file (the working directory and the cache are compared before and after).
 """
 
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 from cli_runner import run
 
+from netprof.capture import huggingface
+
 ROOT = Path(__file__).parents[1]
 MODELS = f"{ROOT}/tests/fixtures/models.py"
 RELIABILITY = f"{ROOT}/tests/fixtures/reliability.py"
+LLAMA = f"{ROOT}/examples/llama.py:llama_tiny"
 
 FILES = {
     "bad.toml": "[tool.netprof\nmodels = [",
@@ -26,6 +31,8 @@ FILES = {
     "profile-v0.json": '{"schema": "netprof.profile/0"}\n',
     "profile-corrupt.json": '{"schema": "netprof.profile/1", "kinds": ',
     "a-file": "",
+    "zorblax/config.json": '{"model_type": "zorblax"}\n',
+    "no-model-type/config.json": '{"hidden_size": 64, "num_hidden_layers": 2}\n',
 }
 
 CASES = [
@@ -52,6 +59,16 @@ CASES = [
     (["analyze", f"{MODELS}:tiny", "--depth", "deep"], "invalid int value: 'deep'"),
     (["analyze", f"{MODELS}:tiny", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["analyze", f"{RELIABILITY}:wide_wrong_input", "--device", "fake"], "failed on fake tensors"),
+    # analyze: prefill and decode (language models)
+    (["analyze", "netprof.zoo:shufflenet_v2", "--decode", "4"], "--decode needs a KV cache: ShuffleNetV2"),
+    (
+        ["analyze", LLAMA, "--decode", "4", "--peak-tflops", "100"],
+        "--peak-tflops and --bandwidth-gbs go together",
+    ),
+    (["analyze", LLAMA, "--decode", "4", "--time"], "--time and --crosscheck analyze one forward pass"),
+    (["analyze", LLAMA, "--decode", "4", "--input", "1,8"], "use --batch and --prefill, not --input"),
+    (["analyze", LLAMA, "--prefill", "0"], "expected a positive int"),
+    (["analyze", f"{MODELS}:tiny", "--peak-tflops", "100", "--bandwidth-gbs", "900"], "use netprof predict"),
     # check: configuration, baselines, rules
     (["check", f"{MODELS}:tiny", "--config", "bad.toml"], "bad.toml: invalid TOML"),
     (["check", f"{MODELS}:tiny", "--config", "wrong-type.toml"], "models"),
@@ -93,14 +110,31 @@ CASES = [
 ]
 
 
+# hf: specs: transformers reads the configs (the tiny Llama and BERT ones are written per test).
+HF_CASES = [
+    (["analyze", "hf:/nonexistent"], "no Hugging Face config at /nonexistent"),
+    (["analyze", "hf:zorblax"], "does not know the architecture 'zorblax'"),
+    (["analyze", "hf:no-model-type"], "no-model-type/config.json has no model_type"),
+    (["analyze", "hf:bert", "--decode", "4"], "--decode needs a KV cache: BertModel"),
+    (["analyze", "hf:llama", "--hf-class", "NotAClass"], "unknown --hf-class 'NotAClass'"),
+]
+# netprof bugs, reported: huggingface._dtype reads the deprecated config.torch_dtype, and for a model that
+# returns no cache serving.cache.cache_of reads the deprecated output.past_key_values, so transformers logs
+# two deprecation warnings on stderr before the error line.
+def _params(cases):
+    ids = [" ".join(argv)[:60] for argv, _ in cases]
+    return [pytest.param(*case, id=id_) for case, id_ in zip(cases, ids)]
+
+
 def _snapshot(root: Path) -> dict[str, tuple[int, float]]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime) for p in sorted(root.rglob("*"))}
 
 
-@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
-def test_bad_input_is_one_line_exit_2_and_changes_no_file(argv, message, capsys, tmp_path, monkeypatch):
+def _assert_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch, setup=lambda root: None):
     for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text)
+    setup(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     before = _snapshot(tmp_path)
@@ -112,6 +146,76 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(argv, message, capsys,
     assert message in lines[0]
     assert "Traceback" not in err
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_no_file(argv, message, capsys, tmp_path, monkeypatch):
+    _assert_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch)
+
+
+def _hf_configs(root: Path) -> None:
+    """A tiny causal Llama and a tiny BERT encoder, saved by transformers' own config classes."""
+    import transformers
+
+    transformers.LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=176,
+        architectures=["LlamaForCausalLM"],
+    ).save_pretrained(root / "llama")
+    transformers.BertConfig(
+        vocab_size=128,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        architectures=["BertModel"],
+    ).save_pretrained(root / "bert")
+
+
+class _ToStderr(logging.Handler):
+    """A log record as one line on whatever ``sys.stderr`` is when it is emitted (the test's capture)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+@pytest.fixture
+def transformers_warnings():
+    """transformers' warnings as a fresh ``netprof`` process prints them: on stderr, each once (in a test
+    session they would go to the stream of whichever test configured transformers first, once a session)."""
+    hf_logging = pytest.importorskip(
+        "transformers.utils.logging", reason="the hf extra: pip install 'netprof[hf]'"
+    )
+    logging.Logger.warning_once.cache_clear()
+    handler = _ToStderr()
+    hf_logging.disable_default_handler()
+    hf_logging.add_handler(handler)
+    yield
+    hf_logging.remove_handler(handler)
+    hf_logging.enable_default_handler()
+
+
+@pytest.mark.hf
+@pytest.mark.parametrize(("argv", "message"), _params(HF_CASES))
+def test_bad_hf_input_is_one_line_exit_2_and_changes_no_file(
+    argv, message, capsys, tmp_path, monkeypatch, transformers_warnings
+):
+    _assert_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch, setup=_hf_configs)
+
+
+INSTALL = "hf: specs need the transformers package: pip install 'netprof[hf]'"
+
+
+def test_without_transformers_an_hf_spec_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)  # ``import transformers`` now fails
+    with pytest.raises(huggingface.HFError) as raised:
+        huggingface.transformers_module()
+    assert str(raised.value) == INSTALL
+    _assert_one_line_exit_2(["analyze", "hf:llama", "--decode", "4"], INSTALL, capsys, tmp_path, monkeypatch)
 
 
 def test_the_corpus_is_at_least_forty_cases_across_the_commands():

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from netprof import datafiles
+from netprof.capture.run import quiet_library_logs
 from netprof.errors import NetprofError, one_line
 
 PREFIX = "hf:"
@@ -78,7 +79,8 @@ def read_config(path: str) -> Any:
     if not model_type:
         raise HFError(f"{found} has no model_type: not a transformers model configuration")
     try:
-        return transformers.AutoConfig.from_pretrained(str(found), local_files_only=True)
+        with quiet_library_logs():
+            return transformers.AutoConfig.from_pretrained(str(found), local_files_only=True)
     except (ValueError, KeyError, OSError) as error:
         if model_type not in transformers.CONFIG_MAPPING:
             raise HFError(
@@ -109,7 +111,8 @@ def _auto_class(transformers: ModuleType, config: Any, requested: str | None) ->
 
 
 def _dtype(config: Any) -> torch.dtype:
-    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    # transformers 5 reads a config.json's torch_dtype into dtype (and warns on the old name).
+    declared = getattr(config, "dtype", None)
     if isinstance(declared, str):
         declared = getattr(torch, declared, None)
     return declared if isinstance(declared, torch.dtype) else torch.float32
@@ -138,7 +141,7 @@ def build(
         options["experts_implementation"] = EVEN_ROUTING
     context = torch.device("meta") if device == "meta" else contextlib.nullcontext()
     try:
-        with context:
+        with context, quiet_library_logs():
             model = auto.from_config(config, **options)
     except Exception as error:
         raise HFError(f"{auto.__name__} cannot build {config_file(path)}: {one_line(error)}") from error

@@ -168,8 +168,9 @@ def needs_data(error: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def quiet_torch_logs() -> Iterator[None]:
-    """PyTorch's own loggers silenced: a failed fake-tensor op logs its traceback before raising.
+def quiet_library_logs() -> Iterator[None]:
+    """PyTorch's and transformers' loggers silenced: a failed fake-tensor op logs its traceback
+    before raising, and transformers warns of its own deprecations on every model it builds or runs.
 
     Left as they are when the ``netprof`` logger is at DEBUG (the command line's ``--debug``).
     """
@@ -177,7 +178,8 @@ def quiet_torch_logs() -> Iterator[None]:
         yield
         return
     loggers = [
-        logging.getLogger(name) for name in ("torch._subclasses.fake_tensor", "torch.fx", "torch._dynamo")
+        logging.getLogger(name)
+        for name in ("torch._subclasses.fake_tensor", "torch.fx", "torch._dynamo", "transformers")
     ]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
@@ -213,7 +215,7 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     failures: list[str] = []
     for attempt in attempts:
         try:
-            with _prepared(model, workload), quiet_torch_logs():
+            with _prepared(model, workload), quiet_library_logs():
                 recorder = _RUNNERS[attempt](model, workload)
         except Exception as error:
             said = str(error) if isinstance(error, OpFailed) else one_line(error)

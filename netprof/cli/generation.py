@@ -51,11 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    """Whether ``analyze`` should count prefill and decode rather than one forward pass."""
-    if args.prefill is not None or args.decode:
-        return True
+    """Whether ``analyze`` should count prefill and decode rather than one forward pass.
+
+    The flags that only mean something for prefill and decode are refused on one forward pass.
+    """
     spec = args.spec or ""
-    return huggingface.is_hf_spec(spec) and not args.input and huggingface.takes_token_ids(spec)
+    if args.prefill is not None or args.decode or args.batch != 1:
+        return True
+    if huggingface.is_hf_spec(spec) and not args.input and huggingface.takes_token_ids(spec):
+        return True
+    if args.peak_tflops is not None or args.bandwidth_gbs is not None or args.predict is not None:
+        raise DecodeError(
+            "--predict, --peak-tflops and --bandwidth-gbs predict prefill and decode: add --prefill "
+            "(for one forward pass, use netprof predict)"
+        )
+    return False
 
 
 def _device(args: argparse.Namespace) -> Roofline | None:
@@ -75,6 +85,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     roofline = _device(args)
     profile = common.predict_profile(args)
     prefill = args.prefill or huggingface.DEFAULT_TOKENS[1]
+    defaults = () if args.prefill else (f"no --prefill given: a {prefill}-token prompt",)
     with err.status(f"building {spec} ...", spinner="dots"):
         loaded, built_on_cpu = pipeline.load_on_meta(spec, [(args.batch, prefill)], hf_class=args.hf_class)
     # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
@@ -89,7 +100,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             decode=args.decode,
             mode=mode,
             name=spec,
-            notes=loaded.notes + built_on_cpu,
+            notes=defaults + loaded.notes + built_on_cpu,
             progress=lambda steps: track(steps, description="decode steps", console=err, transient=True),
         )
     device = roofline or profile

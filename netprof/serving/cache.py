@@ -42,10 +42,15 @@ def takes_use_cache(model: nn.Module) -> bool:
 
 
 def cache_of(output: Any) -> Any:
-    """The KV cache a forward returned with ``use_cache=True``; None when it returned none."""
+    """The KV cache a forward returned with ``use_cache=True``; None when it returned none.
+
+    An output that declares a ``cache`` field (transformers 5) is not asked for
+    ``past_key_values``, its deprecated alias, which warns.
+    """
+    fields = getattr(type(output), "__dataclass_fields__", {})
     for name in CACHE_ARGUMENTS:
         found = getattr(output, name, None)
-        if found is not None:
+        if found is not None or name in fields:
             return found
     return None
 
