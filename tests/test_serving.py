@@ -255,3 +255,57 @@ def test_the_example_llama_decodes_with_its_own_cache() -> None:
 
     assert [s.mult_adds for s in generation.decode.steps] == [mult_adds(1, PROMPT + k) for k in range(1, 6)]
     assert generation.decode.kv_cache_bytes == 2 * config.n_layers * kv_dim * (PROMPT + STEPS) * FLOAT32
+
+
+def test_a_device_profile_times_each_phase_as_the_sum_of_its_predicted_passes(tmp_path: Path) -> None:
+    from netprof.prediction import predict as predict_latency
+    from test_prediction import hand_profile
+
+    generation = analyze_generation(_llama(tmp_path), prefill=PROMPT, decode=STEPS)
+    profile = hand_profile()
+    prediction = predict_generation(generation, profile)
+    assert prediction.time_to_first_token_s == predict_latency(generation.prefill_analysis, profile).latency_s
+    captured = dict(generation.captured_steps)
+    first, last = PROMPT + 1, PROMPT + STEPS
+    decode = prediction.phases[1]
+    assert decode.per_step_s[0] == predict_latency(captured[first], profile).latency_s
+    assert decode.per_step_s[-1] == predict_latency(captured[last], profile).latency_s
+    assert decode.seconds == pytest.approx(sum(decode.per_step_s))
+    assert prediction.device.startswith("profile ")
+
+
+def test_a_vision_transformer_config_gets_pixels_of_its_image_size(tmp_path: Path) -> None:
+    from netprof import pipeline
+
+    config = transformers.ViTConfig(
+        hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=HEADS, intermediate_size=128, image_size=32,
+        patch_size=8, num_channels=3, architectures=["ViTModel"],
+    )  # fmt: skip
+    config.save_pretrained(tmp_path)
+    assert not huggingface.takes_token_ids(f"hf:{tmp_path}")
+    loaded, result = pipeline.load_and_run(f"hf:{tmp_path}")
+    assert tuple(loaded.inputs[0].shape) == (1, 3, 32, 32)
+    patches = (32 // 8) ** 2
+    tokens = patches + 1  # and the class token
+    embed = patches * 3 * 8 * 8 * HIDDEN
+    layer = tokens * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * 128) + 2 * tokens * tokens * HIDDEN
+    pooler = HIDDEN * HIDDEN
+    assert result.analysis.totals.mult_adds == embed + layer + pooler
+
+
+def test_a_builder_returning_args_and_kwargs_passes_the_keywords(tmp_path: Path) -> None:
+    from netprof import pipeline
+
+    source = tmp_path / "masked.py"
+    source.write_text(
+        "import torch\n"
+        "from torch import nn\n"
+        "class Scaled(nn.Module):\n"
+        "    def forward(self, x, *, scale):\n"
+        "        return x @ x.T * scale\n"
+        "def build():\n"
+        "    return Scaled(), (torch.ones(3, 5),), {'scale': torch.tensor(2.0)}\n"
+    )
+    loaded, result = pipeline.load_and_run(f"{source}:build")
+    assert set(loaded.kwargs) == {"scale"}
+    assert result.analysis.totals.mult_adds == 3 * 5 * 3
