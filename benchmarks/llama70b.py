@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import fresh_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "llama70b.json"
@@ -35,12 +32,6 @@ PEAK_RSS_LIMIT_BYTES = 2_000_000_000  # 2 GB, the stricter reading of the requir
 EXPECTED_MULT_ADDS = 303_439_439_462_400
 
 
-def _rss_bytes() -> int:
-    # ru_maxrss is in KiB on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
 def child() -> None:
     """One repetition; prints one JSON line on stdout."""
     import torch
@@ -50,12 +41,12 @@ def child() -> None:
     sys.path.insert(0, str(ROOT / "examples"))
     import llama
 
-    rss_after_import = _rss_bytes()
+    rss_after_import = fresh_processes.peak_rss_bytes()
     start = time.perf_counter()
     with torch.device("meta"):
         model, tokens = llama.llama70b()
     built = time.perf_counter()
-    rss_after_build = _rss_bytes()
+    rss_after_build = fresh_processes.peak_rss_bytes()
     analysis = netprof.analyze(model, tokens, mode="meta")
     done = time.perf_counter()
     print(
@@ -64,7 +55,7 @@ def child() -> None:
                 "build_s": built - start,
                 "analysis_s": done - built,
                 "build_and_analysis_s": done - start,
-                "peak_rss_bytes": _rss_bytes(),
+                "peak_rss_bytes": fresh_processes.peak_rss_bytes(),
                 "peak_rss_after_import_bytes": rss_after_import,
                 "peak_rss_after_build_bytes": rss_after_build,
                 "ops": analysis.totals.ops,
@@ -75,10 +66,6 @@ def child() -> None:
             }
         )
     )
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main() -> int:
@@ -92,33 +79,24 @@ def main() -> int:
 
     import torch
 
-    runs = []
-    for index in range(args.repetitions):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child"], capture_output=True, text=True, check=False, cwd=ROOT
-        )
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
-            print(f"repetition {index + 1} failed with exit code {proc.returncode}", file=sys.stderr)
-            return 1
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    runs = fresh_processes.repeat(__file__, args.repetitions, ROOT)
+    if runs is None:
+        return 1
 
-    build_and_analysis = _summary([r["build_and_analysis_s"] for r in runs])
-    analysis = _summary([r["analysis_s"] for r in runs])
-    peak_rss = _summary([r["peak_rss_bytes"] for r in runs])
+    build_and_analysis = fresh_processes.summary([r["build_and_analysis_s"] for r in runs])
+    analysis = fresh_processes.summary([r["analysis_s"] for r in runs])
+    peak_rss = fresh_processes.summary([r["peak_rss_bytes"] for r in runs])
     counts_right = all(r["mult_adds"] == EXPECTED_MULT_ADDS and not r["uncounted"] for r in runs)
     passed = counts_right and analysis["median"] < ANALYSIS_LIMIT_S and peak_rss["max"] < PEAK_RSS_LIMIT_BYTES
 
-    mib = 1024**2
     print(f"Llama-2-70B, meta device, {len(runs)} fresh processes")
-    print(f"{'':<22}{'median':>10}{'min':>10}{'max':>10}")
-    for label, stats, scale in (
-        ("build + analysis (s)", build_and_analysis, 1),
-        ("analysis (s)", analysis, 1),
-        ("peak RSS (MiB)", peak_rss, mib),
-    ):
-        cells = "".join(f"{stats[k] / scale:>10.1f}" for k in ("median", "min", "max"))
-        print(f"{label:<22}{cells}")
+    fresh_processes.print_stats(
+        [
+            ("build + analysis (s)", build_and_analysis, 1),
+            ("analysis (s)", analysis, 1),
+            ("peak RSS (MiB)", peak_rss, 1024**2),
+        ]
+    )
     for label, stats in (("analysis", analysis), ("build + analysis", build_and_analysis)):
         if stats["max"] - stats["min"] > 0.1 * stats["median"]:
             print(f"warning: {label} spread (max - min) exceeds 10% of its median")
@@ -134,10 +112,7 @@ def main() -> int:
         "benchmark": "llama70b",
         "command": "python benchmarks/llama70b.py",
         "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
+            **fresh_processes.machine(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
         },

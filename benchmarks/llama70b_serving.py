@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import fresh_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "benchmarks" / "configs" / "llama-2-70b"
@@ -49,11 +46,6 @@ def kv_cache_bytes(tokens: int) -> int:
     return 2 * LAYERS * KV_HEADS * HEAD_DIM * tokens * ITEMSIZE
 
 
-def _rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
 def child() -> None:
     """One repetition; prints one JSON line on stdout."""
     start = time.perf_counter()
@@ -73,7 +65,7 @@ def child() -> None:
                 "build_s": built - imported,
                 "analysis_s": done - built,
                 "total_s": done - start,
-                "peak_rss_bytes": _rss_bytes(),
+                "peak_rss_bytes": fresh_processes.peak_rss_bytes(),
                 "mode": generation.prefill_analysis.mode,
                 "prefill_mult_adds": generation.prefill.total.mult_adds,
                 "decode_step_mult_adds": [step.mult_adds for step in decode.steps],
@@ -94,10 +86,6 @@ def child() -> None:
     )
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=3)
@@ -106,16 +94,9 @@ def main() -> int:
     if args.child:
         child()
         return 0
-    runs = []
-    for index in range(args.repetitions):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child"], capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
-            print(f"repetition {index + 1} failed with exit code {proc.returncode}", file=sys.stderr)
-            return 1
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    runs = fresh_processes.repeat(__file__, args.repetitions, ROOT)
+    if runs is None:
+        return 1
     run = runs[0]
     expected_steps = [decode_mult_adds(PROMPT + k) for k in range(1, STEPS + 1)]
     checks = {
@@ -127,19 +108,19 @@ def main() -> int:
         == kv_cache_bytes(PROMPT + STEPS),
         "every op counted": not run["uncounted"],
     }
-    total = _summary([r["total_s"] for r in runs])
-    analysis = _summary([r["analysis_s"] for r in runs])
-    rss = _summary([r["peak_rss_bytes"] for r in runs])
+    total = fresh_processes.summary([r["total_s"] for r in runs])
+    analysis = fresh_processes.summary([r["analysis_s"] for r in runs])
+    rss = fresh_processes.summary([r["peak_rss_bytes"] for r in runs])
     passed = all(checks.values()) and total["median"] < LIMIT_S and rss["max"] < PEAK_RSS_LIMIT_BYTES
 
     print(f"Llama-2-70B (hf: config), prefill {PROMPT}, {STEPS} decode steps, {len(runs)} fresh processes")
-    print(f"{'':<28}{'median':>10}{'min':>10}{'max':>10}")
-    for label, stats, scale in (
-        ("import + build + count (s)", total, 1),
-        ("count (s)", analysis, 1),
-        ("peak RSS (MiB)", rss, 1024**2),
-    ):
-        print(f"{label:<28}" + "".join(f"{stats[k] / scale:>10.1f}" for k in ("median", "min", "max")))
+    fresh_processes.print_stats(
+        [
+            ("import + build + count (s)", total, 1),
+            ("count (s)", analysis, 1),
+            ("peak RSS (MiB)", rss, 1024**2),
+        ]
+    )
     for label, ok in checks.items():
         print(f"{'ok  ' if ok else 'FAIL'} {label}")
     print(
@@ -152,12 +133,7 @@ def main() -> int:
     record = {
         "benchmark": "llama70b_serving",
         "command": "python benchmarks/llama70b_serving.py",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": fresh_processes.machine(),
         "total_s": total,
         "analysis_s": analysis,
         "peak_rss_bytes": rss,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import run
+from fixtures import hf_configs
 
 from netprof.capture import huggingface
 
@@ -118,6 +119,8 @@ HF_CASES = [
     (["analyze", "hf:bert", "--decode", "4"], "--decode needs a KV cache: BertModel"),
     (["analyze", "hf:llama", "--hf-class", "NotAClass"], "unknown --hf-class 'NotAClass'"),
 ]
+
+
 # netprof bugs, reported: huggingface._dtype reads the deprecated config.torch_dtype, and for a model that
 # returns no cache serving.cache.cache_of reads the deprecated output.past_key_values, so transformers logs
 # two deprecation warnings on stderr before the error line.
@@ -154,26 +157,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(argv, message, capsys,
 
 
 def _hf_configs(root: Path) -> None:
-    """A tiny causal Llama and a tiny BERT encoder, saved by transformers' own config classes."""
-    import transformers
-
-    transformers.LlamaConfig(
-        vocab_size=128,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=176,
-        architectures=["LlamaForCausalLM"],
-    ).save_pretrained(root / "llama")
-    transformers.BertConfig(
-        vocab_size=128,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        architectures=["BertModel"],
-    ).save_pretrained(root / "bert")
+    hf_configs.save_llama(root / "llama")
+    hf_configs.save_bert(root / "bert")
 
 
 class _ToStderr(logging.Handler):

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_prediction import hand_profile
 from torch import nn
 
+from netprof import pipeline
 from netprof.capture import huggingface
 from netprof.capture.loader import resolve
+from netprof.prediction import predict as predict_latency
 from netprof.serving import Roofline, analyze_generation, predict_generation
 from netprof.serving.cache import DecodeError
 from netprof.serving.phases import decode_steps
@@ -74,7 +77,9 @@ def test_llama_grouped_query_attention_prefill_and_every_decode_step(tmp_path: P
         assert step.kv_read_bytes == _kv_bytes(context)
         assert step.kv_write_bytes == _kv_bytes(1)
     assert generation.decode.kv_cache_bytes == _kv_bytes(PROMPT + STEPS)
-    assert generation.decode.total.mult_adds == sum(_llama_mult_adds(1, PROMPT + k) for k in range(1, STEPS + 1))
+    assert generation.decode.total.mult_adds == sum(
+        _llama_mult_adds(1, PROMPT + k) for k in range(1, STEPS + 1)
+    )
 
 
 def test_decode_weights_read_are_every_weight_once_and_one_embedding_row(tmp_path: Path) -> None:
@@ -135,11 +140,16 @@ def test_gpt2_tied_embeddings_counted_in_params_once_and_read_by_the_head(tmp_pa
     generation = analyze_generation(model, prefill=PROMPT, decode=STEPS)
 
     def mult_adds(tokens: int, context: int) -> int:
-        layer = tokens * (HIDDEN * 3 * HIDDEN + HIDDEN * HIDDEN + 2 * HIDDEN * 4 * HIDDEN) + 2 * tokens * context * HIDDEN
+        layer = (
+            tokens * (HIDDEN * 3 * HIDDEN + HIDDEN * HIDDEN + 2 * HIDDEN * 4 * HIDDEN)
+            + 2 * tokens * context * HIDDEN
+        )
         return LAYERS * layer + tokens * HIDDEN * VOCAB
 
     assert generation.prefill.total.mult_adds == mult_adds(PROMPT, PROMPT)
-    assert [s.mult_adds for s in generation.decode.steps] == [mult_adds(1, PROMPT + k) for k in range(1, STEPS + 1)]
+    assert [s.mult_adds for s in generation.decode.steps] == [
+        mult_adds(1, PROMPT + k) for k in range(1, STEPS + 1)
+    ]
     # Per layer: two layer norms, c_attn, c_proj, c_fc, c_proj with biases; then ln_f; wte tied to lm_head.
     layer = 2 * 2 * HIDDEN + (3 * HIDDEN * HIDDEN + 3 * HIDDEN) + (HIDDEN * HIDDEN + HIDDEN)
     layer += (4 * HIDDEN * HIDDEN + 4 * HIDDEN) + (4 * HIDDEN * HIDDEN + HIDDEN)
@@ -160,7 +170,9 @@ def test_projection_biases_are_parameters_not_multiply_adds(tmp_path: Path) -> N
     )  # fmt: skip
     generation = analyze_generation(_build(tmp_path, config), prefill=PROMPT, decode=STEPS)
     assert generation.prefill.total.mult_adds == _llama_mult_adds(PROMPT, PROMPT)
-    assert [s.mult_adds for s in generation.decode.steps] == [_llama_mult_adds(1, PROMPT + k) for k in range(1, 6)]
+    assert [s.mult_adds for s in generation.decode.steps] == [
+        _llama_mult_adds(1, PROMPT + k) for k in range(1, 6)
+    ]
     # q, k and v carry biases (H + 2 * kv_dim per layer); o and the MLP none; two RMSNorms per layer, one final.
     layer = 2 * HIDDEN * HIDDEN + 2 * HIDDEN * KV_DIM + HIDDEN + 2 * KV_DIM + 3 * HIDDEN * FFN + 2 * HIDDEN
     assert generation.prefill_analysis.params == 2 * VOCAB * HIDDEN + LAYERS * layer + HIDDEN
@@ -204,9 +216,16 @@ def test_mixture_of_experts_counts_top_k_of_the_experts_per_token(tmp_path: Path
     assert [s.mult_adds for s in generation.decode.steps] == [mult_adds(1, PROMPT + k) for k in range(1, 6)]
     # One decode token reads the weights of its top-k experts only; a 12-token prompt (24 rows) all four.
     expert_bytes = 3 * HIDDEN * FFN * FLOAT32
-    others = (sum(p.numel() for p in model.parameters()) - VOCAB * HIDDEN) * FLOAT32 - LAYERS * experts * expert_bytes
-    assert generation.decode.steps[0].weight_bytes == others + LAYERS * top_k * expert_bytes + HIDDEN * FLOAT32
-    assert generation.prefill.total.weight_bytes == others + LAYERS * experts * expert_bytes + PROMPT * HIDDEN * FLOAT32
+    others = (
+        sum(p.numel() for p in model.parameters()) - VOCAB * HIDDEN
+    ) * FLOAT32 - LAYERS * experts * expert_bytes
+    assert (
+        generation.decode.steps[0].weight_bytes == others + LAYERS * top_k * expert_bytes + HIDDEN * FLOAT32
+    )
+    assert (
+        generation.prefill.total.weight_bytes
+        == others + LAYERS * experts * expert_bytes + PROMPT * HIDDEN * FLOAT32
+    )
 
 
 def test_even_groups_spread_rows_over_at_most_every_expert() -> None:
@@ -216,8 +235,6 @@ def test_even_groups_spread_rows_over_at_most_every_expert() -> None:
 
 
 def test_an_attention_mask_on_meta_is_captured_on_fake_tensors(tmp_path: Path) -> None:
-    from netprof import pipeline
-
     model = _llama(tmp_path)
     ids = torch.zeros(1, PROMPT, dtype=torch.long)
     analysis = pipeline.analyze(model, pipeline.Forward((ids,), {"attention_mask": torch.ones_like(ids)}))
@@ -249,7 +266,9 @@ def test_the_example_llama_decodes_with_its_own_cache() -> None:
     kv_dim = config.n_kv_heads * config.head_dim
 
     def mult_adds(tokens: int, context: int) -> int:
-        layer = tokens * (2 * config.hidden**2 + 2 * config.hidden * kv_dim + 3 * config.hidden * config.ffn_hidden)
+        layer = tokens * (
+            2 * config.hidden**2 + 2 * config.hidden * kv_dim + 3 * config.hidden * config.ffn_hidden
+        )
         layer += 2 * tokens * context * config.hidden
         return config.n_layers * layer + tokens * config.hidden * config.vocab_size
 
@@ -258,9 +277,6 @@ def test_the_example_llama_decodes_with_its_own_cache() -> None:
 
 
 def test_a_device_profile_times_each_phase_as_the_sum_of_its_predicted_passes(tmp_path: Path) -> None:
-    from netprof.prediction import predict as predict_latency
-    from test_prediction import hand_profile
-
     generation = analyze_generation(_llama(tmp_path), prefill=PROMPT, decode=STEPS)
     profile = hand_profile()
     prediction = predict_generation(generation, profile)
@@ -275,8 +291,6 @@ def test_a_device_profile_times_each_phase_as_the_sum_of_its_predicted_passes(tm
 
 
 def test_a_vision_transformer_config_gets_pixels_of_its_image_size(tmp_path: Path) -> None:
-    from netprof import pipeline
-
     config = transformers.ViTConfig(
         hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=HEADS, intermediate_size=128, image_size=32,
         patch_size=8, num_channels=3, architectures=["ViTModel"],
@@ -294,8 +308,6 @@ def test_a_vision_transformer_config_gets_pixels_of_its_image_size(tmp_path: Pat
 
 
 def test_a_builder_returning_args_and_kwargs_passes_the_keywords(tmp_path: Path) -> None:
-    from netprof import pipeline
-
     source = tmp_path / "masked.py"
     source.write_text(
         "import torch\n"

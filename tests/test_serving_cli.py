@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cli_runner import run
+from fixtures import hf_configs
 
 ROOT = Path(__file__).parents[1]
 SCHEMA = json.loads((ROOT / "netprof/report/analysis.schema.json").read_text())
@@ -38,33 +39,14 @@ def _repo_root(monkeypatch):
 
 @pytest.fixture(scope="module")
 def llama_dir(tmp_path_factory) -> Path:
-    transformers = pytest.importorskip("transformers", reason="the hf extra: pip install 'netprof[hf]'")
-    directory = tmp_path_factory.mktemp("hf") / "llama"
-    transformers.LlamaConfig(
-        vocab_size=128,
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        num_key_value_heads=KV_HEADS,
-        intermediate_size=176,
-        architectures=["LlamaForCausalLM"],
-    ).save_pretrained(directory)
-    return directory
+    pytest.importorskip("transformers", reason="the hf extra: pip install 'netprof[hf]'")
+    return hf_configs.save_llama(tmp_path_factory.mktemp("hf") / "llama")
 
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory) -> Path:
-    transformers = pytest.importorskip("transformers", reason="the hf extra: pip install 'netprof[hf]'")
-    directory = tmp_path_factory.mktemp("hf") / "bert"
-    transformers.BertConfig(
-        vocab_size=128,
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=128,
-        architectures=["BertModel"],
-    ).save_pretrained(directory)
-    return directory
+    pytest.importorskip("transformers", reason="the hf extra: pip install 'netprof[hf]'")
+    return hf_configs.save_bert(tmp_path_factory.mktemp("hf") / "bert")
 
 
 def _json(capsys, *argv: str) -> dict:
