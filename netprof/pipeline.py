@@ -23,7 +23,7 @@ from netprof.analysis import Analysis, build
 from netprof.capture.ir import TensorMeta
 from netprof.capture.loader import BuilderError, LoadedModel, load
 from netprof.capture.run import CaptureError, capture, needs_data
-from netprof.capture.workload import Forward, Workload, as_workload, input_tensors
+from netprof.capture.workload import Forward, TrainStep, Workload, as_workload, input_tensors
 from netprof.config import Config
 from netprof.crosscheck import Crosscheck, against_fvcore
 from netprof.environment import available_memory
@@ -67,10 +67,12 @@ def analyze(
     mode: str = "auto",
     name: str | None = None,
     notes: tuple[str, ...] = (),
+    memory: bool = False,
 ) -> Analysis:
-    """Capture one run of ``workload`` on ``model`` (``mode``: meta, fake, real or auto) and price every op."""
+    """Capture one run of ``workload`` on ``model`` (``mode``: meta, fake, real or auto) and price every op;
+    with ``memory``, also follow every tensor's life (``Analysis.memory``)."""
     workload = as_workload(workload)
-    recorded = capture(model, workload, mode)
+    recorded = capture(model, workload, mode, memory)
     return build(model, recorded, name or type(model).__name__, _input_metas(workload), notes)
 
 
@@ -83,6 +85,7 @@ def run(
     notes: tuple[str, ...] = (),
     timing: TimingOptions | None = None,
     crosscheck: bool = False,
+    memory: bool = False,
 ) -> Result:
     """Analyze, and with ``timing`` also time every op on a real run; with ``crosscheck`` compare with fvcore.
 
@@ -92,7 +95,7 @@ def run(
     workload = as_workload(workload)
     name = name or type(model).__name__
     if timing is None:
-        analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
+        analysis = analyze(model, workload, mode=mode, name=name, notes=notes, memory=memory)
         measured = None
     else:
         analysis, measured = _timed(model, workload, mode, name, notes, timing)
@@ -168,22 +171,31 @@ def run_loaded(
     device: str = "auto",
     timing: TimingOptions | None = None,
     notes: tuple[str, ...] = (),
+    train: TrainStep | None = None,
+    memory: bool = False,
 ) -> Result:
     """``run`` on a model that ``load`` built for ``device`` (meta builds on meta; cuda on the CPU), with
-    ``device`` deciding the capture mode and where ``timing`` runs."""
+    ``device`` deciding the capture mode and where ``timing`` runs. ``train`` (its optimizer and loss)
+    runs a training step on the loaded inputs instead of a forward pass."""
     if timing is not None:
         if device in ("meta", "fake"):
             raise CaptureError(
                 f"--time runs the model for real: it cannot be combined with --device {device}"
             )
         timing = dataclasses.replace(timing, device="cuda" if device == "cuda" else "cpu")
+    workload = (
+        loaded.workload
+        if train is None
+        else dataclasses.replace(train, args=loaded.inputs, kwargs=loaded.kwargs)
+    )
     return run(
         loaded.model,
-        loaded.workload,
+        workload,
         mode=DEVICES[device],
         name=loaded.name,
         notes=notes + loaded.notes,
         timing=timing,
+        memory=memory,
     )
 
 
@@ -198,6 +210,8 @@ def load_and_run(
     weights: bool = False,
     available: Callable[[], int | None] | None = None,
     hf_class: str | None = None,
+    train: TrainStep | None = None,
+    memory: bool = False,
 ) -> tuple[LoadedModel, Result]:
     """Build ``spec``'s model and analyze it: with ``device="auto"``, on meta first, unless the
     caller times it or needs its ``weights`` (a crosscheck runs another counter on the real model).
@@ -208,20 +222,21 @@ def load_and_run(
     is refused with both numbers.
     """
     shapes = list(input_shapes) if input_shapes else None
+    step = {"train": train, "memory": memory}
     if device != "auto" or timing is not None or weights:
         loaded = load(spec, shapes, dtype, device, hf_class)
-        return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes)
+        return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes, **step)
     on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
     if built_on_cpu:
-        return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu)
+        return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu, **step)
     try:
-        return on_meta, run_loaded(on_meta, device="meta", notes=notes)
+        return on_meta, run_loaded(on_meta, device="meta", notes=notes, **step)
     except CaptureError as error:
         if not needs_data(error.__cause__ or error):
             raise
         _refuse_unless_it_fits(on_meta.model, (available or available_memory)(), error)
     loaded = load(spec, shapes, dtype, "cpu", hf_class)
-    return loaded, run_loaded(loaded, device="auto", notes=notes)
+    return loaded, run_loaded(loaded, device="auto", notes=notes, **step)
 
 
 def load_on_meta(

@@ -54,7 +54,7 @@ CASES = [
     (["analyze", f"{MODELS}:tiny", "--dtype", "float33"], "unknown --dtype 'float33'"),
     (["analyze", f"{MODELS}:tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
     (["analyze", f"{MODELS}:tiny", "--device", "meta", "--time"], "cannot be combined with --device meta"),
-    (["analyze", f"{MODELS}:tiny", "--plot", "charts"], "--plot charts measured times: add --time"),
+    (["analyze", f"{MODELS}:tiny", "--plot", "charts"], "--plot charts measured times (add --time) or memory"),
     (["analyze", f"{MODELS}:tiny", "-o", "a-file/report.txt"], "cannot write a-file/report.txt"),
     (["analyze", f"{MODELS}:tiny", "--timeout", "0"], "expected a positive float"),
     (["analyze", f"{MODELS}:tiny", "--depth", "deep"], "invalid int value: 'deep'"),

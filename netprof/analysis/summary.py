@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netprof.analysis.memory import MemoryProfile, profile
 from netprof.analysis.pricing import OpNode, price
 from netprof.analysis.unfused_attention import label_unfused_attention
 from netprof.capture.ir import Capture
@@ -70,6 +71,28 @@ class Analysis:
     params: int
     uncounted: dict[str, int]
     notes: tuple[str, ...] = field(default=())
+    phases: tuple[tuple[str, int], ...] = field(default=())  # (name, first op id): a training step's marks
+    memory: MemoryProfile | None = None  # with capture(..., memory=True)
+
+    def phase_of(self, op_id: int) -> str:
+        """The phase op ``op_id`` ran in; ``forward`` for a run without marks."""
+        name = "forward"
+        for phase, first in self.phases:
+            if first > op_id:
+                break
+            name = phase
+        return name
+
+    def phase_totals(self) -> dict[str, Totals]:
+        """Totals per phase, in the order the phases ran (one, ``forward``, without marks)."""
+        totals: dict[str, Totals] = {name: Totals() for name, _ in self.phases} or {"forward": Totals()}
+        bounds = [first for _, first in self.phases[1:]] + [len(self.ops)]
+        names = [name for name, _ in self.phases] or ["forward"]
+        start = 0  # ops before the first mark, if any, count in the first phase
+        for name, end in zip(names, bounds):
+            totals[name] = totals[name] + sum((Totals.of(node) for node in self.ops[start:end]), Totals())
+            start = end
+        return totals
 
     def headline(self) -> dict[str, int]:
         """The totals a baseline records and a diff compares: ``HEADLINE``, in that order."""
@@ -152,4 +175,8 @@ def build(
         params=params[""],
         uncounted=dict(uncounted.most_common()),
         notes=notes + fallback_notes,
+        phases=capture.phases,
+        memory=None
+        if capture.allocations is None
+        else profile(capture.allocations, [op.module for op in nodes]),
     )

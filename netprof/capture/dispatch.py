@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from netprof.capture.ir import CapturedOp, OpCall, TensorMeta
+from netprof.capture.ir import Allocation, CapturedOp, OpCall, TensorMeta
+from netprof.capture.lifetimes import Lifetimes
 from netprof.capture.modules import ModuleStack
 from netprof.errors import one_line
 
@@ -182,11 +183,14 @@ def _results(out: Any, found: list[_Tensor]) -> list[_Tensor]:
 
 
 class _RecordingMode(TorchDispatchMode):
-    def __init__(self, modules: ModuleStack) -> None:
+    def __init__(self, modules: ModuleStack, memory: bool) -> None:
         super().__init__()
         self.ops: list[CapturedOp] = []
         self.modules = modules
         self.paused = False
+        self.phase = "forward"
+        self.phases: list[tuple[str, int]] = []
+        self.lifetimes = Lifetimes(lambda: len(self.ops)) if memory else None
         # id(tensor) -> (weak reference, producing op id, TensorMeta). The reference tells a live
         # tensor from a freed one whose id was reused, and lets a real run free its activations
         # (torch's WeakIdKeyDictionary does the same with a callback per key, ten times slower).
@@ -205,7 +209,8 @@ class _RecordingMode(TorchDispatchMode):
             key.append(name)
             call_kwargs[name] = _scan(value, tensors, metas, key)
         out = self._run(func, args, kwargs, tensors, key)
-        if func.namespace != "prim":
+        # prim ops are metadata queries; profiler ops the record_function markers an optimizer step emits.
+        if func.namespace not in ("prim", "profiler"):
             self._record(func, call_args, call_kwargs, tensors, metas, out)
         return out
 
@@ -265,6 +270,9 @@ class _RecordingMode(TorchDispatchMode):
         )
         for tensor, meta in zip(results, output_metas):
             produced[id(tensor)] = (weakref.ref(tensor), op_id, meta)
+        if self.lifetimes is not None:
+            for tensor in results:
+                self.lifetimes.track(tensor, op_id, self.phase, self.modules.current)
 
 
 _ACTIVE: list[_RecordingMode] = []
@@ -289,16 +297,55 @@ def unrecorded() -> Iterator[None]:
         mode.paused = paused
 
 
-class Recorder:
-    """Context manager recording every op run inside it, attributed to ``root``'s modules."""
+def mark_phase(name: str) -> None:
+    """Ops recorded from now on belong to phase ``name`` (a workload's forward, backward, optimizer)."""
+    if _ACTIVE:
+        mode = _ACTIVE[-1]
+        mode.phase = name
+        mode.phases.append((name, len(mode.ops)))
+        mode.modules.forget_backward()
 
-    def __init__(self, root: torch.nn.Module) -> None:
+
+def label_memory(tensors: Iterable[torch.Tensor], kind: str) -> None:
+    """Tell the memory record what ``tensors`` are (``gradients``, ``optimizer_state``)."""
+    if _ACTIVE and _ACTIVE[-1].lifetimes is not None:
+        _ACTIVE[-1].lifetimes.label(tensors, kind)
+
+
+def track_existing(tensors: Iterable[torch.Tensor], kind: str) -> None:
+    """Tensors a workload made before what it records (optimizer state from a warm-up step), live from
+    the start."""
+    if _ACTIVE and _ACTIVE[-1].lifetimes is not None:
+        for tensor in tensors:
+            _ACTIVE[-1].lifetimes.track(tensor, -1, "", "", kind)
+
+
+class Recorder:
+    """Context manager recording every op run inside it, attributed to ``root``'s modules.
+
+    With ``memory``, it also records every storage's life (``netprof.capture.lifetimes``).
+    """
+
+    def __init__(self, root: torch.nn.Module, memory: bool = False) -> None:
         self.modules = ModuleStack(root)
-        self._mode = _RecordingMode(self.modules)
+        self._mode = _RecordingMode(self.modules, memory)
 
     @property
     def ops(self) -> tuple[CapturedOp, ...]:
         return tuple(self._mode.ops)
+
+    @property
+    def phases(self) -> tuple[tuple[str, int], ...]:
+        return tuple(self._mode.phases)
+
+    def track_existing(self, tensors: Iterable[torch.Tensor], kind: str) -> None:
+        """Storages that exist before the run (parameters, buffers, inputs), live from its start."""
+        if self._mode.lifetimes is not None:
+            for tensor in tensors:
+                self._mode.lifetimes.track(tensor, -1, "", "", kind)
+
+    def allocations(self) -> tuple[Allocation, ...] | None:
+        return None if self._mode.lifetimes is None else self._mode.lifetimes.allocations()
 
     def __enter__(self) -> Recorder:
         self.modules.__enter__()

@@ -105,10 +105,40 @@ class ModuleCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Allocation:
+    """One tensor storage's life in a captured run (``capture(..., memory=True)``).
+
+    Attributes:
+        nbytes: the storage's size.
+        created: id of the op that allocated it; -1 for what existed before the run
+            (parameters, buffers, inputs).
+        freed: how many ops had run when its last tensor died (it was live for ops
+            ``created`` to ``freed - 1``); ``None`` if it outlived the run.
+        kind: ``parameters``, ``buffers``, ``inputs``, ``gradients``, ``optimizer_state``,
+            or "" for what the run made and did not label (activations, temporaries).
+        phase: the phase the run was in when it was allocated (``forward`` before any mark).
+        module: the module whose op allocated it.
+    """
+
+    nbytes: int
+    created: int
+    freed: int | None
+    kind: str
+    phase: str
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
 class Capture:
-    """Everything one forward pass showed: ops in execution order and the modules that ran."""
+    """Everything one run showed: ops in execution order and the modules that ran.
+
+    ``phases`` are the workload's marks, ``(name, id of its first op)`` in order (a training
+    step's forward, backward, optimizer); ``allocations`` every storage's life, when asked for.
+    """
 
     ops: tuple[CapturedOp, ...]
     modules: tuple[ModuleCall, ...]
     mode: str
     fallbacks: tuple[str, ...] = ()  # why each mode tried before ``mode`` failed
+    phases: tuple[tuple[str, int], ...] = ()
+    allocations: tuple[Allocation, ...] | None = None

@@ -31,7 +31,7 @@ from torch._subclasses.fake_tensor import (
     FakeTensorMode,
     UnsupportedOperatorException,
 )
-from torch.utils._pytree import tree_map_only
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 from netprof.capture.dispatch import OpFailed, Recorder
 from netprof.capture.ir import Capture
@@ -84,6 +84,9 @@ def _is_on_meta(model: nn.Module) -> bool:
 
 
 def _record(model: nn.Module, workload: Workload, inputs: Any, recorder: Recorder) -> None:
+    recorder.track_existing(model.parameters(), "parameters")
+    recorder.track_existing(model.buffers(), "buffers")
+    recorder.track_existing((t for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)), "inputs")
     with recorder:
         workload.run(model, inputs)
 
@@ -109,17 +112,17 @@ def _substitute(model: nn.Module, convert: Callable[[torch.Tensor], torch.Tensor
                     slots[name] = stand_in
 
 
-def _run_meta(model: nn.Module, workload: Workload) -> Recorder:
+def _run_meta(model: nn.Module, workload: Workload, memory: bool) -> Recorder:
     meta_inputs = tree_map_only(torch.Tensor, lambda t: t.to("meta"), workload.inputs)
-    recorder = Recorder(model)
+    recorder = Recorder(model, memory)
     if not _is_on_meta(model):
-        _substitute(model, lambda t: torch.empty_like(t, device="meta"))
+        _substitute(model, lambda t: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad))
     _record(model, workload, meta_inputs, recorder)
     return recorder
 
 
-def _run_fake(model: nn.Module, workload: Workload) -> Recorder:
-    recorder = Recorder(model)
+def _run_fake(model: nn.Module, workload: Workload, memory: bool) -> Recorder:
+    recorder = Recorder(model, memory)
     with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
 
         def fake(tensor: torch.Tensor) -> torch.Tensor:
@@ -137,10 +140,10 @@ def _run_fake(model: nn.Module, workload: Workload) -> Recorder:
     return recorder
 
 
-def _run_real(model: nn.Module, workload: Workload) -> Recorder:
+def _run_real(model: nn.Module, workload: Workload, memory: bool) -> Recorder:
     # A copy, so that a workload writing into its own buffers cannot touch the user's.
     twin = copy.deepcopy(model)
-    recorder = Recorder(twin)
+    recorder = Recorder(twin, memory)
     _record(twin, workload, workload.inputs, recorder)
     return recorder
 
@@ -191,7 +194,7 @@ def quiet_library_logs() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> Capture:
+def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto", memory: bool = False) -> Capture:
     """Record one run of ``workload`` on ``model``.
 
     ``workload`` is a ``Workload``, or example inputs (a tensor or a tuple of
@@ -201,7 +204,8 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     real, keeping the first that works (a model already on the meta device never
     runs for real). ``auto`` moves on only past a failure that needs data
     (``needs_data``); any other is raised at once. The returned capture says which
-    mode ran and why others failed.
+    mode ran and why others failed. With ``memory``, it also holds every storage's
+    life (``Capture.allocations``).
     """
     workload = as_workload(workload)
     if mode not in MODES:
@@ -216,12 +220,19 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto") -> C
     for attempt in attempts:
         try:
             with _prepared(model, workload), quiet_library_logs():
-                recorder = _RUNNERS[attempt](model, workload)
+                recorder = _RUNNERS[attempt](model, workload, memory)
         except Exception as error:
             said = str(error) if isinstance(error, OpFailed) else one_line(error)
             if attempt != "real" and not needs_data(error):
                 raise CaptureError(f"the forward pass failed on {attempt} tensors: {said}") from error
             failures.append(f"{attempt}: {said}")
             continue
-        return Capture(recorder.ops, recorder.modules.calls(), attempt, tuple(failures))
+        return Capture(
+            recorder.ops,
+            recorder.modules.calls(),
+            attempt,
+            tuple(failures),
+            recorder.phases,
+            recorder.allocations(),
+        )
     raise CaptureError(f"the forward pass failed ({failures[-1]})")

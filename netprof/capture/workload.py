@@ -19,6 +19,9 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves, tree_map_only
 
+from netprof.capture.dispatch import label_memory, mark_phase, track_existing, unrecorded
+from netprof.errors import NetprofError
+
 
 @runtime_checkable
 class Workload(Protocol):
@@ -78,3 +81,115 @@ def as_workload(inputs: Any) -> Workload:
 def input_tensors(workload: Workload) -> list[torch.Tensor]:
     """The tensors a workload feeds the model, in argument order."""
     return [leaf for leaf in tree_leaves(workload.inputs) if isinstance(leaf, torch.Tensor)]
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+LOSSES = ("sum", "cross_entropy")
+
+
+class TrainingError(NetprofError):
+    """A training step that cannot be taken: nothing to train, no tensor to take a loss of, a bad choice."""
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One training step: the forward, the backward of a loss, and the optimizer's step.
+
+    The loss is the sum of the output (``sum``) or its cross-entropy against class 0
+    (``cross_entropy``, for logits ``[batch, classes]`` or ``[batch, tokens, classes]``).
+    The optimizer runs its single-tensor (for-loop) implementation, which is what
+    PyTorch picks on the CPU. The recorded step is a steady-state one: an unrecorded
+    first step creates the optimizer's state (SGD's momentum, Adam's moments), as in
+    every step of a training loop but its first. Ops are marked ``forward``,
+    ``backward`` and ``optimizer``; gradients and optimizer state are labelled for
+    the memory record. The model's own ``.grad`` are put back afterwards.
+    """
+
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    optimizer: str = "sgd"
+    loss: str = "sum"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise TrainingError(
+                f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.loss not in LOSSES:
+            raise TrainingError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
+
+    @property
+    def inputs(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return self.args, dict(self.kwargs)
+
+    @contextlib.contextmanager
+    def mode(self, model: nn.Module) -> Iterator[None]:
+        parameters = list(model.parameters())
+        if not any(p.requires_grad for p in parameters):
+            raise TrainingError(f"{type(model).__name__} has no trainable parameter: nothing to train")
+        grads = [p.grad for p in parameters]
+        try:
+            with torch.enable_grad():
+                model.train()
+                yield
+        finally:
+            for parameter, grad in zip(parameters, grads):
+                parameter.grad = grad
+
+    def run(self, model: nn.Module, inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+        args, kwargs = inputs
+        trained = [p for p in model.parameters() if p.requires_grad]
+        optimizer = self._optimizer(trained)
+        # A first step, unrecorded, so that the recorded one is a steady-state step: the optimizer's
+        # state exists before it starts, and its gradients are made anew (zero_grad(set_to_none=True)).
+        with unrecorded():
+            self._loss(model(*args, **kwargs)).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        state = [
+            t for entry in optimizer.state.values() for t in entry.values() if isinstance(t, torch.Tensor)
+        ]
+        track_existing(state, "optimizer_state")
+        mark_phase("forward")
+        loss = self._loss(model(*args, **kwargs))
+        mark_phase("backward")
+        loss.backward()
+        mark_phase("optimizer")
+        optimizer.step()
+        label_memory((p.grad for p in trained if p.grad is not None), "gradients")
+
+    def _loss(self, output: Any) -> torch.Tensor:
+        logits = _first_tensor(output)
+        if logits is None or not logits.is_floating_point():
+            raise TrainingError(
+                f"the forward returned {type(output).__name__}, no floating-point tensor to take a loss of"
+            )
+        if self.loss == "sum":
+            return logits.sum()
+        if logits.dim() < 2:
+            raise TrainingError(
+                f"cross_entropy needs logits [batch, classes], got shape {tuple(logits.shape)}"
+            )
+        flat = logits.reshape(-1, logits.shape[-1])
+        target = torch.zeros(flat.shape[0], dtype=torch.long, device=flat.device)
+        return nn.functional.cross_entropy(flat, target)
+
+    def _optimizer(self, parameters: list[torch.Tensor]) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(parameters, lr=0.01, momentum=0.9, foreach=False)
+        kind = torch.optim.Adam if self.optimizer == "adam" else torch.optim.AdamW
+        return kind(parameters, lr=1e-3, foreach=False)
+
+    def to(self, device: torch.device | str) -> TrainStep:
+        args, kwargs = tree_map_only(torch.Tensor, lambda t: t.to(device), self.inputs)
+        return TrainStep(args, kwargs, self.optimizer, self.loss)
+
+
+def _first_tensor(output: Any) -> torch.Tensor | None:
+    """The output itself, or the first tensor of a tuple, list, dict or model output (``.logits``)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    return next((leaf for leaf in tree_leaves(output) if isinstance(leaf, torch.Tensor)), None)

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netprof.analysis import Analysis
 from netprof.charts.breakdown import plot_breakdown
 from netprof.charts.common import timing_machine
 from netprof.charts.layers import plot_layers
+from netprof.charts.memory import plot_memory
 from netprof.charts.predicted import plot_models, plot_ops
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison
@@ -127,3 +129,16 @@ def predicted_models_figure(models: Sequence[tuple[str, float, float]], machine:
     ax.title.set_fontsize(9)
     figure.set_layout_engine("constrained")
     return figure
+
+
+def memory_figure(analysis: Analysis) -> Figure:
+    """Live memory by kind over the run, the peak marked."""
+    figure = _figure((10, 5))
+    plot_memory(figure.add_subplot(), analysis, title=f"{analysis.model}: live memory by kind")
+    figure.set_layout_engine("constrained")
+    return figure
+
+
+def write_memory_chart(analysis: Analysis, directory: Path) -> list[Path]:
+    """``memory.png`` and ``memory.svg`` in ``directory``."""
+    return save(memory_figure(analysis), directory / "memory")

@@ -8,9 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from netprof import pipeline
+from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainingError, TrainStep
 from netprof.cli import common, generation
 from netprof.prediction import profile as profiles
-from netprof.report import json_report, markdown, prediction, text
+from netprof.report import json_report, markdown, prediction, text, training
 from netprof.report.crosscheck import render_crosscheck
 from netprof.timing import report as timing_report
 from netprof.timing.run import TimingError
@@ -36,15 +37,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR; "
         "with --decode: the per-token decode and prefill-vs-decode roofline chart",
     )
+    group = parser.add_argument_group("training and memory")
+    group.add_argument(
+        "--train", action="store_true", help="count a training step: forward, backward, optimizer"
+    )
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="with --train (default sgd)")
+    group.add_argument(
+        "--loss", choices=LOSSES, default="sum", help="with --train (default sum of the output)"
+    )
+    group.add_argument(
+        "--memory",
+        action="store_true",
+        help="follow every tensor's life: the peak, by kind and module (with --plot DIR: the timeline chart)",
+    )
     generation.add_arguments(parser)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     if generation.wanted(args):
+        if args.train or args.memory:
+            raise TrainingError("--train and --memory count one pass or step: drop --prefill/--decode")
         return generation.run(args, out, err)
     spec = args.spec or common.DEFAULT_SPEC
-    if args.plot is not None and not args.time:
-        raise TimingError("--plot charts measured times: add --time")
+    if args.train and (args.time or args.crosscheck):
+        raise TrainingError("--time and --crosscheck run one forward pass: they do not combine with --train")
+    if args.plot is not None and not (args.time or args.memory):
+        raise TimingError("--plot charts measured times (add --time) or memory (add --memory)")
     with err.status(f"capturing {spec} ...", spinner="dots"):
         loaded, result = pipeline.load_and_run(
             spec,
@@ -55,14 +73,20 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             notes=() if args.spec else (common.default_spec_note("analyzing"),),
             weights=args.crosscheck is not None,
             hf_class=args.hf_class,
+            train=TrainStep(optimizer=args.optimizer, loss=args.loss) if args.train else None,
+            memory=args.memory,
         )
     if result.timing is not None:
         result = _with_cached_prediction(result, err)
-    if args.plot is not None and result.timing is not None:
-        from netprof.charts.files import write_model_charts
+    if args.plot is not None:
+        from netprof.charts.files import write_memory_chart, write_model_charts
 
+        paths = []
         with common.writing(args.plot):
-            paths = write_model_charts(result.timing, args.plot, name=spec, prediction=result.prediction)
+            if result.timing is not None:
+                paths += write_model_charts(result.timing, args.plot, name=spec, prediction=result.prediction)
+            if result.analysis.memory is not None:
+                paths += write_memory_chart(result.analysis, args.plot)
         for path in paths:
             common.say(err, f"wrote {path}")
     if args.crosscheck == "fvcore":
@@ -76,6 +100,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         )
     elif args.format == "markdown":
         report = markdown.render(result.analysis, args.depth, result.timing)
+        report += training.markdown(result.analysis, args.depth)
         if result.crosscheck is not None:
             report += markdown.crosscheck_section(result.crosscheck)
         if result.prediction is not None and result.timing is not None:
@@ -88,6 +113,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
 
 def _render_table(result: pipeline.Result, console: Console, depth: int) -> None:
     text.render(result.analysis, console, depth)
+    training.render(result.analysis, console, depth)
     if result.timing is not None:
         console.print()
         timing_report.render(result.timing, console, depth)

@@ -89,6 +89,12 @@ def to_dict(
         ],
         "ops": [_op(node) for node in analysis.ops],
     }
+    if analysis.phases:
+        document["phases"] = {name: _totals(totals) for name, totals in analysis.phase_totals().items()}
+        for entry, node in zip(document["ops"], analysis.ops):
+            entry["phase"] = analysis.phase_of(node.id)
+    if analysis.memory is not None:
+        document["memory"] = analysis.memory.as_dict()
     if timing is not None:
         document["timing"] = timing_to_dict(timing)
     if crosscheck is not None:
