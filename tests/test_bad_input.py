@@ -54,7 +54,10 @@ CASES = [
     (["analyze", f"{MODELS}:tiny", "--dtype", "float33"], "unknown --dtype 'float33'"),
     (["analyze", f"{MODELS}:tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
     (["analyze", f"{MODELS}:tiny", "--device", "meta", "--time"], "cannot be combined with --device meta"),
-    (["analyze", f"{MODELS}:tiny", "--plot", "charts"], "--plot charts measured times (add --time) or memory"),
+    (
+        ["analyze", f"{MODELS}:tiny", "--plot", "charts"],
+        "--plot charts measured times (add --time) or memory",
+    ),
     (["analyze", f"{MODELS}:tiny", "-o", "a-file/report.txt"], "cannot write a-file/report.txt"),
     (["analyze", f"{MODELS}:tiny", "--timeout", "0"], "expected a positive float"),
     (["analyze", f"{MODELS}:tiny", "--depth", "deep"], "invalid int value: 'deep'"),
@@ -70,6 +73,16 @@ CASES = [
     (["analyze", LLAMA, "--decode", "4", "--input", "1,8"], "use --batch and --prefill, not --input"),
     (["analyze", LLAMA, "--prefill", "0"], "expected a positive int"),
     (["analyze", f"{MODELS}:tiny", "--peak-tflops", "100", "--bandwidth-gbs", "900"], "use netprof predict"),
+    # analyze --train and --memory
+    (["analyze", f"{MODELS}:frozen", "--train"], "has no trainable parameter: nothing to train"),
+    (
+        ["analyze", f"{MODELS}:returns_no_tensor", "--train"],
+        "the forward returned int, no floating-point tensor",
+    ),
+    (["analyze", f"{MODELS}:tiny", "--train", "--optimizer", "lion"], "invalid choice: 'lion'"),
+    (["analyze", f"{MODELS}:tiny", "--train", "--loss", "hinge"], "invalid choice: 'hinge'"),
+    (["analyze", f"{MODELS}:tiny", "--train", "--time"], "do not combine with --train"),
+    (["analyze", LLAMA, "--decode", "4", "--memory"], "--train and --memory count one pass or step"),
     # check: configuration, baselines, rules
     (["check", f"{MODELS}:tiny", "--config", "bad.toml"], "bad.toml: invalid TOML"),
     (["check", f"{MODELS}:tiny", "--config", "wrong-type.toml"], "models"),

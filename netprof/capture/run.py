@@ -221,6 +221,8 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto", memo
         try:
             with _prepared(model, workload), quiet_library_logs():
                 recorder = _RUNNERS[attempt](model, workload, memory)
+        except NetprofError:
+            raise  # the workload's own complaint (nothing to train), complete as it is
         except Exception as error:
             said = str(error) if isinstance(error, OpFailed) else one_line(error)
             if attempt != "real" and not needs_data(error):
