@@ -229,8 +229,11 @@ def load_and_run(
     on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
     if built_on_cpu:
         return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu, **step)
+    # Memory depends on which kernels run: fake CPU tensors dispatch attention to the fused kernel a
+    # real run uses, meta tensors to the unfused math path that keeps its score matrices.
+    without_data = "fake" if train is not None or memory else "meta"
     try:
-        return on_meta, run_loaded(on_meta, device="meta", notes=notes, **step)
+        return on_meta, run_loaded(on_meta, device=without_data, notes=notes, **step)
     except CaptureError as error:
         if not needs_data(error.__cause__ or error):
             raise
