@@ -65,6 +65,12 @@ SERVING_SECTION = """## A language model: prefill and decode
 [llama-2-70b-serving/](llama-2-70b-serving/report.md) is Llama-2-70B (its published config, as an `hf:` spec) with a 4096-token prompt and 256 decode steps, counted on meta and predicted on the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s, 4.8 TB/s; stated, not measured): [report.md](llama-2-70b-serving/report.md), [report.txt](llama-2-70b-serving/report.txt), [report.json](llama-2-70b-serving/report.json), chart [png](llama-2-70b-serving/generation.png) [svg](llama-2-70b-serving/generation.svg). Regenerate with `python reports/generate_serving.py` (about 30 s; nothing is timed).
 
 ![prefill and decode](llama-2-70b-serving/generation.png)
+
+## A training step and its memory
+
+[resnet18-training/](resnet18-training/report.md) is resnet18 at batch 8, one AdamW step: mult_adds by phase (forward, backward, optimizer) and memory at the peak by kind and by module, from a capture without weights: [report.md](resnet18-training/report.md), [report.txt](resnet18-training/report.txt), [report.json](resnet18-training/report.json), timeline [png](resnet18-training/memory.png) [svg](resnet18-training/memory.svg). Regenerate with `python reports/generate_training.py` (a few seconds; nothing is timed).
+
+![resnet18 training memory](resnet18-training/memory.png)
 """
 
 

@@ -42,13 +42,16 @@ def plot_memory(ax: Axes, analysis: Analysis, title: str = "") -> None:
         xytext=(4, 4),
         fontsize=8,
     )
-    for name, first in analysis.phases[1:]:
-        ax.axvline(first, color="gray", linewidth=0.8)
-        ax.text(first, 0, f" {name}", rotation=90, va="bottom", fontsize=7, color="gray")
+    top = memory.peak_bytes / scale * 1.08
+    for name, first in analysis.phases:
+        if first:
+            ax.axvline(first, color="gray", linewidth=0.8)
+        ax.text(first, top, f" {name}", va="bottom", fontsize=8, color="dimgray")
+    ax.set_ylim(0, top * 1.08)
     ax.set_xlabel("op (execution order)")
     ax.set_ylabel(f"live memory ({unit})")
     ax.set_xlim(0, max(len(steps) - 1, 1))
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title(title, fontsize=9)
 
 
