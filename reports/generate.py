@@ -60,9 +60,9 @@ def _cli(argv: list[str], output: Path) -> None:
     output.write_text(buffer.getvalue())
 
 
-SERVING_SECTION = """## A language model: prefill and decode
+LANGUAGE_AND_TRAINING_SECTIONS = """## A language model: prefill and decode
 
-[llama-2-70b-serving/](llama-2-70b-serving/report.md) is Llama-2-70B (its published config, as an `hf:` spec) with a 4096-token prompt and 256 decode steps, counted on meta and predicted on the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s, 4.8 TB/s; stated, not measured): [report.md](llama-2-70b-serving/report.md), [report.txt](llama-2-70b-serving/report.txt), [report.json](llama-2-70b-serving/report.json), chart [png](llama-2-70b-serving/generation.png) [svg](llama-2-70b-serving/generation.svg). Regenerate with `python reports/generate_serving.py` (about 30 s; nothing is timed).
+[llama-2-70b-serving/](llama-2-70b-serving/report.md) is Llama-2-70B (its published config, as an `hf:` spec) with a 4096-token prompt and 256 decode steps, counted without weights (fake tensors) and predicted on the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s, 4.8 TB/s; stated, not measured): [report.md](llama-2-70b-serving/report.md), [report.txt](llama-2-70b-serving/report.txt), [report.json](llama-2-70b-serving/report.json), chart [png](llama-2-70b-serving/generation.png) [svg](llama-2-70b-serving/generation.svg). Regenerate with `python reports/generate_serving.py` (about 30 s; nothing is timed).
 
 ![prefill and decode](llama-2-70b-serving/generation.png)
 
@@ -157,7 +157,7 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
     order_mult_adds = sorted(comparison.points, key=lambda p: p.mult_adds)
     lines += [
         "",
-        *SERVING_SECTION.splitlines(),
+        *LANGUAGE_AND_TRAINING_SECTIONS.splitlines(),
         "## FLOPs vs latency across the seed networks",
         "",
         "![seed FLOPs vs latency](seed_flops_vs_latency.png)",
