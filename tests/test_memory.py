@@ -8,7 +8,9 @@ training step is a steady-state one (the optimizer's state exists before it).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 from cli_runner import run
@@ -18,6 +20,7 @@ from netprof import pipeline
 from netprof.capture.workload import TrainingError, TrainStep
 
 F32 = 4
+SCHEMA = Path(__file__).resolve().parents[1] / "netprof" / "report" / "analysis.schema.json"
 
 
 def mlp() -> nn.Module:
@@ -173,3 +176,4 @@ def test_analyze_train_memory_json(capsys, tmp_path):
     assert document["memory"]["at_peak"]["optimizer_state"] == MLP_PARAMS
     assert document["memory"]["peak_bytes"] == sum(document["memory"]["at_peak"].values())
     assert len(document["memory"]["timeline"]["activations"]) == len(document["ops"])
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
