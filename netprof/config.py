@@ -11,6 +11,7 @@ Hand-validated rather than with ``jsonschema``: the schema is a dozen keys, and 
     [tool.netprof]
     fail-on = "warning"             # info | warning | error
     ignore = ["features.0.*"]       # module path globs never reported
+    memory-budget = "256KiB"        # rule M1: live activations per block (256KiB, 512KB, 1MiB, 2MB, bytes)
     plugins = ["mypkg.netprof_rules"]
 
     [[tool.netprof.models]]
@@ -38,7 +39,9 @@ import torch
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
 from netprof.datafiles import read_toml
 from netprof.errors import NetprofError
+from netprof.rules import memory_budget as budget_rule
 from netprof.rules.base import RuleSettings, Severity
+from netprof.units import parse_nbytes
 
 DEVICES = ("auto", "meta", "fake", "cpu")
 SEVERITIES = tuple(s.value for s in Severity)
@@ -110,6 +113,18 @@ def _severity(key: str, value: Any) -> Severity:
     return Severity(_one_of(*SEVERITIES)(key, value))
 
 
+def _size(key: str, value: Any) -> int:
+    """Bytes, as a positive int or a string such as "256KiB", "512KB", "1MiB" or "2MB"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_nbytes(value)
+        except ValueError:
+            pass
+    raise _fail(key, 'a size such as "256KiB", "512KB", "1MiB", "2MB" or a number of bytes', value)
+
+
 def _dtype(key: str, value: Any) -> torch.dtype:
     try:
         return parse_dtype(_string(key, value))
@@ -148,7 +163,7 @@ _MODEL_SCHEMA: dict[str, Check] = {
     "device": _one_of(*DEVICES),
 }
 _RULE_SCHEMA: dict[str, Check] = {"enabled": _boolean, "severity": _severity}
-_TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins")
+_TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins", "memory-budget")
 
 
 def _table(key: str, value: Any) -> Mapping[str, Any]:
@@ -240,6 +255,14 @@ def parse(
         if known_rules is not None and rule_id not in known_rules and not plugins:
             raise _unknown(f"{prefix}.rules", rule_id, sorted(known_rules), "rule")
         rules[rule_id] = _rule(key, value, None if known_rules is None else known_rules.get(rule_id))
+    if "memory-budget" in table:
+        budget = _size(f"{prefix}.memory-budget", table["memory-budget"])
+        if budget_rule.OPTION in rules.get(budget_rule.ID, RuleSettings()).options:
+            raise ConfigError(
+                f"{prefix}.memory-budget: {prefix}.rules.{budget_rule.ID}.{budget_rule.OPTION} sets it"
+                " too; keep one"
+            )
+        rules = _with_memory_budget(rules, budget)
     return Config(
         models=tuple(_model(f"{prefix}.models[{i}]", m) for i, m in enumerate(models)),
         rules=rules,
@@ -248,6 +271,13 @@ def parse(
         plugins=plugins,
         source=source,
     )
+
+
+def _with_memory_budget(rules: Mapping[str, RuleSettings], budget: int) -> dict[str, RuleSettings]:
+    """``rules`` with rule M1's budget set (its other settings kept)."""
+    setting = rules.get(budget_rule.ID, RuleSettings())
+    options = {**setting.options, budget_rule.OPTION: budget}
+    return {**rules, budget_rule.ID: replace(setting, options=options)}
 
 
 def read(path: Path) -> Mapping[str, Any]:
@@ -282,9 +312,11 @@ def with_command_line(
     select: Iterable[str] | None = None,
     ignore_rules: Iterable[str] = (),
     known: Iterable[str] = (),
+    memory_budget: int | None = None,
 ) -> Config:
     """The command line over the file: ``--fail-on`` replaces, ``--select`` enables only the
-    rules it names, ``--ignore-rules`` disables rules; every id must be a known rule."""
+    rules it names, ``--ignore-rules`` disables rules (every id must be a known rule), and
+    ``--memory-budget`` (bytes) replaces rule M1's budget."""
     known = list(known)
     rules = dict(config.rules)
     for flag, ids in (("--select", select or ()), ("--ignore-rules", ignore_rules)):
@@ -299,4 +331,6 @@ def with_command_line(
             rules[rule_id] = replace(rules.get(rule_id, RuleSettings()), enabled=rule_id in chosen)
     for rule_id in ignore_rules:
         rules[rule_id] = replace(rules.get(rule_id, RuleSettings()), enabled=False)
+    if memory_budget is not None:
+        rules = _with_memory_budget(rules, memory_budget)
     return replace(config, rules=rules, fail_on=fail_on or config.fail_on)

@@ -98,7 +98,7 @@ def run(
         analysis = analyze(model, workload, mode=mode, name=name, notes=notes, memory=memory)
         measured = None
     else:
-        analysis, measured = _timed(model, workload, mode, name, notes, timing)
+        analysis, measured = _timed(model, workload, mode, name, notes, timing, memory)
     result = Result(analysis, measured)
     return add_crosscheck(result, model, workload) if crosscheck else result
 
@@ -110,6 +110,7 @@ def _timed(
     name: str,
     notes: tuple[str, ...],
     options: TimingOptions,
+    memory: bool,
 ) -> tuple[Analysis, Timing]:
     if mode not in ("auto", "real"):
         raise CaptureError(
@@ -118,9 +119,9 @@ def _timed(
     device = device_of(options.device)
     ensure_runnable(model)
     if device.type == "cpu":
-        recorded = capture(model, workload, "real")
+        recorded = capture(model, workload, "real", memory)
     else:  # the graph of the device that is timed: kernels and their choice differ across devices
-        recorded = capture(*to_device(model, workload, device), "real")
+        recorded = capture(*to_device(model, workload, device), "real", memory)
     analysis = build(model, recorded, name, _input_metas(workload), notes)
     measured = time_analysis(
         model,

@@ -34,6 +34,9 @@ FILES = {
     "a-file": "",
     "zorblax/config.json": '{"model_type": "zorblax"}\n',
     "no-model-type/config.json": '{"hidden_size": 64, "num_hidden_layers": 2}\n',
+    "budget.toml": '[tool.netprof]\nmemory-budget = "lots"\n',
+    "budget-twice.toml": '[tool.netprof]\nmemory-budget = "1MiB"\n[tool.netprof.rules.M1]\nbudget_bytes = 4096\n',
+    "budget-negative.toml": "[tool.netprof.rules.M1]\nbudget_bytes = -1\n",
 }
 
 CASES = [
@@ -121,6 +124,16 @@ CASES = [
     (["predict", f"{MODELS}:tiny", "--profile", "profile-v0.json"], "schema 'netprof.profile/0'"),
     (["predict", f"{MODELS}:tiny", "--profile", "missing.json"], "profile file not found: missing.json"),
     (["explain", "G99"], "unknown rule 'G99'"),
+    # check --memory-budget and [tool.netprof] memory-budget (rule M1)
+    (["check", f"{MODELS}:tiny", "--memory-budget", "256KX"], "expected a size such as 256KiB, 512KB"),
+    (["check", f"{MODELS}:tiny", "--memory-budget", "0"], "--memory-budget: expected a size"),
+    (["check", f"{MODELS}:tiny", "--memory-budget=-1KiB"], "got '-1KiB'"),
+    (["check", f"{MODELS}:tiny", "--memory-budget", "1.5B"], "got '1.5B'"),
+    (["check", f"{MODELS}:tiny", "--memory-budget", "256 K"], "got '256 K'"),
+    (["check", f"{MODELS}:tiny", "--memory-budget"], "--memory-budget: expected one argument"),
+    (["check", f"{MODELS}:tiny", "--config", "budget.toml"], "tool.netprof.memory-budget: expected a size"),
+    (["check", f"{MODELS}:tiny", "--config", "budget-twice.toml"], "budget_bytes sets it too; keep one"),
+    (["check", f"{MODELS}:tiny", "--config", "budget-negative.toml"], "'budget_bytes' must be positive"),
 ]
 
 

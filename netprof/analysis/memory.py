@@ -37,6 +37,12 @@ class MemoryProfile:
     timeline: dict[str, tuple[int, ...]]  # bytes by kind live at each op
     activations_by_module: dict[str, int]  # activation bytes at the peak, by the module that allocated them
     largest: tuple[Held, ...]  # the largest storages live at the peak
+    allocations: tuple[Allocation, ...] = ()  # every storage's life, for questions about other ops
+
+    def live_at(self, op: int) -> list[Allocation]:
+        """The storages live at op ``op``, largest first."""
+        ops = len(self.timeline[KINDS[0]])
+        return sorted((a for a in self.allocations if _contains(span(a, ops), op)), key=lambda a: -a.nbytes)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -56,11 +62,15 @@ def kind_of(allocation: Allocation) -> str:
     return "activations" if allocation.phase == "forward" else "temporaries"
 
 
-def _span(allocation: Allocation, ops: int) -> tuple[int, int]:
-    """Ops ``[first, end)`` during which the storage is live."""
+def span(allocation: Allocation, ops: int) -> tuple[int, int]:
+    """Ops ``[first, end)`` of a run of ``ops`` ops during which the storage is live."""
     first = max(allocation.created, 0)
     end = ops if allocation.freed is None else min(allocation.freed, ops)
     return first, max(end, first + 1)
+
+
+def _contains(bounds: tuple[int, int], op: int) -> bool:
+    return bounds[0] <= op < bounds[1]
 
 
 def profile(allocations: tuple[Allocation, ...], op_modules: list[str]) -> MemoryProfile:
@@ -68,14 +78,14 @@ def profile(allocations: tuple[Allocation, ...], op_modules: list[str]) -> Memor
     ops = max(len(op_modules), 1)
     deltas = {kind: np.zeros(ops + 1, dtype=np.int64) for kind in KINDS}
     for allocation in allocations:
-        first, end = _span(allocation, ops)
+        first, end = span(allocation, ops)
         delta = deltas[kind_of(allocation)]
         delta[first] += allocation.nbytes
         delta[end] -= allocation.nbytes
     live = {kind: np.cumsum(delta)[:ops] for kind, delta in deltas.items()}
     total = sum(live.values())
     peak_op = int(np.argmax(total))
-    held = [a for a in allocations if _span(a, ops)[0] <= peak_op < _span(a, ops)[1]]
+    held = [a for a in allocations if _contains(span(a, ops), peak_op)]
     by_module: dict[str, int] = {}
     for allocation in held:
         if kind_of(allocation) == "activations":
@@ -89,4 +99,5 @@ def profile(allocations: tuple[Allocation, ...], op_modules: list[str]) -> Memor
         timeline={kind: tuple(int(v) for v in live[kind]) for kind in KINDS},
         activations_by_module=dict(sorted(by_module.items(), key=lambda item: -item[1])),
         largest=tuple(Held(a.nbytes, kind_of(a), a.module, a.created) for a in largest),
+        allocations=allocations,
     )

@@ -19,6 +19,8 @@ from netprof.report import findings_markdown, findings_rows, findings_text, gith
 from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
+from netprof.rules.memory_budget import budget_of
+from netprof.units import parse_nbytes
 
 # ``--format``: the terminal table, or one renderer of ``netprof.report`` per text format.
 FORMATS = ("table", "markdown", "json", "sarif", "github")
@@ -31,12 +33,19 @@ def _rule_ids(text: str) -> list[str]:
     return ids
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_nbytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 NAME = "check"
-HELP = "check models against the ShuffleNet V2 guidelines (exit 1 on findings)"
+HELP = "check models against the ShuffleNet V2 guidelines and a memory budget (exit 1 on findings)"
 DESCRIPTION = (
-    "Analyze each model and run the rules on it. Exit status: 0 clean, 1 a finding at or "
-    "above --fail-on, 2 usage/config/model error, 3 internal error. Configuration: [tool.netprof] in "
-    "pyproject.toml; the command line overrides it."
+    "Analyze each model and run the rules on it: G1-G4, and M1 when a memory budget is set. Exit "
+    "status: 0 clean, 1 a finding at or above --fail-on, 2 usage/config/model error, 3 internal error. "
+    "Configuration: [tool.netprof] in pyproject.toml; the command line overrides it."
 )
 
 
@@ -89,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IDS",
         help="do not run these rules, e.g. G3",
     )
+    parser.add_argument(
+        "--memory-budget",
+        type=_size,
+        metavar="SIZE",
+        help="rule M1: flag blocks whose live activations exceed SIZE (256KiB, 512KB, 1MiB, 2MB or bytes; "
+        "default [tool.netprof] memory-budget, else none)",
+    )
     parser.add_argument("--depth", type=int, help="also show the module table down to this depth")
     common.add_predict_argument(parser, "G3 and G4 findings also say the time their ops take")
 
@@ -110,6 +126,7 @@ def _config(args: argparse.Namespace) -> configuration.Config:
         select=_flatten(args.select),
         ignore_rules=_flatten(args.ignore_rules) or (),
         known=_known_options(config.plugins) if config.plugins else _known_options(),
+        memory_budget=args.memory_budget,
     )
 
 
@@ -139,6 +156,7 @@ def _check_one(
         device,
         timing=common.timing_options(args),
         notes=notes,
+        memory=budget_of(config.rules) is not None,  # M1 reads the memory profile
     )
     if profile is not None:
         result = pipeline.add_prediction(result, profile)

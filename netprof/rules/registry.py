@@ -1,4 +1,4 @@
-"""The table of rules: the four built-ins, then plugins.
+"""The table of rules: the built-ins (G1-G4, M1), then plugins.
 
 Plugins come from the ``netprof.rules`` entry point group (each entry point loads a rule
 object) and from ``"package.module:OBJECT"`` specs passed by the caller. A rule is any
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from netprof.rules import g1_equal_channels, g2_group_convolution, g3_fragmentation, g4_elementwise
+from netprof.rules import (
+    g1_equal_channels,
+    g2_group_convolution,
+    g3_fragmentation,
+    g4_elementwise,
+    memory_budget,
+)
 from netprof.rules.base import Rule, RuleError, Status
 
 ENTRY_POINT_GROUP = "netprof.rules"
@@ -34,6 +40,7 @@ BUILTIN: dict[str, RuleEntry] = {
         RuleEntry(g2_group_convolution.RULE, Status.STABLE, "builtin"),
         RuleEntry(g3_fragmentation.RULE, Status.STABLE, "builtin"),
         RuleEntry(g4_elementwise.RULE, Status.STABLE, "builtin"),
+        RuleEntry(memory_budget.RULE, Status.STABLE, "builtin"),
     )
 }
 
