@@ -5,6 +5,7 @@ from netprof.costs import (  # noqa: F401 - imported for their registrations
     conv,
     data_movement,
     elementwise,
+    loss,
     matmul,
     norm,
     pool,

@@ -113,3 +113,64 @@ def transformer_encoder_layer(call: OpCall) -> Cost:
     scores = batch * num_heads * length * length
     mask_adds = scores if call.arg(18, "mask") is not None else 0
     return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + elementwise + scores + mask_adds)
+
+
+def sdpa_backward_mult_adds(batch_heads: int, q_len: int, kv_len: int, head_dim: int, value_dim: int) -> int:
+    """The five products of the fused attention backward, for every batch and head.
+
+    As FlopCounterMode counts them (``sdpa_backward_flop_count``): the scores ``Q @ K^T`` are
+    recomputed (``L * S * E``), ``dP = dO @ V^T`` (``L * S * Ev``), ``dV = P^T @ dO``
+    (``L * S * Ev``), ``dQ = dS @ K`` (``L * S * E``) and ``dK = dS^T @ Q`` (``L * S * E``):
+    2.5 times the forward's multiply-adds when ``E == Ev``.
+    """
+    return batch_heads * q_len * kv_len * (3 * head_dim + 2 * value_dim)
+
+
+def _sdpa_backward_cost(call: OpCall, mask_index: int | None, mask_name: str | None) -> Cost:
+    query, key, value = call.args[1], call.args[2], call.args[3]
+    *batch, q_len, head_dim = query.shape
+    kv_len, value_dim = key.shape[-2], value.shape[-1]
+    batch_heads = math.prod(batch)  # the query's heads, as in the forward (grouped-query attention)
+    mult_adds = sdpa_backward_mult_adds(batch_heads, q_len, kv_len, head_dim, value_dim)
+    scores = batch_heads * q_len * kv_len
+    if mask_name is None:
+        mask = None
+    elif mask_index is None:  # keyword-only in the schema
+        mask = call.kwargs.get(mask_name)
+    else:
+        mask = call.arg(mask_index, mask_name)
+    # One flop per score for the recomputed softmax (plus one when a mask is added to the
+    # recomputed scores, as in the forward) and one per score for the softmax's gradient
+    # dS = P * (dP - rowsum(dO * O)).
+    mask_adds = scores if mask is not None else 0
+    return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + 2 * scores + mask_adds)
+
+
+def _sdpa_backward_formula(mask_index: int | None, mask_name: str | None) -> Formula:
+    def formula_(call: OpCall) -> Cost:
+        return _sdpa_backward_cost(call, mask_index, mask_name)
+
+    return formula_
+
+
+# (grad_query, grad_key, grad_value[, grad_bias]) = backward(grad_out [B, h, L, Ev], q [B, h, L, E],
+# k [B, hk, S, E], v [B, hk, S, Ev], ...): the backward of each fused kernel above, the same
+# layout; grad_out comes first, then q, k, v. Where the mask sits:
+#   _scaled_dot_product_flash_attention_for_cpu_backward(dO, q, k, v, out, logsumexp, dropout_p,
+#       is_causal, *, attn_mask, scale)
+#   _scaled_dot_product_flash_attention_backward(dO, q, k, v, out, logsumexp, cum_seq_q, ...): none
+#   _scaled_dot_product_efficient_attention_backward(dO, q, k, v, attn_bias, out, logsumexp, ...)
+#   _scaled_dot_product_fused_attention_overrideable_backward(dO, q, k, v, attn_bias, ...)
+#   _scaled_dot_product_cudnn_attention_backward(dO, q, k, v, out, logsumexp, philox_seed,
+#       philox_offset, attn_bias, ...)
+# The efficient kernel's grad_input_mask is not read: the kernel computes dS, which every one of
+# dQ, dK and dV needs, whatever it returns (FlopCounterMode does not read it either).
+# ``_flash_attention_backward`` and ``_efficient_attention_backward`` run inside these kernels,
+# below the capture, as their forwards do, and have no formula.
+formula(aten._scaled_dot_product_flash_attention_for_cpu_backward)(_sdpa_backward_formula(None, "attn_mask"))
+formula(aten._scaled_dot_product_flash_attention_backward)(_sdpa_backward_formula(None, None))
+formula(
+    aten._scaled_dot_product_efficient_attention_backward,
+    aten._scaled_dot_product_fused_attention_overrideable_backward,
+)(_sdpa_backward_formula(4, "attn_bias"))
+formula(aten._scaled_dot_product_cudnn_attention_backward)(_sdpa_backward_formula(8, "attn_bias"))

@@ -112,3 +112,23 @@ def mkldnn_rnn_layer(call: OpCall) -> Cost:
     # gate element, then c' = f * c + i * g (3 per hidden unit) and h' = o * tanh(c') (2).
     elementwise = bias_adds + gates + gates + 5 * hidden
     return _product_cost(mult_adds, tokens * elementwise)
+
+
+# (grad_input, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_hx, grad_cx) =
+#     aten::mkldnn_rnn_layer_backward(input [T, B, I], w_ih [4H, I], w_hh [4H, H], b_ih, b_hh, hx, cx,
+#     output, hy, cy, grad_output?, grad_hy?, grad_cy?, reverse, mode, hidden_size, num_layers,
+#     has_biases, train, bidirectional, batch_sizes, batch_first, workspace): the layer above, backward.
+@formula(aten.mkldnn_rnn_layer_backward)
+def mkldnn_rnn_layer_backward(call: OpCall) -> Cost:
+    x, w_ih, w_hh = call.args[0], call.args[1], call.args[2]
+    tokens = x.numel // x.shape[-1]
+    # Every token's gate gradient goes back through both gate matrices (to the input and to the
+    # previous hidden state), and both matrices' gradients gather it once more: twice the forward.
+    mult_adds = 2 * tokens * (w_ih.numel + w_hh.numel)
+    gates, hidden = w_ih.shape[0], call.arg(15, "hidden_size")
+    # Per token the forward's gate arithmetic backward, as many flops as the forward's (one per
+    # gate element for the activation, one for the ih + hh sum, 5 per hidden unit for the cell
+    # and hidden state); the two bias gradients are reductions, one flop per element.
+    elementwise = tokens * (gates + gates + 5 * hidden)
+    bias_grads = 2 * gates if call.arg(17, "has_biases") else 0
+    return _product_cost(mult_adds, elementwise + bias_grads)
