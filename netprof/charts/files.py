@@ -7,6 +7,7 @@ touched (Agg renders both formats).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,13 @@ def save_figure(figure: Figure, path: Path, **options: Any) -> None:
     """``figure.savefig(path)``, atomically: in the format of the path's suffix."""
     with replaced(path) as temporary:
         figure.savefig(temporary, format=path.suffix.lstrip("."), **options)
+
+
+def svg_text(figure: Figure) -> str:
+    """The figure as an SVG document, for pages that inline it."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    return buffer.getvalue()
 
 
 def save(figure: Figure, stem: Path) -> list[Path]:

@@ -9,9 +9,9 @@ from rich.console import Console
 
 from netprof import pipeline
 from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainingError, TrainStep
-from netprof.cli import common, generation
+from netprof.cli import common, generation, pages
 from netprof.prediction import profile as profiles
-from netprof.report import json_report, markdown, prediction, text, training
+from netprof.report import html, json_report, markdown, prediction, text, training
 from netprof.report.crosscheck import render_crosscheck
 from netprof.timing import report as timing_report
 from netprof.timing.run import TimingError
@@ -24,7 +24,12 @@ DESCRIPTION = "Capture one inference forward pass at the ATen level and price ev
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", help=f"{common.SPEC_HELP}; default: {common.DEFAULT_SPEC}")
     common.add_model_arguments(parser)
-    parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    parser.add_argument(
+        "--format",
+        choices=["table", "json", "markdown", "html"],
+        default="table",
+        help="html: one self-contained interactive page (with -o FILE)",
+    )
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
@@ -36,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="with --time: also write the layers, roofline and breakdown charts (PNG and SVG) to DIR; "
         "with --decode: the per-token decode and prefill-vs-decode roofline chart",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="with --time: also write the timed pass as a Chrome trace-event JSON (ui.perfetto.dev)",
     )
     group = parser.add_argument_group("training and memory")
     group.add_argument(
@@ -54,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
+    if args.trace is not None and not args.time:
+        raise TimingError("--trace writes a timed forward pass: add --time")
     if generation.wanted(args):
         if args.train or args.memory:
             raise TrainingError("--train and --memory count one pass or step: drop --prefill/--decode")
@@ -78,6 +91,13 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         )
     if result.timing is not None:
         result = _with_cached_prediction(result, err)
+    if args.trace is not None and result.timing is not None:
+        from netprof.timing import trace
+
+        with common.writing(args.trace):
+            profile = None if result.prediction is None else result.prediction.profile.key
+            trace.write(args.trace, result.analysis, result.timing, result.op_predicted_s, profile=profile)
+        common.say(err, f"wrote {args.trace}")
     if args.plot is not None:
         from netprof.charts.files import write_memory_chart, write_model_charts
 
@@ -98,6 +118,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             args.output,
             err,
         )
+    elif args.format == "html":
+        common.write_text(html.render([pages.model_page(result, spec)]), args.output, err)
     elif args.format == "markdown":
         report = markdown.render(result.analysis, args.depth, result.timing)
         report += training.markdown(result.analysis, args.depth)

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from netprof import datafiles
-from netprof.cli import common, timed_models
+from netprof.cli import common, pages, timed_models
+from netprof.report import html
 from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
 
 COMPARE_STEM = "flops_vs_latency"
@@ -28,7 +29,12 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="models to compare (two or more)")
     parser.add_argument("--output", "-o", type=Path, metavar="DIR", help="directory for the chart and JSON")
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument(
+        "--format",
+        choices=["table", "json", "html"],
+        default="table",
+        help="html: the models side by side in one self-contained page (compare.html with -o DIR, else stdout)",
+    )
     timed_models.add_arguments(parser)
 
 
@@ -89,6 +95,12 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     document = json.dumps(to_dict(comparison), indent=1) + "\n"
     if args.format == "json":
         out.file.write(document)
+    elif args.format == "html":
+        page = html.render([pages.model_page(result, name) for name, result in results])
+        if args.output is None:
+            out.file.write(page)
+        else:
+            common.write_text(page, args.output / "compare.html", err)
     else:
         out.print(compare_table(comparison))
     if args.output is not None:
