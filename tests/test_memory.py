@@ -177,3 +177,20 @@ def test_analyze_train_memory_json(capsys, tmp_path):
     assert document["memory"]["peak_bytes"] == sum(document["memory"]["at_peak"].values())
     assert len(document["memory"]["timeline"]["activations"]) == len(document["ops"])
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+
+
+def test_unsafe_view_shares_its_input_storage_on_meta_every_time():
+    # [4, 100, 256] in, the same out: the input (102,400 floats), the weight (65,536) and the mm's output
+    # (102,400), whose _unsafe_view back to 3-D is the same storage. Captured twice: the second capture
+    # must not cache the view as a fresh tensor.
+    model, x = nn.Linear(256, 256, bias=False), torch.randn(4, 100, 256)
+    expected = (4 * 100 * 256 + 256 * 256 + 4 * 100 * 256) * F32
+    assert [memory(model, (x,))[1].peak_bytes for _ in range(2)] == [expected, expected]
+
+
+def test_a_module_that_returns_its_input_takes_no_backward_ops():
+    model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Dropout(0.0), nn.Linear(32, 4), nn.Dropout(0.0))
+    analysis, _ = memory(model, TrainStep((torch.randn(8, 16),)))
+    backward = [op for op in analysis.ops if analysis.phase_of(op.id) == "backward"]
+    assert {op.module for op in backward if op.op == "aten.mm.default"} == {"0", "3"}
+    assert {op.module for op in backward if op.op == "aten.gelu_backward.default"} == {"1"}

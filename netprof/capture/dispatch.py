@@ -76,11 +76,18 @@ class OpFailed(Exception):
         self.op, self.module, self.cause = op, module, cause
 
 
+# Ops whose result shares its input's storage without saying so in the schema: a cached fresh result
+# would make a copy of what is one storage (and count its bytes twice in the memory record).
+_UNANNOTATED_VIEWS = frozenset({torch.ops.aten._unsafe_view})
+
+
 def _plan(func: torch._ops.OpOverload) -> int:
     """``_SELF`` for a plain in-place op, ``_CACHE`` for an op returning fresh tensors, else ``_RUN``."""
     schema = func._schema
     tags = func.tags
     if func.is_view or torch.Tag.inplace_view in tags or torch.Tag.out in tags or func.namespace == "prim":
+        return _RUN
+    if func.overloadpacket in _UNANNOTATED_VIEWS:
         return _RUN
     arguments, returns = schema.arguments, schema.returns
     if (

@@ -79,7 +79,8 @@ class ModuleStack:
         path = self._paths.get(id(module))
         if path is not None and path in self._stack:
             _pop(self._stack, path)
-            self._on_gradients(output, lambda *_: _enter_backward(self._backward, path))
+            if not _passes_through(args, output):  # a module that returns its input has no backward
+                self._on_gradients(output, lambda *_: _enter_backward(self._backward, path))
 
     def _on_gradients(self, value: Any, hook: Any) -> None:
         """Run ``hook`` when the gradients of the tensors in ``value`` have been computed."""
@@ -102,6 +103,13 @@ class ModuleStack:
         self._handles = []
         self._stack.clear()
         self._backward.clear()
+
+
+def _passes_through(args: Any, output: Any) -> bool:
+    """Whether every tensor of ``output`` is one of ``args`` (``Dropout(0)``, ``Identity``)."""
+    given = {id(t) for t in tree_leaves(args) if isinstance(t, torch.Tensor)}
+    returned = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor)]
+    return bool(returned) and all(id(t) in given for t in returned)
 
 
 def _inside(path: str, outer: str) -> bool:
