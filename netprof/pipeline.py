@@ -21,7 +21,7 @@ from torch import nn
 from netprof import units
 from netprof.analysis import Analysis, build
 from netprof.capture.ir import TensorMeta
-from netprof.capture.loader import BuilderError, LoadedModel, load
+from netprof.capture.loader import Builder, BuilderError, LoadedModel, load
 from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainStep, Workload, as_workload, input_tensors
 from netprof.config import Config
@@ -201,7 +201,7 @@ def run_loaded(
 
 
 def load_and_run(
-    spec: str,
+    spec: str | Builder,
     input_shapes: Sequence[tuple[int, ...]] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str = "auto",
@@ -244,7 +244,7 @@ def load_and_run(
 
 
 def load_on_meta(
-    spec: str,
+    spec: str | Builder,
     input_shapes: Sequence[tuple[int, ...]] | None = None,
     dtype: torch.dtype = torch.float32,
     hf_class: str | None = None,

@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,11 @@ def _make_input(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> torc
     return torch.zeros(shape, dtype=dtype, device=device)
 
 
+Builder = tuple[str, Callable[[], Any]]  # a name and a callable that builds, as a SPEC's callable does
+
+
 def load(
-    spec: str,
+    spec: str | Builder,
     input_shapes: list[tuple[int, ...]] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str = "auto",
@@ -131,15 +135,19 @@ def load(
 ) -> LoadedModel:
     """Build the model of ``spec`` and decide its example inputs.
 
-    ``device="meta"`` calls the builder under ``torch.device("meta")`` so that
-    no weight is allocated; any other value builds on the CPU. An ``hf:PATH``
-    spec is built from its Hugging Face configuration (``hf_class``: the auto
-    class to build it with) and gets its natural input.
+    ``spec`` is a SPEC string, or ``(name, builder)``: a callable that a sweep's
+    search space hands over directly. ``device="meta"`` calls the builder under
+    ``torch.device("meta")`` so that no weight is allocated; any other value builds
+    on the CPU. An ``hf:PATH`` spec is built from its Hugging Face configuration
+    (``hf_class``: the auto class to build it with) and gets its natural input.
     """
-    if huggingface.is_hf_spec(spec):
+    if isinstance(spec, tuple):
+        spec, builder = spec
+    elif huggingface.is_hf_spec(spec):
         built = huggingface.load(spec, input_shapes, hf_class, "meta" if device == "meta" else "cpu")
         return LoadedModel(built.model, built.inputs, spec, built.notes)
-    builder = resolve(spec)
+    else:
+        builder = resolve(spec)
     build_device = "meta" if device == "meta" else "cpu"
     context = torch.device("meta") if device == "meta" else contextlib.nullcontext()
     try:

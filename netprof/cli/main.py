@@ -17,12 +17,25 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from netprof.cli import analyze, bench, calibrate, check, common, compare, diff, explain, plot, predict, rules
+from netprof.cli import (
+    analyze,
+    bench,
+    calibrate,
+    check,
+    common,
+    compare,
+    diff,
+    explain,
+    plot,
+    predict,
+    rules,
+    sweep,
+)
 from netprof.environment import __version__
 from netprof.errors import NetprofError, TimedOut
 
 # In the order ``netprof --help`` lists them.
-COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare)
+COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare, sweep)
 
 
 class _Parser(argparse.ArgumentParser):
