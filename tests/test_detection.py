@@ -27,3 +27,21 @@ def test_ssdlite_analyzes_end_to_end():
     assert analysis.totals.uncounted_ops == sum(analysis.uncounted.values())
     # The backbone is attributed to its modules.
     assert analysis.module("backbone").totals.mult_adds > 0.5 * analysis.totals.mult_adds
+
+
+@pytest.mark.slow
+def test_a_detector_spec_built_on_meta_falls_back_to_a_real_run(tmp_path):
+    """From a SPEC, netprof builds on meta first; the capture's failure says it needs data, so the model
+    is rebuilt on the CPU and run for real (it fits in memory)."""
+    from netprof import pipeline
+
+    source = tmp_path / "det.py"
+    source.write_text(
+        "import torch, torchvision\n"
+        "def build():\n"
+        "    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)\n"
+        "    return model, ([torch.rand(3, 320, 320)],)\n"
+    )
+    _, result = pipeline.load_and_run(f"{source}:build")
+    assert result.analysis.mode == "real"
+    assert result.analysis.uncounted["torchvision.nms.default"] >= 1

@@ -217,6 +217,7 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto", memo
     else:
         attempts = (mode,)
     failures: list[str] = []
+    last: Exception | None = None
     for attempt in attempts:
         try:
             with _prepared(model, workload), quiet_library_logs():
@@ -228,6 +229,7 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto", memo
             if attempt != "real" and not needs_data(error):
                 raise CaptureError(f"the forward pass failed on {attempt} tensors: {said}") from error
             failures.append(f"{attempt}: {said}")
+            last = error
             continue
         return Capture(
             recorder.ops,
@@ -237,4 +239,5 @@ def capture(model: nn.Module, workload: Workload | Any, mode: str = "auto", memo
             recorder.phases,
             recorder.allocations(),
         )
-    raise CaptureError(f"the forward pass failed ({failures[-1]})")
+    # Chained to the last failure, so that a caller can tell one that needs data (``needs_data``).
+    raise CaptureError(f"the forward pass failed ({failures[-1]})") from last

@@ -43,11 +43,32 @@ def _from_file(path: Path) -> list[Job]:
     return [Job(line, line) for line in lines if line]
 
 
+def torchvision_model(name: str) -> tuple[Any, tuple[Any, ...]]:
+    """torchvision's ``name`` without weights, with its family's natural input: a list of images for a
+    detector, a clip for a video model, two frames for optical flow, an image batch for the rest."""
+    import torch
+    from torchvision import models
+
+    def family(module: Any) -> bool:
+        return name in models.list_models(module=module)
+
+    # Detectors and segmenters also default to a pretrained backbone: nothing may be downloaded.
+    backbone = {"weights_backbone": None} if family(models.detection) or family(models.segmentation) else {}
+    model = models.get_model(name, weights=None, **backbone)
+    if family(models.detection):
+        return model, ([torch.randn(3, 320, 320)],)
+    if family(models.video):
+        return model, (torch.randn(1, 3, 16, 112, 112),)
+    if family(models.optical_flow):
+        return model, (torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128))
+    return model, (torch.randn(1, 3, 224, 224),)
+
+
 def _torchvision(pattern: str) -> list[Job]:
     import torchvision
 
     names = [name for name in torchvision.models.list_models() if fnmatch.fnmatchcase(name, pattern)]
-    return [Job(name, f"torchvision.models:{name}") for name in names]
+    return [Job(name, functools.partial(torchvision_model, name)) for name in names]
 
 
 def _timm(pattern: str) -> list[Job]:
