@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -51,9 +52,11 @@ def measure(job: Job, options: SweepOptions) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         spec = job.spec if isinstance(job.spec, str) else (job.name, job.spec)
-        loaded, result = pipeline.load_and_run(
-            spec, list(options.input_shapes) or None, timing=options.timing
-        )
+        with warnings.catch_warnings():  # a thousand models' deprecation notes would bury the progress bar
+            warnings.simplefilter("ignore")
+            loaded, result = pipeline.load_and_run(
+                spec, list(options.input_shapes) or None, timing=options.timing
+            )
         if options.profile is not None:
             result = pipeline.add_prediction(result, options.profile)
         findings = Counter(finding.rule for finding in pipeline.check(result, loaded.model, Config()))

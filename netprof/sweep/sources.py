@@ -45,7 +45,7 @@ def _from_file(path: Path) -> list[Job]:
 
 def torchvision_model(name: str) -> tuple[Any, tuple[Any, ...]]:
     """torchvision's ``name`` without weights, with its family's natural input: a list of images for a
-    detector, a clip for a video model, two frames for optical flow, an image batch for the rest."""
+    detector, a 16-frame 224x224 clip for a video model, two frames for optical flow, an image batch for the rest."""
     import torch
     from torchvision import models
 
@@ -58,7 +58,7 @@ def torchvision_model(name: str) -> tuple[Any, tuple[Any, ...]]:
     if family(models.detection):
         return model, ([torch.randn(3, 320, 320)],)
     if family(models.video):
-        return model, (torch.randn(1, 3, 16, 112, 112),)
+        return model, (torch.randn(1, 3, 16, 224, 224),)  # MViT and S3D need 224; the others take it too
     if family(models.optical_flow):
         return model, (torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128))
     return model, (torch.randn(1, 3, 224, 224),)
