@@ -21,13 +21,22 @@ def versions() -> dict[str, str]:
     return {"netprof": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def available_memory() -> int | None:
-    """Bytes the kernel says a new allocation can have (``MemAvailable``); None where it does not say."""
+def _meminfo(key: str) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) * 1024
     return None
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says a new allocation can have (``MemAvailable``); None where it does not say."""
+    return _meminfo("MemAvailable")
+
+
+def total_memory() -> int | None:
+    """The machine's physical memory (``MemTotal``); None where the kernel does not say."""
+    return _meminfo("MemTotal")
 
 
 @functools.cache

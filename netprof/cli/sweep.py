@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netprof import units
 from netprof.cli import argtypes, common
-from netprof.environment import available_memory
+from netprof.environment import total_memory
 from netprof.sweep import charts
 from netprof.sweep.local import run_local
 from netprof.sweep.ray_engine import run_ray
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model-timeout", type=argtypes.positive(float), default=600.0, metavar="S", help="per model (600)"
     )
     parser.add_argument(
-        "--memory-limit", type=_size, metavar="SIZE", help="per worker (default: free memory / jobs)"
+        "--memory-limit", type=_size, metavar="SIZE", help="resident, per worker (default: memory / jobs)"
     )
     common.add_input_argument(parser)
     common.add_time_arguments(parser)
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     todo = [job for job in jobs if job.name not in results.rows]
     options = SweepOptions(tuple(args.input or ()), common.predict_profile(args), common.timing_options(args))
     workers = args.jobs or len(os.sched_getaffinity(0))
-    free = available_memory()
-    limit = args.memory_limit or (free // workers if free else None)
+    total = total_memory()
+    limit = args.memory_limit or (total // workers if total else None)
     engine = "Ray" if args.ray is not None else "local"
     if args.resume and len(todo) < len(jobs):
         common.say(err, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} models already done")
