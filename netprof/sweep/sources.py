@@ -76,10 +76,16 @@ def _timm(pattern: str) -> list[Job]:
         import timm
     except ImportError:
         raise SourceError("timm:... sources need timm: pip install timm") from None
-    return [
-        Job(name, functools.partial(timm.create_model, name, pretrained=False))
-        for name in timm.list_models(pattern)
-    ]
+    return [Job(name, functools.partial(timm_model, name)) for name in timm.list_models(pattern)]
+
+
+def timm_model(name: str) -> tuple[Any, Any]:
+    """timm's ``name`` without weights, with an image of the size its configuration was trained at."""
+    import timm
+    import torch
+
+    model = timm.create_model(name, pretrained=False)
+    return model, torch.randn(1, *model.pretrained_cfg.get("input_size", (3, 224, 224)))
 
 
 _REGISTRIES: dict[str, Callable[[str], list[Job]]] = {"torchvision": _torchvision, "timm": _timm}
