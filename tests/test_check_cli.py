@@ -130,8 +130,10 @@ def test_baseline_write_then_check_then_new_violation(capsys, tmp_path):
 
     code, out, _ = run(capsys, "check", spec, *flags, "--baseline", str(baseline), "--format", "markdown")
     assert code == 1
-    assert "| **change** |" in out and "already in the baseline are not shown" in out
-    assert "blocks.0" not in out.split("already in the baseline")[0].split("| # |")[1]
+    assert "| **change** |" in out and "2 findings already in the baseline (not failing)" in out
+    new_part, known_part = out.split("already in the baseline")
+    assert "blocks.1" in new_part and "blocks.0" not in new_part  # the new findings first
+    assert "blocks.0.expand" in known_part and "blocks.1" not in known_part  # then the known, collapsed
 
     _write_model(model, "Bottleneck(64, 64)")  # the old violation fixed
     code, out, _ = run(capsys, "check", spec, *flags, "--baseline", str(baseline))

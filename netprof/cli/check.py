@@ -12,10 +12,10 @@ from rich.console import Console
 
 from netprof import config as configuration
 from netprof import pipeline
-from netprof.cli import common
+from netprof.cli import common, pages
 from netprof.cli.rules import document
 from netprof.prediction import profile as profiles
-from netprof.report import findings_markdown, findings_rows, findings_text, github, json_report, sarif
+from netprof.report import findings_markdown, findings_rows, findings_text, github, html, json_report, sarif
 from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
@@ -23,7 +23,7 @@ from netprof.rules.memory_budget import budget_of
 from netprof.units import parse_nbytes
 
 # ``--format``: the terminal table, or one renderer of ``netprof.report`` per text format.
-FORMATS = ("table", "markdown", "json", "sarif", "github")
+FORMATS = ("table", "markdown", "json", "sarif", "github", "html")
 
 
 def _rule_ids(text: str) -> list[str]:
@@ -199,21 +199,39 @@ def _emit(
 ) -> None:
     if args.format == "table":
         common.write_table(
-            lambda console: findings_text.render(checked, console, fail_on, args.depth), args.output, out, err
+            lambda console: findings_text.render(
+                checked, console, fail_on, args.depth, predicted=[r.op_predicted_s for r in results]
+            ),
+            args.output,
+            out,
+            err,
         )
         return
     if args.format == "markdown":
-        report = findings_markdown.render(checked, fail_on, args.depth)
+        report = findings_markdown.render(
+            checked,
+            fail_on,
+            args.depth,
+            titles=findings_rows.rule_titles(all_rules()),
+            predicted=[result.op_predicted_s for result in results],
+        )
     elif args.format == "json":
         documents = [
             json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c), result.timing)
             for result, c in zip(results, checked)
         ]
         report = json.dumps(documents[0] if len(documents) == 1 else documents, indent=1) + "\n"
+    elif args.format == "html":
+        sections = [
+            pages.model_page(result, c.analysis.model, c.findings) for result, c in zip(results, checked)
+        ]
+        report = html.render(sections)
     elif args.format == "sarif":
         report = sarif.dumps(checked, all_rules(), document)
     else:
-        report = github.render(checked, findings_rows.rule_titles(all_rules()))
+        report = github.render(
+            checked, findings_rows.rule_titles(all_rules()), [r.op_predicted_s for r in results]
+        )
     common.write_text(report, args.output, err)
 
 

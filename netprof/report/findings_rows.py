@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from netprof import units
-from netprof.rules.base import Finding, Severity, SourceLocation
+from netprof.rules.base import Finding, Severity
 from netprof.rules.baseline import CheckedModel
 
 # (key in the totals, label, formatter)
@@ -21,16 +21,13 @@ TOTAL_COLUMNS = (
 
 
 def relative_path(path: str, root: Path | None = None) -> str:
-    """``path`` relative to ``root`` (the working directory) in POSIX form when inside it, else as given."""
+    """``path`` relative to ``root`` (the working directory) in POSIX form when inside it, else as given
+    (the JSON report's paths; the reports people read use ``findings_groups.display_path``)."""
     root = (root or Path.cwd()).resolve()
     try:
         return Path(os.path.abspath(path)).relative_to(root).as_posix()
     except ValueError:
         return path
-
-
-def location_text(location: SourceLocation | None) -> str:
-    return "" if location is None else f"{relative_path(location.path)}:{location.line}"
 
 
 def signed(value: int, formatter=units.count) -> str:

@@ -1,6 +1,11 @@
-"""``netprof check --format github``: GitHub Actions workflow commands, one annotation per finding.
+"""``netprof check --format github``: GitHub Actions workflow commands, one annotation per group.
 
     ::error file=models/net.py,line=12,title=netprof G1 (Equal channel width)::message
+
+Findings that share a rule and a kind of fix (``findings_groups``: 31 G2 findings on the same kind
+of grouped conv) make one annotation, at the worst one's class, naming the modules and giving the
+worst one's message and fix; a group of one reads as the finding itself. ``file`` is relative to
+the repository root; a class from an installed package is named in the message instead.
 
 Escaped as the runner expects, which some checkers forget: ``%``, ``\\r`` and ``\\n`` in the
 message, and also ``:`` and ``,`` in the properties (a ``,`` would end ``title`` early).
@@ -9,9 +14,9 @@ Severity maps to the command: error -> error, warning -> warning, info -> notice
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from netprof.report import findings_rows as rows
+from netprof.report import findings_groups as fg
 from netprof.rules.base import Severity
 from netprof.rules.baseline import CheckedModel
 
@@ -26,24 +31,52 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(models: list[CheckedModel], titles: Mapping[str, str] | None = None) -> str:
+ANNOTATION_MODULES = 10  # modules one annotation names; --format json lists every finding
+
+
+def _annotation(model: str, group: fg.Group, titles: Mapping[str, str]) -> str:
+    worst = group.worst
+    properties = {}
+    where = ""
+    if worst.location is not None:
+        path = fg.repository_path(worst.location.path)
+        if path is not None:
+            properties["file"] = path
+            properties["line"] = str(worst.location.line)
+        else:  # an installed package's class: code scanning cannot place it, the reader can
+            where = f" at {fg.location_text(worst.location)}"
+    title = f"netprof {group.rule}" + (f" ({titles[group.rule]})" if titles.get(group.rule) else "")
+    count = len(group.findings)
+    if count == 1:
+        message = f"{model} {fg.module_name(worst)} ({worst.module_type}){where}: {worst.message}"
+    else:
+        title += f": {count} findings"
+        named, more = fg.names(group.findings, ANNOTATION_MODULES)
+        types = f" ({', '.join(group.module_types)})" if group.module_types else ""
+        message = (
+            f"{model}: {count} findings at {', '.join(named)}{f' and {more} more' if more else ''}{types},"
+            f" {fg.cost_text(group.cost_bytes, group.cost_share)} of memory access"
+            f"\nWorst, {fg.module_name(worst)}{where}: {worst.message}"
+        )
+    properties["title"] = title
+    if worst.fix:
+        message += f"\nFix: {worst.fix}"
+    message += f"\nDocs: netprof explain {group.rule}"
+    props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items())
+    return f"::{COMMAND[group.severity]} {props}::{escape_data(message)}"
+
+
+def render(
+    models: list[CheckedModel],
+    titles: Mapping[str, str] | None = None,
+    predicted: Sequence[Mapping[int, float] | None] | None = None,
+) -> str:
+    """One annotation per group of findings sharing a rule and a kind of fix (``findings_groups``)."""
     titles = titles or {}
-    lines = []
-    for checked in models:
-        model = checked.analysis.model
-        for finding in checked.findings:
-            properties = {}
-            if finding.location is not None:
-                properties["file"] = rows.relative_path(finding.location.path)
-                properties["line"] = str(finding.location.line)
-            title = f"netprof {finding.rule}" + (
-                f" ({titles[finding.rule]})" if titles.get(finding.rule) else ""
-            )
-            properties["title"] = title
-            message = f"{model} {finding.module or '(model)'} ({finding.module_type}): {finding.message}"
-            if finding.fix:
-                message += f"\nFix: {finding.fix}"
-            message += f"\nDocs: netprof explain {finding.rule}"
-            props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items())
-            lines.append(f"::{COMMAND[finding.severity]} {props}::{escape_data(message)}")
+    predicted = list(predicted) if predicted is not None else [None] * len(models)
+    lines = [
+        _annotation(checked.analysis.model, group, titles)
+        for checked, op_predicted_s in zip(models, predicted)
+        for group in fg.group_findings(checked.findings, op_predicted_s)
+    ]
     return "".join(f"{line}\n" for line in lines)

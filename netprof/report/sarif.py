@@ -3,14 +3,17 @@
 Unlike a checker that marks every result "error", the level follows the finding's severity
 (error -> error, warning -> warning, info -> note). Each rule carries its document: the first
 paragraph of "What it does" as ``fullDescription``, the whole Markdown as ``help``. A result sits
-at the definition of its module's class (relative to the working directory, the repository
-root in CI); ``partialFingerprints`` hold the baseline identity (rule, model, module), so code
-scanning tracks a finding across commits even when its line moves.
+at the definition of its module's class (relative to the repository root, the nearest directory
+above the working directory holding ``.git``; an absolute ``file://`` URI outside it);
+``partialFingerprints`` hold the baseline identity (rule, model, module), so code scanning tracks a
+finding across commits even when its line moves. Results stay one per finding (code scanning
+deduplicates by fingerprint); the other reports group them (``findings_groups``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any
 
 from netprof.environment import __version__
 from netprof.fingerprints import hashed_fingerprint
-from netprof.report import findings_rows as rows
+from netprof.report import findings_groups as fg
 from netprof.rules.base import Finding, Severity
 from netprof.rules.baseline import CheckedModel
 
@@ -61,9 +64,9 @@ def _physical(finding: Finding, spec: str) -> dict[str, Any] | None:
         path, line = spec.rpartition(":")[0], 1  # no class location: the model file itself
     else:
         return None
-    relative = rows.relative_path(path)
-    if Path(relative).is_absolute():
-        artifact = {"uri": Path(relative).as_uri()}
+    relative = fg.repository_path(path)
+    if relative is None:  # outside the repository (an installed package's class)
+        artifact = {"uri": Path(os.path.abspath(path)).as_uri()}
     else:
         artifact = {"uri": relative, "uriBaseId": "%SRCROOT%"}
     return {"artifactLocation": artifact, "region": {"startLine": line}}
