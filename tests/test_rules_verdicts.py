@@ -1,9 +1,11 @@
 """The ShuffleNet V2 paper's verdicts (shared/REFERENCE.md, "The paper's verdicts"), checked
-with default settings on the zoo and on torchvision models built with weights=None."""
+with default settings on the zoo and on torchvision models built with weights=None; then the
+same guidelines read on transformers and hybrids (issue 15), with the reason in each row."""
 
 from __future__ import annotations
 
 import functools
+import math
 
 import pytest
 import torch
@@ -23,14 +25,23 @@ BUILDERS = {
     "resnet18": lambda: torchvision.models.resnet18(weights=None),
     "resnet50": lambda: torchvision.models.resnet50(weights=None),
     "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False),
+    "convnext_tiny": lambda: torchvision.models.convnext_tiny(weights=None),
+    "swin_t": lambda: torchvision.models.swin_t(weights=None),
+    "vit_b_16": lambda: torchvision.models.vit_b_16(weights=None),
+    "vit_b_16_batch8": lambda: torchvision.models.vit_b_16(weights=None),
+    "mobilevit_s": ZOO["mobilevit_s"],
 }  # fmt: skip
-ZOO_MODELS = [name for name in BUILDERS if name in ZOO]
+ZOO_MODELS = [name for name in BUILDERS if name in ZOO and name != "mobilevit_s"]  # the CNN seed networks
+# Input (N, C, H, W) where it is not 1 x 3 x 224 x 224: MobileViT at its paper's 256 x 256, and
+# ViT-B/16 at batch 8, where its MLPs' 1:4 widths cost what G1 measures (see test_g1_on_vit_needs_rows).
+INPUTS = {"vit_b_16_batch8": (8, 3, 224, 224), "mobilevit_s": (1, 3, 256, 256)}
 # Every test of these whole networks (224 x 224) is marked slow; the hand-built block is not.
 
 
 @functools.cache
 def analysis(name: str):
-    return netprof.analyze(BUILDERS[name]().eval(), torch.randn(1, 3, 224, 224), name=name)
+    shape = INPUTS.get(name, (1, 3, 224, 224))
+    return netprof.analyze(BUILDERS[name]().eval(), torch.randn(shape), name=name)
 
 
 @functools.cache
@@ -54,6 +65,22 @@ VERDICTS = {
     # ResNet: 2-3 fragments per block, at most two branches
     "resnet18": (set(), {"G2", "G3"}),
     "resnet50": (set(), {"G2", "G3"}),
+    # Transformers and hybrids: a linear over T tokens is a 1x1 conv with hw = T.
+    # ConvNeXt: its MLPs are 1:4 linears over channels-last maps (96 -> 384 at 56x56: 1.243); depthwise
+    # 7x7 only (no G2); 3 fragments per block (G3); LayerNorm and GELU make 43% of memory access (G4 < 60%)
+    "convnext_tiny": ({"G1"}, {"G2", "G3", "G4"}),
+    # Swin-T: the same 1:4 MLPs over 3136 and 784 tokens (1.243, 1.201); windowed attention's qkv,
+    # two products and proj plus the MLP make 6 fragments per block, at most 2 branches (G3)
+    "swin_t": ({"G1"}, {"G2", "G3", "G4"}),
+    # ViT-B/16 at batch 1: 197 tokens, and the MLP's weights (2.36 M elements) outweigh its activations
+    # (0.76 M): the 1:4 imbalance costs 5.1% over the balanced layout (1.051), under 1.15. No G1.
+    "vit_b_16": (set(), {"G1", "G2", "G3", "G4"}),
+    # ViT-B/16 at batch 8: 1,576 rows against the same weights: the MLP's 1:4 costs 1.168 (G1)
+    "vit_b_16_batch8": ({"G1"}, {"G2", "G3", "G4"}),
+    # MobileViT-S (256 x 256): its MobileNet V2 blocks' 1:4 expansions (G1, as MobileNet V2's 1:6);
+    # each MobileViT block chains 2-4 transformer layers between convs: 16-28 fragments (G3);
+    # batch norm, SiLU and depthwise convs make 65% of memory access (G4); no group conv (G2)
+    "mobilevit_s": ({"G1", "G3", "G4"}, {"G2"}),
 }
 
 
@@ -80,6 +107,86 @@ def test_g1_flags_the_bottleneck_convs():
     assert {"stage2.1.compress.0", "stage2.1.expand.0"} <= flagged("shufflenet_v1_g3", "G1")
     measured = {f.module: f.measured for f in findings("mobilenet_v2") if f.rule == "G1"}
     assert measured["features.2.block.0.0"] == pytest.approx(1.428, abs=1e-3)  # ~ 7 / (2 sqrt 6)
+
+
+def g1_ratio(hw: int, c1: int, c2: int) -> float:
+    """G1's measure of a dense pointwise map, by hand: mac / balanced mac at the same FLOPs."""
+    return (hw * (c1 + c2) + c1 * c2) / (2 * hw * math.sqrt(c1 * c2) + c1 * c2)
+
+
+# model -> (one flagged MLP linear, the MLP's projection back, rows hw, c_in, c_out, the ratio by hand)
+MLP_LAYERS = {
+    # features.1.0.block.3: 96 -> 384 over 56 x 56 channels-last positions:
+    # (3136 * 480 + 36,864) / (2 * 3136 * 192 + 36,864) = 1,542,144 / 1,241,088 = 1.2426
+    "convnext_tiny": ("features.1.0.block.3", "features.1.0.block.5", 3136, 96, 384, 1.2426),
+    # stage 1, first block's MLP: the same widths over 56 x 56 = 3136 tokens
+    "swin_t": ("features.1.0.mlp.0", "features.1.0.mlp.3", 3136, 96, 384, 1.2426),
+    # stage 2: 192 -> 768 over 28 x 28 = 784 tokens: 900,096 / 749,568 = 1.2008
+    "swin_t/stage2": ("features.3.0.mlp.0", "features.3.0.mlp.3", 784, 192, 768, 1.2008),
+    # encoder layer 0's MLP: 768 -> 3072 over 8 x 197 = 1576 rows:
+    # (1576 * 3840 + 2,359,296) / (2 * 1576 * 1536 + 2,359,296) = 8,411,136 / 7,200,768 = 1.1681
+    "vit_b_16_batch8": (
+        "encoder.layers.encoder_layer_0.mlp.0", "encoder.layers.encoder_layer_0.mlp.3", 1576, 768, 3072, 1.1681
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(MLP_LAYERS))
+def test_g1_flags_transformer_mlps_with_the_ratio_computed_by_hand(key):
+    name = key.split("/")[0]
+    module, back, hw, c1, c2, ratio = MLP_LAYERS[key]
+    assert g1_ratio(hw, c1, c2) == pytest.approx(ratio, abs=1e-4)
+    (finding,) = [f for f in findings(name) if f.rule == "G1" and f.module == module]
+    assert finding.measured == pytest.approx(g1_ratio(hw, c1, c2), rel=1e-12)
+    assert (finding.evidence["operator"], finding.evidence["hw"]) == ("linear", hw)
+    assert (finding.evidence["c_in"], finding.evidence["c_out"]) == (c1, c2)
+    # the projection back (c2 -> c1) has the same ratio
+    (returned,) = [f for f in findings(name) if f.rule == "G1" and f.module == back]
+    assert returned.measured == pytest.approx(finding.measured)
+
+
+@pytest.mark.slow
+def test_g1_on_vit_needs_rows():
+    # At batch 1 ViT-B/16's MLP runs over 197 tokens: (197 * 3840 + 2,359,296) / (2 * 197 * 1536 + 2,359,296)
+    # = 3,115,776 / 2,964,480 = 1.051; the weights dominate, and the imbalance costs little memory access.
+    (mlp,) = compute(analysis("vit_b_16")).linears["encoder.layers.encoder_layer_0.mlp.0"]
+    assert (mlp.hw, mlp.c_in, mlp.c_out) == (197, 768, 3072)
+    assert mlp.width_ratio == pytest.approx(g1_ratio(197, 768, 3072)) and mlp.width_ratio == pytest.approx(
+        1.051, abs=1e-3
+    )
+    assert flagged("vit_b_16", "G1") == set()
+    # Batch 8 flags every MLP linear of the 12 layers, and nothing else (the qkv projection, 1:3 over
+    # 1576 rows, is 1.109; the head is exempt)
+    assert len(flagged("vit_b_16_batch8", "G1")) == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "count"), [("vit_b_16", 49), ("swin_t", 52)])
+def test_linear_maps_are_the_projections_and_mlps_never_attention_products(name, count):
+    # ViT-B/16: 12 layers x (in_proj, out_proj, fc1, fc2) + the head; Swin-T: 12 blocks x (qkv, proj,
+    # fc1, fc2) + 3 patch-merging reductions + the head. Every attention product reads two activations.
+    metrics = compute(analysis(name))
+    calls = [call for found in metrics.linears.values() for call in found]
+    assert len(calls) == count
+    nodes = metrics.flow.nodes
+    assert {nodes[call.op_id].op for call in calls} <= {
+        "aten.addmm.default",
+        "aten.mm.default",
+    }  # mm: no bias
+    assert not any(nodes[call.op_id].category == "attention" for call in calls)
+    assert [call.position for call in calls][-1] == "head"
+
+
+@pytest.mark.slow
+def test_mobilevit_blocks_hold_their_transformers_fragments():
+    blocks = compute(analysis("mobilevit_s")).blocks
+    # conv 3x3, conv 1x1, L x (qkv, two attention products, proj, fc1, fc2), conv 1x1, fusion conv 3x3
+    assert [blocks[f"features.{i}.1"].fragments for i in (5, 6, 7)] == [4 + 6 * 2, 4 + 6 * 4, 4 + 6 * 3]
+    assert flagged("mobilevit_s", "G3") == {"features.5.1", "features.6.1", "features.7.1"}
+    assert all("fewer, wider transformer layers" in f.fix for f in findings("mobilevit_s") if f.rule == "G3")
+    (g4,) = [f for f in findings("mobilevit_s") if f.rule == "G4"]
+    assert g4.measured == pytest.approx(0.652, abs=0.01)  # regression pin, netprof's own value
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from netprof.analysis import Analysis
-from netprof.metrics.dataflow import COMPUTE_CATEGORIES, FRAGMENT_CATEGORIES, DataFlow, dataflow
+from netprof.metrics.dataflow import COMPUTE_CATEGORIES, DataFlow, dataflow, is_fragment
 from netprof.module_paths import ancestors
 
 PARALLEL = "parallel"
@@ -32,7 +32,8 @@ class Branch:
 
     Attributes:
         ops: their ids, in execution order; empty for a bare shortcut.
-        fragments: how many of them are fragments (conv / gemm / attention / pooling).
+        fragments: how many of them are fragments (conv / gemm / attention / pooling; of attention
+            written out unfused, its two products).
         has_compute: False for an identity shortcut (nothing, or only views and copies).
     """
 
@@ -73,7 +74,8 @@ class Block:
         entry: the op whose output enters the block (negative: a model input).
         exit: the op whose output leaves it.
         ops: every op of the module and its children, in execution order.
-        fragments: conv / gemm / attention / pooling ops among them (the paper's count).
+        fragments: conv / gemm / attention / pooling ops among them (the paper's count; a fused
+            attention is one, an unfused one its two products, its softmax none).
         longest_chain: most fragments on one path from entry to exit.
         joins: the merges this block owns (those of nested blocks belong to them).
         mult_adds, mem_access_bytes: totals over ``ops``.
@@ -199,11 +201,10 @@ def _branch(flow: DataFlow, region: _Region, fork: int, end: int) -> Branch:
         seen.add(n)
         stack.extend(p for p in region.preds[n] if p != fork and p not in seen)
     ops = tuple(sorted(seen))
-    categories = [flow.nodes[n].category for n in ops]
     return Branch(
         ops=ops,
-        fragments=sum(c in FRAGMENT_CATEGORIES for c in categories),
-        has_compute=any(c in COMPUTE_CATEGORIES for c in categories),
+        fragments=_fragments(flow, ops),
+        has_compute=any(flow.nodes[n].category in COMPUTE_CATEGORIES for n in ops),
     )
 
 
@@ -229,13 +230,13 @@ def _join_branches(
 def _longest_chain(flow: DataFlow, region: _Region) -> int:
     best = {region.entry: 0}
     for n in region.order[1:]:
-        own = flow.nodes[n].category in FRAGMENT_CATEGORIES
+        own = is_fragment(flow.nodes[n])
         best[n] = own + max(best[p] for p in region.preds[n])
     return max(best.values())
 
 
 def _fragments(flow: DataFlow, ops: Iterable[int]) -> int:
-    return sum(flow.nodes[n].category in FRAGMENT_CATEGORIES for n in ops)
+    return sum(is_fragment(flow.nodes[n]) for n in ops)
 
 
 def find_blocks(analysis: Analysis, flow: DataFlow | None = None) -> dict[str, Block]:

@@ -1,26 +1,37 @@
-"""Channel widths and memory access of every convolution (guidelines G1 and G2).
+"""Channel widths and memory access of every convolution and every linear map (guidelines G1 and G2).
 
 All memory access here is in elements, as in the paper: inputs read once, outputs
 written once, weights read once; biases left out, as the paper's formulas do. The
 batch is folded into ``hw`` (the paper's batch is 1). ``itemsize`` turns elements
 into the bytes netprof reports everywhere else.
+
+A linear map applied at every position (``nn.Linear`` over tokens or over a channels-last
+feature map, ``x @ W``, attention's q/k/v and output projections) is a 1x1 convolution:
+``T`` rows of ``c_in`` features times a ``c_in x c_out`` weight is a 1x1 conv with
+``hw = T``, the same FLOPs ``B = hw*c1*c2`` and the same memory access, so the paper's
+bound holds for it unchanged. It reaches ATen as ``mm`` / ``addmm`` (``bmm`` when a
+broadcast weight is batched) with exactly one operand *static*: computed from parameters
+only, never from a model input. Attention's own products (``Q @ K^T``, ``P @ V``) read two
+activations and are not linear maps.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from netprof.analysis import Analysis
 from netprof.analysis.pricing import OpNode
 from netprof.metrics.blocks import Block
-from netprof.metrics.dataflow import CONV_CATEGORIES
+from netprof.metrics.dataflow import CONV_CATEGORIES, DataFlow
 
 STEM = "stem"
 BODY = "body"
 HEAD = "head"
+CONV = "conv"
+LINEAR = "linear"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,8 @@ class ConvMetrics:
             stride-1 conv it is ``g1_bound``.
         dense_mac: for a group conv, the MAC of the dense conv with the same input and the
             same FLOPs (c2 / g outputs), G2's comparison; None for dense and depthwise convs.
+        operator: ``"conv"``, or ``"linear"`` for a linear map measured as the 1x1 conv it is
+            (``kernel`` is then ``()``, ``groups`` 1 and ``hw`` its rows: tokens x batch).
     """
 
     module: str
@@ -61,10 +74,16 @@ class ConvMetrics:
     g1_ratio: float | None
     balanced_mac: float
     dense_mac: int | None
+    operator: str = CONV
 
     @property
     def pointwise(self) -> bool:
         return all(k == 1 for k in self.kernel)
+
+    @property
+    def name(self) -> str:
+        """``"1x1 conv"`` or ``"linear"``: the operator as findings name it."""
+        return LINEAR if self.operator == LINEAR else f"{self.kernel_text} conv"
 
     @property
     def depthwise(self) -> bool:
@@ -85,8 +104,9 @@ class ConvMetrics:
         return round((self.mac - self.balanced_mac) * self.itemsize)
 
     def evidence(self) -> dict[str, Any]:
-        """The conv's shape and memory access, as every conv finding reports them."""
-        return {
+        """The conv's shape and memory access, as every conv finding reports them (a linear map's
+        with ``"operator": "linear"`` after them)."""
+        shape = {
             "op_id": self.op_id,
             "c_in": self.c_in,
             "c_out": self.c_out,
@@ -96,6 +116,7 @@ class ConvMetrics:
             "mult_adds": self.mult_adds,
             "mac_elements": self.mac,
         }
+        return shape if self.operator == CONV else {**shape, "operator": self.operator}
 
     @property
     def group_excess_bytes(self) -> int:
@@ -139,21 +160,108 @@ def _measure(node: OpNode, position: str) -> ConvMetrics:
     )
 
 
+def _positions(blocks: Mapping[str, Block] | None) -> Callable[[int], str]:
+    """Where an op sits: before the first block (stem), after the last one (head), or between."""
+    first = min((b.ops[0] for b in blocks.values()), default=None) if blocks else None
+    last = max((b.ops[-1] for b in blocks.values()), default=None) if blocks else None
+
+    def position(op_id: int) -> str:
+        if first is not None and op_id < first:
+            return STEM
+        if last is not None and op_id > last:
+            return HEAD
+        return BODY
+
+    return position
+
+
 def conv_metrics(
     analysis: Analysis, blocks: Mapping[str, Block] | None = None
 ) -> dict[str, tuple[ConvMetrics, ...]]:
     """Every convolution call, keyed by module path (a module run twice has two entries)."""
-    first = min((b.ops[0] for b in blocks.values()), default=None) if blocks else None
-    last = max((b.ops[-1] for b in blocks.values()), default=None) if blocks else None
+    position = _positions(blocks)
     found: dict[str, list[ConvMetrics]] = {}
     for node in analysis.ops:
         if node.category not in CONV_CATEGORIES or len(node.input_metas) < 2 or not node.output_metas:
             continue
-        if first is not None and node.id < first:
-            position = STEM
-        elif last is not None and node.id > last:
-            position = HEAD
-        else:
-            position = BODY
-        found.setdefault(node.module, []).append(_measure(node, position))
+        found.setdefault(node.module, []).append(_measure(node, position(node.id)))
+    return {path: tuple(calls) for path, calls in found.items()}
+
+
+# ATen matrix products a linear map reaches, and the positions of their two matrix operands among
+# the op's distinct tensor arguments (the add* variants take their bias first).
+_PRODUCTS = {
+    "mm": (0, 1),
+    "_int_mm": (0, 1),
+    "_scaled_mm": (0, 1),
+    "addmm": (1, 2),
+    "_addmm_activation": (1, 2),
+    "bmm": (0, 1),
+    "baddbmm": (1, 2),
+}
+
+
+def _linear_shape(node: OpNode, flow: DataFlow) -> tuple[int, int, int] | None:
+    """``(c_in, c_out, rows)`` of a product that is a linear map, else None.
+
+    Exactly one operand must be static (the weight); a batched weight (``bmm``) must be one
+    matrix broadcast over the batch. ``x [n, m] @ W [m, p]`` maps ``m`` to ``p`` features at
+    ``n`` rows; ``W [n, m] @ x [m, p]`` (a channels-first pointwise map) ``m`` to ``n`` at ``p``.
+    """
+    packet = node.op.split(".")[1] if node.op.startswith("aten.") else ""
+    where = _PRODUCTS.get(packet)
+    if where is None or len(node.input_metas) <= max(where) or not node.output_metas:
+        return None
+    left, right = (node.input_metas[i] for i in where)
+    static = [flow.is_static(node.id, i) for i in where]
+    if static[0] == static[1]:  # two activations (attention's products) or two constants
+        return None
+    batched = len(left.shape) == 3
+    if len(left.shape) != len(right.shape) or len(left.shape) not in (2, 3):
+        return None
+    weight = right if static[1] else left
+    if batched and weight.shape[0] > 1 and weight.stride[0] != 0:
+        return None  # one weight matrix per batch entry: not one linear map
+    batch = left.shape[0] if batched else 1
+    n, m = left.shape[-2:]
+    p = right.shape[-1]
+    return (m, p, batch * n) if static[1] else (m, n, batch * p)
+
+
+def linear_metrics(
+    analysis: Analysis, flow: DataFlow, blocks: Mapping[str, Block] | None = None
+) -> dict[str, tuple[ConvMetrics, ...]]:
+    """Every linear map applied per position, measured as a 1x1 conv, keyed by module path."""
+    position = _positions(blocks)
+    found: dict[str, list[ConvMetrics]] = {}
+    for node in analysis.ops:
+        shape = _linear_shape(node, flow)
+        if shape is None:
+            continue
+        c_in, c_out, hw = shape
+        weights = c_in * c_out
+        b = node.mult_adds
+        bound = 2 * math.sqrt(hw * b) + b / hw if hw else None
+        mac = hw * c_in + hw * c_out + weights
+        found.setdefault(node.module, []).append(
+            ConvMetrics(
+                module=node.module,
+                op_id=node.id,
+                c_in=c_in,
+                c_out=c_out,
+                groups=1,
+                kernel=(),
+                hw_in=hw,
+                hw=hw,
+                mult_adds=b,
+                mac=mac,
+                itemsize=node.output_metas[0].itemsize,
+                position=position(node.id),
+                g1_bound=bound,
+                g1_ratio=mac / bound if bound else None,
+                balanced_mac=2 * math.sqrt(hw * hw * c_in * c_out) + weights,
+                dense_mac=None,
+                operator=LINEAR,
+            )
+        )
     return {path: tuple(calls) for path, calls in found.items()}

@@ -3,7 +3,7 @@
 Every builder takes keyword arguments only and has defaults for all of them, so each is a
 ``module:callable`` spec for the command line (``netprof.zoo:shufflenet_v1``). ``ZOO`` names
 every published variant; where torchvision has the same network the name is torchvision's
-and the parameter count is identical to it.
+and the parameter count is identical to it (MobileViT, a hybrid torchvision lacks: timm's).
 
     >>> from netprof.zoo import ZOO
     >>> model = ZOO["shufflenet_v1_g8"]()
@@ -20,6 +20,14 @@ from netprof.zoo.layers import ConvBNAct, InvertedResidual, SqueezeExcite, chann
 from netprof.zoo.mobilenetv1 import DepthwiseSeparable, MobileNetV1, mobilenet_v1
 from netprof.zoo.mobilenetv2 import MobileNetV2, mobilenet_v2
 from netprof.zoo.mobilenetv3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
+from netprof.zoo.mobilevit import (
+    MobileViT,
+    MobileViTBlock,
+    mobilevit,
+    mobilevit_s,
+    mobilevit_xs,
+    mobilevit_xxs,
+)
 from netprof.zoo.shufflenetv1 import ShuffleNetV1, ShuffleV1Unit, shufflenet_v1
 from netprof.zoo.shufflenetv2 import ShuffleNetV2, ShuffleV2Unit, shufflenet_v2
 from netprof.zoo.squeezenet import FireModule, SqueezeNet, squeezenet1_0, squeezenet1_1
@@ -53,6 +61,9 @@ ZOO: dict[str, Builder] = {
     "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
     "shufflenet_v2_x1_5": shufflenet_v2_x1_5,
     "shufflenet_v2_x2_0": shufflenet_v2_x2_0,
+    "mobilevit_xxs": mobilevit_xxs,
+    "mobilevit_xs": mobilevit_xs,
+    "mobilevit_s": mobilevit_s,
 }
 
 __all__ = [
@@ -64,6 +75,8 @@ __all__ = [
     "MobileNetV1",
     "MobileNetV2",
     "MobileNetV3",
+    "MobileViT",
+    "MobileViTBlock",
     "ShuffleNetV1",
     "ShuffleNetV2",
     "ShuffleV1Unit",
@@ -76,6 +89,10 @@ __all__ = [
     "mobilenet_v2",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
+    "mobilevit",
+    "mobilevit_s",
+    "mobilevit_xs",
+    "mobilevit_xxs",
     "shufflenet_v1",
     "shufflenet_v1_g1",
     "shufflenet_v1_g2",
