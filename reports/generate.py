@@ -48,6 +48,13 @@ TORCHVISION = {
     "resnet18": "torchvision.models:resnet18",
     "googlenet": "reports/models.py:googlenet",
 }
+# Beyond classification CNNs: a detector timed with its post-processing, and a hybrid (convs and attention).
+DETECTOR = "ssdlite320_mobilenet_v3_large"
+HYBRID = "mobilevit_s"
+BEYOND = {
+    DETECTOR: "reports/models.py:ssdlite320_mobilenet_v3_large",
+    HYBRID: "reports/models.py:mobilevit_s",
+}
 
 
 def _cli(argv: list[str], output: Path) -> None:
@@ -84,7 +91,7 @@ def main() -> int:
     torch.manual_seed(0)
     netprof_main(["calibrate", "--threads", str(args.threads)])
 
-    models = {**SEED, **TORCHVISION}
+    models = {**SEED, **TORCHVISION, **BEYOND}
     timed = {}
     for name, spec in models.items():
         print(f"{name}: check, time, charts ...", file=sys.stderr)
@@ -155,6 +162,7 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         )
     order_latency = sorted(comparison.points, key=lambda p: p.latency.median)
     order_mult_adds = sorted(comparison.points, key=lambda p: p.mult_adds)
+    lines += ["", *_beyond_classification(timed)]
     lines += [
         "",
         *LANGUAGE_AND_TRAINING_SECTIONS.splitlines(),
@@ -193,6 +201,60 @@ def _readme(models, timed, comparison, args, elapsed: float) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _beyond_classification(timed) -> list[str]:
+    """The detector's post-processing (zero multiply-adds, a share of the time) and the hybrid's findings."""
+    from netprof import rules
+
+    detector = timed[DETECTOR]
+    timing, nodes = detector.timing, {op.id: op for op in detector.analysis.ops}
+    total_s = timing.attributed_s
+    # SSD.forward's own ops, after the head: box decoding, per-class score filtering and top-k, NMS
+    # (torchvision's box coder and postprocess_detections are no modules of their own).
+    post = [op for op in timing.ops if op.module == ""]
+    post_s = sum(op.time.median for op in post)
+    nms_s = sum(op.time.median for op in post if "nms" in op.op_type)
+    zero_s = sum(op.time.median for op in timing.ops if nodes[op.id].mult_adds == 0)
+    post_mult_adds = sum(nodes[op.id].mult_adds for op in post)
+    hybrid = timed[HYBRID]
+    found = rules.run(hybrid.analysis, op_seconds=hybrid.op_seconds)
+    by_rule: dict[str, list] = {}
+    for finding in found:
+        by_rule.setdefault(finding.rule, []).append(finding)
+
+    def said(rule: str) -> str:
+        listed = by_rule.get(rule, [])
+        if not listed:
+            return f"{rule}: none"
+        return f"{rule}: {len(listed)} (worst: `{listed[0].module or '(model)'}`, {listed[0].message})"
+
+    return [
+        "## Beyond classification CNNs: a detector and a hybrid",
+        "",
+        (
+            f"[{DETECTOR}/]({DETECTOR}/report.md) is torchvision's SSDLite (MobileNet V3 backbone) on one "
+            "320 x 320 image, random weights, timed as deployed: the whole forward, post-processing included. "
+            "Its box decoding, score filtering, top-k and NMS cannot run on the meta device (their shapes "
+            "depend on the data), so netprof captures it for real. "
+            f"Those post-processing ops ({len(post)} of {len(timing.ops)} ops, module `(root)`: SSD.forward's own "
+            f"code) have **{post_mult_adds} multiply-adds** and take **{post_s / total_s:.0%} of the op time** "
+            f"(NMS alone {nms_s / total_s:.1%}); all ops with zero multiply-adds (these, batch norm, activations, "
+            f"copies) take {zero_s / total_s:.0%}. This is the ShuffleNet V2 paper's point, on detection: "
+            "FLOPs leave out work that takes a large share of the time."
+        ),
+        "",
+        (
+            f"[{HYBRID}/]({HYBRID}/report.md) is MobileViT-S (`netprof.zoo`, from its paper; the same parameter "
+            "count and outputs as timm's) at 256 x 256: MobileNet V2 blocks, then blocks of 3x3 and 1x1 convs "
+            "around 2-4 transformer layers (LayerNorm, attention, SiLU MLP). The guidelines read it as they read "
+            "ShuffleNet: linear layers over tokens are 1x1 convs for G1, attention and its projections are "
+            "fragments for G3, LayerNorm and softmax are element-wise for G4. On the timed (real) capture, "
+            "where attention runs as one fused kernel:"
+        ),
+        "",
+        *[f"- {said(rule)}" for rule in ("G1", "G2", "G3", "G4")],
+    ]
 
 
 if __name__ == "__main__":
