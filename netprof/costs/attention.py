@@ -8,11 +8,12 @@ math (unfused) path, the full ``L x S`` score matrix is counted, so a model's
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from torch.ops import aten
 
 from netprof.capture.ir import OpCall
-from netprof.costs.registry import Formula, formula
+from netprof.costs.registry import formula
 from netprof.costs.types import Category, Cost
 
 
@@ -41,13 +42,6 @@ def _sdpa_cost(call: OpCall, mask_index: int | None, mask_name: str | None) -> C
     return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + scores + mask_adds)
 
 
-def _sdpa_formula(mask_index: int | None, mask_name: str | None) -> Formula:
-    def formula_(call: OpCall) -> Cost:
-        return _sdpa_cost(call, mask_index, mask_name)
-
-    return formula_
-
-
 # [B, h, L, Ev] = sdpa(q [B, h, L, E], k [B, hk, S, E], v [B, hk, S, Ev], ...) for every fused
 # kernel: the tensors arrive in [B, h, L, E] layout (the kernels transpose to [B, L, h, E] inside).
 # They differ only in where the optional additive mask sits in the schema:
@@ -60,14 +54,18 @@ def _sdpa_formula(mask_index: int | None, mask_name: str | None) -> Formula:
 # ``_flash_attention_forward`` and ``_efficient_attention_forward`` (``[B, L, h, E]`` layout,
 # variable-length batches whose lengths live in tensor data) run inside those kernels, below the
 # capture, and have no formula.
-formula(aten._scaled_dot_product_flash_attention_for_cpu)(_sdpa_formula(None, "attn_mask"))
-formula(aten._scaled_dot_product_flash_attention)(_sdpa_formula(None, None))
+formula(aten._scaled_dot_product_flash_attention_for_cpu)(
+    partial(_sdpa_cost, mask_index=None, mask_name="attn_mask")
+)
+formula(aten._scaled_dot_product_flash_attention)(partial(_sdpa_cost, mask_index=None, mask_name=None))
 formula(
     aten._scaled_dot_product_efficient_attention,
     aten._scaled_dot_product_cudnn_attention,
     aten._scaled_dot_product_fused_attention_overrideable,
-)(_sdpa_formula(3, "attn_bias"))
-formula(aten._scaled_dot_product_attention_math_for_mps)(_sdpa_formula(3, "attn_mask"))
+)(partial(_sdpa_cost, mask_index=3, mask_name="attn_bias"))
+formula(aten._scaled_dot_product_attention_math_for_mps)(
+    partial(_sdpa_cost, mask_index=3, mask_name="attn_mask")
+)
 
 
 # ([B, L, E], weights?) = aten::_native_multi_head_attention(q [B, L, E], k [B, S, E], v [B, S, E],
@@ -146,13 +144,6 @@ def _sdpa_backward_cost(call: OpCall, mask_index: int | None, mask_name: str | N
     return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + 2 * scores + mask_adds)
 
 
-def _sdpa_backward_formula(mask_index: int | None, mask_name: str | None) -> Formula:
-    def formula_(call: OpCall) -> Cost:
-        return _sdpa_backward_cost(call, mask_index, mask_name)
-
-    return formula_
-
-
 # (grad_query, grad_key, grad_value[, grad_bias]) = backward(grad_out [B, h, L, Ev], q [B, h, L, E],
 # k [B, hk, S, E], v [B, hk, S, Ev], ...): the backward of each fused kernel above, the same
 # layout; grad_out comes first, then q, k, v. Where the mask sits:
@@ -167,10 +158,16 @@ def _sdpa_backward_formula(mask_index: int | None, mask_name: str | None) -> For
 # dQ, dK and dV needs, whatever it returns (FlopCounterMode does not read it either).
 # ``_flash_attention_backward`` and ``_efficient_attention_backward`` run inside these kernels,
 # below the capture, as their forwards do, and have no formula.
-formula(aten._scaled_dot_product_flash_attention_for_cpu_backward)(_sdpa_backward_formula(None, "attn_mask"))
-formula(aten._scaled_dot_product_flash_attention_backward)(_sdpa_backward_formula(None, None))
+formula(aten._scaled_dot_product_flash_attention_for_cpu_backward)(
+    partial(_sdpa_backward_cost, mask_index=None, mask_name="attn_mask")
+)
+formula(aten._scaled_dot_product_flash_attention_backward)(
+    partial(_sdpa_backward_cost, mask_index=None, mask_name=None)
+)
 formula(
     aten._scaled_dot_product_efficient_attention_backward,
     aten._scaled_dot_product_fused_attention_overrideable_backward,
-)(_sdpa_backward_formula(4, "attn_bias"))
-formula(aten._scaled_dot_product_cudnn_attention_backward)(_sdpa_backward_formula(8, "attn_bias"))
+)(partial(_sdpa_backward_cost, mask_index=4, mask_name="attn_bias"))
+formula(aten._scaled_dot_product_cudnn_attention_backward)(
+    partial(_sdpa_backward_cost, mask_index=8, mask_name="attn_bias")
+)

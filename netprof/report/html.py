@@ -24,6 +24,7 @@ from netprof.analysis import Analysis
 from netprof.environment import __version__
 from netprof.module_paths import ancestors
 from netprof.prediction import Prediction
+from netprof.report.json_report import module_entry
 from netprof.timing.attribution import Timing
 
 _METRICS = (("mult_adds", "mult_adds"), ("mem_access_bytes", "memory access"), ("params", "params"))
@@ -73,13 +74,7 @@ def model_data(page: ModelPage) -> dict[str, Any]:
         "metrics": metrics,
         "modules": [
             {
-                "path": summary.path,
-                "type": summary.type,
-                "calls": summary.calls,
-                "params": summary.params,
-                "mult_adds": summary.totals.mult_adds,
-                "flops": summary.totals.flops,
-                "mem_access_bytes": summary.totals.mem_access_bytes,
+                **module_entry(summary),
                 "time_s": module_time.get(summary.path),
                 "predicted_s": module_predicted.get(summary.path),
             }

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from netprof.analysis import Analysis, OpNode, Totals
+from netprof.analysis import Analysis, ModuleSummary, OpNode, Totals
 from netprof.capture.ir import TensorMeta
 from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
@@ -37,6 +37,19 @@ def _tensor(meta: TensorMeta) -> dict[str, Any]:
 
 def _totals(totals: Totals) -> dict[str, int]:
     return pick(totals, "mult_adds", "flops", "mem_access_bytes", "ops", "uncounted_ops")
+
+
+def module_entry(summary: ModuleSummary) -> dict[str, Any]:
+    """One module subtree's counts, as every JSON document (and the HTML report's data) gives them."""
+    return {
+        "path": summary.path,
+        "type": summary.type,
+        "calls": summary.calls,
+        "params": summary.params,
+        "mult_adds": summary.totals.mult_adds,
+        "flops": summary.totals.flops,
+        "mem_access_bytes": summary.totals.mem_access_bytes,
+    }
 
 
 def _op(node: OpNode) -> dict[str, Any]:
@@ -75,18 +88,7 @@ def to_dict(
         "totals": {"params": analysis.params, **_totals(analysis.totals)},
         "uncounted": dict(analysis.uncounted),
         "categories": {name: _totals(totals) for name, totals in analysis.categories.items()},
-        "modules": [
-            {
-                "path": summary.path,
-                "type": summary.type,
-                "calls": summary.calls,
-                "params": summary.params,
-                "mult_adds": summary.totals.mult_adds,
-                "flops": summary.totals.flops,
-                "mem_access_bytes": summary.totals.mem_access_bytes,
-            }
-            for summary in analysis.modules
-        ],
+        "modules": [module_entry(summary) for summary in analysis.modules],
         "ops": [_op(node) for node in analysis.ops],
     }
     if analysis.phases:
