@@ -98,12 +98,15 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_file(tmp_path):
         env={**os.environ, "NETPROF_TEST_MARK": str(mark)},
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not mark.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert mark.exists(), "the forward never started"
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while not mark.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert mark.exists(), "the forward never started"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:  # never leave a forward that runs forever behind, whatever failed
+        process.kill()
     assert process.returncode == 130
     assert err.strip() == "netprof: interrupted"
     assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["started"]
