@@ -21,13 +21,13 @@ The CUDA-only kernels are checked on hand-made ``OpCall``s.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from fixtures.training import ForwardBackward
 from torch import nn
 from torch.ops import aten
 
@@ -41,31 +41,8 @@ from netprof.costs.registry import elementwise_cost, registered
 F32 = 4  # bytes per float32 element
 
 
-class Train:
-    """One training step: ``model(*inputs).sum().backward()`` in train mode."""
-
-    def __init__(self, *inputs: Any) -> None:
-        self._inputs = inputs
-
-    @property
-    def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
-
-    @contextlib.contextmanager
-    def mode(self, model: nn.Module) -> Iterator[None]:
-        with torch.enable_grad():
-            model.train()
-            yield
-
-    def run(self, model: nn.Module, inputs: tuple[Any, ...]) -> None:
-        model(*inputs).sum().backward()
-
-    def to(self, device: torch.device | str) -> Train:
-        return Train(*(x.to(device) if isinstance(x, torch.Tensor) else x for x in self._inputs))
-
-
 def train_step(model: nn.Module, *inputs: Any, mode: str = "real") -> netprof.Analysis:
-    analysis = build(model, capture(model, Train(*inputs), mode), type(model).__name__, (), ())
+    analysis = build(model, capture(model, ForwardBackward(*inputs), mode), type(model).__name__, (), ())
     assert analysis.uncounted == {}
     return analysis
 

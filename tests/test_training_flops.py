@@ -25,16 +25,15 @@ Each comparison is also made against FlopCounterMode with those two fixed
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from fixtures.training import ForwardBackward
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.ops import aten
@@ -46,31 +45,8 @@ from netprof.analysis import build
 from netprof.capture.run import capture
 
 
-class Train:
-    """One training step: ``model(*inputs).sum().backward()`` in train mode."""
-
-    def __init__(self, *inputs: Any) -> None:
-        self._inputs = inputs
-
-    @property
-    def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
-
-    @contextlib.contextmanager
-    def mode(self, model: nn.Module) -> Iterator[None]:
-        with torch.enable_grad():
-            model.train()
-            yield
-
-    def run(self, model: nn.Module, inputs: tuple[Any, ...]) -> None:
-        model(*inputs).sum().backward()
-
-    def to(self, device: torch.device | str) -> Train:
-        return Train(*(x.to(device) if isinstance(x, torch.Tensor) else x for x in self._inputs))
-
-
 def netprof_step(model: nn.Module, *inputs: Any, mode: str = "real") -> netprof.Analysis:
-    analysis = build(model, capture(model, Train(*inputs), mode), type(model).__name__, (), ())
+    analysis = build(model, capture(model, ForwardBackward(*inputs), mode), type(model).__name__, (), ())
     model.zero_grad(set_to_none=True)
     assert analysis.uncounted == {}
     return analysis
