@@ -6,6 +6,7 @@ with ``--child``, does one repetition and prints one JSON line, which ``repeat``
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -13,6 +14,7 @@ import resource
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,6 +26,19 @@ def peak_rss_bytes() -> int:
 
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def runs(description: str, child: Callable[[], None], script: str, cwd: Path) -> list[dict] | None:
+    """The command line of a benchmark: ``--child`` runs one repetition here and exits; otherwise the
+    ``--repetitions`` rows of fresh children (None if one failed)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child()
+        sys.exit(0)
+    return repeat(script, args.repetitions, cwd)
 
 
 def repeat(script: str, repetitions: int, cwd: Path) -> list[dict] | None:

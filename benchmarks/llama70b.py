@@ -14,7 +14,6 @@ Requirement: analysis under 20 s and peak RSS under 2 GB on a 2-core machine.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -69,17 +68,9 @@ def child() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child()
-        return 0
-
     import torch
 
-    runs = fresh_processes.repeat(__file__, args.repetitions, ROOT)
+    runs = fresh_processes.runs(__doc__.splitlines()[0], child, __file__, ROOT)
     if runs is None:
         return 1
 

@@ -15,7 +15,6 @@ Requirement (issue 9): under 30 s and under 2 GB peak RSS on this 2-core machine
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -87,14 +86,7 @@ def child() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child()
-        return 0
-    runs = fresh_processes.repeat(__file__, args.repetitions, ROOT)
+    runs = fresh_processes.runs(__doc__.splitlines()[0], child, __file__, ROOT)
     if runs is None:
         return 1
     run = runs[0]

@@ -16,7 +16,6 @@ Requirement (issue 10): under 60 s and under 4 GB peak RSS on this 2-core machin
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -79,7 +78,9 @@ def child() -> None:
             "gradients_at_end": memory.timeline["gradients"][last],
             "optimizer_state": memory.timeline["optimizer_state"][0],
             "saved_activations": memory.timeline["activations"][backward],
-            "mult_adds_by_phase": {name: totals.mult_adds for name, totals in analysis.phase_totals().items()},
+            "mult_adds_by_phase": {
+                name: totals.mult_adds for name, totals in analysis.phase_totals().items()
+            },
             "uncounted": analysis.uncounted,
         }
     result["total_s"] = time.perf_counter() - start
@@ -88,14 +89,7 @@ def child() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child()
-        return 0
-    runs = fresh_processes.repeat(__file__, args.repetitions, ROOT)
+    runs = fresh_processes.runs(__doc__.splitlines()[0], child, __file__, ROOT)
     if runs is None:
         return 1
     run = runs[0]

@@ -22,6 +22,15 @@ def sdpa_mult_adds(batch_heads: int, q_len: int, kv_len: int, head_dim: int, val
     return batch_heads * q_len * kv_len * (head_dim + value_dim)
 
 
+def _mask(call: OpCall, mask_index: int | None, mask_name: str | None) -> object:
+    """The kernel's additive mask argument: at ``mask_index``, or keyword-only when that is None."""
+    if mask_name is None:
+        return None
+    if mask_index is None:  # keyword-only in the schema
+        return call.kwargs.get(mask_name)
+    return call.arg(mask_index, mask_name)
+
+
 def _sdpa_cost(call: OpCall, mask_index: int | None, mask_name: str | None) -> Cost:
     query, key, value = call.args[0], call.args[1], call.args[2]
     *batch, q_len, head_dim = query.shape
@@ -32,13 +41,7 @@ def _sdpa_cost(call: OpCall, mask_index: int | None, mask_name: str | None) -> C
     mult_adds = sdpa_mult_adds(batch_heads, q_len, kv_len, head_dim, value_dim)
     scores = batch_heads * q_len * kv_len
     # The softmax is one flop per score, as for any element-wise op; so is adding a mask.
-    if mask_name is None:
-        mask = None
-    elif mask_index is None:  # keyword-only in the schema
-        mask = call.kwargs.get(mask_name)
-    else:
-        mask = call.arg(mask_index, mask_name)
-    mask_adds = scores if mask is not None else 0
+    mask_adds = scores if _mask(call, mask_index, mask_name) is not None else 0
     return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + scores + mask_adds)
 
 
@@ -131,16 +134,10 @@ def _sdpa_backward_cost(call: OpCall, mask_index: int | None, mask_name: str | N
     batch_heads = math.prod(batch)  # the query's heads, as in the forward (grouped-query attention)
     mult_adds = sdpa_backward_mult_adds(batch_heads, q_len, kv_len, head_dim, value_dim)
     scores = batch_heads * q_len * kv_len
-    if mask_name is None:
-        mask = None
-    elif mask_index is None:  # keyword-only in the schema
-        mask = call.kwargs.get(mask_name)
-    else:
-        mask = call.arg(mask_index, mask_name)
     # One flop per score for the recomputed softmax (plus one when a mask is added to the
     # recomputed scores, as in the forward) and one per score for the softmax's gradient
     # dS = P * (dP - rowsum(dO * O)).
-    mask_adds = scores if mask is not None else 0
+    mask_adds = scores if _mask(call, mask_index, mask_name) is not None else 0
     return Cost(Category.ATTENTION, mult_adds, 2 * mult_adds + 2 * scores + mask_adds)
 
 
