@@ -1,17 +1,18 @@
 """The one path from a model to its results, which every command, benchmark and the Python API take.
 
-    spec or module + workload -> capture -> analysis -> [timing] [crosscheck] -> Result
+    RunRequest -> build -> capture -> analysis -> [timing] [crosscheck] [prediction] [rules] -> Result
+    RunRequest with ``generation`` -> build -> prefill and decode phases -> [serving prediction] -> Result
 
-A ``Result`` carries the analysis and whatever was computed beside it; the
-analysis knows nothing of those. A new kind of run (a training step, prefill and
-decode) is a new ``Workload``; a new result (a prediction, a memory timeline) is
-a new field here, filled by one more step, with no change to ``Analysis``.
+A command turns its flags into one ``RunRequest`` and makes one call,
+``execute``; a reporter turns the ``Result`` into its format. A new dimension of
+a run (a runtime, a model transform) is a field of the request and of the
+result, filled by one more step here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,61 +20,139 @@ import torch
 from torch import nn
 
 from netprof import units
-from netprof.analysis import Analysis, build
-from netprof.capture.ir import TensorMeta
+from netprof.analysis import Analysis, analyze, build, input_metas
+from netprof.capture.huggingface import DEFAULT_TOKENS
 from netprof.capture.loader import Builder, BuilderError, LoadedModel, load
 from netprof.capture.run import CaptureError, capture, needs_data
-from netprof.capture.workload import Forward, TrainStep, Workload, as_workload, input_tensors
+from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
-from netprof.crosscheck import Crosscheck, against_fvcore
+from netprof.crosscheck import against_fvcore
 from netprof.environment import available_memory
 from netprof.errors import one_line
-from netprof.prediction import DeviceProfile, Prediction
+from netprof.prediction import DeviceProfile
 from netprof.prediction import predict as predict_latency
+from netprof.result import Result
 from netprof.rules import Finding
 from netprof.rules import run as run_rules
+from netprof.serving import Roofline, analyze_generation, predict_generation
+from netprof.serving.cache import DecodeError
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import spec_name
 from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
 
+__all__ = ["DEVICES", "Generate", "Result", "RunRequest", "analyze", "execute", "run"]
+
 # Where a model is built and which capture mode runs, for each ``--device``.
 DEVICES: Mapping[str, str] = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real", "cuda": "real"}
+# The prompt a language model gets when the request names none: hf:'s natural token ids.
+DEFAULT_PREFILL = DEFAULT_TOKENS[1]
 
 
 @dataclass(frozen=True)
-class Result:
-    """One model's analysis and what was computed beside it."""
+class Generate:
+    """Prefill and decode of a language model: ``batch`` sequences of a ``prefill``-token prompt, then
+    ``decode`` steps that reuse the model's KV cache; ``roofline`` predicts each phase on a stated device."""
 
-    analysis: Analysis
-    timing: Timing | None = None  # measured op times, when timed
-    crosscheck: Crosscheck | None = None  # another counter's view, when asked for
-    prediction: Prediction | None = None  # predicted latency on a device profile, when asked for
-
-    @property
-    def op_seconds(self) -> dict[int, float] | None:
-        """Op id -> measured median seconds; ``None`` when the model was not timed."""
-        return None if self.timing is None else {op.id: op.time.median for op in self.timing.ops}
-
-    @property
-    def op_predicted_s(self) -> dict[int, float] | None:
-        """Op id -> predicted seconds; ``None`` without a prediction."""
-        return None if self.prediction is None else {op.id: op.predicted_s for op in self.prediction.ops}
+    batch: int = 1
+    prefill: int | None = None  # None: DEFAULT_PREFILL tokens, and the notes say so
+    decode: int = 0
+    roofline: Roofline | None = None
 
 
-def analyze(
-    model: nn.Module,
-    workload: Workload | Any,
-    *,
-    mode: str = "auto",
-    name: str | None = None,
-    notes: tuple[str, ...] = (),
-    memory: bool = False,
-) -> Analysis:
-    """Capture one run of ``workload`` on ``model`` (``mode``: meta, fake, real or auto) and price every op;
-    with ``memory``, also follow every tensor's life (``Analysis.memory``)."""
-    workload = as_workload(workload)
-    recorded = capture(model, workload, mode, memory)
-    return build(model, recorded, name or type(model).__name__, _input_metas(workload), notes)
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run computes: which model on which inputs, and what to measure beside the counts."""
+
+    spec: str | Builder
+    input_shapes: Sequence[tuple[int, ...]] | None = None  # None: the builder's inputs, else 1x3x224x224
+    dtype: torch.dtype = torch.float32
+    device: str = "auto"  # a key of DEVICES
+    hf_class: str | None = None  # the transformers auto class of an hf: spec
+    notes: tuple[str, ...] = ()
+    timing: TimingOptions | None = None  # time every op on a real run
+    train: TrainStep | None = None  # a training step instead of a forward pass
+    memory: bool = False  # follow every tensor's life
+    crosscheck: bool = False  # fvcore's counts beside netprof's
+    profile: DeviceProfile | None = None  # predict the latency on this device profile
+    generation: Generate | None = None  # prefill and decode instead of one forward pass
+    rules: Config | None = None  # run the rules with this configuration
+
+    def validate(self) -> None:
+        """Refuse, in one line, a combination no run can honour."""
+        if self.device not in DEVICES:
+            raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(DEVICES)}")
+        if self.timing is not None and self.device in ("meta", "fake"):
+            raise CaptureError(f"--time runs the model for real: it cannot be combined with --device {self.device}")
+        if self.train is not None and (self.timing is not None or self.crosscheck):
+            raise TrainingError(
+                "--time and --crosscheck run one forward pass: they do not combine with --train"
+            )
+        if self.generation is None:
+            return
+        if self.train is not None or self.memory:
+            raise TrainingError("--train and --memory count one pass or step: drop --prefill/--decode")
+        if self.timing is not None or self.crosscheck:
+            raise DecodeError("--time and --crosscheck analyze one forward pass: drop --prefill/--decode")
+        if self.input_shapes:
+            raise DecodeError(
+                "--prefill and --decode make the token ids: use --batch and --prefill, not --input"
+            )
+        if self.rules is not None:
+            raise DecodeError("the rules check one forward pass: drop --prefill/--decode")
+        if self.profile is not None and self.generation.roofline is not None:
+            raise DecodeError("predict on a profile or on a roofline, not both")
+
+
+def execute(request: RunRequest, progress: Callable[[Iterable[int]], Iterable[int]] = iter) -> Result:
+    """Build the requested model and compute everything ``request`` asks for, in one ``Result``.
+
+    ``progress`` wraps the decode steps' loop (a progress bar) when there are any.
+    The model is left exactly as it was built.
+    """
+    request.validate()
+    if request.generation is not None:
+        return _generate(request, request.generation, progress)
+    loaded, result = load_and_run(
+        request.spec,
+        request.input_shapes,
+        request.dtype,
+        request.device,
+        timing=request.timing,
+        notes=request.notes,
+        weights=request.crosscheck,
+        hf_class=request.hf_class,
+        train=request.train,
+        memory=request.memory,
+    )
+    if request.crosscheck:
+        result = add_crosscheck(result, loaded.model, loaded.workload)
+    if request.profile is not None:
+        result = add_prediction(result, request.profile)
+    if request.rules is not None:
+        result = dataclasses.replace(result, findings=tuple(check(result, loaded.model, request.rules)))
+    return result
+
+
+def _generate(
+    request: RunRequest, generate: Generate, progress: Callable[[Iterable[int]], Iterable[int]]
+) -> Result:
+    prefill = generate.prefill or DEFAULT_PREFILL
+    defaults = () if generate.prefill else (f"no --prefill given: a {prefill}-token prompt",)
+    loaded, built_on_cpu = load_on_meta(request.spec, [(generate.batch, prefill)], hf_class=request.hf_class)
+    # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
+    generation = analyze_generation(
+        loaded.model,
+        batch=generate.batch,
+        prefill=prefill,
+        decode=generate.decode,
+        mode="fake" if request.device == "auto" else DEVICES[request.device],
+        name=request.spec if isinstance(request.spec, str) else loaded.name,
+        notes=request.notes + defaults + loaded.notes + built_on_cpu,
+        progress=progress,
+    )
+    device = generate.roofline or request.profile
+    serving = None if device is None else predict_generation(generation, device)
+    return Result(generation.prefill_analysis, generation=generation, serving=serving)
 
 
 def run(
@@ -122,7 +201,7 @@ def _timed(
         recorded = capture(model, workload, "real", memory)
     else:  # the graph of the device that is timed: kernels and their choice differ across devices
         recorded = capture(*to_device(model, workload, device), "real", memory)
-    analysis = build(model, recorded, name, _input_metas(workload), notes)
+    analysis = build(model, recorded, name, input_metas(workload), notes)
     measured = time_analysis(
         model,
         workload,
@@ -160,10 +239,6 @@ def predict(
     """The model's latency on ``profile``'s device, from a capture on meta: no weight is read, nothing runs."""
     analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
     return add_prediction(Result(analysis), profile)
-
-
-def _input_metas(workload: Workload) -> tuple[TensorMeta, ...]:
-    return tuple(TensorMeta.of(tensor) for tensor in input_tensors(workload))
 
 
 def run_loaded(
@@ -224,6 +299,9 @@ def load_and_run(
     """
     shapes = list(input_shapes) if input_shapes else None
     step = {"train": train, "memory": memory}
+    if device == "meta" and timing is None and not weights:
+        loaded, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
+        return loaded, run_loaded(loaded, device="meta", notes=notes + built_on_cpu, **step)
     if device != "auto" or timing is not None or weights:
         loaded = load(spec, shapes, dtype, device, hf_class)
         return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes, **step)

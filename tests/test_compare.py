@@ -46,7 +46,8 @@ def test_spearman_undefined():
 def test_compare_two_tiny_models(tmp_path, capsys):
     argv = ["compare", TINY, TINIER, "--repeat", "3", "--threads", "1", "--format", "json"]
     assert main([*argv, "--output", str(tmp_path)]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert capsys.readouterr().out == ""  # -o DIR: the report goes into the folder, beside the charts
+    report = json.loads((tmp_path / "compare.json").read_text())
     assert [m["name"] for m in report["models"]] == ["tiny", "tiny_with_inputs"]
     assert report["threads"] == 1
     assert all(m["latency"]["runs"] == 3 for m in report["models"])

@@ -18,7 +18,7 @@ import torchvision
 
 import netprof
 from netprof import pipeline
-from netprof.cli import pages
+from netprof.report import pages
 from netprof.config import Config
 from netprof.report import html
 

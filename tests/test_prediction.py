@@ -281,7 +281,7 @@ def test_compare_and_plot_predict_with_a_profile(capsys, saved, tmp_path):
         "-o", str(tmp_path / "charts"),
     )  # fmt: skip
     assert code == 0
-    document = json.loads(out)
+    document = json.loads((tmp_path / "charts" / "compare.json").read_text())
     expected = {
         name.split(":")[1]: netprof.pipeline.predict(*_built(name), hand_profile()).prediction.latency_s
         for name in specs

@@ -171,7 +171,7 @@ def test_markdown_to_a_file(capsys, llama_dir, tmp_path):
     text = path.read_text()
     assert "## Prefill and decode" in text
     assert "|  | prefill | decode, 4 steps | first step (context 17) | last step (context 20) |" in text
-    assert "|---|---:|---:|---:|---:|" in text
+    assert "| --- | ---: | ---: | ---: | ---: |" in text
     assert "| bound | memory | memory |" in text
     assert "The device's ridge point is 100 flop/byte" in text
     assert "Predicted: time to first token" in text

@@ -28,7 +28,7 @@ from netprof.timing import (
 )
 from netprof.timing import calibrate as cal
 from netprof.timing.measurement import quantile
-from netprof.timing.report import render, render_calibration, seconds, timing_to_dict
+from netprof.report.timing import render, render_calibration, seconds, timing_to_dict
 from netprof.timing.run import device_of
 from netprof.zoo import shufflenet_v1
 

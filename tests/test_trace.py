@@ -11,7 +11,7 @@ from torch import nn
 
 import netprof
 from netprof.module_paths import ancestors
-from netprof.timing import trace
+from netprof.report import trace
 from tests.cli_runner import run
 
 FIXTURES = "tests/fixtures/models.py"

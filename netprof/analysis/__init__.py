@@ -1,11 +1,23 @@
 """From a capture to priced ops and their totals per module, category and model.
 
-``pricing`` applies each op's cost formula, ``unfused_attention`` labels
+``analyze`` captures a workload and prices it; ``pricing`` applies each op's cost formula, ``unfused_attention`` labels
 attention written out as matmul-softmax-matmul, and ``summary`` adds the
 priced ops up into an ``Analysis``.
 """
 
+from netprof.analysis.analyze import analyze, input_metas
 from netprof.analysis.pricing import OpNode, price
 from netprof.analysis.summary import HEADLINE, Analysis, ModuleSummary, Totals, build, subtree_params
 
-__all__ = ["HEADLINE", "Analysis", "ModuleSummary", "OpNode", "Totals", "build", "price", "subtree_params"]
+__all__ = [
+    "HEADLINE",
+    "Analysis",
+    "ModuleSummary",
+    "OpNode",
+    "Totals",
+    "analyze",
+    "build",
+    "input_metas",
+    "price",
+    "subtree_params",
+]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
+import torch
 from rich.console import Console
+from rich.progress import track
 
 from netprof import pipeline
-from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainingError, TrainStep
-from netprof.cli import common, generation, pages
+from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainStep
+from netprof.cli import common, generation
 from netprof.prediction import profile as profiles
-from netprof.report import html, json_report, markdown, prediction, text, training
-from netprof.report.crosscheck import render_crosscheck
-from netprof.timing import report as timing_report
+from netprof.report import trace
+from netprof.report.model import ModelReport
 from netprof.timing.run import TimingError
 
 NAME = "analyze"
@@ -24,12 +26,7 @@ DESCRIPTION = "Capture one inference forward pass at the ATen level and price ev
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", help=f"{common.SPEC_HELP}; default: {common.DEFAULT_SPEC}")
     common.add_model_arguments(parser)
-    parser.add_argument(
-        "--format",
-        choices=["table", "json", "markdown", "html"],
-        default="table",
-        help="html: one self-contained interactive page (with -o FILE)",
-    )
+    common.add_format_argument(parser, NAME, "html: one self-contained interactive page (with -o FILE)")
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
@@ -67,97 +64,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     if args.trace is not None and not args.time:
         raise TimingError("--trace writes a timed forward pass: add --time")
-    if generation.wanted(args):
-        if args.train or args.memory:
-            raise TrainingError("--train and --memory count one pass or step: drop --prefill/--decode")
-        return generation.run(args, out, err)
-    spec = args.spec or common.DEFAULT_SPEC
-    if args.train and (args.time or args.crosscheck):
-        raise TrainingError("--time and --crosscheck run one forward pass: they do not combine with --train")
-    if args.plot is not None and not (args.time or args.memory):
-        raise TimingError("--plot charts measured times (add --time) or memory (add --memory)")
-    with err.status(f"capturing {spec} ...", spinner="dots"):
-        loaded, result = pipeline.load_and_run(
-            spec,
-            args.input,
-            args.dtype,
-            args.device,
-            timing=common.timing_options(args),
-            notes=() if args.spec else (common.default_spec_note("analyzing"),),
-            weights=args.crosscheck is not None,
-            hf_class=args.hf_class,
-            train=TrainStep(optimizer=args.optimizer, loss=args.loss) if args.train else None,
-            memory=args.memory,
+    if args.plot is not None and not (args.time or args.memory or generation.wanted(args)):
+        raise TimingError(
+            "--plot charts measured times (add --time) or memory (add --memory), or prefill and decode (--decode)"
         )
-    if result.timing is not None:
-        result = _with_cached_prediction(result, err)
+    spec = args.spec or common.DEFAULT_SPEC
+    request = pipeline.RunRequest(
+        spec,
+        args.input,
+        args.dtype,
+        args.device,
+        hf_class=args.hf_class,
+        notes=() if args.spec else (common.default_spec_note("analyzing"),),
+        timing=common.timing_options(args),
+        train=TrainStep(optimizer=args.optimizer, loss=args.loss) if args.train else None,
+        memory=args.memory,
+        crosscheck=args.crosscheck is not None,
+        generation=generation.request(args),
+    )
+    request.validate()  # before looking for a profile: a request no run can honour is one line
+    request = dataclasses.replace(request, profile=_profile(request, args, err))
+    with err.status(f"analyzing {spec} ...", spinner="dots"):
+        result = pipeline.execute(
+            request,
+            progress=lambda steps: track(steps, description="decode steps", console=err, transient=True),
+        )
     if args.trace is not None and result.timing is not None:
-        from netprof.timing import trace
-
         with common.writing(args.trace):
             profile = None if result.prediction is None else result.prediction.profile.key
             trace.write(args.trace, result.analysis, result.timing, result.op_predicted_s, profile=profile)
         common.say(err, f"wrote {args.trace}")
     if args.plot is not None:
-        from netprof.charts.files import write_memory_chart, write_model_charts
-
-        paths = []
-        with common.writing(args.plot):
-            if result.timing is not None:
-                paths += write_model_charts(result.timing, args.plot, name=spec, prediction=result.prediction)
-            if result.analysis.memory is not None:
-                paths += write_memory_chart(result.analysis, args.plot)
-        for path in paths:
-            common.say(err, f"wrote {path}")
-    if args.crosscheck == "fvcore":
-        with err.status("running fvcore on the same model ...", spinner="dots"):
-            result = pipeline.add_crosscheck(result, loaded.model, loaded.workload)
-    if args.format == "json":
-        common.write_text(
-            json_report.dumps(result.analysis, result.timing, result.crosscheck, result.prediction),
-            args.output,
-            err,
-        )
-    elif args.format == "html":
-        common.write_text(html.render([pages.model_page(result, spec)]), args.output, err)
-    elif args.format == "markdown":
-        report = markdown.render(result.analysis, args.depth, result.timing)
-        report += training.markdown(result.analysis, args.depth)
-        if result.crosscheck is not None:
-            report += markdown.crosscheck_section(result.crosscheck)
-        if result.prediction is not None and result.timing is not None:
-            report += prediction.markdown_versus(result.prediction, result.timing)
-        common.write_text(report, args.output, err)
-    else:
-        common.write_table(lambda console: _render_table(result, console, args.depth), args.output, out, err)
+        _write_charts(result, args.plot, spec, err)
+    common.emit(NAME, args.format, ModelReport(result, spec, args.depth), args.output, out, err)
     return common.ExitStatus.SUCCESS
 
 
-def _render_table(result: pipeline.Result, console: Console, depth: int) -> None:
-    text.render(result.analysis, console, depth)
-    training.render(result.analysis, console, depth)
-    if result.timing is not None:
-        console.print()
-        timing_report.render(result.timing, console, depth)
-    if result.crosscheck is not None:
-        console.print()
-        console.print(render_crosscheck(result.crosscheck))
-    if result.prediction is not None and result.timing is not None:
-        console.print()
-        prediction.render_versus(result.prediction, result.timing, console)
+def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Console) -> None:
+    from netprof.charts.files import write_memory_chart, write_model_charts
+    from netprof.charts.generation import write_generation_chart
+
+    paths = []
+    with common.writing(directory):
+        if result.timing is not None:
+            paths += write_model_charts(result.timing, directory, name=spec, prediction=result.prediction)
+        if result.analysis.memory is not None:
+            paths += write_memory_chart(result.analysis, directory)
+        if result.generation is not None:
+            roofline = None if result.serving is None else result.serving.roofline
+            paths += write_generation_chart(result.generation, roofline, directory)
+    for path in paths:
+        common.say(err, f"wrote {path}")
 
 
-def _with_cached_prediction(result: pipeline.Result, err: Console) -> pipeline.Result:
-    """A timed result with the cached profile's prediction beside the measurement, when there is one."""
-    assert result.timing is not None
-    device = result.timing.device.split(":")[0]
+def _profile(
+    request: pipeline.RunRequest, args: argparse.Namespace, err: Console
+) -> profiles.DeviceProfile | None:
+    """The profile to predict on: ``--predict``'s for prefill and decode; for a timed forward, the profile
+    cached for the timing device, so that predicted stands next to measured when there is one."""
+    if request.generation is not None:
+        return common.predict_profile(args)
+    if request.timing is None:
+        return None
+    device, threads = ("cuda" if args.device == "cuda" else "cpu"), args.threads or torch.get_num_threads()
     try:
-        profile = common.device_profile(None, device, result.timing.threads)
+        return common.device_profile(None, device, threads)
     except profiles.ProfileError:
         common.say(
             err,
-            f"note: no device profile for {device} with {result.timing.threads} thread(s): "
+            f"note: no device profile for {device} with {threads} thread(s): "
             "run `netprof calibrate` to see predicted next to measured",
         )
-        return result
-    return pipeline.add_prediction(result, profile)
+        return None

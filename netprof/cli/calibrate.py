@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -14,9 +13,8 @@ from netprof.calibration.profile import DEFAULT_BUDGET_S
 from netprof.calibration.profile import calibrate as calibrate_profile
 from netprof.cli import argtypes, common
 from netprof.prediction import profile as profiles
-from netprof.report.prediction import render_profile
+from netprof.report.listings import CalibrationReport
 from netprof.timing import calibrate
-from netprof.timing.report import render_calibration
 from netprof.timing.run import TimingError
 
 NAME = "calibrate"
@@ -38,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", type=Path, metavar="PROFILE.json", help="also write the profile here"
     )
     parser.add_argument("--force", action="store_true", help="measure again even if cached values exist")
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    common.add_format_argument(parser, NAME, "the report, on stdout")
 
 
 def _roof(args: argparse.Namespace, threads: int, err: Console) -> calibrate.Calibration:
@@ -85,10 +83,5 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         with common.writing(args.output):
             profiles.save(profile, args.output)
         common.say(err, f"wrote {args.output}")
-    if args.format == "json":
-        document = {"roof": calibrate.to_dict(roof), "profile": profiles.to_dict(profile)}
-        out.file.write(json.dumps(document, indent=1) + "\n")
-    else:
-        render_calibration(roof, out)
-        render_profile(profile, out)
+    common.emit(NAME, args.format, CalibrationReport(roof, profile), None, out, err)
     return common.ExitStatus.SUCCESS

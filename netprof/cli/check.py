@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,15 @@ from rich.console import Console
 
 from netprof import config as configuration
 from netprof import pipeline
-from netprof.cli import common, pages
-from netprof.cli.rules import document
+from netprof.cli import common
 from netprof.prediction import profile as profiles
-from netprof.report import findings_markdown, findings_rows, findings_text, github, html, json_report, sarif
+from netprof.report import findings_rows
+from netprof.report.check import CheckReport
 from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
 from netprof.rules.memory_budget import budget_of
 from netprof.units import parse_nbytes
-
-# ``--format``: the terminal table, or one renderer of ``netprof.report`` per text format.
-FORMATS = ("table", "markdown", "json", "sarif", "github", "html")
 
 
 def _rule_ids(text: str) -> list[str]:
@@ -59,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     common.add_model_arguments(parser, defaults=False)
     common.add_time_arguments(parser)
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    common.add_format_argument(parser, NAME)
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument(
@@ -148,19 +144,20 @@ def _check_one(
     notes: tuple[str, ...],
     profile: profiles.DeviceProfile | None,
 ) -> tuple[pipeline.Result, list[Any]]:
-    device = args.device or model.device or "auto"
-    loaded, result = pipeline.load_and_run(
-        model.spec,
-        args.input or (list(model.input) if model.input else None),
-        args.dtype or model.dtype or torch.float32,
-        device,
-        timing=common.timing_options(args),
-        notes=notes,
-        memory=budget_of(config.rules) is not None,  # M1 reads the memory profile
+    result = pipeline.execute(
+        pipeline.RunRequest(
+            model.spec,
+            args.input or (list(model.input) if model.input else None),
+            args.dtype or model.dtype or torch.float32,
+            args.device or model.device or "auto",
+            notes=notes,
+            timing=common.timing_options(args),
+            memory=budget_of(config.rules) is not None,  # M1 reads the memory profile
+            profile=profile,
+            rules=config,
+        )
     )
-    if profile is not None:
-        result = pipeline.add_prediction(result, profile)
-    return result, pipeline.check(result, loaded.model, config)
+    return result, list(result.findings or ())
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
@@ -183,56 +180,17 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         common.say(err, f"wrote baseline {args.write_baseline} ({count} findings)")
         baseline = baselines.load(args.write_baseline)
     checked = [baselines.triage(result.analysis, findings, baseline) for result, findings in results]
-    _emit(args, [result for result, _ in results], checked, config.fail_on, out, err)
+    report = CheckReport(
+        [result for result, _ in results],
+        checked,
+        config.fail_on,
+        args.depth,
+        [_baseline_summary(args, c) for c in checked],
+    )
+    common.emit(NAME, args.format, report, args.output, out, err)
     if findings_rows.failing(checked, config.fail_on) and not args.exit_zero:
         return common.ExitStatus.FINDINGS
     return common.ExitStatus.SUCCESS
-
-
-def _emit(
-    args: argparse.Namespace,
-    results: list[pipeline.Result],
-    checked: list[baselines.CheckedModel],
-    fail_on: Severity,
-    out: Console,
-    err: Console,
-) -> None:
-    if args.format == "table":
-        common.write_table(
-            lambda console: findings_text.render(
-                checked, console, fail_on, args.depth, predicted=[r.op_predicted_s for r in results]
-            ),
-            args.output,
-            out,
-            err,
-        )
-        return
-    if args.format == "markdown":
-        report = findings_markdown.render(
-            checked,
-            fail_on,
-            args.depth,
-            titles=findings_rows.rule_titles(all_rules()),
-            predicted=[result.op_predicted_s for result in results],
-        )
-    elif args.format == "json":
-        documents = [
-            json_report.check_to_dict(c.analysis, c.findings, _baseline_summary(args, c), result.timing)
-            for result, c in zip(results, checked)
-        ]
-        report = json.dumps(documents[0] if len(documents) == 1 else documents, indent=1) + "\n"
-    elif args.format == "html":
-        sections = [
-            pages.model_page(result, c.analysis.model, c.findings) for result, c in zip(results, checked)
-        ]
-        report = html.render(sections)
-    elif args.format == "sarif":
-        report = sarif.dumps(checked, all_rules(), document)
-    else:
-        report = github.render(
-            checked, findings_rows.rule_titles(all_rules()), [r.op_predicted_s for r in results]
-        )
-    common.write_text(report, args.output, err)
 
 
 def _baseline_summary(args: argparse.Namespace, checked: baselines.CheckedModel) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -18,6 +19,7 @@ from netprof.cli import argtypes
 from netprof.errors import NetprofError, TimedOut
 from netprof.pipeline import DEVICES
 from netprof.prediction import profile as profiles
+from netprof.report import formats
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
@@ -187,7 +189,11 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
 
 def add_output_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
+    """``-o FILE``: a command that writes one report writes it to one file (one that writes several
+    files takes ``-o DIR``: ``add_output_directory_argument``)."""
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write the report to this file instead of stdout"
+    )
 
 
 @contextlib.contextmanager
@@ -224,6 +230,20 @@ def write_table(render: Callable[[Console], None], output: Path | None, out: Con
     with writing(output), datafiles.replaced(output) as temporary, temporary.open("w") as handle:
         render(Console(file=handle, width=FILE_WIDTH, color_system=None))
     say(err, f"wrote {output}")
+
+
+def add_format_argument(parser: argparse.ArgumentParser, command: str, help: str | None = None) -> None:
+    """``--format``, with the formats the registry has for ``command``."""
+    parser.add_argument("--format", choices=formats.names(command), default=formats.TABLE, help=help)
+
+
+def emit(command: str, format: str, document: Any, output: Path | None, out: Console, err: Console) -> None:
+    """``document`` as ``command`` writes it in ``format``, to ``output`` (a file), else the terminal."""
+    report = formats.render(command, format, document)
+    if isinstance(report, str):
+        write_text(report, output, err)
+    else:
+        write_table(report, output, out, err)
 
 
 def say(err: Console, line: str) -> None:

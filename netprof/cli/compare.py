@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from netprof import datafiles
-from netprof.cli import common, pages, timed_models
-from netprof.report import html
-from netprof.timing.ranking import Comparison, rank_models, rho_text, to_dict
+from netprof.cli import common, timed_models
+from netprof.report import formats
+from netprof.report.compare import CompareReport
+from netprof.timing.ranking import rank_models, to_dict
 
+REPORT_STEM = "compare"
 COMPARE_STEM = "flops_vs_latency"
 PREDICTED_STEM = "predicted_vs_measured"
 
@@ -28,56 +29,20 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="models to compare (two or more)")
-    parser.add_argument("--output", "-o", type=Path, metavar="DIR", help="directory for the chart and JSON")
     parser.add_argument(
-        "--format",
-        choices=["table", "json", "html"],
-        default="table",
-        help="html: the models side by side in one self-contained page (compare.html with -o DIR, else stdout)",
+        "--output",
+        "-o",
+        type=Path,
+        metavar="DIR",
+        help=f"a folder (several models, several files): the charts, {COMPARE_STEM}.json and, for a format "
+        f"other than the table, the report as {REPORT_STEM}.<format>",
+    )
+    common.add_format_argument(
+        parser,
+        NAME,
+        "html: the models side by side in one self-contained page (stdout, or compare.html in -o DIR)",
     )
     timed_models.add_arguments(parser)
-
-
-def compare_table(comparison: Comparison) -> Table:
-    table = Table(
-        show_edge=False,
-        pad_edge=False,
-        caption=(
-            f"Spearman rank correlation of latency with mult_adds: {rho_text(comparison.rho_mult_adds)}, "
-            f"with MAC (mem_access_bytes): {rho_text(comparison.rho_mem_access)}; "
-            + (
-                ""
-                if comparison.rho_predicted is None
-                else f"with the predicted latency: {rho_text(comparison.rho_predicted)}; "
-            )
-            + f"{comparison.device}, {comparison.threads} thread(s); times are of this machine only"
-        ),
-    )
-    for column in (
-        "model",
-        "mult_adds (M)",
-        "MAC (MB)",
-        "params (M)",
-        "latency ms (median)",
-        "IQR ms",
-        "runs",
-        "images/s",
-        *(("predicted ms",) if comparison.rho_predicted is not None else ()),
-    ):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for p in comparison.points:
-        table.add_row(
-            p.name,
-            f"{p.mult_adds / 1e6:.1f}",
-            f"{p.mem_access_bytes / 1e6:.1f}",
-            f"{p.params / 1e6:.2f}",
-            f"{p.latency.median * 1e3:.2f}",
-            f"{p.latency.iqr * 1e3:.2f}",
-            str(p.latency.runs),
-            f"{p.images_per_s:.1f}",
-            *((f"{p.predicted_s * 1e3:.2f}",) if p.predicted_s is not None else ()),
-        )
-    return table
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
@@ -92,18 +57,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         name: result.prediction.latency_s for name, result in results if result.prediction is not None
     }
     comparison = rank_models(timed, predicted)
-    document = json.dumps(to_dict(comparison), indent=1) + "\n"
-    if args.format == "json":
-        out.file.write(document)
-    elif args.format == "html":
-        page = html.render([pages.model_page(result, name) for name, result in results])
-        if args.output is None:
-            out.file.write(page)
-        else:
-            common.write_text(page, args.output / "compare.html", err)
-    else:
-        out.print(compare_table(comparison))
+    extension = formats.EXTENSIONS.get(args.format)  # None: the terminal table, always on the terminal
+    report = None if args.output is None or extension is None else args.output / f"{REPORT_STEM}.{extension}"
+    common.emit(NAME, args.format, CompareReport(results, comparison), report, out, err)
     if args.output is not None:
+        document = json.dumps(to_dict(comparison), indent=1) + "\n"
         figure = comparison_figure(comparison, [(name, timing) for name, _, timing in timed])
         with common.writing(args.output):
             datafiles.write_text(args.output / f"{COMPARE_STEM}.json", document)

@@ -9,7 +9,6 @@ from rich.console import Console
 
 from netprof.cli import common
 from netprof.report import diff as diffing
-from netprof.report import findings_diff
 
 NAME = "diff"
 HELP = "compare two JSON reports: totals, modules and findings"
@@ -22,17 +21,18 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", type=Path, help="report before the change")
     parser.add_argument("new", type=Path, help="report after the change")
-    parser.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    common.add_format_argument(parser, NAME)
     common.add_output_argument(parser)
     parser.add_argument("--depth", type=int, help="only modules down to this depth (default: all)")
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    result = diffing.diff(diffing.load(args.old), diffing.load(args.new), args.depth)
-    if args.format == "json":
-        common.write_text(findings_diff.render_json(result), args.output, err)
-    elif args.format == "markdown":
-        common.write_text(findings_diff.render_markdown(result), args.output, err)
-    else:
-        common.write_table(lambda console: findings_diff.render_table(result, console), args.output, out, err)
+    common.emit(
+        NAME,
+        args.format,
+        diffing.diff(diffing.load(args.old), diffing.load(args.new), args.depth),
+        args.output,
+        out,
+        err,
+    )
     return common.ExitStatus.SUCCESS

@@ -1,27 +1,21 @@
-"""``netprof analyze`` on a language model: ``--prefill``, ``--decode`` and the serving prediction.
+"""The flags of ``netprof analyze`` on a language model: ``--prefill``, ``--decode`` and the serving prediction.
 
-Taken when ``--prefill`` or ``--decode`` is given, or the SPEC is an ``hf:``
-text model given no ``--input``: the prompt pass and the decode steps are
-counted (``netprof.serving``), and with ``--peak-tflops``/``--bandwidth-gbs``
-or ``--predict`` each phase is timed on that device.
+Prefill and decode are asked for when ``--prefill`` or ``--decode`` is given, or
+the SPEC is an ``hf:`` text model given no ``--input``: the prompt pass and the
+decode steps are counted (``netprof.serving``), and with
+``--peak-tflops``/``--bandwidth-gbs`` or ``--predict`` each phase is predicted on
+that device.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-from rich.progress import track
-
 from netprof import pipeline
 from netprof.capture import huggingface
 from netprof.cli import argtypes, common
-from netprof.report import markdown as analysis_markdown
-from netprof.report import text
-from netprof.serving import charts, report
+from netprof.serving import Roofline
 from netprof.serving.cache import DecodeError
-from netprof.serving.phases import analyze_generation
-from netprof.serving.predict import Roofline, predict_generation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +62,7 @@ def wanted(args: argparse.Namespace) -> bool:
     return False
 
 
-def _device(args: argparse.Namespace) -> Roofline | None:
+def _roofline(args: argparse.Namespace) -> Roofline | None:
     if (args.peak_tflops is None) != (args.bandwidth_gbs is None):
         raise DecodeError("--peak-tflops and --bandwidth-gbs go together: give both")
     if args.peak_tflops is None:
@@ -76,53 +70,8 @@ def _device(args: argparse.Namespace) -> Roofline | None:
     return Roofline(args.peak_tflops * 1e12, args.bandwidth_gbs * 1e9)
 
 
-def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    if args.time or args.crosscheck:
-        raise DecodeError("--time and --crosscheck analyze one forward pass: drop --prefill/--decode")
-    if args.input:
-        raise DecodeError("--prefill and --decode make the token ids: use --batch and --prefill, not --input")
-    spec = args.spec or common.DEFAULT_SPEC
-    roofline = _device(args)
-    profile = common.predict_profile(args)
-    prefill = args.prefill or huggingface.DEFAULT_TOKENS[1]
-    defaults = () if args.prefill else (f"no --prefill given: a {prefill}-token prompt",)
-    with err.status(f"building {spec} ...", spinner="dots"):
-        loaded, built_on_cpu = pipeline.load_on_meta(spec, [(args.batch, prefill)], hf_class=args.hf_class)
-    # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
-    mode = "fake" if args.device == "auto" else pipeline.DEVICES[args.device]
-    with err.status(
-        f"capturing the prefill of {prefill} tokens and {args.decode} decode steps ...", spinner="dots"
-    ):
-        generation = analyze_generation(
-            loaded.model,
-            batch=args.batch,
-            prefill=prefill,
-            decode=args.decode,
-            mode=mode,
-            name=spec,
-            notes=defaults + loaded.notes + built_on_cpu,
-            progress=lambda steps: track(steps, description="decode steps", console=err, transient=True),
-        )
-    device = roofline or profile
-    prediction = None if device is None else predict_generation(generation, device)
-    if args.plot is not None:
-        with common.writing(args.plot):
-            paths = charts.write_generation_chart(generation, roofline, args.plot)
-        for path in paths:
-            common.say(err, f"wrote {path}")
-    if args.format == "json":
-        common.write_text(report.json_document(generation, prediction), args.output, err)
-    elif args.format == "markdown":
-        document = analysis_markdown.render(generation.prefill_analysis, args.depth)
-        common.write_text(
-            document + "\n" + report.markdown(generation, prediction, roofline), args.output, err
-        )
-    else:
-
-        def render(console: Console) -> None:
-            text.render(generation.prefill_analysis, console, args.depth)
-            console.print()
-            report.render(generation, console, prediction, roofline)
-
-        common.write_table(render, args.output, out, err)
-    return common.ExitStatus.SUCCESS
+def request(args: argparse.Namespace) -> pipeline.Generate | None:
+    """The prefill and decode the flags ask for; None for one forward pass."""
+    if not wanted(args):
+        return None
+    return pipeline.Generate(args.batch, args.prefill, args.decode, _roofline(args))

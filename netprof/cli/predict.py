@@ -11,7 +11,7 @@ from rich.console import Console
 from netprof import pipeline
 from netprof.cli import common
 from netprof.prediction import profile as profiles
-from netprof.report import json_report, markdown, prediction
+from netprof.report.model import ModelReport
 
 NAME = "predict"
 HELP = "predict a model's latency on a device without running it (needs a profile: netprof calibrate)"
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_threads_argument(parser)
     common.add_input_argument(parser)
     parser.add_argument("--dtype", type=common.argtypes.dtype, default=torch.float32, help="dtype of --input")
-    parser.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    common.add_format_argument(parser, NAME)
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
@@ -49,28 +49,12 @@ def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     spec = args.spec or common.DEFAULT_SPEC
     profile = _profile(args)
-    loaded, notes = pipeline.load_on_meta(spec, args.input, args.dtype)
-    if not args.spec:
-        notes = (common.default_spec_note("predicting"), *notes)
+    notes = () if args.spec else (common.default_spec_note("predicting"),)
     if args.threads is not None and args.threads != profile.threads:
         notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)
     with err.status(f"capturing {spec} on meta ...", spinner="dots"):
-        result = pipeline.predict(
-            loaded.model, loaded.workload, profile, name=loaded.name, notes=notes + loaded.notes
+        result = pipeline.execute(
+            pipeline.RunRequest(spec, args.input, args.dtype, "meta", notes=notes, profile=profile)
         )
-    assert result.prediction is not None
-    if args.format == "json":
-        common.write_text(json_report.dumps(result.analysis, prediction=result.prediction), args.output, err)
-    elif args.format == "markdown":
-        report = markdown.render(result.analysis, args.depth) + prediction.markdown(
-            result.prediction, result.analysis, args.depth
-        )
-        common.write_text(report, args.output, err)
-    else:
-        common.write_table(
-            lambda console: prediction.render(result.prediction, result.analysis, console, args.depth),
-            args.output,
-            out,
-            err,
-        )
+    common.emit(NAME, args.format, ModelReport(result, spec, args.depth), args.output, out, err)
     return common.ExitStatus.SUCCESS

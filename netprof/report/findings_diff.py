@@ -13,8 +13,10 @@ from rich.table import Table
 from netprof import units
 from netprof.analysis import HEADLINE
 from netprof.report.diff import ModelDiff, to_dict
-from netprof.report.findings_markdown import DOCS, cell
+from netprof.report.findings_markdown import DOCS
 from netprof.report.findings_rows import delta, signed
+from netprof.report.tables import markdown_cell as cell
+from netprof.report.tables import markdown_table
 
 _FORMAT = {
     "mult_adds": units.count,
@@ -86,16 +88,12 @@ def render_table(diffs: list[ModelDiff], console: Console) -> None:
 def render_markdown(diffs: list[ModelDiff]) -> str:
     lines = ["### netprof diff", ""]
     for d in diffs:
-        lines += [f"#### `{d.name}`", "", "| | old | new | change |", "|---|---:|---:|---:|"]
-        lines += ["| " + " | ".join(row) + " |" for row in _total_rows(d)]
+        lines += [f"#### `{d.name}`", "", *markdown_table(["", "old", "new", "change"], _total_rows(d))]
         lines.append("")
         if d.modules:
             header = ["module", "type", "", *(_LABEL[k] for k in _MODULE_METRICS), "findings"]
-            lines += ["| " + " | ".join(header) + " |", "|---|---|---|" + "---:|" * 4]
-            for m in d.modules:
-                row = _module_row(m)
-                row[0] = f"`{cell(row[0])}`"
-                lines.append("| " + " | ".join(cell(c) if i else c for i, c in enumerate(row)) + " |")
+            rows = [[f"`{row[0]}`", *row[1:]] for row in map(_module_row, d.modules)]
+            lines += markdown_table(header, rows, ["---"] * 3 + ["---:"] * 4)
             lines.append("")
         else:
             lines += ["No module changed.", ""]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from netprof import units
 from netprof.report import findings_groups as fg
 from netprof.report import findings_rows as rows
-from netprof.report.tables import input_description, module_rows
+from netprof.report.tables import input_description, markdown_table, module_rows
+from netprof.report.tables import markdown_cell as cell
 from netprof.rules import all_rules
 from netprof.rules.base import Finding, Severity
 from netprof.rules.baseline import CheckedModel, Entry
@@ -44,18 +45,8 @@ _ICON = {
 }
 
 
-def cell(text: str) -> str:
-    """Text safe inside a table cell: pipes escaped, newlines folded."""
-    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
-
-
 def _code(text: str) -> str:
     return f"`{cell(text)}`"
-
-
-def _table(header: list[str], body: list[list[str]], align: list[str] | None = None) -> list[str]:
-    align = align or ["---"] + ["---:"] * (len(header) - 1)
-    return ["| " + " | ".join(cells) + " |" for cells in [header, align, *body]]
 
 
 def _totals(checked: CheckedModel) -> list[str]:
@@ -76,7 +67,7 @@ def _totals(checked: CheckedModel) -> list[str]:
             ["baseline", *before],
             ["**change**", *(f"**{change[k]}**" for k, _, _ in rows.TOTAL_COLUMNS)],
         ]
-    return _table(["", *labels], body)
+    return markdown_table(["", *labels], body)
 
 
 def _rule_link(rule: str) -> str:
@@ -136,13 +127,17 @@ def _group_row(group: fg.Group, fix: bool = True) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-_GROUP_HEADER = _table(
+_GROUP_HEADER = markdown_table(
     ["rule", "findings", "modules", "memory access", "the worst one, and its fix"],
     [],
     ["---", "---:", "---", "---:", "---"],
 )
-_KNOWN_HEADER = _table(["rule", "findings", "modules", "memory access"], [], ["---", "---:", "---", "---:"])
-_DETAIL_HEADER = _table(["rule", "module", "measured", "memory access"], [], ["---", "---", "---:", "---:"])
+_KNOWN_HEADER = markdown_table(
+    ["rule", "findings", "modules", "memory access"], [], ["---", "---:", "---", "---:"]
+)
+_DETAIL_HEADER = markdown_table(
+    ["rule", "module", "measured", "memory access"], [], ["---", "---", "---:", "---:"]
+)
 
 
 def _detail_row(finding: Finding) -> str:
@@ -181,7 +176,7 @@ def _modules(checked: CheckedModel, depth: int) -> list[str]:
     return [
         "<details><summary>By module (depth " + str(depth) + ")</summary>",
         "",
-        *_table(["module", "type", "params", "mult_adds", "mem_access", "%"], body),
+        *markdown_table(["module", "type", "params", "mult_adds", "mem_access", "%"], body),
         "",
         "</details>",
         "",

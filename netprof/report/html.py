@@ -40,6 +40,30 @@ class ModelPage:
     findings: Sequence[Any] = ()  # netprof.rules.Finding
     charts: Sequence[str] = ()  # inline SVG documents
     rule_docs: Mapping[str, str] = field(default_factory=dict)  # rule id -> its document
+    tables: Sequence[StaticTable] = ()  # more tables after the totals (prefill and decode phases...)
+
+
+@dataclass(frozen=True)
+class StaticTable:
+    """A table the page shows as it is: a title, a header, rows of text, and lines said below it."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    lines: Sequence[str] = ()
+
+
+def _static_table(table: StaticTable) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
+    )
+    lines = "".join(f"<li>{html.escape(line)}</li>" for line in table.lines)
+    return (
+        f'<h2>{html.escape(table.title)}</h2><div class="scroll"><table class="static"><thead><tr>{head}'
+        f"</tr></thead><tbody>{body}</tbody></table></div>"
+        + (f'<ul class="notes">{lines}</ul>' if lines else "")
+    )
 
 
 def _shapes(metas: Iterable[Any]) -> str:
@@ -157,6 +181,7 @@ def _section(page: ModelPage) -> str:
         f'<div class="muted">capture mode {html.escape(analysis.mode)}; netprof {html.escape(__version__)}</div>',
         f'<div class="totals">{_totals(analysis, page.timing, page.prediction)}</div>',
         f'<ul class="notes">{notes}</ul>' if notes else "",
+        *(_static_table(table) for table in page.tables),
         '<h2 class="modules">Modules</h2>',
         '<div class="controls">size by <span class="metrics"></span></div>',
         '<div class="crumbs"></div><div class="icicle"></div>',

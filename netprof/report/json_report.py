@@ -21,8 +21,8 @@ from netprof.prediction import Prediction
 from netprof.records import pick
 from netprof.report.crosscheck import crosscheck_to_dict
 from netprof.report.prediction import to_dict as prediction_to_dict
+from netprof.report.timing import timing_to_dict
 from netprof.timing.attribution import Timing
-from netprof.timing.report import timing_to_dict
 
 SCHEMA = "netprof.analysis/1"
 

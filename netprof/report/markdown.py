@@ -7,15 +7,10 @@ from netprof.analysis import Analysis
 from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.report.crosscheck import summary_line
-from netprof.report.tables import Row, category_rows, input_description, module_rows
+from netprof.report.tables import Row, category_rows, input_description, markdown_table, module_rows
 from netprof.timing.attribution import Timing
 from netprof.timing.figure2 import FIGURE2
 from netprof.units import seconds
-
-
-def _table(header: list[str], body: list[list[str]]) -> list[str]:
-    align = ["---"] + ["---:"] * (len(header) - 1)
-    return ["| " + " | ".join(cells) + " |" for cells in [header, align, *body]]
 
 
 def _cost_cells(row: Row, analysis: Analysis) -> list[str]:
@@ -39,7 +34,7 @@ def render(analysis: Analysis, depth: int = 1, timing: Timing | None = None) -> 
         "",
         f"Input {input_description(analysis)}, capture mode `{analysis.mode}`.",
         "",
-        *_table(
+        *markdown_table(
             ["mult_adds", "flops", "params", "mem_access", "ops", "uncounted ops"],
             [
                 [
@@ -61,7 +56,7 @@ def render(analysis: Analysis, depth: int = 1, timing: Timing | None = None) -> 
     lines += [
         f"#### By module (depth {depth})",
         "",
-        *_table(
+        *markdown_table(
             ["module", "type", "calls", "params", *_COST_HEADER],
             [
                 [
@@ -77,7 +72,7 @@ def render(analysis: Analysis, depth: int = 1, timing: Timing | None = None) -> 
         "",
         "#### By category",
         "",
-        *_table(
+        *markdown_table(
             ["category", "ops", *_COST_HEADER],
             [[row.name, str(row.calls), *_cost_cells(row, analysis)] for row in category_rows(analysis)],
         ),
@@ -100,7 +95,7 @@ def _timing_section(timing: Timing, top: int = 5) -> list[str]:
             f"ops {seconds(timing.attributed_s)} + overhead between kernels {seconds(timing.overhead_s)}."
         ),
         "",
-        *_table(
+        *markdown_table(
             [*FIGURE2, "overhead"],
             [
                 [
@@ -131,6 +126,8 @@ def crosscheck_section(crosscheck: Crosscheck) -> str:
         for row in crosscheck.rows
     ]
     return (
-        "\n".join(["#### netprof vs fvcore", "", summary_line(crosscheck), "", *_table(header, body), ""])
+        "\n".join(
+            ["#### netprof vs fvcore", "", summary_line(crosscheck), "", *markdown_table(header, body), ""]
+        )
         + "\n"
     )

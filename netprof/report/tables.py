@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netprof.analysis import Analysis, ModuleSummary, Totals
@@ -41,3 +43,19 @@ def input_description(analysis: Analysis) -> str:
         f"{'x'.join(map(str, meta.shape))} {str(meta.dtype).removeprefix('torch.')}"
         for meta in analysis.inputs
     )
+
+
+def markdown_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped (once), newlines folded."""
+    return " ".join(re.sub(r"(?<!\\)\|", r"\\|", text).split())
+
+
+def markdown_table(
+    header: Sequence[str], body: Sequence[Sequence[str]], align: Sequence[str] | None = None
+) -> list[str]:
+    """A GitHub-flavoured Markdown table, one line per row; the first column left-aligned, the rest right
+    unless ``align`` says otherwise. Every cell is escaped (``markdown_cell``)."""
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
+    return [
+        "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |" for cells in [header, align, *body]
+    ]

@@ -12,6 +12,7 @@ from netprof import units
 from netprof.analysis import Analysis
 from netprof.analysis.memory import KINDS, MemoryProfile
 from netprof.module_paths import ancestors
+from netprof.report.tables import markdown_table
 
 LABELS = {
     "parameters": "parameters",
@@ -100,12 +101,7 @@ def render(analysis: Analysis, console: Console, depth: int = 1) -> None:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-        "",
-    ]
+    return [*markdown_table(header, rows), ""]
 
 
 def markdown(analysis: Analysis, depth: int = 1) -> str:

@@ -48,3 +48,11 @@ def load(rule_id: str, plugins: Sequence[str] = ()) -> str:
         if text:
             return text
     raise DocumentNotFound(f"no document for rule {rule_id!r}")
+
+
+def find(rule_id: str) -> str | None:
+    """A rule's document, or None when it has none (a plugin without one)."""
+    try:
+        return load(rule_id)
+    except (LookupError, OSError):
+        return None

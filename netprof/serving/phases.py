@@ -17,8 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from netprof.analysis import Analysis
-from netprof.pipeline import analyze
+from netprof.analysis import Analysis, analyze
 from netprof.serving.cache import DecodeError, cache_argument, takes_use_cache
 from netprof.serving.workloads import Generation
 
@@ -277,7 +276,7 @@ def analyze_generation(
     )
 
 
-def as_dict(phase: Phase) -> dict[str, Any]:
+def phase_to_dict(phase: Phase) -> dict[str, Any]:
     """The JSON form of a phase (``phases`` in the report)."""
     total = phase.total
     entry: dict[str, Any] = {

@@ -58,6 +58,7 @@ class ServingPrediction:
     device: str
     phases: tuple[PhaseTime, ...]
     batch: int
+    roofline: Roofline | None = None  # the stated device, when predicted on a roofline rather than a profile
 
     @property
     def time_to_first_token_s(self) -> float:
@@ -78,7 +79,7 @@ class ServingPrediction:
     def _decode(self) -> PhaseTime | None:
         return next((phase for phase in self.phases if phase.name == DECODE), None)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "device": self.device,
             "time_to_first_token_s": self.time_to_first_token_s,
@@ -126,7 +127,8 @@ def predict_generation(generation: GenerationAnalysis, device: Device) -> Servin
         bound = Counter(time.bound for _, time in timed).most_common(1)[0][0]
         phases.append(PhaseTime(DECODE, sum(steps), bound, steps))
     name = device.describe() if isinstance(device, Roofline) else f"profile {device.key}"
-    return ServingPrediction(name, tuple(phases), generation.prefill.batch)
+    roofline = device if isinstance(device, Roofline) else None
+    return ServingPrediction(name, tuple(phases), generation.prefill.batch, roofline)
 
 
 def describe(prediction: ServingPrediction) -> str:

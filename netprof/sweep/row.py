@@ -54,12 +54,16 @@ def measure(job: Job, options: SweepOptions) -> dict[str, Any]:
         spec = job.spec if isinstance(job.spec, str) else (job.name, job.spec)
         with warnings.catch_warnings():  # a thousand models' deprecation notes would bury the progress bar
             warnings.simplefilter("ignore")
-            loaded, result = pipeline.load_and_run(
-                spec, list(options.input_shapes) or None, timing=options.timing
+            result = pipeline.execute(
+                pipeline.RunRequest(
+                    spec,
+                    list(options.input_shapes) or None,
+                    timing=options.timing,
+                    profile=options.profile,
+                    rules=Config(),
+                )
             )
-        if options.profile is not None:
-            result = pipeline.add_prediction(result, options.profile)
-        findings = Counter(finding.rule for finding in pipeline.check(result, loaded.model, Config()))
+        findings = Counter(finding.rule for finding in result.findings or ())
         analysis = result.analysis
         row.update(
             params=analysis.params,

@@ -6,18 +6,18 @@ list, so the three never say different things.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from netprof import units
 from netprof.costs import Category
-from netprof.report import json_report
-from netprof.serving.phases import DECODE, GenerationAnalysis, Phase, StepCost, as_dict
-from netprof.serving.predict import Roofline, ServingPrediction, describe
+from netprof.report.tables import markdown_table
+from netprof.serving.phases import DECODE, GenerationAnalysis, Phase, StepCost, phase_to_dict
+from netprof.serving.predict import ServingPrediction, describe
 
 _ROWS: tuple[tuple[str, Callable[[StepCost], str]], ...] = (
     ("mult_adds", lambda step: units.count(step.mult_adds)),
@@ -86,9 +86,7 @@ def _per_token(phase: Phase, name: str) -> float:
     return getattr(phase.total, name) / (phase.batch * phase.tokens)
 
 
-def verdict(
-    generation: GenerationAnalysis, prediction: ServingPrediction | None, roofline: Roofline | None
-) -> list[str]:
+def verdict(generation: GenerationAnalysis, prediction: ServingPrediction | None) -> list[str]:
     """Where FLOPs and memory access give opposite answers: prefill against decode, per token."""
     prefill, decode = generation.prefill, generation.decode
     lines = []
@@ -105,6 +103,7 @@ def verdict(
             f"{prefill.total.intensity:.1f}. Memory access says decode is the slow phase; at small batch it is."
         )
     lines += _unfused_attention(generation)
+    roofline = None if prediction is None else prediction.roofline
     if roofline is not None:
         lines.append(f"The device's ridge point is {roofline.ridge:.0f} flop/byte ({roofline.describe()}).")
     if prediction is not None:
@@ -133,7 +132,6 @@ def render(
     generation: GenerationAnalysis,
     console: Console,
     prediction: ServingPrediction | None = None,
-    roofline: Roofline | None = None,
 ) -> None:
     header, body = rows(generation, prediction)
     table = Table(title=f"{generation.model}: prefill and decode", title_justify="left")
@@ -142,43 +140,38 @@ def render(
     for row in body:
         table.add_row(*row)
     console.print(table)
-    for line in (*verdict(generation, prediction, roofline), *generation.notes):
+    for line in (*verdict(generation, prediction), *generation.notes):
         console.print(line)
 
 
 def markdown(
     generation: GenerationAnalysis,
     prediction: ServingPrediction | None = None,
-    roofline: Roofline | None = None,
 ) -> str:
     header, body = rows(generation, prediction)
     lines = [
         "## Prefill and decode",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *markdown_table(header, body),
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    lines += ["", *verdict(generation, prediction, roofline), ""]
+    lines += ["", *verdict(generation, prediction), ""]
     lines += [f"- {note}" for note in generation.notes]
     return "\n".join(lines) + "\n"
 
 
-def json_document(generation: GenerationAnalysis, prediction: ServingPrediction | None = None) -> str:
-    """The analysis JSON of the prefill pass, with the ``phases`` list (and the prediction) added."""
-    document = json.loads(json_report.dumps(generation.prefill_analysis))
+def to_dict(generation: GenerationAnalysis, prediction: ServingPrediction | None = None) -> dict[str, Any]:
+    """The keys the analysis JSON of the prefill pass gains: ``phases`` (and the prediction)."""
     predicted = {} if prediction is None else {phase.name: phase for phase in prediction.phases}
     phases = []
     for phase in generation.phases:
-        entry = as_dict(phase)
+        entry = phase_to_dict(phase)
         if phase.name in predicted:
             entry["prediction"] = {
                 "seconds": predicted[phase.name].seconds,
                 "bound": predicted[phase.name].bound,
             }
         phases.append(entry)
-    document["phases"] = phases
-    document["generation_notes"] = list(generation.notes)
+    document: dict[str, Any] = {"phases": phases, "generation_notes": list(generation.notes)}
     if prediction is not None:
-        document["serving"] = prediction.as_dict()
-    return json.dumps(document, indent=2) + "\n"
+        document["serving"] = prediction.to_dict()
+    return document

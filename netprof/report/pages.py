@@ -1,0 +1,42 @@
+"""HTML pages for ``analyze``, ``check``, ``predict`` and ``compare``: a result, its findings and its charts,
+as one file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from netprof.report import html, serving
+from netprof.result import Result
+from netprof.rules import docs
+
+
+def model_page(result: Result, name: str, findings: Sequence[Any] = ()) -> html.ModelPage:
+    """One model's section: its analysis, timing and prediction, prefill and decode, its findings with
+    their rules' documents, and its charts (timing: layers, roofline, breakdown; memory: the timeline;
+    generation: decode per token) inline as SVG."""
+    from netprof.charts import files as charts
+    from netprof.charts.generation import generation_figure
+
+    figures = []
+    if result.timing is not None:
+        figures += [charts.model_figure(result.timing, kind, name) for kind in charts.KINDS]
+    if result.analysis.memory is not None:
+        figures.append(charts.memory_figure(result.analysis))
+    tables = []
+    if result.generation is not None:
+        header, rows = serving.rows(result.generation, result.serving)
+        lines = [*serving.verdict(result.generation, result.serving), *result.generation.notes]
+        tables.append(html.StaticTable("Prefill and decode", header, rows, lines))
+        roofline = None if result.serving is None else result.serving.roofline
+        figures.append(generation_figure(result.generation, roofline))
+    rule_docs = {rule: docs.load(rule) for rule in sorted({finding.rule for finding in findings})}
+    return html.ModelPage(
+        result.analysis,
+        result.timing,
+        result.prediction,
+        findings,
+        [charts.svg_text(figure) for figure in figures],
+        rule_docs,
+        tables,
+    )
