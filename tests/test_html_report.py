@@ -18,9 +18,8 @@ import torchvision
 
 import netprof
 from netprof import pipeline
-from netprof.report import pages
 from netprof.config import Config
-from netprof.report import html
+from netprof.report import html, pages
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the test extra: pip install -e '.[test]' (playwright)"

@@ -276,7 +276,7 @@ def test_g4_findings_carry_the_predicted_time_of_their_ops(capsys, saved):
 def test_compare_and_plot_predict_with_a_profile(capsys, saved, tmp_path):
     profile = str(saved(profiles.to_dict(hand_profile())))
     specs = ["netprof.zoo:squeezenet1_1", "netprof.zoo:shufflenet_v2_x0_5"]
-    code, out, _ = run_cli(
+    code, _, _ = run_cli(
         capsys, "compare", *specs, "--repeat", "2", "--threads", "1", "--format", "json", "--predict", profile,
         "-o", str(tmp_path / "charts"),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from netprof.capture.ir import TensorMeta
 from netprof.cli import calibrate as calibrate_command
 from netprof.cli.common import add_time_arguments, timing_options
 from netprof.cli.main import build_parser
+from netprof.report.timing import render, render_calibration, seconds, timing_to_dict
 from netprof.timing import (
     Calibration,
     Measurement,
@@ -28,7 +29,6 @@ from netprof.timing import (
 )
 from netprof.timing import calibrate as cal
 from netprof.timing.measurement import quantile
-from netprof.report.timing import render, render_calibration, seconds, timing_to_dict
 from netprof.timing.run import device_of
 from netprof.zoo import shufflenet_v1
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from rich.console import Console
 
 from netprof import datafiles
-from netprof.bench import guidelines, report
+from netprof.bench import guidelines
 from netprof.charts.files import save_figure
 from netprof.cli import argtypes, common
+from netprof.report import formats
 
 OUTPUTS = ("guidelines.json", "guidelines.png", "guidelines.svg")
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         err.print("note: --clock process with several threads sums their CPU time: images per CPU-second")
     settings = guidelines.Settings.for_run(args.quick, args.threads, args.batch, args.clock)
     result = guidelines.run_guidelines(settings, progress=lambda line: err.print(line, highlight=False))
-    report.render(result, out)
+    common.emit(NAME, formats.TABLE, result, None, out, err)
     with common.writing(args.output):
         paths = write_outputs(result, args.output)
     for path in paths:

@@ -6,9 +6,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from netprof.report import html, serving
+from netprof.analysis import Analysis
+from netprof.report import html, serving, training
 from netprof.result import Result
 from netprof.rules import docs
+
+
+def _training_tables(analysis: Analysis, depth: int = 2) -> list[html.StaticTable]:
+    """A training step's phases, and the memory at the peak, as the terminal and Markdown show them."""
+    tables = []
+    if analysis.phases:
+        tables.append(
+            html.StaticTable("Training step by phase", training.PHASE_HEADER, training.phase_rows(analysis))
+        )
+    memory = analysis.memory
+    if memory is not None:
+        peak = [training.peak_line(analysis, memory)]
+        tables.append(
+            html.StaticTable(
+                "Memory at the peak, by kind", ["kind", "bytes", "%"], training.kind_rows(memory), peak
+            )
+        )
+        held = training.module_rows(memory, depth)
+        if held:
+            tables.append(
+                html.StaticTable("Activations held at the peak, by module", ["module", "bytes", "%"], held)
+            )
+    return tables
 
 
 def model_page(result: Result, name: str, findings: Sequence[Any] = ()) -> html.ModelPage:
@@ -23,7 +47,7 @@ def model_page(result: Result, name: str, findings: Sequence[Any] = ()) -> html.
         figures += [charts.model_figure(result.timing, kind, name) for kind in charts.KINDS]
     if result.analysis.memory is not None:
         figures.append(charts.memory_figure(result.analysis))
-    tables = []
+    tables = _training_tables(result.analysis)
     if result.generation is not None:
         header, rows = serving.rows(result.generation, result.serving)
         lines = [*serving.verdict(result.generation, result.serving), *result.generation.notes]

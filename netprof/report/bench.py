@@ -1,17 +1,24 @@
 """The terminal report of ``netprof bench guidelines``: one rich table per paper table, then its verdict.
 
-Renderers only format: every number and verdict comes from ``GuidelinesResult``.
+Renderers only format: every number and verdict comes from ``GuidelinesResult``. The result types are
+imported for annotations only (``TYPE_CHECKING``): reports sit below the pipeline that ``netprof.bench``
+runs, and read what it hands them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from netprof import units
-from netprof.bench.guidelines import ExperimentResult, GuidelinesResult
-from netprof.bench.trend import Verdict
+
+if TYPE_CHECKING:  # the results are built above the pipeline, by netprof.bench; this only reads them
+    from netprof.bench.guidelines import ExperimentResult, GuidelinesResult
+    from netprof.bench.trend import Verdict
 
 
 def _num(value: float, digits: int = 3) -> str:
@@ -144,3 +151,7 @@ def render(result: GuidelinesResult, console: Console) -> None:
     console.print(
         f"[bold]trend holds here:[/bold] {verdicts}  (total {result.seconds:.0f} s)", highlight=False
     )
+
+
+def table(result: GuidelinesResult) -> Callable[[Console], None]:
+    return lambda console: render(result, console)
