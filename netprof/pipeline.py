@@ -82,7 +82,9 @@ class RunRequest:
         if self.device not in DEVICES:
             raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(DEVICES)}")
         if self.timing is not None and self.device in ("meta", "fake"):
-            raise CaptureError(f"--time runs the model for real: it cannot be combined with --device {self.device}")
+            raise CaptureError(
+                f"--time runs the model for real: it cannot be combined with --device {self.device}"
+            )
         if self.train is not None and (self.timing is not None or self.crosscheck):
             raise TrainingError(
                 "--time and --crosscheck run one forward pass: they do not combine with --train"

@@ -8,14 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 from cli_runner import run
 from fixtures import hf_configs
 
 from netprof import pipeline
-from netprof.config import Config
 from netprof.capture.run import CaptureError
 from netprof.capture.workload import TrainingError, TrainStep
+from netprof.config import Config
 from netprof.report import formats
 from netprof.serving import Roofline, analyze_generation
 from netprof.serving.cache import DecodeError
@@ -44,7 +43,7 @@ KINDS = {
 def test_every_analyze_format_shows_every_kind_of_analysis(capsys, tmp_path, form, kind):
     flags, phrase = KINDS[kind]
     path = tmp_path / f"report.{form}"
-    code, out, err = run(capsys, "analyze", TINY, *flags, "--format", form, "-o", str(path))
+    code, _, err = run(capsys, "analyze", TINY, *flags, "--format", form, "-o", str(path))
     assert code == 0, err
     text = path.read_text()
     if form == "json":
@@ -63,7 +62,18 @@ def test_every_analyze_format_shows_every_kind_of_analysis(capsys, tmp_path, for
 def test_prefill_and_decode_in_every_format(capsys, tmp_path, llama_dir, form):
     """``--format html`` used to be ignored for prefill and decode (a text table was written)."""
     path = tmp_path / f"report.{form}"
-    argv = ["analyze", f"hf:{llama_dir}", "--prefill", "8", "--decode", "4", "--format", form, "-o", str(path)]
+    argv = [
+        "analyze",
+        f"hf:{llama_dir}",
+        "--prefill",
+        "8",
+        "--decode",
+        "4",
+        "--format",
+        form,
+        "-o",
+        str(path),
+    ]
     code, _, err = run(capsys, *argv, "--peak-tflops", "100", "--bandwidth-gbs", "1000")
     assert code == 0, err
     text = path.read_text()
@@ -83,7 +93,9 @@ def test_prefill_and_decode_in_every_format(capsys, tmp_path, llama_dir, form):
 
 
 def test_a_format_a_command_does_not_write_is_one_line():
-    with pytest.raises(formats.FormatError, match=r"^netprof diff cannot write --format html: it writes table, "):
+    with pytest.raises(
+        formats.FormatError, match=r"^netprof diff cannot write --format html: it writes table, "
+    ):
         formats.render("diff", "html", [])
 
 
@@ -100,8 +112,16 @@ def test_every_command_format_is_its_argparse_choice(capsys):
         (pipeline.RunRequest(TINY, device="meta", timing=TimingOptions()), CaptureError, "--device meta"),
         (pipeline.RunRequest(TINY, train=TrainStep(), crosscheck=True), TrainingError, "--train"),
         (pipeline.RunRequest(TINY, generation=pipeline.Generate(), memory=True), TrainingError, "--prefill"),
-        (pipeline.RunRequest(TINY, generation=pipeline.Generate(), timing=TimingOptions()), DecodeError, "--time"),
-        (pipeline.RunRequest(TINY, input_shapes=[(1, 3)], generation=pipeline.Generate()), DecodeError, "--input"),
+        (
+            pipeline.RunRequest(TINY, generation=pipeline.Generate(), timing=TimingOptions()),
+            DecodeError,
+            "--time",
+        ),
+        (
+            pipeline.RunRequest(TINY, input_shapes=[(1, 3)], generation=pipeline.Generate()),
+            DecodeError,
+            "--input",
+        ),
     ],
 )
 def test_a_request_no_run_can_honour_is_refused_in_one_line(request_, error, message):
