@@ -94,3 +94,20 @@ def test_tensor_meta_nbytes() -> None:
     assert TensorMeta((3, 2), torch.bfloat16, (1, 3)).nbytes == 12
     # a 0-d float64 scalar: 8
     assert TensorMeta((), torch.float64, ()).nbytes == 8
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        torch.ops.aten.add.out,
+        torch.ops.aten.mm.out,
+        torch.ops.aten.relu_.default,
+        torch.ops.aten.view.default,
+    ],
+)
+def test_ops_that_write_into_or_alias_an_argument_are_run_not_cached(op):
+    """Decided from the schema, not from ``torch.Tag.out``, which torch 2.11 does not have (netprof
+    failed on every real CUDA capture there). An in-place op updates its own argument (``_SELF``)."""
+    from netprof.capture.dispatch import _RUN, _SELF, _plan
+
+    assert _plan(op) == (_SELF if op is torch.ops.aten.relu_.default else _RUN)

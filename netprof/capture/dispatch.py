@@ -85,7 +85,8 @@ def _plan(func: torch._ops.OpOverload) -> int:
     """``_SELF`` for a plain in-place op, ``_CACHE`` for an op returning fresh tensors, else ``_RUN``."""
     schema = func._schema
     tags = func.tags
-    if func.is_view or torch.Tag.inplace_view in tags or torch.Tag.out in tags or func.namespace == "prim":
+    # An out= variant needs no tag of its own (``Tag.out`` is newer than torch 2.11): its schema is mutable.
+    if func.is_view or torch.Tag.inplace_view in tags or func.namespace == "prim":
         return _RUN
     if func.overloadpacket in _UNANNOTATED_VIEWS:
         return _RUN
