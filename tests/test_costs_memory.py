@@ -106,8 +106,9 @@ def test_tensor_meta_nbytes() -> None:
     ],
 )
 def test_ops_that_write_into_or_alias_an_argument_are_run_not_cached(op):
-    """Decided from the schema, not from ``torch.Tag.out``, which torch 2.11 does not have (netprof
-    failed on every real CUDA capture there). An in-place op updates its own argument (``_SELF``)."""
+    """Decided without ``torch.Tag.out`` and, where torch lacks it, ``torch.Tag.inplace``: torch 2.11 has
+    neither, and netprof failed on every real CUDA capture there. An in-place op updates its own argument
+    (``_SELF``)."""
     from netprof.capture.dispatch import _RUN, _SELF, _plan
 
     assert _plan(op) == (_SELF if op is torch.ops.aten.relu_.default else _RUN)

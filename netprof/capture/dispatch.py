@@ -81,6 +81,9 @@ class OpFailed(Exception):
 _UNANNOTATED_VIEWS = frozenset({torch.ops.aten._unsafe_view})
 
 
+_INPLACE = getattr(torch.Tag, "inplace", None)
+
+
 def _plan(func: torch._ops.OpOverload) -> int:
     """``_SELF`` for a plain in-place op, ``_CACHE`` for an op returning fresh tensors, else ``_RUN``."""
     schema = func._schema
@@ -91,8 +94,10 @@ def _plan(func: torch._ops.OpOverload) -> int:
     if func.overloadpacket in _UNANNOTATED_VIEWS:
         return _RUN
     arguments, returns = schema.arguments, schema.returns
+    # In place: tagged so where torch has the tag (not 2.11), and by its schema: the op writes its first
+    # argument, returns it and writes nothing else.
     if (
-        torch.Tag.inplace in tags
+        (_INPLACE is None or _INPLACE in tags)
         and len(returns) == 1
         and returns[0].alias_info is not None
         and arguments
