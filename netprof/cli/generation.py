@@ -20,7 +20,7 @@ from netprof.report import markdown as analysis_markdown
 from netprof.report import text
 from netprof.serving import charts, report
 from netprof.serving.cache import DecodeError
-from netprof.serving.phases import analyze_generation
+from netprof.serving.phases import analyze_generation, default_prefill
 from netprof.serving.predict import Roofline, predict_generation
 
 
@@ -85,9 +85,10 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     roofline = _device(args)
     profile = common.predict_profile(args)
     prefill = args.prefill or huggingface.DEFAULT_TOKENS[1]
-    defaults = () if args.prefill else (f"no --prefill given: a {prefill}-token prompt",)
     with err.status(f"building {spec} ...", spinner="dots"):
         loaded, built_on_cpu = pipeline.load_on_meta(spec, [(args.batch, prefill)], hf_class=args.hf_class)
+    prefill = args.prefill or default_prefill(loaded.model, prefill)  # Whisper: a 4-token decoder prompt
+    defaults = () if args.prefill else (f"no --prefill given: a {prefill}-token prompt",)
     # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
     mode = "fake" if args.device == "auto" else pipeline.DEVICES[args.device]
     with err.status(
