@@ -43,7 +43,9 @@ def takes_use_cache(model: nn.Module) -> bool:
 
 def is_encoder_decoder(model: nn.Module) -> bool:
     config = getattr(model, "config", None)
-    return bool(getattr(config, "is_encoder_decoder", False)) and callable(getattr(model, "get_encoder", None))
+    return bool(getattr(config, "is_encoder_decoder", False)) and callable(
+        getattr(model, "get_encoder", None)
+    )
 
 
 def encoder_of(model: nn.Module) -> nn.Module:

@@ -32,8 +32,8 @@ from typing import Any
 from torch import nn
 
 from netprof.analysis import Analysis
-from netprof.pipeline import analyze
 from netprof.capture.workload import Workload
+from netprof.pipeline import analyze
 from netprof.serving.cache import DecodeError, cache_argument, is_encoder_decoder, takes_use_cache
 from netprof.serving.workloads import DecoderPass, Encode, Generation, Source, source_of
 
@@ -288,7 +288,9 @@ def analyze_generation(
         )
     name = name or type(model).__name__
     if is_encoder_decoder(model):
-        return _analyze_encoder_decoder(model, batch, prefill, decode, mode, name, notes, exhaustive, progress)
+        return _analyze_encoder_decoder(
+            model, batch, prefill, decode, mode, name, notes, exhaustive, progress
+        )
     decodes = cache_argument(model) is not None and takes_use_cache(model)
     if decode and not decodes:
         raise DecodeError(
@@ -319,7 +321,9 @@ def analyze_generation(
 def _capture_notes(analysis: Analysis) -> tuple[str, ...]:
     if analysis.mode != "fake":
         return ()
-    return ("captured on fake CPU tensors: no weight ran, and attention dispatched to its fused kernel as a real run's",)
+    return (
+        "captured on fake CPU tensors: no weight ran, and attention dispatched to its fused kernel as a real run's",
+    )
 
 
 def _analyze_encoder_decoder(
@@ -362,7 +366,15 @@ def _analyze_encoder_decoder(
             name, prefill_analysis, prefill_phase, None, (), capture_notes, encode_phase, encode_analysis
         )
     costs, captured, decode_notes = decode_steps(
-        model, batch, prompt, decode, mode=mode, name=name, exhaustive=exhaustive, progress=progress, source=source
+        model,
+        batch,
+        prompt,
+        decode,
+        mode=mode,
+        name=name,
+        exhaustive=exhaustive,
+        progress=progress,
+        source=source,
     )
     last = costs[-1]
     decode_phase = Phase(DECODE, batch, decode, tuple(costs), last.kv_read_bytes, last.cross_kv_read_bytes)
@@ -380,7 +392,10 @@ def _analyze_encoder_decoder(
 
 def default_prefill(model: nn.Module, fallback: int) -> int:
     """``--prefill`` when none is given: a Whisper-like model's 4-token decoder prompt, else ``fallback``."""
-    if is_encoder_decoder(model) and getattr(model.get_encoder(), "main_input_name", "input_ids") != "input_ids":
+    if (
+        is_encoder_decoder(model)
+        and getattr(model.get_encoder(), "main_input_name", "input_ids") != "input_ids"
+    ):
         return AUDIO_PROMPT
     return fallback
 
@@ -388,7 +403,9 @@ def default_prefill(model: nn.Module, fallback: int) -> int:
 def _check_positions(model: nn.Module, source: Source, prompt: int, decode: int) -> None:
     """Refuse sequences longer than a learned position table (BART's 1024, Whisper's decoder's 448)."""
     config = model.config
-    decoder = getattr(config, "max_target_positions", None) or getattr(config, "max_position_embeddings", None)
+    decoder = getattr(config, "max_target_positions", None) or getattr(
+        config, "max_position_embeddings", None
+    )
     if decoder and prompt + decode > decoder:
         raise DecodeError(
             f"{type(model).__name__}'s decoder has {decoder:,} positions: a {prompt:,}-token prompt and "

@@ -157,9 +157,7 @@ class DecoderPass:
     @property
     def inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         batch = self.source.shape[0]
-        prompt = (
-            torch.zeros(batch, self.past, dtype=torch.long, device=self.device) if self.past else None
-        )
+        prompt = torch.zeros(batch, self.past, dtype=torch.long, device=self.device) if self.past else None
         new = torch.zeros(batch, self.tokens, dtype=torch.long, device=self.device)
         return self.source.tensor(self.device), prompt, new
 
