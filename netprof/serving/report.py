@@ -16,7 +16,7 @@ from rich.table import Table
 from netprof import units
 from netprof.costs import Category
 from netprof.report import json_report
-from netprof.serving.phases import DECODE, ENCODE, GenerationAnalysis, Phase, StepCost, as_dict
+from netprof.serving.phases import DECODE, ENCODE, PREFILL, GenerationAnalysis, Phase, StepCost, as_dict
 from netprof.serving.predict import Roofline, ServingPrediction, describe
 
 _ROWS: tuple[tuple[str, Callable[[StepCost], str]], ...] = (
@@ -105,17 +105,19 @@ def verdict(
     if decode is not None:
         flops_p, flops_d = _per_token(prefill, "flops"), _per_token(decode, "flops")
         bytes_p, bytes_d = _per_token(prefill, "mem_access_bytes"), _per_token(decode, "mem_access_bytes")
-        if prefill.name == ENCODE:
-            first = (
+        if (
+            prefill.name == ENCODE
+        ):  # a decoder layer has cross-attention too, and the head: no "about the same"
+            lines.append(
                 f"Per token, encode does {units.count(flops_p)} flops per source position and decode "
-                f"{units.count(flops_d)} per generated token ({flops_d / flops_p:.2f}x)"
+                f"{units.count(flops_d)} per generated token ({flops_d / flops_p:.2f}x)."
             )
         else:
-            first = (
+            lines.append(
                 f"Per generated token, prefill does {units.count(flops_p)} flops and decode "
-                f"{units.count(flops_d)} ({flops_d / flops_p:.2f}x)"
+                f"{units.count(flops_d)} ({flops_d / flops_p:.2f}x): FLOPs say a decoded token costs about what "
+                "a prompt token does."
             )
-        lines.append(f"{first}: FLOPs say a decoded token costs about what a prompt token does.")
         lines.append(
             f"Decode moves {units.nbytes(bytes_d)} per token against {prefill.name}'s {units.nbytes(bytes_p)} "
             f"({bytes_d / bytes_p:,.0f}x): arithmetic intensity {decode.total.intensity:.1f} flop/byte against "
@@ -186,8 +188,17 @@ def json_document(generation: GenerationAnalysis, prediction: ServingPrediction 
     document = json.loads(json_report.dumps(generation.prefill_analysis))
     predicted = {} if prediction is None else {phase.name: phase for phase in prediction.phases}
     phases = []
+    passes = {
+        ENCODE: (generation.encode_analysis,),
+        PREFILL: (generation.prefill_analysis,),
+        DECODE: tuple(analysis for _, analysis in generation.captured_steps),
+    }
     for phase in generation.phases:
         entry = as_dict(phase)
+        if (
+            generation.encode is not None
+        ):  # an encoder-decoder: the top-level "uncounted" is the prefill's only
+            entry["uncounted_ops"] = sum(analysis.totals.uncounted_ops for analysis in passes[phase.name])
         if phase.name in predicted:
             entry["prediction"] = {
                 "seconds": predicted[phase.name].seconds,
