@@ -6,6 +6,10 @@ context to ``c`` tokens. The past is built by the model itself (a prefill of
 ``past`` tokens, run under ``unrecorded``), so the step reads the model's own KV
 cache, whatever its class. Each run appends the cache's size before and after
 the recorded forward to ``cache_sizes``.
+
+An encoder-decoder's passes are ``Encode(source)``, its encoder alone, and
+``DecoderPass(source, past, tokens)``, a decoder pass after the encoder's output
+and a past built unrecorded the same way.
 """
 
 from __future__ import annotations
