@@ -36,6 +36,7 @@ from netprof.rules import Finding
 from netprof.rules import run as run_rules
 from netprof.serving import Roofline, analyze_generation, predict_generation
 from netprof.serving.cache import DecodeError
+from netprof.serving.phases import default_prefill
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import spec_name
 from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
@@ -139,8 +140,9 @@ def _generate(
     request: RunRequest, generate: Generate, progress: Callable[[Iterable[int]], Iterable[int]]
 ) -> Result:
     prefill = generate.prefill or DEFAULT_PREFILL
-    defaults = () if generate.prefill else (f"no --prefill given: a {prefill}-token prompt",)
     loaded, built_on_cpu = load_on_meta(request.spec, [(generate.batch, prefill)], hf_class=request.hf_class)
+    prefill = generate.prefill or default_prefill(loaded.model, prefill)  # Whisper: a 4-token decoder prompt
+    defaults = () if generate.prefill else (f"no --prefill given: a {prefill}-token prompt",)
     # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
     generation = analyze_generation(
         loaded.model,

@@ -237,3 +237,82 @@ def test_the_llama_example_decodes_with_its_own_cache(capsys):
     assert prefill["kv_cache_bytes"] == kv_bytes(8)
     assert decode["kv_cache_bytes"] == kv_bytes(12)
     assert decode["per_token"]["first"]["kv_write_bytes"] == kv_bytes(1)
+
+
+def _encoder_decoder_dir(tmp_path_factory, model_type: str) -> Path:
+    transformers = pytest.importorskip("transformers", reason="the hf extra: pip install 'netprof[hf]'")
+    directory = tmp_path_factory.mktemp("hf") / model_type
+    transformers.AutoConfig.for_model(model_type).save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.hf
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model_type", "encoded", "prompt", "cross_kv"),
+    [
+        # T5 (t5-small): 32 source tokens; the decoder starts from 1 token; 2 x 6 layers x 512 x 32 x 4 bytes.
+        ("t5", 32, 1, 2 * 6 * 512 * 32 * FLOAT32),
+        # BART (bart-large): the same convention; 2 x 12 layers x 1024 x 32 x 4 bytes.
+        ("bart", 32, 1, 2 * 12 * 1024 * 32 * FLOAT32),
+        # Whisper (tiny): 30 s of audio, 1500 encoder positions; --prefill is the decoder's prompt;
+        # 2 x 4 layers x 384 x 1500 x 4 bytes.
+        ("whisper", 1500, 32, 2 * 4 * 384 * 1500 * FLOAT32),
+    ],
+)
+def test_an_encoder_decoder_reports_its_encode_phase_and_both_caches(
+    capsys, tmp_path_factory, model_type, encoded, prompt, cross_kv
+):
+    directory = _encoder_decoder_dir(tmp_path_factory, model_type)
+    report = _json(capsys, f"hf:{directory}", "--prefill", "32", "--decode", "8")
+    encode, prefill, decode = report["phases"]
+    assert [phase["name"] for phase in report["phases"]] == ["encode", "prefill", "decode"]
+    assert (encode["tokens"], prefill["tokens"], decode["tokens"]) == (encoded, prompt, 8)
+    assert report["totals"]["uncounted_ops"] == 0
+    assert [phase["uncounted_ops"] for phase in report["phases"]] == [0, 0, 0]
+    assert encode["kv_cache_bytes"] == 0 and encode["mult_adds"] > 0
+    # The prefill writes the whole cross-attention cache; each decode step reads it and writes none.
+    assert prefill["cross_kv_cache_bytes"] == prefill["cross_kv_write_bytes"] == cross_kv
+    assert decode["cross_kv_cache_bytes"] == cross_kv and decode["cross_kv_write_bytes"] == 0
+    assert decode["cross_kv_read_bytes"] == 8 * cross_kv
+    assert decode["kv_cache_bytes"] == decode["self_kv_cache_bytes"] + cross_kv
+    assert (
+        prefill["mult_adds"] == report["totals"]["mult_adds"]
+    )  # the document describes the decoder's prefill
+    assert any(
+        note.startswith("encoder-decoder: encode is the encoder's one pass")
+        for note in report["generation_notes"]
+    )
+
+
+@pytest.mark.hf
+def test_an_encoder_decoder_table_has_the_encode_column_and_the_cross_attention_rows(
+    capsys, tmp_path_factory
+):
+    directory = _encoder_decoder_dir(tmp_path_factory, "t5")
+    code, out, err = run(
+        capsys, "analyze", f"hf:{directory}", "--prefill", "8", "--decode", "3", "--depth", "0"
+    )
+    assert code == 0, err
+    for text in ("encode", "prefill", "decode, 3 steps", "first step (context 2)", "last step (context 4)"):
+        assert text in out
+    for row in ("cross KV read", "cross KV written", "cross KV after"):
+        assert row in out
+    assert "Per token, encode does" in out and "per generated token" in out
+
+
+@pytest.mark.hf
+def test_whisper_given_no_prefill_gets_its_4_token_prompt_and_a_long_one_is_refused(capsys, tmp_path_factory):
+    directory = _encoder_decoder_dir(tmp_path_factory, "whisper")
+    code, out, err = run(capsys, "analyze", f"hf:{directory}", "--prefill", "440", "--decode", "9")
+    assert code == 2 and out == ""
+    refusal = (
+        "WhisperForConditionalGeneration's decoder has 448 positions: a 440-token prompt and 9 decode steps"
+    )
+    assert err.strip().splitlines() == [f"netprof: error: {refusal} need 449"]
+    report = _json(capsys, f"hf:{directory}")
+    assert [(phase["name"], phase["tokens"]) for phase in report["phases"]] == [
+        ("encode", 1500),
+        ("prefill", 4),
+    ]
+    assert any(note == "no --prefill given: a 4-token prompt" for note in report["notes"])

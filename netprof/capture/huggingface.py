@@ -2,7 +2,8 @@
 
 ``hf:PATH`` names a model directory holding ``config.json``, or such a file. The
 model is built by an auto class (``AutoModelForCausalLM`` for a causal language
-model, ``AutoModel`` for anything else, or the one the user names) on the meta
+model, ``AutoModelForSeq2SeqLM`` or ``AutoModelForSpeechSeq2Seq`` for an
+encoder-decoder, ``AutoModel`` for anything else, or the one the user names) on the meta
 device, in the dtype its configuration declares. ``transformers`` is an optional
 extra: without it, every ``hf:`` spec is refused with the line that installs it.
 
@@ -99,6 +100,13 @@ def _auto_class(transformers: ModuleType, config: Any, requested: str | None) ->
         return chosen
     from transformers.models.auto import modeling_auto
 
+    if getattr(config, "is_encoder_decoder", False):
+        # An encoder-decoder generates text: its model with the language-model head (T5ForConditionalGeneration,
+        # BartForConditionalGeneration, WhisperForConditionalGeneration), whatever its architectures say.
+        if config.model_type in modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES:
+            return transformers.AutoModelForSpeechSeq2Seq
+        if config.model_type in modeling_auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+            return transformers.AutoModelForSeq2SeqLM
     if config.architectures:
         causal = any(name.endswith(_CAUSAL_SUFFIXES) for name in config.architectures)
     else:  # BERT-like encoders also have a causal-LM head class; they are encoders first.

@@ -44,6 +44,9 @@ def generation_figure(generation: GenerationAnalysis, roofline: Roofline | None)
     return figure
 
 
+_COLORS = {"encode": "tab:green", "prefill": "tab:blue"}  # decode: tab:red
+
+
 def _roofline(ax, generation: GenerationAnalysis, roofline: Roofline | None) -> None:
     points = [(phase.name, phase.total.intensity) for phase in generation.phases]
     intensities = [value for _, value in points]
@@ -52,9 +55,7 @@ def _roofline(ax, generation: GenerationAnalysis, roofline: Roofline | None) -> 
     ax.set_xlabel("arithmetic intensity (flop/byte)")
     if roofline is None:
         for name, value in points:
-            ax.axvline(
-                value, color="tab:blue" if name == "prefill" else "tab:red", label=f"{name}: {value:.1f}"
-            )
+            ax.axvline(value, color=_COLORS.get(name, "tab:red"), label=f"{name}: {value:.1f}")
         ax.set_yticks([])
         ax.set_title("prefill vs decode (state --peak-tflops and --bandwidth-gbs for the roofline)")
     else:
@@ -69,7 +70,7 @@ def _roofline(ax, generation: GenerationAnalysis, roofline: Roofline | None) -> 
         ax.set_ylabel("attainable TFLOP/s")
         for name, value in points:
             attainable = min(roofline.peak_flops, value * roofline.bandwidth) / 1e12
-            color = "tab:blue" if name == "prefill" else "tab:red"
+            color = _COLORS.get(name, "tab:red")
             ax.scatter([value], [attainable], color=color, zorder=3, label=f"{name}: {value:.1f} flop/byte")
         ax.set_title(f"roofline ({roofline.describe().removeprefix('roofline: ')})")
     ax.set_xlim(low, high)

@@ -16,7 +16,7 @@ from rich.table import Table
 from netprof import units
 from netprof.costs import Category
 from netprof.report.tables import markdown_table
-from netprof.serving.phases import DECODE, GenerationAnalysis, Phase, StepCost, phase_to_dict
+from netprof.serving.phases import DECODE, ENCODE, PREFILL, GenerationAnalysis, Phase, StepCost, phase_to_dict
 from netprof.serving.predict import ServingPrediction, describe
 
 _ROWS: tuple[tuple[str, Callable[[StepCost], str]], ...] = (
@@ -38,6 +38,7 @@ class _Column:
     kv_cache_bytes: int
     seconds: float | None = None
     bound: str = ""
+    cross_kv_cache_bytes: int = 0
 
 
 def _columns(generation: GenerationAnalysis, prediction: ServingPrediction | None) -> list[_Column]:
@@ -55,6 +56,7 @@ def _columns(generation: GenerationAnalysis, prediction: ServingPrediction | Non
                 phase.kv_cache_bytes,
                 None if predicted is None else predicted.seconds,
                 "" if predicted is None else predicted.bound,
+                phase.cross_kv_cache_bytes or 0,
             )
         )
     decode = generation.decode
@@ -64,7 +66,9 @@ def _columns(generation: GenerationAnalysis, prediction: ServingPrediction | Non
             step = decode.steps[index]
             seconds = None if predicted is None else predicted.per_step_s[index]
             header = f"{label} step (context {step.context:,})"
-            columns.append(_Column(header, decode.batch, step, step.kv_read_bytes, seconds))
+            columns.append(
+                _Column(header, decode.batch, step, step.kv_read_bytes, seconds, "", step.cross_kv_read_bytes)
+            )
     return columns
 
 
@@ -76,6 +80,10 @@ def rows(
     table = [["tokens", *(f"{column.tokens:,}" for column in columns)]]
     table += [[name, *(show(column.step) for column in columns)] for name, show in _ROWS]
     table.append(["KV cache after", *(units.nbytes(column.kv_cache_bytes) for column in columns)])
+    if generation.encode is not None:  # an encoder-decoder: the cross-attention part of the three KV rows
+        table.append(["cross KV read", *(units.nbytes(c.step.cross_kv_read_bytes) for c in columns)])
+        table.append(["cross KV written", *(units.nbytes(c.step.cross_kv_write_bytes) for c in columns)])
+        table.append(["cross KV after", *(units.nbytes(c.cross_kv_cache_bytes) for c in columns)])
     if prediction is not None:
         table.append(["predicted time", *(units.seconds(column.seconds) for column in columns)])
         table.append(["bound", *(column.bound for column in columns)])
@@ -88,17 +96,28 @@ def _per_token(phase: Phase, name: str) -> float:
 
 def verdict(generation: GenerationAnalysis, prediction: ServingPrediction | None) -> list[str]:
     """Where FLOPs and memory access give opposite answers: prefill against decode, per token."""
-    prefill, decode = generation.prefill, generation.decode
+    # An encoder-decoder's prompt is its source, read by the encoder (its decoder's prefill may be one token).
+    prefill = generation.encode if generation.encode is not None else generation.prefill
+    decode = generation.decode
     lines = []
     if decode is not None:
         flops_p, flops_d = _per_token(prefill, "flops"), _per_token(decode, "flops")
         bytes_p, bytes_d = _per_token(prefill, "mem_access_bytes"), _per_token(decode, "mem_access_bytes")
+        if (
+            prefill.name == ENCODE
+        ):  # a decoder layer has cross-attention too, and the head: no "about the same"
+            lines.append(
+                f"Per token, encode does {units.count(flops_p)} flops per source position and decode "
+                f"{units.count(flops_d)} per generated token ({flops_d / flops_p:.2f}x)."
+            )
+        else:
+            lines.append(
+                f"Per generated token, prefill does {units.count(flops_p)} flops and decode "
+                f"{units.count(flops_d)} ({flops_d / flops_p:.2f}x): FLOPs say a decoded token costs about what "
+                "a prompt token does."
+            )
         lines.append(
-            f"Per generated token, prefill does {units.count(flops_p)} flops and decode {units.count(flops_d)} "
-            f"({flops_d / flops_p:.2f}x): FLOPs say a decoded token costs about what a prompt token does."
-        )
-        lines.append(
-            f"Decode moves {units.nbytes(bytes_d)} per token against prefill's {units.nbytes(bytes_p)} "
+            f"Decode moves {units.nbytes(bytes_d)} per token against {prefill.name}'s {units.nbytes(bytes_p)} "
             f"({bytes_d / bytes_p:,.0f}x): arithmetic intensity {decode.total.intensity:.1f} flop/byte against "
             f"{prefill.total.intensity:.1f}. Memory access says decode is the slow phase; at small batch it is."
         )
@@ -163,8 +182,17 @@ def to_dict(generation: GenerationAnalysis, prediction: ServingPrediction | None
     """The keys the analysis JSON of the prefill pass gains: ``phases`` (and the prediction)."""
     predicted = {} if prediction is None else {phase.name: phase for phase in prediction.phases}
     phases = []
+    passes = {
+        ENCODE: (generation.encode_analysis,),
+        PREFILL: (generation.prefill_analysis,),
+        DECODE: tuple(analysis for _, analysis in generation.captured_steps),
+    }
     for phase in generation.phases:
         entry = phase_to_dict(phase)
+        if (
+            generation.encode is not None
+        ):  # an encoder-decoder: the top-level "uncounted" is the prefill's only
+            entry["uncounted_ops"] = sum(analysis.totals.uncounted_ops for analysis in passes[phase.name])
         if phase.name in predicted:
             entry["prediction"] = {
                 "seconds": predicted[phase.name].seconds,

@@ -41,6 +41,17 @@ def takes_use_cache(model: nn.Module) -> bool:
         return False
 
 
+def is_encoder_decoder(model: nn.Module) -> bool:
+    config = getattr(model, "config", None)
+    return bool(getattr(config, "is_encoder_decoder", False)) and callable(
+        getattr(model, "get_encoder", None)
+    )
+
+
+def encoder_of(model: nn.Module) -> nn.Module:
+    return model.get_encoder()
+
+
 def cache_of(output: Any) -> Any:
     """The KV cache a forward returned with ``use_cache=True``; None when it returned none.
 
@@ -79,3 +90,11 @@ def cache_bytes(cache: Any) -> int:
             continue
         pending.extend((child, depth + 1) for child in children)
     return total
+
+
+def split_cache_bytes(cache: Any) -> tuple[int, int]:
+    """``(self-attention, cross-attention)`` bytes of a cache; a decoder-only cache is all self-attention."""
+    cross = getattr(cache, "cross_attention_cache", None)
+    if cross is None:
+        return cache_bytes(cache), 0
+    return cache_bytes(getattr(cache, "self_attention_cache", None)), cache_bytes(cross)

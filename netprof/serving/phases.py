@@ -6,6 +6,20 @@ cost three captures, not D: the first step, the last and one in the middle. The
 first and last fix the line and the middle one checks it, exactly, in integers;
 a model whose step is not affine (a sliding window reached mid-way) is captured
 step by step, and the notes say so.
+
+An encoder-decoder (T5, BART, Whisper) adds a third phase before the two:
+``encode``, its encoder's one pass over the source. The decoder's prefill and
+decode steps then read two caches: their own self-attention cache, and the
+cross-attention cache (the encoder output's keys and values, one per decoder
+layer) that the prefill computes and every decode step reads whole. Both are in
+the KV-cache counts; the cross-attention part is also given on its own.
+
+Which input is which: a text encoder (T5, BART) reads ``prefill`` source tokens
+and the decoder's prefill is its one start token (``decoder_start_token_id``, as
+``generate`` begins); Whisper's encoder always reads 30 s of audio (``num_mel_bins``
+x 3000 frames, whatever the speech's length), so ``prefill`` is the length of the
+decoder's prompt (the start of transcript, language, task and no-timestamps
+tokens make 4).
 """
 
 from __future__ import annotations
@@ -18,10 +32,14 @@ from typing import Any
 from torch import nn
 
 from netprof.analysis import Analysis, analyze
-from netprof.serving.cache import DecodeError, cache_argument, takes_use_cache
-from netprof.serving.workloads import Generation
+from netprof.capture.workload import Workload
+from netprof.serving.cache import DecodeError, cache_argument, is_encoder_decoder, takes_use_cache
+from netprof.serving.workloads import DecoderPass, Encode, Generation, Source, source_of
 
-PREFILL, DECODE = "prefill", "decode"
+ENCODE, PREFILL, DECODE = "encode", "prefill", "decode"
+# The decoder prompt of a Whisper-like model (audio in) given no --prefill: start of transcript, language,
+# task, no timestamps.
+AUDIO_PROMPT = 4
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,9 @@ class StepCost:
     weight_bytes: int  # parameters read (each once per pass; embedding rows as gathered)
     kv_read_bytes: int  # the cache after the pass: attention reads every cached key and value
     kv_write_bytes: int  # what the pass added to the cache
+    # The cross-attention part of the two above (an encoder-decoder's; 0 for a decoder-only model).
+    cross_kv_read_bytes: int = 0
+    cross_kv_write_bytes: int = 0
 
     @property
     def intensity(self) -> float:
@@ -51,13 +72,15 @@ class StepCost:
 
 @dataclass(frozen=True)
 class Phase:
-    """Prefill (one pass) or decode (one pass per new token)."""
+    """Encode and prefill (one pass each) or decode (one pass per new token)."""
 
     name: str
     batch: int
-    tokens: int  # new tokens per sequence
+    tokens: int  # new tokens per sequence (encode: the positions of the encoder's output)
     steps: tuple[StepCost, ...]  # one per pass
     kv_cache_bytes: int  # the cache's size at the end of the phase
+    # Of which cross-attention (an encoder-decoder's); None for a model without cross-attention.
+    cross_kv_cache_bytes: int | None = None
 
     @property
     def total(self) -> StepCost:
@@ -68,7 +91,7 @@ class Phase:
 
     def per_token(self, step: StepCost) -> dict[str, float]:
         """A pass's counts per generated token (a decode pass makes one token per sequence)."""
-        count = self.batch * (self.tokens if self.name == PREFILL else 1)
+        count = self.batch * (1 if self.name == DECODE else self.tokens)
         return {name: getattr(step, name) / count for name in _COUNTS}
 
 
@@ -77,8 +100,9 @@ _COUNTS = ("mult_adds", "flops", "mem_access_bytes", "weight_bytes", "kv_read_by
 
 @dataclass(frozen=True)
 class GenerationAnalysis:
-    """What ``analyze_generation`` found: the prefill's full analysis, both phases, and the decode
-    steps that were captured (with their analyses, for predictions per step)."""
+    """What ``analyze_generation`` found: the prefill's full analysis, the phases, and the decode
+    steps that were captured (with their analyses, for predictions per step); for an encoder-decoder,
+    also its encoder's pass."""
 
     model: str
     prefill_analysis: Analysis
@@ -86,16 +110,20 @@ class GenerationAnalysis:
     decode: Phase | None
     captured_steps: tuple[tuple[int, Analysis], ...]  # (context, analysis) of each captured decode step
     notes: tuple[str, ...]
+    encode: Phase | None = None
+    encode_analysis: Analysis | None = None
 
     @property
     def phases(self) -> tuple[Phase, ...]:
-        return (self.prefill,) if self.decode is None else (self.prefill, self.decode)
+        phases = (self.prefill,) if self.decode is None else (self.prefill, self.decode)
+        return phases if self.encode is None else (self.encode, *phases)
 
 
 def weight_bytes(model: nn.Module, analysis: Analysis) -> int:
     """Bytes of parameters one pass reads: each called module's own parameters, once per call.
 
-    An embedding reads only the rows it gathers (its output); a mixture-of-experts
+    An embedding reads only the rows it gathers (its output, by ``embedding`` or, as
+    Whisper's decoder positions, by indexing its weight); a mixture-of-experts
     block only the experts its tokens were routed to (``capture.huggingface``'s even
     routing: ``min(experts, routed rows)`` of them). A weight tied to two modules
     (GPT-2's embedding and LM head) is read by each.
@@ -124,7 +152,7 @@ def weight_bytes(model: nn.Module, analysis: Analysis) -> int:
 def _embedding_rows(analysis: Analysis) -> dict[str, int]:
     rows: dict[str, int] = {}
     for op in analysis.ops:
-        if op.op.startswith("aten.embedding"):
+        if op.op.startswith(("aten.embedding", "aten.index.", "aten.index_select")):
             rows[op.module] = rows.get(op.module, 0) + sum(m.nbytes for m in op.output_metas)
     return rows
 
@@ -140,27 +168,39 @@ def _routed_experts(analysis: Analysis, path: str, experts: int) -> int:
     return min(experts, touched // 2) if touched else experts
 
 
-def _step_cost(model: nn.Module, analysis: Analysis, context: int, sizes: tuple[int, int]) -> StepCost:
-    before, after = sizes
+def _step_cost(model: nn.Module, analysis: Analysis, context: int, sizes: tuple[int, ...]) -> StepCost:
+    """``sizes``: the cache's bytes before and after the pass; an encoder-decoder's, its self-attention
+    cache's before and after, then its cross-attention cache's."""
+    before, after, cross_before, cross_after = (*sizes, 0, 0) if len(sizes) == 2 else sizes
     return StepCost(
         context=context,
         mult_adds=analysis.totals.mult_adds,
         flops=analysis.totals.flops,
         mem_access_bytes=analysis.totals.mem_access_bytes,
         weight_bytes=weight_bytes(model, analysis),
-        kv_read_bytes=after,
-        kv_write_bytes=after - before,
+        kv_read_bytes=after + cross_after,
+        kv_write_bytes=after - before + cross_after - cross_before,
+        cross_kv_read_bytes=cross_after,
+        cross_kv_write_bytes=cross_after - cross_before,
     )
 
 
-Capturer = Callable[[Generation, str], Analysis]
+def _pass_workload(batch: int, past: int, tokens: int, source: Source | None) -> Workload:
+    return Generation(batch, past, tokens) if source is None else DecoderPass(source, past, tokens)
 
 
 def _capture_pass(
-    model: nn.Module, batch: int, past: int, tokens: int, mode: str, name: str
+    model: nn.Module,
+    batch: int,
+    past: int,
+    tokens: int,
+    mode: str,
+    name: str,
+    source: Source | None = None,
+    notes: tuple[str, ...] = (),
 ) -> tuple[Analysis, StepCost]:
-    workload = Generation(batch, past, tokens)
-    analysis = analyze(model, workload, mode=mode, name=name)
+    workload = _pass_workload(batch, past, tokens, source)
+    analysis = analyze(model, workload, mode=mode, name=name, notes=notes)
     return analysis, _step_cost(model, analysis, past + tokens, workload.cache_sizes[-1])
 
 
@@ -186,18 +226,21 @@ def decode_steps(
     name: str = "model",
     exhaustive: bool = False,
     progress: Callable[[Iterable[int]], Iterable[int]] = iter,
+    source: Source | None = None,
 ) -> tuple[list[StepCost], list[tuple[int, Analysis]], tuple[str, ...]]:
     """The cost of each of ``steps`` decode steps after a ``prompt``-token prefill.
 
     Captures the first, middle and last steps and fills the others in on the line
     they make; ``exhaustive`` (or a middle step off the line) captures every step.
+    With ``source``, the model is an encoder-decoder and its decoder attends to that
+    encoder input's output (the cross-attention cache, the same at every step).
     """
     contexts = [prompt + k for k in range(1, steps + 1)]
     captured: dict[int, tuple[Analysis, StepCost]] = {}
 
     def at(context: int) -> StepCost:
         if context not in captured:
-            captured[context] = _capture_pass(model, batch, context - 1, 1, mode, name)
+            captured[context] = _capture_pass(model, batch, context - 1, 1, mode, name, source)
         return captured[context][1]
 
     notes: tuple[str, ...] = ()
@@ -243,6 +286,10 @@ def analyze_generation(
             f"--batch and --prefill must be at least 1 and --decode at least 0 (got {batch}, {prefill}, {decode})"
         )
     name = name or type(model).__name__
+    if is_encoder_decoder(model):
+        return _analyze_encoder_decoder(
+            model, batch, prefill, decode, mode, name, notes, exhaustive, progress
+        )
     decodes = cache_argument(model) is not None and takes_use_cache(model)
     if decode and not decodes:
         raise DecodeError(
@@ -258,13 +305,7 @@ def analyze_generation(
             f"--decode needs a KV cache: {type(model).__name__} returned none from a forward with use_cache=True "
             "(an encoder?)"
         )
-    capture_notes = (
-        (
-            "captured on fake CPU tensors: no weight ran, and attention dispatched to its fused kernel as a real run's",
-        )
-        if prefill_analysis.mode == "fake"
-        else ()
-    )
+    capture_notes = _capture_notes(prefill_analysis)
     if not decode:
         return GenerationAnalysis(name, prefill_analysis, prefill_phase, None, (), capture_notes)
     costs, captured, decode_notes = decode_steps(
@@ -274,6 +315,107 @@ def analyze_generation(
     return GenerationAnalysis(
         name, prefill_analysis, prefill_phase, decode_phase, tuple(captured), capture_notes + decode_notes
     )
+
+
+def _capture_notes(analysis: Analysis) -> tuple[str, ...]:
+    if analysis.mode != "fake":
+        return ()
+    return (
+        "captured on fake CPU tensors: no weight ran, and attention dispatched to its fused kernel as a real run's",
+    )
+
+
+def _analyze_encoder_decoder(
+    model: nn.Module,
+    batch: int,
+    prefill: int,
+    decode: int,
+    mode: str,
+    name: str,
+    notes: tuple[str, ...],
+    exhaustive: bool,
+    progress: Callable[[Iterable[int]], Iterable[int]],
+) -> GenerationAnalysis:
+    """The encoder's pass, then the decoder's prefill and decode steps, attending to the encoder's output."""
+    source = source_of(model, batch, prefill)
+    text = source.argument == "input_ids"
+    prompt = 1 if text else prefill
+    _check_positions(model, source, prompt, decode)
+    encode_analysis = analyze(model, Encode(source), mode=mode, name=name)
+    encode_step = _step_cost(model, encode_analysis, source.positions, (0, 0, 0, 0))
+    encode_phase = Phase(ENCODE, batch, source.positions, (encode_step,), 0, 0)
+    prefill_analysis, prefill_step = _capture_pass(model, batch, 0, prompt, mode, name, source, notes)
+    prefill_phase = Phase(
+        PREFILL, batch, prompt, (prefill_step,), prefill_step.kv_read_bytes, prefill_step.cross_kv_read_bytes
+    )
+    if decode and not prefill_step.kv_read_bytes:
+        raise DecodeError(
+            f"--decode needs a KV cache: {type(model).__name__}'s decoder returned none from a forward with "
+            "use_cache=True"
+        )
+    first = "its start token (decoder_start_token_id)" if text else f"a {prompt}-token prompt"
+    line = (
+        f"encoder-decoder: encode is the encoder's one pass over {source.describe()}; the decoder's prefill is "
+        f"{first}, and it computes the cross-attention cache of the {source.positions:,} encoder positions "
+        "that every decode step reads"
+    )
+    capture_notes = (*_capture_notes(prefill_analysis), line)
+    if not decode:
+        return GenerationAnalysis(
+            name, prefill_analysis, prefill_phase, None, (), capture_notes, encode_phase, encode_analysis
+        )
+    costs, captured, decode_notes = decode_steps(
+        model,
+        batch,
+        prompt,
+        decode,
+        mode=mode,
+        name=name,
+        exhaustive=exhaustive,
+        progress=progress,
+        source=source,
+    )
+    last = costs[-1]
+    decode_phase = Phase(DECODE, batch, decode, tuple(costs), last.kv_read_bytes, last.cross_kv_read_bytes)
+    return GenerationAnalysis(
+        name,
+        prefill_analysis,
+        prefill_phase,
+        decode_phase,
+        tuple(captured),
+        capture_notes + decode_notes,
+        encode_phase,
+        encode_analysis,
+    )
+
+
+def default_prefill(model: nn.Module, fallback: int) -> int:
+    """``--prefill`` when none is given: a Whisper-like model's 4-token decoder prompt, else ``fallback``."""
+    if (
+        is_encoder_decoder(model)
+        and getattr(model.get_encoder(), "main_input_name", "input_ids") != "input_ids"
+    ):
+        return AUDIO_PROMPT
+    return fallback
+
+
+def _check_positions(model: nn.Module, source: Source, prompt: int, decode: int) -> None:
+    """Refuse sequences longer than a learned position table (BART's 1024, Whisper's decoder's 448)."""
+    config = model.config
+    decoder = getattr(config, "max_target_positions", None) or getattr(
+        config, "max_position_embeddings", None
+    )
+    if decoder and prompt + decode > decoder:
+        raise DecodeError(
+            f"{type(model).__name__}'s decoder has {decoder:,} positions: a {prompt:,}-token prompt and "
+            f"{decode:,} decode steps need {prompt + decode:,}"
+        )
+    encoder = getattr(config, "max_position_embeddings", None)
+    if source.argument == "input_ids" and encoder and source.positions > encoder:
+        raise DecodeError(
+            f"{type(model).__name__}'s encoder has {encoder:,} positions: --prefill {source.positions:,} "
+            "source tokens do not fit"
+        )
 
 
 def phase_to_dict(phase: Phase) -> dict[str, Any]:
@@ -287,6 +429,11 @@ def phase_to_dict(phase: Phase) -> dict[str, Any]:
         "kv_cache_bytes": phase.kv_cache_bytes,
         "intensity_flops_per_byte": total.intensity,
     }
+    if phase.cross_kv_cache_bytes is not None:
+        entry["self_kv_cache_bytes"] = phase.kv_cache_bytes - phase.cross_kv_cache_bytes
+        entry["cross_kv_cache_bytes"] = phase.cross_kv_cache_bytes
+        entry["cross_kv_read_bytes"] = total.cross_kv_read_bytes
+        entry["cross_kv_write_bytes"] = total.cross_kv_write_bytes
     if phase.name == DECODE:
         entry["per_token"] = {
             "first": phase.per_token(phase.steps[0]),

@@ -17,7 +17,7 @@ from netprof import units
 from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile
 from netprof.prediction import predict as predict_latency
-from netprof.serving.phases import DECODE, GenerationAnalysis
+from netprof.serving.phases import DECODE, ENCODE, PREFILL, GenerationAnalysis
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class ServingPrediction:
 
     @property
     def time_to_first_token_s(self) -> float:
-        return self.phases[0].seconds
+        """Every phase before the decode: the prefill, after an encoder-decoder's encode."""
+        return sum(phase.seconds for phase in self.phases if phase.name != DECODE)
 
     @property
     def time_per_output_token_s(self) -> float | None:
@@ -118,8 +119,12 @@ def _interpolated(points: list[tuple[int, float]], context: int) -> float:
 
 def predict_generation(generation: GenerationAnalysis, device: Device) -> ServingPrediction:
     """Each phase of ``generation`` timed on ``device`` (nothing runs)."""
-    prefill = pass_time(generation.prefill_analysis, device)
-    phases = [PhaseTime("prefill", prefill.seconds, prefill.bound, (prefill.seconds,))]
+    phases = []
+    passes = ((ENCODE, generation.encode_analysis), (PREFILL, generation.prefill_analysis))
+    for phase_name, analysis in passes:
+        if analysis is not None:
+            timed_pass = pass_time(analysis, device)
+            phases.append(PhaseTime(phase_name, timed_pass.seconds, timed_pass.bound, (timed_pass.seconds,)))
     if generation.decode is not None:
         timed = [(context, pass_time(analysis, device)) for context, analysis in generation.captured_steps]
         points = [(context, time.seconds) for context, time in timed]
