@@ -13,11 +13,10 @@ different one each round, so a slow spell on this shared machine lands on all ro
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -72,17 +71,6 @@ class TimingPlan:
     min_block_s: float
     warmup_s: float
     clock: str = "wall"  # a key of CLOCKS: what each repetition is timed with
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float, clock: Callable[[], float]) -> float:

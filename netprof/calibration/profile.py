@@ -21,11 +21,10 @@ import torch
 
 from netprof import pipeline
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
-from netprof.environment import processor, versions
+from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import nnls
 from netprof.prediction.kinds import Kind, kind_of, weight_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
-from netprof.timing.calibrate import threads_set
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
 from netprof.timing.measurement import Measurement

@@ -9,10 +9,7 @@ possible time.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from typing import Any
 import torch
 
 from netprof.datafiles import write_text
-from netprof.environment import processor
+from netprof.environment import cache_dir, processor, threads_set
 from netprof.records import pick
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
@@ -64,8 +61,7 @@ class Calibration:
 
 
 def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "netprof" / CACHE_FILE
+    return cache_dir() / CACHE_FILE
 
 
 def device_key(device: str | torch.device, threads: int) -> str:
@@ -73,20 +69,6 @@ def device_key(device: str | torch.device, threads: int) -> str:
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else processor()
     return f"{device.type}|{name}|threads={threads}"
-
-
-@contextlib.contextmanager
-def threads_set(threads: int | None) -> Iterator[int]:
-    """``torch.set_num_threads(threads)`` for the block, restored after; yields the count in force."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _timed(fn, device: torch.device, repeats: int, threads: int) -> Measurement:

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprof.capture.workload import Workload, as_workload
+from netprof.environment import threads_set
 from netprof.errors import NetprofError
 from netprof.timing import calibrate
 from netprof.timing.attribution import Timing, attribute
@@ -213,7 +214,7 @@ def time_analysis(
     expected = [node.op for node in analysis.ops]
     runner = Runner(twin, moved, expected, dev)
     notes: list[str] = []
-    with calibrate.threads_set(threads) as in_force, workload.mode(twin):
+    with threads_set(threads) as in_force, workload.mode(twin):
         if calibration == "cached":
             calibration = calibrate.load(str(dev), in_force)
         total = float(repeat) if repeat is not None else budget_s
