@@ -2,9 +2,8 @@
 
 Measured once and cached as JSON under ``$XDG_CACHE_HOME/netprof`` (else
 ``~/.cache/netprof``), keyed by device and thread count: both change the roof.
-The roofline then says of each op whether its arithmetic or its memory traffic
-bounds it, and ``max(flops / peak, bytes / bandwidth)`` is its fastest
-possible time.
+The roofline (``netprof.roofline``) then says of each op whether its arithmetic
+or its memory traffic bounds it, and its fastest possible time.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import torch
 from netprof.datafiles import write_text
 from netprof.environment import cache_dir, processor, threads_set
 from netprof.records import pick
+from netprof.roofline import Roofline
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
 from netprof.timing.measurement import Measurement
@@ -55,9 +55,13 @@ class Calibration:
     copy: Measurement
 
     @property
+    def roof(self) -> Roofline:
+        return Roofline(self.peak_flops, self.bandwidth)
+
+    @property
     def ridge(self) -> float:
         """Arithmetic intensity (FLOP per byte) above which an op is compute-bound."""
-        return self.peak_flops / self.bandwidth
+        return self.roof.ridge
 
 
 def cache_path() -> Path:
