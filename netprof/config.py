@@ -18,7 +18,7 @@ Hand-validated rather than with ``jsonschema``: the schema is a dozen keys, and 
     spec = "models/net.py:build"
     input = ["1,3,224,224"]         # one shape per positional tensor ("1,3,224,224" or [1, 3, 224, 224])
     dtype = "float32"
-    device = "meta"                 # auto | meta | fake | cpu
+    device = "meta"                 # auto | meta | fake | cpu | cuda
 
     [tool.netprof.rules.G1]
     enabled = true
@@ -38,12 +38,12 @@ import torch
 
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
 from netprof.datafiles import read_toml
+from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError
 from netprof.rules import memory_budget as budget_rule
 from netprof.rules.base import RuleSettings, Severity
 from netprof.units import parse_nbytes
 
-DEVICES = ("auto", "meta", "fake", "cpu")
 SEVERITIES = tuple(s.value for s in Severity)
 
 
@@ -160,7 +160,7 @@ _MODEL_SCHEMA: dict[str, Check] = {
     "spec": _string,
     "input": _shapes,
     "dtype": _dtype,
-    "device": _one_of(*DEVICES),
+    "device": _one_of(*CAPTURE_DEVICES),
 }
 _RULE_SCHEMA: dict[str, Check] = {"enabled": _boolean, "severity": _severity}
 _TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins", "memory-budget")

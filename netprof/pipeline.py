@@ -11,7 +11,7 @@ a new field here, filled by one more step, with no change to ``Analysis``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainStep, Workload, as_workload, input_tensors
 from netprof.config import Config
 from netprof.crosscheck import Crosscheck, against_fvcore
+from netprof.devices import CAPTURE_MODES
 from netprof.environment import available_memory
 from netprof.errors import one_line
 from netprof.prediction import DeviceProfile, Prediction
@@ -35,9 +36,6 @@ from netprof.rules import run as run_rules
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import spec_name
 from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
-
-# Where a model is built and which capture mode runs, for each ``--device``.
-DEVICES: Mapping[str, str] = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real", "cuda": "real"}
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ def run_loaded(
     return run(
         loaded.model,
         workload,
-        mode=DEVICES[device],
+        mode=CAPTURE_MODES[device],
         name=loaded.name,
         notes=notes + loaded.notes,
         timing=timing,

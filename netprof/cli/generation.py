@@ -16,6 +16,7 @@ from rich.progress import track
 from netprof import pipeline
 from netprof.capture import huggingface
 from netprof.cli import argtypes, common
+from netprof.devices import CAPTURE_MODES
 from netprof.report import markdown as analysis_markdown
 from netprof.report import text
 from netprof.serving import charts, report
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     with err.status(f"building {spec} ...", spinner="dots"):
         loaded, built_on_cpu = pipeline.load_on_meta(spec, [(args.batch, prefill)], hf_class=args.hf_class)
     # Fake tensors by default: no weight runs, and attention dispatches to its fused kernel as in a real run.
-    mode = "fake" if args.device == "auto" else pipeline.DEVICES[args.device]
+    mode = "fake" if args.device == "auto" else CAPTURE_MODES[args.device]
     with err.status(
         f"capturing the prefill of {prefill} tokens and {args.decode} decode steps ...", spinner="dots"
     ):

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprof.capture.workload import Workload, as_workload
+from netprof.devices import TIMING_DEVICES
 from netprof.environment import threads_set
 from netprof.errors import NetprofError
 from netprof.timing import calibrate
@@ -81,8 +82,10 @@ def device_of(device: str | torch.device) -> torch.device:
             raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
         if dev.index is None:
             dev = torch.device("cuda", torch.cuda.current_device())
-    elif dev.type != "cpu":
-        raise TimingError(f"cannot time on device {str(dev)!r}: netprof times on cpu or cuda")
+    elif dev.type not in TIMING_DEVICES:
+        raise TimingError(
+            f"cannot time on device {str(dev)!r}: netprof times on {' or '.join(TIMING_DEVICES)}"
+        )
     return dev
 
 
