@@ -18,7 +18,7 @@ Hand-validated rather than with ``jsonschema``: the schema is a dozen keys, and 
     spec = "models/net.py:build"
     input = ["1,3,224,224"]         # one shape per positional tensor ("1,3,224,224" or [1, 3, 224, 224])
     dtype = "float32"
-    device = "meta"                 # auto | meta | fake | cpu
+    device = "meta"                 # auto | meta | fake | cpu | cuda
 
     [tool.netprof.rules.G1]
     enabled = true
@@ -32,19 +32,20 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
 from netprof.datafiles import read_toml
+from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError
 from netprof.rules import memory_budget as budget_rule
 from netprof.rules.base import RuleSettings, Severity
 from netprof.units import parse_nbytes
 
-DEVICES = ("auto", "meta", "fake", "cpu")
 SEVERITIES = tuple(s.value for s in Severity)
+T = TypeVar("T")
 
 
 class ConfigError(NetprofError):
@@ -113,16 +114,22 @@ def _severity(key: str, value: Any) -> Severity:
     return Severity(_one_of(*SEVERITIES)(key, value))
 
 
+def _parsed(key: str, value: Any, parse: Callable[[str], T], error: type[Exception], expected: str) -> T:
+    """``parse(value)`` for a string it accepts; otherwise the error naming ``expected``."""
+    if isinstance(value, str):
+        try:
+            return parse(value)
+        except error:
+            pass
+    raise _fail(key, expected, value)
+
+
 def _size(key: str, value: Any) -> int:
     """Bytes, as a positive int or a string such as "256KiB", "512KB", "1MiB" or "2MB"."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    if isinstance(value, str):
-        try:
-            return parse_nbytes(value)
-        except ValueError:
-            pass
-    raise _fail(key, 'a size such as "256KiB", "512KB", "1MiB", "2MB" or a number of bytes', value)
+    expected = 'a size such as "256KiB", "512KB", "1MiB", "2MB" or a number of bytes'
+    return _parsed(key, value, parse_nbytes, ValueError, expected)
 
 
 def _dtype(key: str, value: Any) -> torch.dtype:
@@ -137,12 +144,7 @@ def _shape(key: str, value: Any) -> tuple[int, ...]:
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
     ):
         return tuple(value)
-    if isinstance(value, str):
-        try:
-            return parse_shape(value)
-        except SpecError:
-            pass
-    raise _fail(key, 'a shape such as "1,3,224,224" or [1, 3, 224, 224]', value)
+    return _parsed(key, value, parse_shape, SpecError, 'a shape such as "1,3,224,224" or [1, 3, 224, 224]')
 
 
 def _shapes(key: str, value: Any) -> tuple[tuple[int, ...], ...]:
@@ -160,7 +162,7 @@ _MODEL_SCHEMA: dict[str, Check] = {
     "spec": _string,
     "input": _shapes,
     "dtype": _dtype,
-    "device": _one_of(*DEVICES),
+    "device": _one_of(*CAPTURE_DEVICES),
 }
 _RULE_SCHEMA: dict[str, Check] = {"enabled": _boolean, "severity": _severity}
 _TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins", "memory-budget")

@@ -1,4 +1,5 @@
-"""What a result was measured with: netprof's version, the software versions and the processor.
+"""What a result was measured with: netprof's version, the software versions, the processor and the
+thread count; and where netprof caches what it measured.
 
 One place for the metadata every report, cache key and benchmark records, so that
 two documents describe their machine in the same words.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -47,3 +50,25 @@ def processor() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+@contextlib.contextmanager
+def threads_set(threads: int | None) -> Iterator[int]:
+    """``torch.set_num_threads(threads)`` for the block (``None``: leave it), restored after; yields the
+    count in force, which every measurement records: the thread count changes every time."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/netprof``, else ``~/.cache/netprof``: where calibrations and device profiles
+    are kept (read at each call, so that a test can point it elsewhere)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "netprof"

@@ -1,8 +1,8 @@
 """A finding's identity across runs: its model, its rule and its module path, never its numbers.
 
-Baselines match on it, the JSON report prints it and SARIF hashes it into
-``partialFingerprints``; one spelling keeps the three in step, and the golden
-files pin it.
+Baselines match on it, the JSON report prints it, SARIF hashes it into
+``partialFingerprints`` and a ``Finding`` names itself by its part within one model;
+one spelling keeps the four in step, and the golden files pin it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,14 @@ from __future__ import annotations
 import hashlib
 
 
+def finding_key(rule: str, module: str) -> str:
+    """``"G1:layer1.0"``: a finding's identity within one model (``Finding.fingerprint``)."""
+    return f"{rule}:{module}"
+
+
 def fingerprint(model: str, rule: str, module: str) -> str:
     """``"net.py:build::G1:layer1.0"``: what a baseline stores and matches."""
-    return f"{model}::{rule}:{module}"
+    return f"{model}::{finding_key(rule, module)}"
 
 
 def hashed_fingerprint(model: str, rule: str, module: str) -> str:

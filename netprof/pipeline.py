@@ -12,7 +12,7 @@ result, filled by one more step here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
 from netprof.crosscheck import against_fvcore
+from netprof.devices import CAPTURE_MODES
 from netprof.environment import available_memory
 from netprof.errors import one_line
 from netprof.prediction import DeviceProfile
@@ -41,10 +42,8 @@ from netprof.timing.attribution import Timing
 from netprof.timing.ranking import spec_name
 from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
 
-__all__ = ["DEVICES", "Generate", "Result", "RunRequest", "analyze", "execute", "run"]
+__all__ = ["Generate", "Result", "RunRequest", "analyze", "execute", "run"]
 
-# Where a model is built and which capture mode runs, for each ``--device``.
-DEVICES: Mapping[str, str] = {"auto": "auto", "meta": "meta", "fake": "fake", "cpu": "real", "cuda": "real"}
 # The prompt a language model gets when the request names none: hf:'s natural token ids.
 DEFAULT_PREFILL = DEFAULT_TOKENS[1]
 
@@ -67,7 +66,7 @@ class RunRequest:
     spec: str | Builder
     input_shapes: Sequence[tuple[int, ...]] | None = None  # None: the builder's inputs, else 1x3x224x224
     dtype: torch.dtype = torch.float32
-    device: str = "auto"  # a key of DEVICES
+    device: str = "auto"  # a key of devices.CAPTURE_MODES
     hf_class: str | None = None  # the transformers auto class of an hf: spec
     notes: tuple[str, ...] = ()
     timing: TimingOptions | None = None  # time every op on a real run
@@ -80,8 +79,8 @@ class RunRequest:
 
     def validate(self) -> None:
         """Refuse, in one line, a combination no run can honour."""
-        if self.device not in DEVICES:
-            raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(DEVICES)}")
+        if self.device not in CAPTURE_MODES:
+            raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(CAPTURE_MODES)}")
         if self.timing is not None and self.device in ("meta", "fake"):
             raise CaptureError(
                 f"--time runs the model for real: it cannot be combined with --device {self.device}"
@@ -149,7 +148,7 @@ def _generate(
         batch=generate.batch,
         prefill=prefill,
         decode=generate.decode,
-        mode="fake" if request.device == "auto" else DEVICES[request.device],
+        mode="fake" if request.device == "auto" else CAPTURE_MODES[request.device],
         name=request.spec if isinstance(request.spec, str) else loaded.name,
         notes=request.notes + defaults + loaded.notes + built_on_cpu,
         progress=progress,
@@ -271,7 +270,7 @@ def run_loaded(
     return run(
         loaded.model,
         workload,
-        mode=DEVICES[device],
+        mode=CAPTURE_MODES[device],
         name=loaded.name,
         notes=notes + loaded.notes,
         timing=timing,

@@ -18,7 +18,7 @@ import netprof
 from netprof.bench import guidelines
 from netprof.bench.chart import SERIES, XLABEL, YLABEL, plot_guidelines
 from netprof.bench.experiments import experiments, table1, table2, table3, table4
-from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved, torch_threads
+from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved
 from netprof.bench.networks import (
     BLOCKS,
     Bottleneck,
@@ -36,6 +36,7 @@ from netprof.bench.trend import Speed, TrendRule, clearly_faster, judge, judge_c
 from netprof.cli import bench as cli
 from netprof.cli import main
 from netprof.cli.main import build_parser
+from netprof.environment import threads_set
 
 HW = 56 * 56  # 3136 pixels
 FLOAT = 4  # bytes per float32 element
@@ -313,12 +314,12 @@ def test_time_interleaved_runs_every_network_in_every_round():
     assert timed[:3] == ["a", "b", "c"] and timed[3:6] == ["b", "c", "a"]  # the start rotates
 
 
-def test_torch_threads_restores():
+def test_threads_set_restores():
     before = torch.get_num_threads()
-    with torch_threads(1):
-        assert torch.get_num_threads() == 1
+    with threads_set(1) as in_force:
+        assert torch.get_num_threads() == in_force == 1
     assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), torch_threads(1):
+    with pytest.raises(RuntimeError), threads_set(1):
         raise RuntimeError
     assert torch.get_num_threads() == before
 

@@ -73,7 +73,7 @@ def test_defaults_when_no_pyproject(tmp_path, monkeypatch):
         ({"models": [{"input": "1,3"}]}, "tool.netprof.models[0].spec: required"),
         (
             {"models": [{"spec": "a.py:b", "device": "tpu"}]},
-            "tool.netprof.models[0].device: expected one of auto, meta, fake, cpu, got 'tpu'",
+            "tool.netprof.models[0].device: expected one of auto, meta, fake, cpu, cuda, got 'tpu'",
         ),
         (
             {"models": [{"spec": "a.py:b", "input": ["1,x"]}]},

@@ -19,6 +19,7 @@ from rich.console import Console
 from torch import nn
 
 import netprof
+from netprof import source_paths
 from netprof.capture.loader import resolve
 from netprof.report import findings_groups as fg
 from netprof.report import findings_markdown, findings_text, github, sarif
@@ -280,19 +281,19 @@ def test_github_one_annotation_per_group_sarif_one_result_per_finding(shufflenet
     ],
 )
 def test_display_path(path, shown):
-    assert fg.display_path(path) == shown
+    assert source_paths.display_path(path) == shown
 
 
 def test_paths_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatch, tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / "models").mkdir()
     monkeypatch.chdir(tmp_path / "models")
-    assert fg.repository_root() == tmp_path.resolve()
-    assert fg.display_path("net.py") == "models/net.py"
-    assert fg.repository_path(str(tmp_path / "models/net.py")) == "models/net.py"
-    assert fg.repository_path("/elsewhere/net.py") is None
+    assert source_paths.repository_root() == tmp_path.resolve()
+    assert source_paths.display_path("net.py") == "models/net.py"
+    assert source_paths.repository_path(str(tmp_path / "models/net.py")) == "models/net.py"
+    assert source_paths.repository_path("/elsewhere/net.py") is None
     site = "/x/lib/python3.11/site-packages/torchvision/models/resnet.py"
-    assert fg.repository_path(site) is None
+    assert source_paths.repository_path(site) is None
     assert fg.location_text(SourceLocation(site, 108)) == "torchvision/models/resnet.py:108"
 
 

@@ -105,7 +105,7 @@ def test_weight_on_the_left_is_a_channels_first_pointwise_map():
 
     ((_, (call,)),) = linears(ChannelsFirst(), torch.randn(16, 100))
     assert (call.c_in, call.c_out, call.hw, call.mult_adds) == (16, 64, 100, 16 * 64 * 100)
-    assert call.mac == 100 * 16 + 100 * 64 + 16 * 64
+    assert call.mac_elements == 100 * 16 + 100 * 64 + 16 * 64
 
 
 def test_a_batched_product_with_one_broadcast_weight_is_a_linear_map_a_per_batch_weight_is_not():
@@ -127,7 +127,7 @@ def test_a_batched_product_with_one_broadcast_weight_is_a_linear_map_a_per_batch
 
     ((_, (call,)),) = linears(Broadcast(), torch.randn(4, 10, 8))
     assert (call.c_in, call.c_out, call.hw) == (8, 32, 40)  # 4 x 10 rows, one 8 x 32 weight
-    assert call.mac == 40 * 8 + 40 * 32 + 8 * 32
+    assert call.mac_elements == 40 * 8 + 40 * 32 + 8 * 32
     assert linears(PerBatch(), torch.randn(4, 10, 8)) == []
 
 

@@ -205,12 +205,12 @@ def test_g1_bound_of_a_1x1_conv_by_hand():
     (conv,) = conv_metrics(analysis)[""]
     assert (conv.c_in, conv.c_out, conv.groups, conv.kernel, conv.hw) == (16, 64, 1, (1, 1), 64)
     assert conv.mult_adds == 65536  # B = hw*c1*c2 = 64 * 16 * 64
-    assert conv.mac == 6144  # hw*c1 + hw*c2 + c1*c2 = 1024 + 4096 + 1024
+    assert conv.mac_elements == 6144  # hw*c1 + hw*c2 + c1*c2 = 1024 + 4096 + 1024
     assert conv.g1_bound == pytest.approx(5120)  # 2*sqrt(64 * 65536) + 65536/64 = 4096 + 1024
     assert conv.g1_ratio == pytest.approx(1.2)  # 6144 / 5120
-    assert conv.balanced_mac == pytest.approx(5120)  # stride-1 dense 1x1: the paper's bound
+    assert conv.balanced_mac_elements == pytest.approx(5120)  # stride-1 dense 1x1: the paper's bound
     assert conv.width_excess_bytes == 4096  # (6144 - 5120) * 4 bytes
-    assert conv.dense_mac is None
+    assert conv.dense_mac_elements is None
 
 
 def test_group_conv_dense_equivalent_by_hand():
@@ -218,17 +218,17 @@ def test_group_conv_dense_equivalent_by_hand():
     (conv,) = conv_metrics(analysis)[""]
     assert conv.groups == 3 and not conv.depthwise
     assert conv.mult_adds == 1536  # B = hw*c1*c2/g = 16 * 12 * 24 / 3
-    assert conv.mac == 672  # 16*12 + 16*24 + 12*24/3 = 192 + 384 + 96
-    assert conv.dense_mac == 416  # same input, c2/g = 8 outputs: 192 + 16*8 + 96
+    assert conv.mac_elements == 672  # 16*12 + 16*24 + 12*24/3 = 192 + 384 + 96
+    assert conv.dense_mac_elements == 416  # same input, c2/g = 8 outputs: 192 + 16*8 + 96
     assert conv.group_excess_bytes == 1024  # (672 - 416) * 4
     assert conv.g1_bound == pytest.approx(2 * math.sqrt(16 * 1536) + 1536 / 16)  # 409.5
-    assert conv.balanced_mac == pytest.approx(2 * 16 * math.sqrt(12 * 24) + 96)  # 639.1
+    assert conv.balanced_mac_elements == pytest.approx(2 * 16 * math.sqrt(12 * 24) + 96)  # 639.1
 
 
 def test_depthwise_conv_is_neither_grouped_nor_dense():
     analysis = analyze(nn.Conv2d(8, 8, 3, groups=8), (1, 8, 4, 4))
     (conv,) = conv_metrics(analysis)[""]
-    assert conv.depthwise and conv.dense_mac is None and conv.g1_bound is None
+    assert conv.depthwise and conv.dense_mac_elements is None and conv.g1_bound is None
 
 
 def test_elementwise_share_by_hand():

@@ -14,6 +14,7 @@ from torch.nn.modules import module as nn_module
 from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
 
 import netprof
+from netprof.environment import threads_set
 from netprof.timing import FIGURE2, Runner, Timing
 from netprof.timing.run import device_of
 
@@ -189,22 +190,17 @@ def test_attributed_time_agrees_with_torch_profiler():
     x = torch.randn(1, 3, 96, 96)
     analysis = netprof.analyze(model, x, mode="real")
     runner = Runner(model, (x,), [node.op for node in analysis.ops], device_of("cpu"))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     ours: dict[int, float] = {}
-    try:
-        with torch.no_grad():
-            for _ in range(3):
-                runner.instrumented()
-            # The very same passes, measured by both.
-            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-                for index in range(15):
-                    with torch.profiler.record_function(f"{PASS_MARK}{index}"):
-                        _, ops, same = runner.instrumented()
-                    assert same
-                    ours[index] = math.fsum(ops)
-    finally:
-        torch.set_num_threads(previous)
+    with threads_set(1), torch.no_grad():
+        for _ in range(3):
+            runner.instrumented()
+        # The very same passes, measured by both.
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for index in range(15):
+                with torch.profiler.record_function(f"{PASS_MARK}{index}"):
+                    _, ops, same = runner.instrumented()
+                assert same
+                ours[index] = math.fsum(ops)
     theirs = _profiled_kernel_seconds_per_pass(prof)
     assert sorted(theirs) == sorted(ours) and all(t > 0 for t in theirs.values())
     # Pass by pass, then the median: a neighbour preempting us in the few microseconds between

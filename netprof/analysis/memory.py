@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netprof.capture.ir import Allocation
+from netprof.records import pick
 
 KINDS = ("parameters", "buffers", "gradients", "optimizer_state", "inputs", "activations", "temporaries")
 LARGEST = 10
@@ -46,11 +47,7 @@ class MemoryProfile:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "peak_bytes": self.peak_bytes,
-            "peak_op": self.peak_op,
-            "peak_module": self.peak_module,
-            "at_peak": self.at_peak,
-            "activations_by_module": self.activations_by_module,
+            **pick(self, "peak_bytes", "peak_op", "peak_module", "at_peak", "activations_by_module"),
             "largest_at_peak": [vars(held) for held in self.largest],
             "timeline": {kind: list(values) for kind, values in self.timeline.items()},
         }

@@ -24,10 +24,10 @@ import torch
 
 from netprof import pipeline
 from netprof.bench.experiments import Experiment, experiments
-from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved, torch_threads
+from netprof.bench.measure import Throughput, TimingPlan, clock_name, time_interleaved
 from netprof.bench.networks import BLOCKS, RESOLUTION, example_input
 from netprof.bench.trend import NOISE_FLOOR, Speed, TrendRule, Verdict, judge, paired, scaled
-from netprof.environment import processor, versions
+from netprof.environment import processor, threads_set, versions
 from netprof.records import pick
 
 SCHEMA = "netprof.bench.guidelines/1"
@@ -257,7 +257,7 @@ def run_guidelines(
     progress = progress or (lambda _message: None)
     start = time.perf_counter()
     torch.manual_seed(0)
-    with torch_threads(settings.threads):
+    with threads_set(settings.threads):
         results = tuple(_run_experiment(e, settings, progress) for e in experiments())
     return GuidelinesResult(
         settings,

@@ -13,16 +13,17 @@ different one each round, so a slow spell on this shared machine lands on all ro
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from netprof.bench.trend import median_iqr
+from netprof.timing.loop import Stop, run_until
 from netprof.timing.measurement import NOISY_IQR_FRACTION
 
 
@@ -72,53 +73,43 @@ class TimingPlan:
     clock: str = "wall"  # a key of CLOCKS: what each repetition is timed with
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _warm_up(model: nn.Module, x: torch.Tensor, seconds: float, clock: Callable[[], float]) -> float:
     """Run until ``seconds`` have passed (at least 3 calls); the fastest call's time."""
-    best = math.inf
-    start = time.perf_counter()
-    calls = 0
-    while calls < 3 or time.perf_counter() - start < seconds:
+
+    def call() -> float:
         t0 = clock()
         model(x)
-        best = min(best, clock() - t0)
-        calls += 1
-    return best
+        return clock() - t0
+
+    return min(run_until(call, Stop(budget_s=seconds, min_runs=3)).timed)
 
 
 def time_interleaved(
     networks: Sequence[tuple[nn.Module, torch.Tensor]], plan: TimingPlan
 ) -> list[Throughput]:
-    """Time each ``(model, input)``: eval mode, no grad, the caller's thread setting."""
+    """Time each ``(model, input)``: eval mode, no grad, the caller's thread setting.
+
+    Nothing is flushed between rounds: on the CPU netprof times the steady state a model's next
+    call finds (see ``netprof.timing.loop``), and a block repeats one network on purpose."""
     batch = [x.shape[0] for _, x in networks]
     runs: list[list[float]] = [[] for _ in networks]
     clock = CLOCKS[plan.clock]
+    rounds = itertools.count()
+
+    def one_round() -> None:
+        first = next(rounds)
+        for k in range(len(networks)):
+            i = (k + first) % len(networks)
+            model, x = networks[i]
+            t0 = clock()
+            for _ in range(calls[i]):
+                model(x)
+            runs[i].append(calls[i] * batch[i] / max(clock() - t0, 1e-9))
+
     with torch.no_grad():
         for model, _ in networks:
             model.eval()
         per_call = [_warm_up(model, x, plan.warmup_s, clock) for model, x in networks]
         calls = [max(1, math.ceil(plan.min_block_s / max(t, 1e-9))) for t in per_call]
-        start = time.perf_counter()
-        rounds = 0
-        while rounds < plan.max_runs and (
-            rounds < plan.min_runs or time.perf_counter() - start < plan.budget_s
-        ):
-            for k in range(len(networks)):
-                i = (k + rounds) % len(networks)
-                model, x = networks[i]
-                t0 = clock()
-                for _ in range(calls[i]):
-                    model(x)
-                runs[i].append(calls[i] * batch[i] / max(clock() - t0, 1e-9))
-            rounds += 1
+        run_until(one_round, Stop(budget_s=plan.budget_s, min_runs=plan.min_runs, max_runs=plan.max_runs))
     return [Throughput.of(r, calls[i] * batch[i]) for i, r in enumerate(runs)]

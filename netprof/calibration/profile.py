@@ -21,12 +21,12 @@ import torch
 
 from netprof import pipeline
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
-from netprof.environment import processor, versions
+from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import nnls
 from netprof.prediction.kinds import Kind, kind_of, weight_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
-from netprof.timing.calibrate import threads_set
 from netprof.timing.clocks import clock_for
+from netprof.timing.loop import Stop, time_calls
 from netprof.timing.measurement import Measurement
 from netprof.timing.run import TimingError, device_of
 
@@ -37,19 +37,11 @@ MIN_PASSES, MAX_PASSES = 3, 200
 def _plain_latency(
     module: torch.nn.Module, x: torch.Tensor, device: torch.device, budget_s: float
 ) -> Measurement:
-    clock = clock_for(device)
+    """Plain forwards after two warm-ups (allocator, thread pool, kernel selection), each a pass of
+    the device's clock (an L2 flush first on CUDA)."""
+    stop = Stop(budget_s=budget_s, min_runs=MIN_PASSES, max_runs=MAX_PASSES)
     with torch.no_grad():
-        for _ in range(2):  # warm-up: allocator, thread pool, kernel selection
-            module(x)
-        times: list[float] = []
-        started = time.perf_counter()
-        while len(times) < MAX_PASSES and (
-            len(times) < MIN_PASSES or time.perf_counter() - started < budget_s
-        ):
-            clock.begin_pass()
-            module(x)
-            times.append(clock.end_pass()[0])
-    return Measurement.of(times, torch.get_num_threads())
+        return time_calls(lambda: module(x), clock_for(device), stop, warmup=2)
 
 
 def measure(bench: MicroBench, device: torch.device, dtype: torch.dtype, budget_s: float) -> BenchPoint:

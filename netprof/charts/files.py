@@ -1,8 +1,11 @@
-"""Figures made and saved: the one place (with the CLI) that builds a ``Figure``.
+"""Charts saved to disk, and the timed model's figures.
 
-Each chart is saved as PNG (dpi 120) and SVG. ``matplotlib.figure.Figure`` is
-used directly, never pyplot, so no global state and no display backend is
-touched (Agg renders both formats).
+Every chart netprof writes is saved here (``save``, ``save_figure``): as PNG (dpi 120) and SVG,
+each file replaced atomically. The figures of a timed model, a comparison, a prediction and a
+memory timeline are built here too; the sweep (``netprof.sweep.charts``), serving
+(``netprof.serving.charts``) and ``netprof bench`` build their own and save them here.
+``matplotlib.figure.Figure`` is used directly, never pyplot, so no global state and no display
+backend is touched (Agg renders both formats).
 """
 
 from __future__ import annotations

@@ -62,14 +62,14 @@ def _roofline(ax, generation: GenerationAnalysis, roofline: Roofline | None) -> 
         xs = [low, roofline.ridge, high]
         ax.plot(
             xs,
-            [min(roofline.peak_flops, x * roofline.bandwidth) / 1e12 for x in xs],
+            [roofline.attainable(x) / 1e12 for x in xs],
             color="black",
             label="roof",
         )
         ax.set_yscale("log")
         ax.set_ylabel("attainable TFLOP/s")
         for name, value in points:
-            attainable = min(roofline.peak_flops, value * roofline.bandwidth) / 1e12
+            attainable = roofline.attainable(value) / 1e12
             color = _COLORS.get(name, "tab:red")
             ax.scatter([value], [attainable], color=color, zorder=3, label=f"{name}: {value:.1f} flop/byte")
         ax.set_title(f"roofline ({roofline.describe().removeprefix('roofline: ')})")

@@ -42,20 +42,21 @@ def plot_roofline(ax: Axes, timing: Timing, *, title: str | None = None) -> list
     ax.set_yscale("log")
     calibration = timing.calibration
     if calibration is not None:
-        xs = [op.flops / op.mem_access_bytes for op in ops] or [calibration.ridge]
-        lo, hi = min(min(xs), calibration.ridge) / 2, max(max(xs), calibration.ridge) * 2
-        peak = calibration.peak_flops / 1e9
-        bandwidth = calibration.bandwidth / 1e9
+        roof = calibration.roof
+        xs = [op.flops / op.mem_access_bytes for op in ops] or [roof.ridge]
+        lo, hi = min(min(xs), roof.ridge) / 2, max(max(xs), roof.ridge) * 2
+        peak = roof.peak_flops / 1e9
+        bandwidth = roof.bandwidth / 1e9
         (memory_line,) = ax.plot(
-            [lo, calibration.ridge],
-            [lo * bandwidth, peak],
+            [lo, roof.ridge],
+            [roof.attainable(lo) / 1e9, peak],
             color="0.2",
             linewidth=1.5,
             label=f"bandwidth {bandwidth:.3g} GB/s",
             gid="bandwidth",
         )
         (peak_line,) = ax.plot(
-            [calibration.ridge, hi],
+            [roof.ridge, hi],
             [peak, peak],
             color="0.2",
             linewidth=1.5,

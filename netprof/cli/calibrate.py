@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from netprof.calibration.profile import DEFAULT_BUDGET_S
 from netprof.calibration.profile import calibrate as calibrate_profile
 from netprof.cli import argtypes, common
+from netprof.devices import TIMING_DEVICES
 from netprof.prediction import profile as profiles
 from netprof.report.listings import CalibrationReport
 from netprof.timing import calibrate
@@ -28,7 +29,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--device", choices=TIMING_DEVICES, default="cpu")
     common.add_threads_argument(parser)
     parser.add_argument("--dtype", type=argtypes.dtype, default=torch.float32, help="dtype of the profile")
     common.add_budget_argument(parser, DEFAULT_BUDGET_S, "time for the micro-benchmarks")

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from netprof import datafiles
 from netprof.cli import argtypes
+from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError, TimedOut
-from netprof.pipeline import DEVICES
 from netprof.prediction import profile as profiles
 from netprof.report import formats
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
@@ -52,7 +52,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, defaults: bool = Tru
     )
     parser.add_argument(
         "--device",
-        choices=list(DEVICES),
+        choices=CAPTURE_DEVICES,
         default="auto" if defaults else None,
         help="meta: build the model on the meta device (no weights allocated); fake: fake tensors; "
         "cpu: real execution; cuda: real execution and --time on the GPU; auto (default): meta, else fake, "

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from netprof import pipeline
 from netprof.cli import common
+from netprof.devices import TIMING_DEVICES
 from netprof.prediction import profile as profiles
 from netprof.report.model import ModelReport
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="a profile written by netprof calibrate -o"
     )
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="the device to predict for")
+    parser.add_argument("--device", choices=TIMING_DEVICES, default="cpu", help="the device to predict for")
     common.add_threads_argument(parser)
     common.add_input_argument(parser)
     parser.add_argument("--dtype", type=common.argtypes.dtype, default=torch.float32, help="dtype of --input")

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from netprof import pipeline
 from netprof.cli import common
+from netprof.devices import TIMING_DEVICES
 from netprof.timing.run import TimingOptions
 
 DEFAULT_REPEAT = 10
@@ -18,9 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_repeat_and_threads(
         parser, DEFAULT_REPEAT, f"timed passes per model (default {DEFAULT_REPEAT})"
     )
-    parser.add_argument(
-        "--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)"
-    )
+    parser.add_argument("--device", choices=TIMING_DEVICES, default="cpu", help="where to time (default cpu)")
     common.add_predict_argument(parser, "also predict each latency")
 
 

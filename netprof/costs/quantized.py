@@ -18,6 +18,8 @@ from torch.ops import aten
 
 from netprof.capture.ir import OpCall
 from netprof.costs.conv import conv_category
+from netprof.costs.norm import normalization
+from netprof.costs.pool import pooling
 from netprof.costs.registry import elementwise_cost, formula
 from netprof.costs.types import Category, Cost
 
@@ -129,7 +131,8 @@ formula(
 )(elementwise_cost)
 
 
-@formula(
+# Quantized norms and pools cost what the float ones do: one flop per output element.
+formula(
     quantized.batch_norm,
     quantized.batch_norm1d,
     quantized.batch_norm2d,
@@ -138,20 +141,14 @@ formula(
     quantized.layer_norm,
     quantized.group_norm,
     quantized.instance_norm,
-)
-def quantized_normalization(call: OpCall) -> Cost:
-    return Cost(Category.NORMALIZATION, flops=call.out.numel)
-
-
-@formula(
+)(normalization)
+formula(
     aten.quantized_max_pool1d,
     aten.quantized_max_pool2d,
     aten.quantized_max_pool3d,
     quantized.max_pool1d,
     quantized.max_pool2d,
-)
-def quantized_pooling(call: OpCall) -> Cost:
-    return Cost(Category.POOLING, flops=call.out.numel)
+)(pooling)
 
 
 # [*] = quantized::cat(tensors, dim, scale, zero_point): a copy, requantized on the way.

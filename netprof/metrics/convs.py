@@ -43,16 +43,16 @@ class ConvMetrics:
         c_in, c_out, groups, kernel: the layer's shape (``c1``, ``c2``, ``g`` in the paper).
         hw_in, hw: input and output positions (batch x spatial), the paper's ``hw``.
         mult_adds: ``B``, the paper's FLOPs.
-        mac: memory access in elements, ``hw_in*c1 + hw*c2 + c1*c2*k/g``.
+        mac_elements: memory access in elements (not bytes), ``hw_in*c1 + hw*c2 + c1*c2*k/g``.
         itemsize: bytes per element of the output.
         position: ``"stem"`` (before the first block), ``"body"`` or ``"head"`` (after the last).
         g1_bound: the paper's lower bound ``2*sqrt(hw*B) + B/hw`` with ``B = hw*c1*c2/g``;
             only for 1x1 convs, where it holds (None otherwise).
-        g1_ratio: ``mac / g1_bound``.
-        balanced_mac: the least MAC any choice of c1, c2 reaches at the same FLOPs, groups,
+        g1_ratio: ``mac_elements / g1_bound``.
+        balanced_mac_elements: the least MAC any choice of c1, c2 reaches at the same FLOPs, groups,
             kernel and positions: ``2*sqrt(hw_in*hw*c1*c2) + c1*c2*k/g``. For a dense 1x1
             stride-1 conv it is ``g1_bound``.
-        dense_mac: for a group conv, the MAC of the dense conv with the same input and the
+        dense_mac_elements: for a group conv, the MAC of the dense conv with the same input and the
             same FLOPs (c2 / g outputs), G2's comparison; None for dense and depthwise convs.
         operator: ``"conv"``, or ``"linear"`` for a linear map measured as the 1x1 conv it is
             (``kernel`` is then ``()``, ``groups`` 1 and ``hw`` its rows: tokens x batch).
@@ -67,13 +67,13 @@ class ConvMetrics:
     hw_in: int
     hw: int
     mult_adds: int
-    mac: int
+    mac_elements: int
     itemsize: int
     position: str
     g1_bound: float | None
     g1_ratio: float | None
-    balanced_mac: float
-    dense_mac: int | None
+    balanced_mac_elements: float
+    dense_mac_elements: int | None
     operator: str = CONV
 
     @property
@@ -96,12 +96,12 @@ class ConvMetrics:
 
     @property
     def width_ratio(self) -> float:
-        """``mac / balanced_mac``: what unequal channel widths cost (G1's measure)."""
-        return self.mac / self.balanced_mac
+        """``mac_elements / balanced_mac_elements``: what unequal channel widths cost (G1's measure)."""
+        return self.mac_elements / self.balanced_mac_elements
 
     @property
     def width_excess_bytes(self) -> int:
-        return round((self.mac - self.balanced_mac) * self.itemsize)
+        return round((self.mac_elements - self.balanced_mac_elements) * self.itemsize)
 
     def evidence(self) -> dict[str, Any]:
         """The conv's shape and memory access, as every conv finding reports them (a linear map's
@@ -114,32 +114,36 @@ class ConvMetrics:
             "kernel": list(self.kernel),
             "hw": self.hw,
             "mult_adds": self.mult_adds,
-            "mac_elements": self.mac,
+            "mac_elements": self.mac_elements,
         }
         return shape if self.operator == CONV else {**shape, "operator": self.operator}
 
     @property
     def group_excess_bytes(self) -> int:
-        """Memory access the groups add over ``dense_mac`` (0 for a dense conv)."""
-        return 0 if self.dense_mac is None else (self.mac - self.dense_mac) * self.itemsize
+        """Memory access the groups add over ``dense_mac_elements`` (0 for a dense conv)."""
+        if self.dense_mac_elements is None:
+            return 0
+        return (self.mac_elements - self.dense_mac_elements) * self.itemsize
 
 
-def _measure(node: OpNode, position: str) -> ConvMetrics:
-    x, weight, out = node.input_metas[0], node.input_metas[1], node.output_metas[0]
-    c_in, c_out = x.shape[1], out.shape[1]
-    if weight.shape[0] == c_out:  # [c_out, c_in/g, *k]
-        groups = c_in // weight.shape[1]
-    else:  # transposed: [c_in, c_out/g, *k]
-        groups = c_out // weight.shape[1]
-    kernel = tuple(weight.shape[2:])
-    k = math.prod(kernel)
-    hw_in = x.shape[0] * math.prod(x.shape[2:])
-    hw = out.shape[0] * math.prod(out.shape[2:])
-    weights = c_in * c_out * k // groups
+def _metrics(
+    node: OpNode,
+    position: str,
+    *,
+    c_in: int,
+    c_out: int,
+    groups: int,
+    kernel: tuple[int, ...],
+    hw_in: int,
+    hw: int,
+    operator: str = CONV,
+) -> ConvMetrics:
+    """The memory access of a conv of this shape, and its bounds: one set of formulas for convs and
+    for the linear maps measured as the 1x1 convs they are (``kernel=()``)."""
+    weights = c_in * c_out * math.prod(kernel) // groups
     mac = hw_in * c_in + hw * c_out + weights
     b = node.mult_adds
     g1_bound = 2 * math.sqrt(hw * b) + b / hw if all(s == 1 for s in kernel) and hw else None
-    dense = hw_in * c_in + hw * c_out // groups + weights if 1 < groups < c_in else None
     return ConvMetrics(
         module=node.module,
         op_id=node.id,
@@ -150,13 +154,33 @@ def _measure(node: OpNode, position: str) -> ConvMetrics:
         hw_in=hw_in,
         hw=hw,
         mult_adds=b,
-        mac=mac,
-        itemsize=out.itemsize,
+        mac_elements=mac,
+        itemsize=node.output_metas[0].itemsize,
         position=position,
         g1_bound=g1_bound,
         g1_ratio=mac / g1_bound if g1_bound else None,
-        balanced_mac=2 * math.sqrt(hw_in * hw * c_in * c_out) + weights,
-        dense_mac=dense,
+        balanced_mac_elements=2 * math.sqrt(hw_in * hw * c_in * c_out) + weights,
+        dense_mac_elements=hw_in * c_in + hw * c_out // groups + weights if 1 < groups < c_in else None,
+        operator=operator,
+    )
+
+
+def _measure(node: OpNode, position: str) -> ConvMetrics:
+    x, weight, out = node.input_metas[0], node.input_metas[1], node.output_metas[0]
+    c_in, c_out = x.shape[1], out.shape[1]
+    if weight.shape[0] == c_out:  # [c_out, c_in/g, *k]
+        groups = c_in // weight.shape[1]
+    else:  # transposed: [c_in, c_out/g, *k]
+        groups = c_out // weight.shape[1]
+    return _metrics(
+        node,
+        position,
+        c_in=c_in,
+        c_out=c_out,
+        groups=groups,
+        kernel=tuple(weight.shape[2:]),
+        hw_in=x.shape[0] * math.prod(x.shape[2:]),
+        hw=out.shape[0] * math.prod(out.shape[2:]),
     )
 
 
@@ -239,28 +263,16 @@ def linear_metrics(
         if shape is None:
             continue
         c_in, c_out, hw = shape
-        weights = c_in * c_out
-        b = node.mult_adds
-        bound = 2 * math.sqrt(hw * b) + b / hw if hw else None
-        mac = hw * c_in + hw * c_out + weights
         found.setdefault(node.module, []).append(
-            ConvMetrics(
-                module=node.module,
-                op_id=node.id,
+            _metrics(
+                node,
+                position(node.id),
                 c_in=c_in,
                 c_out=c_out,
                 groups=1,
                 kernel=(),
                 hw_in=hw,
                 hw=hw,
-                mult_adds=b,
-                mac=mac,
-                itemsize=node.output_metas[0].itemsize,
-                position=position(node.id),
-                g1_bound=bound,
-                g1_ratio=mac / bound if bound else None,
-                balanced_mac=2 * math.sqrt(hw * hw * c_in * c_out) + weights,
-                dense_mac=None,
                 operator=LINEAR,
             )
         )

@@ -13,13 +13,13 @@ target machine and use on another.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netprof.datafiles import read_json, write_text
+from netprof.environment import cache_dir
 from netprof.errors import NetprofError
 from netprof.prediction.kinds import Kind
 from netprof.records import pick
@@ -189,8 +189,7 @@ def save(profile: DeviceProfile, path: Path) -> None:
 
 def cache_path(device: str, threads: int, dtype: str = "float32") -> Path:
     """``$XDG_CACHE_HOME/netprof/profile-cpu-t1-float32.json`` (else under ``~/.cache``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "netprof" / f"profile-{device}-t{threads}-{dtype}.json"
+    return cache_dir() / f"profile-{device}-t{threads}-{dtype}.json"
 
 
 def cached(device: str, threads: int, dtype: str = "float32") -> DeviceProfile:

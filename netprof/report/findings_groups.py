@@ -9,72 +9,27 @@ Two findings share a group when they have the same rule, the same severity and t
 its numbers are blanked out (``fix_kind``): "use groups=1 for this 1x1 conv: a dense 60->80 conv"
 and "... a dense 120->160 conv" are one kind, a 1x1 and a 3x3 conv are not (kernel sizes are kept).
 
-Paths are shown as a reader can use them anywhere: inside the repository relative to its root
-(the nearest directory above the working directory holding ``.git``, else the working directory),
-from an installed package as ``package/module.py`` (the part after ``site-packages`` or
-``dist-packages``), never as this machine's absolute path when either applies.
+Paths are shown as a reader can use them anywhere (``netprof.source_paths.display_path``): inside
+the repository relative to its root, from an installed package as ``package/module.py``, never as
+this machine's absolute path when either applies.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path, PurePath
 
 from netprof import units
 from netprof.rules.base import Finding, Severity, SourceLocation
-
-_PACKAGE_DIRS = ("site-packages", "dist-packages")
+from netprof.source_paths import display_path
 
 # A size with its unit, a kernel size (kept), or a bare number.
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[KMGT]i?B\b|\b\d+(?:x\d+)+\b|\d+(?:\.\d+)?")
 
 
 # --- paths ---------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=32)
-def _root_of(cwd: str) -> Path:
-    here = Path(cwd)
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return directory
-    return here
-
-
-def repository_root() -> Path:
-    """The git work tree holding the working directory, else the working directory."""
-    return _root_of(str(Path.cwd().resolve()))
-
-
-def _installed(path: str) -> str | None:
-    """``package/module.py`` for a file under a ``site-packages`` or ``dist-packages`` directory."""
-    parts = PurePath(path).parts
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] in _PACKAGE_DIRS and i + 1 < len(parts):
-            return PurePath(*parts[i + 1 :]).as_posix()
-    return None
-
-
-def repository_path(path: str, root: Path | None = None) -> str | None:
-    """``path`` relative to the repository root in POSIX form; None outside it or in an installed package."""
-    if _installed(path) is not None:
-        return None
-    root = (root or repository_root()).resolve()
-    try:
-        return Path(os.path.abspath(path)).resolve().relative_to(root).as_posix()
-    except (ValueError, OSError):
-        return None
-
-
-def display_path(path: str, root: Path | None = None) -> str:
-    """An installed package's file: ``package/module.py``; inside the repository: relative to its root;
-    anything else as given."""
-    return _installed(path) or repository_path(path, root) or path
 
 
 def location_text(location: SourceLocation | None) -> str:

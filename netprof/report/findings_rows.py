@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from netprof import units
 from netprof.rules.base import Finding, Severity
@@ -18,16 +16,6 @@ TOTAL_COLUMNS = (
     ("params", "params", units.count),
     ("mem_access_bytes", "mem_access", units.nbytes),
 )
-
-
-def relative_path(path: str, root: Path | None = None) -> str:
-    """``path`` relative to ``root`` (the working directory) in POSIX form when inside it, else as given
-    (the JSON report's paths; the reports people read use ``findings_groups.display_path``)."""
-    root = (root or Path.cwd()).resolve()
-    try:
-        return Path(os.path.abspath(path)).relative_to(root).as_posix()
-    except ValueError:
-        return path
 
 
 def signed(value: int, formatter=units.count) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from netprof.report import findings_groups as fg
 from netprof.rules.base import Severity
 from netprof.rules.baseline import CheckedModel
+from netprof.source_paths import repository_path
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -39,7 +40,7 @@ def _annotation(model: str, group: fg.Group, titles: Mapping[str, str]) -> str:
     properties = {}
     where = ""
     if worst.location is not None:
-        path = fg.repository_path(worst.location.path)
+        path = repository_path(worst.location.path)
         if path is not None:
             properties["file"] = path
             properties["line"] = str(worst.location.line)

@@ -7,6 +7,7 @@ version. ``netprof/report/analysis.schema.json`` is its JSON Schema.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from netprof.records import pick
 from netprof.report.crosscheck import crosscheck_to_dict
 from netprof.report.prediction import to_dict as prediction_to_dict
 from netprof.report.timing import timing_to_dict
+from netprof.source_paths import relative_to
 from netprof.timing.attribution import Timing
 
 SCHEMA = "netprof.analysis/1"
@@ -120,8 +122,6 @@ def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
 
     The location's path is relative to the working directory when inside it, as in SARIF.
     """
-    from netprof.report.findings_rows import relative_path  # here: analyze never loads the rules
-
     location = finding.location
     return {
         "rule": finding.rule,
@@ -130,7 +130,7 @@ def finding_to_dict(finding: Any, model: str) -> dict[str, Any]:
         "module_type": finding.module_type,
         "location": None
         if location is None
-        else {"path": relative_path(location.path), "line": location.line},
+        else {"path": relative_to(location.path, Path.cwd()) or location.path, "line": location.line},
         "message": finding.message,
         "measured": finding.measured,
         "threshold": finding.threshold,

@@ -21,9 +21,9 @@ from typing import Any
 
 from netprof.environment import __version__
 from netprof.fingerprints import hashed_fingerprint
-from netprof.report import findings_groups as fg
 from netprof.rules.base import Finding, Severity
 from netprof.rules.baseline import CheckedModel
+from netprof.source_paths import repository_path
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -64,7 +64,7 @@ def _physical(finding: Finding, spec: str) -> dict[str, Any] | None:
         path, line = spec.rpartition(":")[0], 1  # no class location: the model file itself
     else:
         return None
-    relative = fg.repository_path(path)
+    relative = repository_path(path)
     if relative is None:  # outside the repository (an installed package's class)
         artifact = {"uri": Path(os.path.abspath(path)).as_uri()}
     else:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import os
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 from torch import nn
 
@@ -34,6 +34,7 @@ from netprof.rules.base import (
     resolve_options,
 )
 from netprof.rules.registry import RuleEntry, entries
+from netprof.source_paths import relative_to
 
 __all__ = [
     "Finding",
@@ -66,11 +67,7 @@ def _class_location(cls: type) -> SourceLocation | None:
         return None
     if path is None:
         return None
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        relative = path
-    return SourceLocation(path if relative.startswith("..") else relative, line)
+    return SourceLocation(relative_to(path, Path.cwd()) or path, line)
 
 
 def _location(model: nn.Module | None, path: str) -> SourceLocation | None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 from netprof.analysis import Analysis
 from netprof.errors import NetprofError
+from netprof.fingerprints import finding_key
 from netprof.metrics import ConvMetrics, GraphMetrics
 from netprof.units import seconds
 
@@ -80,8 +81,9 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable identity for baselines: the rule and the module, not the numbers."""
-        return f"{self.rule}:{self.module}"
+        """Stable identity within one model: the rule and the module, not the numbers
+        (``netprof.fingerprints``; a baseline adds the model)."""
+        return finding_key(self.rule, self.module)
 
 
 class Status(str, enum.Enum):

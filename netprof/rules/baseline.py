@@ -77,9 +77,10 @@ def triage(analysis: Analysis, findings: Iterable[Finding], baseline: Baseline |
         return CheckedModel(analysis, findings)
     known = {entry.fingerprint for entry in baseline.entries}
     model = analysis.model
-    new = tuple(f for f in findings if fingerprint(model, f.rule, f.module) not in known)
-    old = tuple(f for f in findings if fingerprint(model, f.rule, f.module) in known)
-    present = {fingerprint(model, f.rule, f.module) for f in findings}
+    prints = [fingerprint(model, f.rule, f.module) for f in findings]
+    new = tuple(f for f, p in zip(findings, prints) if p not in known)
+    old = tuple(f for f, p in zip(findings, prints) if p in known)
+    present = set(prints)
     fixed = tuple(e for e in baseline.entries if e.model == model and e.fingerprint not in present)
     return CheckedModel(analysis, new, old, fixed, baseline.totals.get(model))
 

@@ -73,7 +73,7 @@ class EqualChannels:
                     + (_linear_advice(conv) if conv.operator == LINEAR else "")
                 ),
                 evidence={
-                    "balanced_mac_elements": round(conv.balanced_mac),
+                    "balanced_mac_elements": round(conv.balanced_mac_elements),
                     "g1_bound_elements": None if conv.g1_bound is None else round(conv.g1_bound),
                     "g1_ratio": conv.g1_ratio,
                 },

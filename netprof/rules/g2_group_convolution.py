@@ -22,7 +22,7 @@ class GroupConvolution:
         limit = options["max_groups"]
         for conv in context.metrics.conv_calls():
             # Depthwise convs have one group per channel by design; their cost is G4's.
-            if conv.depthwise or conv.groups <= limit or conv.dense_mac is None:
+            if conv.depthwise or conv.groups <= limit or conv.dense_mac_elements is None:
                 continue
             yield conv_finding(
                 self,
@@ -30,7 +30,7 @@ class GroupConvolution:
                 conv,
                 message=(
                     f"{conv.kernel_text} conv {conv.c_in}->{conv.c_out} has {conv.groups} groups (threshold {limit});"
-                    f" it moves {conv.mac / conv.dense_mac:.2f}x the memory access of a dense conv"
+                    f" it moves {conv.mac_elements / conv.dense_mac_elements:.2f}x the memory access of a dense conv"
                     " with the same input and FLOPs"
                 ),
                 measured=conv.groups,
@@ -42,7 +42,7 @@ class GroupConvolution:
                     f" has the same multiply-adds and saves {human_bytes(conv.group_excess_bytes)} of memory"
                     " access; or split the channels and run a dense conv on one half, as ShuffleNet V2 does"
                 ),
-                evidence={"dense_mac_elements": conv.dense_mac},
+                evidence={"dense_mac_elements": conv.dense_mac_elements},
             )
 
 

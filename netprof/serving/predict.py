@@ -17,24 +17,8 @@ from netprof import units
 from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile
 from netprof.prediction import predict as predict_latency
+from netprof.roofline import Roofline
 from netprof.serving.phases import DECODE, ENCODE, PREFILL, GenerationAnalysis
-
-
-@dataclass(frozen=True)
-class Roofline:
-    """A device as its peak arithmetic rate and memory bandwidth."""
-
-    peak_flops: float  # flop/s
-    bandwidth: float  # bytes/s
-
-    @property
-    def ridge(self) -> float:
-        """The arithmetic intensity (flop/byte) above which an op is compute-bound."""
-        return self.peak_flops / self.bandwidth
-
-    def describe(self) -> str:
-        return f"roofline: {self.peak_flops / 1e12:g} TFLOP/s, {self.bandwidth / 1e9:g} GB/s"
-
 
 Device = Roofline | DeviceProfile
 
@@ -94,8 +78,9 @@ def pass_time(analysis: Analysis, device: Device) -> PassTime:
     by_bound: Counter[str] = Counter()
     if isinstance(device, Roofline):
         for op in analysis.ops:
-            compute, memory = op.flops / device.peak_flops, op.mem_access_bytes / device.bandwidth
-            by_bound["compute" if compute > memory else "memory"] += max(compute, memory)
+            bound, op_s = device.place(op.flops, op.mem_access_bytes)
+            if bound is not None:
+                by_bound[bound] += op_s
         seconds = sum(by_bound.values())
     else:
         prediction = predict_latency(analysis, device)

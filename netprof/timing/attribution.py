@@ -180,13 +180,7 @@ def roofline(
     flops: int, mem_access_bytes: int, calibration: Calibration | None
 ) -> tuple[str | None, float | None]:
     """``(bound, seconds)`` of an op on the roofline; ``(None, None)`` without a calibration."""
-    if calibration is None:
-        return None, None
-    compute = flops / calibration.peak_flops
-    memory = mem_access_bytes / calibration.bandwidth
-    if compute == 0 and memory == 0:
-        return None, 0.0
-    return ("compute" if compute >= memory else "memory"), max(compute, memory)
+    return (None, None) if calibration is None else calibration.roof.place(flops, mem_access_bytes)
 
 
 def group(

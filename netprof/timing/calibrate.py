@@ -2,18 +2,13 @@
 
 Measured once and cached as JSON under ``$XDG_CACHE_HOME/netprof`` (else
 ``~/.cache/netprof``), keyed by device and thread count: both change the roof.
-The roofline then says of each op whether its arithmetic or its memory traffic
-bounds it, and ``max(flops / peak, bytes / bandwidth)`` is its fastest
-possible time.
+The roofline (``netprof.roofline``) then says of each op whether its arithmetic
+or its memory traffic bounds it, and its fastest possible time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +16,11 @@ from typing import Any
 import torch
 
 from netprof.datafiles import write_text
-from netprof.environment import processor
+from netprof.environment import cache_dir, processor, threads_set
 from netprof.records import pick
+from netprof.roofline import Roofline
+from netprof.timing.clocks import clock_for
+from netprof.timing.loop import Stop, time_calls
 from netprof.timing.measurement import Measurement
 
 CACHE_FILE = "calibration.json"
@@ -57,14 +55,17 @@ class Calibration:
     copy: Measurement
 
     @property
+    def roof(self) -> Roofline:
+        return Roofline(self.peak_flops, self.bandwidth)
+
+    @property
     def ridge(self) -> float:
         """Arithmetic intensity (FLOP per byte) above which an op is compute-bound."""
-        return self.peak_flops / self.bandwidth
+        return self.roof.ridge
 
 
 def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "netprof" / CACHE_FILE
+    return cache_dir() / CACHE_FILE
 
 
 def device_key(device: str | torch.device, threads: int) -> str:
@@ -74,37 +75,14 @@ def device_key(device: str | torch.device, threads: int) -> str:
     return f"{device.type}|{name}|threads={threads}"
 
 
-@contextlib.contextmanager
-def threads_set(threads: int | None) -> Iterator[int]:
-    """``torch.set_num_threads(threads)`` for the block, restored after; yields the count in force."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
 def _timed(fn, device: torch.device, repeats: int, threads: int) -> Measurement:
-    fn()  # warm-up: allocation, thread pool start, library dispatch
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize(device)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize(device)
-            times.append(start.elapsed_time(end) * 1e-3)
-        else:
-            begin = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - begin)
-    return Measurement.of(times, threads)
+    """``repeats`` calls of ``fn`` after one warm-up (allocation, thread pool start, library dispatch).
+
+    On CUDA each call starts after an L2 flush, as a timed op does: at the default sizes (operands
+    of 256 MiB, a 1 GiB copy) the flush changes nothing, but a smaller ``copy_bytes`` would
+    otherwise time the L2's bandwidth and set a roof no op timed after a flush can reach.
+    """
+    return time_calls(fn, clock_for(device), Stop(repeat=repeats), warmup=1, threads=threads)
 
 
 def _gemm(n: int, device: torch.device, repeats: int, threads: int) -> Measurement:

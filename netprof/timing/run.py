@@ -31,11 +31,14 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprof.capture.workload import Workload, as_workload
+from netprof.devices import TIMING_DEVICES
+from netprof.environment import threads_set
 from netprof.errors import NetprofError
 from netprof.timing import calibrate
 from netprof.timing.attribution import Timing, attribute
 from netprof.timing.calibrate import Calibration
 from netprof.timing.clocks import Clock, clock_for
+from netprof.timing.loop import Stop, run_until
 
 if TYPE_CHECKING:
     from netprof.analysis import Analysis
@@ -79,8 +82,10 @@ def device_of(device: str | torch.device) -> torch.device:
             raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
         if dev.index is None:
             dev = torch.device("cuda", torch.cuda.current_device())
-    elif dev.type != "cpu":
-        raise TimingError(f"cannot time on device {str(dev)!r}: netprof times on cpu or cuda")
+    elif dev.type not in TIMING_DEVICES:
+        raise TimingError(
+            f"cannot time on device {str(dev)!r}: netprof times on {' or '.join(TIMING_DEVICES)}"
+        )
     return dev
 
 
@@ -212,37 +217,30 @@ def time_analysis(
     expected = [node.op for node in analysis.ops]
     runner = Runner(twin, moved, expected, dev)
     notes: list[str] = []
-    plain: list[float] = []
-    e2e: list[float] = []
-    op_times: list[list[float]] = []
-    diverged = 0
-    with calibrate.threads_set(threads) as in_force, workload.mode(twin):
+    with threads_set(threads) as in_force, workload.mode(twin):
         if calibration == "cached":
             calibration = calibrate.load(str(dev), in_force)
-        for _ in range(warmup):
-            runner.plain()
-            _, ops, same = runner.instrumented()
-            if not same and not notes:
-                notes.append("warm-up: " + _divergence(expected, len(ops)))
         total = float(repeat) if repeat is not None else budget_s
         with _progress(progress, total, f"timing {analysis.model} on {dev}") as advance:
-            started = time.perf_counter()
-            while True:
+
+            def one_pass() -> tuple[float, float, list[float], bool]:
                 begin = time.perf_counter()
-                plain.append(runner.plain())
+                plain_s = runner.plain()
                 seconds, ops, same = runner.instrumented()
-                if same:
-                    e2e.append(seconds)
-                    op_times.append(ops)
-                else:
-                    diverged += 1
                 advance(1.0 if repeat is not None else time.perf_counter() - begin)
-                done = len(plain)
-                if repeat is not None:
-                    if done >= repeat:
-                        break
-                elif done >= MAX_RUNS or (done >= MIN_RUNS and time.perf_counter() - started >= budget_s):
-                    break
+                return plain_s, seconds, ops, same
+
+            stop = Stop(repeat, budget_s, MIN_RUNS, MAX_RUNS)
+            runs = run_until(one_pass, stop, warmup=warmup)
+    warm_diverged = [ops for _, _, ops, same in runs.warmup if not same]
+    if warm_diverged:
+        notes.append("warm-up: " + _divergence(expected, len(warm_diverged[0])))
+    plain = [plain_s for plain_s, _, _, _ in runs.timed]
+    kept = [(seconds, ops) for _, seconds, ops, same in runs.timed if same]
+    e2e = [seconds for seconds, _ in kept]
+    op_times = [ops for _, ops in kept]
+    diverged = len(runs.timed) - len(kept)
+    ops = runs.timed[-1][2]
     if diverged:
         message = f"{diverged} of {diverged + len(op_times)} timed passes: " + _divergence(expected, len(ops))
         warnings.warn(message, DivergenceWarning, stacklevel=2)

@@ -1,8 +1,8 @@
 """Building blocks shared by more than one zoo family.
 
-Kept apart so each family module reads as its paper's table and nothing is copied
-between families: MobileNet V2 and V3 share ``InvertedResidual``; both ShuffleNets
-share ``channel_shuffle``; every family builds on ``ConvBNAct``.
+Kept apart so each family module reads as its paper's table and nothing is copied between families:
+MobileNet V2 and V3 share ``InvertedResidual``; both ShuffleNets share ``channel_shuffle``; every
+family builds on ``ConvBNAct``; the MobileNets and MobileViT end in ``PooledClassifier``.
 """
 
 from __future__ import annotations
@@ -129,3 +129,17 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block(x)
         return x + out if self.use_shortcut else out
+
+
+class PooledClassifier(nn.Module):
+    """``features``, global average pooling, then ``classifier``: the end of every MobileNet and of
+    MobileViT, under the module paths ``features``, ``pool`` and ``classifier``."""
+
+    def __init__(self, features: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))

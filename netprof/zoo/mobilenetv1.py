@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netprof.zoo.layers import ConvBNAct
+from netprof.zoo.layers import ConvBNAct, PooledClassifier
 
 STEM_CHANNELS = 32
 # (output channels, stride) of the 13 depthwise-separable blocks, paper Table 1.
@@ -39,9 +39,8 @@ class DepthwiseSeparable(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-class MobileNetV1(nn.Module):
+class MobileNetV1(PooledClassifier):
     def __init__(self, width_mult: float = 1.0, num_classes: int = 1000) -> None:
-        super().__init__()
         if width_mult <= 0:
             raise ValueError(f"width_mult must be positive, got {width_mult}")
         channels = int(width_mult * STEM_CHANNELS)
@@ -50,12 +49,7 @@ class MobileNetV1(nn.Module):
             out = int(width_mult * out)
             layers.append(DepthwiseSeparable(channels, out, stride))
             channels = out
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+        super().__init__(nn.Sequential(*layers), nn.Linear(channels, num_classes))
 
 
 def mobilenet_v1(*, width_mult: float = 1.0, num_classes: int = 1000) -> MobileNetV1:

@@ -12,10 +12,9 @@ Choices the paper leaves open, taken from the authors' TensorFlow release:
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from netprof.zoo.layers import ConvBNAct, InvertedResidual, make_divisible
+from netprof.zoo.layers import ConvBNAct, InvertedResidual, PooledClassifier, make_divisible
 
 STEM_CHANNELS = 32
 LAST_CHANNELS = 1280
@@ -26,9 +25,8 @@ STAGES: list[tuple[int, int, int, int]] = [
 ]  # fmt: skip
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(PooledClassifier):
     def __init__(self, width_mult: float = 1.0, num_classes: int = 1000, dropout: float = 0.2) -> None:
-        super().__init__()
         channels = make_divisible(STEM_CHANNELS * width_mult)
         layers: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2, activation=nn.ReLU6)]
         for t, c, n, s in STAGES:
@@ -38,12 +36,9 @@ class MobileNetV2(nn.Module):
                 channels = out
         last = make_divisible(LAST_CHANNELS * max(1.0, width_mult))
         layers.append(ConvBNAct(channels, last, 1, activation=nn.ReLU6))
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+        super().__init__(
+            nn.Sequential(*layers), nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
+        )
 
 
 def mobilenet_v2(*, width_mult: float = 1.0, num_classes: int = 1000) -> MobileNetV2:

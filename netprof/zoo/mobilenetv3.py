@@ -13,10 +13,9 @@ Choices the paper leaves open, taken from the authors' TensorFlow release:
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from netprof.zoo.layers import ConvBNAct, InvertedResidual, make_divisible
+from netprof.zoo.layers import ConvBNAct, InvertedResidual, PooledClassifier, make_divisible
 
 # (kernel, expansion width, output width, squeeze-excite, activation, stride) per bneck row.
 Row = tuple[int, int, int, bool, str, int]
@@ -56,11 +55,10 @@ STEM_CHANNELS = 16
 HEADS = {"large": (960, 1280), "small": (576, 1024)}
 
 
-class MobileNetV3(nn.Module):
+class MobileNetV3(PooledClassifier):
     def __init__(
         self, variant: str = "large", width_mult: float = 1.0, num_classes: int = 1000, dropout: float = 0.2
     ) -> None:
-        super().__init__()
         rows = {"large": LARGE, "small": SMALL}[variant]
         channels = make_divisible(STEM_CHANNELS * width_mult)
         layers: list[nn.Module] = [ConvBNAct(3, channels, 3, stride=2, activation=nn.Hardswish)]
@@ -76,17 +74,13 @@ class MobileNetV3(nn.Module):
         conv_width = make_divisible(conv_width * width_mult)
         hidden = make_divisible(hidden * width_mult)
         layers.append(ConvBNAct(channels, conv_width, 1, activation=nn.Hardswish))
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(
+        classifier = nn.Sequential(
             nn.Linear(conv_width, hidden),
             nn.Hardswish(),
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+        super().__init__(nn.Sequential(*layers), classifier)
 
 
 def mobilenet_v3_large(*, width_mult: float = 1.0, num_classes: int = 1000) -> MobileNetV3:

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netprof.zoo.layers import ConvBNAct, InvertedResidual
+from netprof.zoo.layers import ConvBNAct, InvertedResidual, PooledClassifier
 
 STEM_CHANNELS = 16
 PATCH = 2
@@ -116,9 +116,8 @@ class MobileViTBlock(nn.Module):
         return self.conv_fusion(torch.cat((shortcut, self.conv_proj(x)), dim=1))
 
 
-class MobileViT(nn.Module):
+class MobileViT(PooledClassifier):
     def __init__(self, variant: str = "s", num_classes: int = 1000, dropout: float = 0.1) -> None:
-        super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown MobileViT variant {variant!r} (known: {', '.join(VARIANTS)})")
         expansion, widths, transformers, last = VARIANTS[variant]
@@ -138,12 +137,9 @@ class MobileViT(nn.Module):
             )
             channels = out
         layers.append(ConvBNAct(channels, last, 1, activation=nn.SiLU))
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+        super().__init__(
+            nn.Sequential(*layers), nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
+        )
 
 
 def mobilevit(*, variant: str = "s", num_classes: int = 1000) -> MobileViT:
