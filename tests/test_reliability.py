@@ -7,9 +7,9 @@ import sys
 
 import pytest
 from cli_runner import run as run_cli
+from fixtures import reliability
 
 import netprof
-from fixtures import reliability
 from netprof import pipeline
 from netprof.capture.run import CaptureError
 
