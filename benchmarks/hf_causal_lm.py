@@ -9,7 +9,8 @@ captured on fake tensors). Each type's outcome is one of
 
 - ``analyzed``: the prefill's mult_adds, and the ops left uncounted in any captured pass (``{}`` is the goal);
 - ``refused``: a ``NetprofError``, the one line the command line would print (exit 2);
-- ``crashed``: any other exception (exit 3 on the command line: a bug), or the per-type timeout.
+- ``crashed``: any other exception (exit 3 on the command line: a bug), or the per-type timeout;
+- ``not run``: not reached yet (``--types`` runs some and keeps the stored outcomes of the others).
 
 Writes ``benchmarks/results/hf_causal_lm.json``. Each type runs in a fresh interpreter, so that
 one model's memory, patched globals or hung forward cannot touch the next.
@@ -100,10 +101,12 @@ def main() -> int:
     import transformers
     from transformers.models.auto import modeling_auto
 
-    types = args.types or list(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
-    results: dict[str, dict] = {}
+    registry = list(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+    types = args.types or registry
+    # Every type of the registry is listed; one this walk has not reached yet says so.
+    results: dict[str, dict] = {model_type: {"outcome": "not run"} for model_type in registry}
     if args.out.exists() and args.types:  # a partial run updates the stored walk
-        results = json.loads(args.out.read_text()).get("types", {})
+        results.update(json.loads(args.out.read_text()).get("types", {}))
     for model_type in types:
         results[model_type] = run_child(model_type, args.timeout)
         print(f"{model_type}: {json.dumps(results[model_type])}", flush=True)

@@ -138,3 +138,15 @@ def test_one_hot_counts_as_a_scatter_into_zeros() -> None:
     analysis = netprof.analyze(Fn(lambda i: nn.functional.one_hot(i, 5)), (INDEX,), mode="fake")
     assert analysis.uncounted == {}
     assert analysis.totals.mult_adds == 0
+
+
+def test_eye_is_a_factory_that_writes_its_output_once() -> None:
+    # bailing_hybrid's layers build an identity with torch.eye in every forward
+    analysis = netprof.analyze(
+        Fn(lambda x: x + torch.eye(6, device=x.device)), (torch.randn(6, 6),), mode="meta"
+    )
+    assert analysis.uncounted == {}
+    (eye,) = [op for op in analysis.ops if op.op == "aten.eye.default"]
+    assert (eye.category, eye.mult_adds, eye.flops) == ("other", 0, 0)
+    # writes 6 * 6 * 4 = 144 bytes, reads nothing
+    assert eye.mem_access_bytes == 144
