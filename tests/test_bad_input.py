@@ -34,6 +34,8 @@ FILES = {
     "a-file": "",
     "zorblax/config.json": '{"model_type": "zorblax"}\n',
     "no-model-type/config.json": '{"hidden_size": 64, "num_hidden_layers": 2}\n',
+    # transformers' default DeepSeek-V2 config: 64 routed experts, num_experts_per_tok None
+    "deepseek/config.json": '{"model_type": "deepseek_v2"}\n',
     "budget.toml": '[tool.netprof]\nmemory-budget = "lots"\n',
     "budget-twice.toml": '[tool.netprof]\nmemory-budget = "1MiB"\n[tool.netprof.rules.M1]\nbudget_bytes = 4096\n',
     "budget-negative.toml": "[tool.netprof.rules.M1]\nbudget_bytes = -1\n",
@@ -144,6 +146,7 @@ HF_CASES = [
     (["analyze", "hf:no-model-type"], "no-model-type/config.json has no model_type"),
     (["analyze", "hf:bert", "--decode", "4"], "--decode needs a KV cache: BertModel"),
     (["analyze", "hf:llama", "--hf-class", "NotAClass"], "unknown --hf-class 'NotAClass'"),
+    (["analyze", "hf:deepseek", "--prefill", "8"], "has 64 experts but num_experts_per_tok is unset (None)"),
 ]
 
 

@@ -23,14 +23,14 @@ def test_duplicate_registration_raises() -> None:
 
 
 def test_failed_registration_leaves_the_registry_unchanged() -> None:
-    # aten.sort has no formula and no tag that prices it
-    assert lookup(aten.sort.default) is None
+    # aten.cummax has no formula and no tag that prices it
+    assert lookup(aten.cummax.default) is None
     with pytest.raises(ValueError):
-        formula(aten.sort, aten.mm)(_free)
-    assert lookup(aten.sort.default) is None
+        formula(aten.cummax, aten.mm)(_free)
+    assert lookup(aten.cummax.default) is None
     with pytest.raises(ValueError):
-        formula(aten.sort, aten.sort)(_free)
-    assert aten.sort not in registered()
+        formula(aten.cummax, aten.cummax)(_free)
+    assert aten.cummax not in registered()
 
 
 def test_schema_tags_price_ops_without_a_formula() -> None:
@@ -85,11 +85,11 @@ def test_custom_op_is_reported_uncounted_with_its_memory(mode: str) -> None:
 
 
 def test_aten_op_without_formula_is_reported() -> None:
-    analysis = netprof.analyze(_Call(lambda x: torch.sort(x, -1)), torch.randn(2, 5), mode="meta")
+    analysis = netprof.analyze(_Call(lambda x: torch.cummax(x, -1)), torch.randn(2, 5), mode="meta")
     (node,) = analysis.ops
-    assert node.op == "aten.sort.default"
+    assert node.op == "aten.cummax.default"
     assert not node.counted
-    assert analysis.uncounted == {"aten.sort.default": 1}
+    assert analysis.uncounted == {"aten.cummax.default": 1}
     assert analysis.totals.uncounted_ops == 1
     # reads 10 float32 (40), writes 10 float32 values (40) and 10 int64 indices (80): 160
     assert node.mem_access_bytes == 160

@@ -131,17 +131,17 @@ def test_replace_overrides_a_formula_and_empties_the_lookup_cache() -> None:
     assert lookup(torch.ops.netprof_test.scaled_mm.default) is free
     assert _analyze().totals.mult_adds == 0
     # replace=True on an op without a formula simply registers it; on a built-in it replaces it
-    assert lookup(torch.ops.aten.sort.default) is None
-    netprof.register_formula("aten::sort", free, replace=True)
-    assert lookup(torch.ops.aten.sort.default) is free
+    assert lookup(torch.ops.aten.cummax.default) is None
+    netprof.register_formula("aten::cummax", free, replace=True)
+    assert lookup(torch.ops.aten.cummax.default) is free
     netprof.register_formula(torch.ops.aten.mm.default, free, replace=True)
     assert lookup(torch.ops.aten.mm.default) is free
 
 
 def test_the_fixture_restored_the_built_in_formulas() -> None:
-    # runs after the test above replaced aten.mm and registered aten.sort
+    # runs after the test above replaced aten.mm and registered aten.cummax
     assert lookup(torch.ops.aten.mm.default).__module__ == "netprof.costs.matmul"
-    assert lookup(torch.ops.aten.sort.default) is None
+    assert lookup(torch.ops.aten.cummax.default) is None
     assert lookup(torch.ops.netprof_test.scaled_mm.default) is None
 
 

@@ -1,11 +1,15 @@
 """Issue 11's defects as regression tests: errors found without data are reported at once, auto builds on
-meta first, a real run that would not fit is refused, and PyTorch's own log stays quiet."""
+meta first, a real run that would not fit is refused, and PyTorch's own log stays quiet. Issue 20's: a
+tensor the forward makes without a device is counted under auto, not reported as the model's error."""
 
+import json
 import sys
 
 import pytest
 from cli_runner import run as run_cli
+from fixtures import reliability
 
+import netprof
 from netprof import pipeline
 from netprof.capture.run import CaptureError
 
@@ -57,6 +61,42 @@ def test_a_model_that_needs_data_and_would_not_fit_is_refused_with_both_numbers(
     assert "a real run would need 32.02 MB (the model's 16.01 MB of weights" in message
     assert "and 10.00 MB is available: refused" in message
     assert "--device meta" in message and "Tensor.item()" in message
+
+
+# Made without a device, the tensor is on the CPU, as the real model is; beside netprof's meta stand-ins it
+# fails on meta, a mismatch of netprof's making: auto falls back rather than blame the model.
+# fc: 4 rows x 6 inputs x 10 outputs = 240 multiply-adds; addmm: [4, 5] @ [5, 6]: 4 * 5 * 6 = 120.
+DEVICELESS = [("deviceless_ones", 240), ("deviceless_addmm", 120)]
+
+
+@pytest.mark.parametrize(("builder", "mult_adds"), DEVICELESS)
+def test_a_tensor_made_without_a_device_is_counted_by_the_command_line(capsys, builder, mult_adds):
+    code, out, err = run_cli(capsys, "analyze", f"{FIXTURES}:{builder}", "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["totals"]["mult_adds"] == mult_adds
+    assert document["totals"]["uncounted_ops"] == 0
+    assert document["mode"] == "fake"
+    assert any("is not on the expected device meta" in note for note in document["notes"])
+
+
+@pytest.mark.parametrize(("builder", "mult_adds"), DEVICELESS)
+def test_a_tensor_made_without_a_device_is_counted_by_the_python_api(builder, mult_adds):
+    _, result = pipeline.load_and_run(f"{FIXTURES}:{builder}", available=lambda: 10**12)
+    assert result.analysis.totals.mult_adds == mult_adds
+    assert result.analysis.uncounted == {}
+    model, inputs = getattr(reliability, builder)()
+    analysis = netprof.analyze(model, inputs)
+    assert (analysis.mode, analysis.totals.mult_adds) == ("fake", mult_adds)
+
+
+def test_a_shape_error_is_still_reported_at_once_beside_a_tensor_made_without_a_device(capsys, built_on):
+    # 1 x 7 into Linear(6, 10): the shape error comes first, on meta, before the device-less ones
+    code, out, err = run_cli(capsys, "analyze", f"{FIXTURES}:deviceless_ones", "--input", "1,7")
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("netprof: error: the forward pass failed on meta tensors: aten.addmm.default")
+    assert built_on() == ["meta"]  # never built for real
 
 
 def test_the_refusal_reaches_the_command_line_as_one_line(capsys, monkeypatch):

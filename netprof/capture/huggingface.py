@@ -17,6 +17,7 @@ are exact for any routing and the weight bytes read are those of a balanced one.
 from __future__ import annotations
 
 import contextlib
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -126,11 +127,29 @@ def _dtype(config: Any) -> torch.dtype:
     return declared if isinstance(declared, torch.dtype) else torch.float32
 
 
+def _text_config(config: Any) -> Any:
+    """The configuration of the model's text part; the whole one where transformers finds several (Moshi's
+    ``text_encoder`` and ``decoder``) or none."""
+    try:
+        return config.get_text_config() if hasattr(config, "get_text_config") else config
+    except ValueError:
+        return config
+
+
 def expert_counts(config: Any) -> tuple[int, int] | None:
-    """``(top_k, experts)`` of a mixture-of-experts configuration; None for a dense model."""
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    """``(top_k, experts)`` of a mixture-of-experts configuration; None for a dense model.
+
+    A configuration with experts whose ``num_experts_per_tok`` is present but unset (transformers'
+    default DeepSeek-V2 config) describes no runnable router: refused, naming the field.
+    """
+    text = _text_config(config)
     experts = next((getattr(text, name) for name in _MOE_EXPERT_COUNTS if getattr(text, name, None)), None)
     top_k = getattr(text, "num_experts_per_tok", None)
+    if experts and top_k is None and hasattr(text, "num_experts_per_tok"):
+        raise HFError(
+            f"the {config.model_type!r} config has {experts} experts but num_experts_per_tok is unset (None): "
+            "its router cannot pick experts; set num_experts_per_tok in config.json"
+        )
     return (top_k, experts) if experts and top_k else None
 
 
@@ -153,6 +172,7 @@ def build(
             model = auto.from_config(config, **options)
     except Exception as error:
         raise HFError(f"{auto.__name__} cannot build {config_file(path)}: {one_line(error)}") from error
+    _route_evenly_by_size(model)
     place = "on meta, no weights" if device == "meta" else "with random weights"
     dtype_name = str(dtype).removeprefix("torch.")
     notes = [f"built {type(model).__name__} ({auto.__name__}) from {config_file(path)} {place}, {dtype_name}"]
@@ -174,7 +194,7 @@ def example_inputs(
         height, width = (size, size) if isinstance(size, int) else size
         shape = shapes[0] if shapes else (1, config.num_channels, height, width)
         return (torch.randn(shape, dtype=dtype, device=device),)
-    if getattr(config.get_text_config(), "vocab_size", None):
+    if getattr(_text_config(config), "vocab_size", None):
         shape = shapes[0] if shapes else DEFAULT_TOKENS
         if len(shape) != 2:
             raise HFError(
@@ -190,7 +210,7 @@ def example_inputs(
 def takes_token_ids(spec: str) -> bool:
     """Whether the ``hf:`` spec's model is a text model, fed token ids (read from its config only)."""
     config = read_config(spec.removeprefix(PREFIX))
-    return not _is_vision(config) and bool(getattr(config.get_text_config(), "vocab_size", None))
+    return not _is_vision(config) and bool(getattr(_text_config(config), "vocab_size", None))
 
 
 def _is_vision(config: Any) -> bool:
@@ -271,3 +291,60 @@ def even_routing_experts(
         out = self.post_expert_norm(out)
     weighted = out * top_k_weights.reshape(-1, 1)
     return weighted.view(tokens, top_k, -1).sum(dim=1).to(hidden_states.dtype)
+
+
+# Routers that hand each expert a Python count of its rows (``expert_size.tolist()``), read from the data,
+# and the experts that split their input by those counts: JetMoe's, for its feed-forward and attention experts.
+_SIZE_ROUTERS = ("JetMoeTopKGating",)
+_SIZE_EXPERTS = ("JetMoeParallelExperts",)
+
+
+def _route_evenly_by_size(model: nn.Module) -> None:
+    """Give the routers that read their experts' row counts from the data the even routing instead.
+
+    Bound on the modules of a model ``build`` made (never a user's), so that a run without data sizes
+    each expert's rows as ``even_groups`` does; experts given no rows run no product, as a real run's.
+    """
+    for module in model.modules():
+        name = type(module).__name__
+        if name in _SIZE_ROUTERS:
+            module.forward = types.MethodType(_even_size_gating, module)
+        elif name in _SIZE_EXPERTS:
+            module.forward = types.MethodType(_experts_by_size, module)
+
+
+def even_sizes(rows: int, experts: int) -> list[int]:
+    """Rows per expert, in expert order, as ``even_groups`` spreads them: 7 over 4 is ``[2, 2, 2, 1]``."""
+    sizes = [size for count, size in even_groups(rows, experts) for _ in range(count)]
+    return sizes + [0] * (experts - len(sizes))
+
+
+def _even_size_gating(self: nn.Module, hidden_states: torch.Tensor) -> tuple:
+    """JetMoe's ``TopKGating.forward`` with the row counts from ``even_sizes``, not ``.tolist()`` of the data.
+
+    The same ops as transformers' (logits, top-k, softmax, the one-hot count by scatter, the sort that
+    groups rows by expert), so that the router is counted as it runs.
+    """
+    logits = self.layer(hidden_states).float()
+    top_k_logits, top_k_indices = logits.topk(self.top_k, dim=1)
+    top_k_gates = torch.softmax(top_k_logits, dim=1).type_as(hidden_states)
+    zeros = torch.zeros(
+        [top_k_gates.size(0), self.num_experts], dtype=top_k_gates.dtype, device=top_k_gates.device
+    )
+    zeros.scatter(1, top_k_indices, 1).long().sum(0)
+    expert_size = even_sizes(top_k_gates.size(0) * self.top_k, self.num_experts)
+    _, index_sorted_experts = top_k_indices.flatten().sort(0)
+    batch_index = index_sorted_experts.div(self.top_k, rounding_mode="trunc")
+    batch_gates = top_k_gates.flatten()[index_sorted_experts]
+    return index_sorted_experts, batch_index, batch_gates, expert_size, logits
+
+
+def _experts_by_size(self: nn.Module, inputs: torch.Tensor, expert_size: list[int]) -> torch.Tensor:
+    """JetMoe's ``ParallelExperts.forward``, skipping the experts given no rows (a real run's product of
+    zero rows reads nothing; on meta it would count the expert's weight as read)."""
+    outputs = [
+        nn.functional.linear(rows, self.weight[index])
+        for index, rows in enumerate(inputs.split(expert_size, dim=0))
+        if expert_size[index]
+    ]
+    return torch.cat(outputs, dim=0)

@@ -3,7 +3,10 @@
 ``meta`` and ``fake`` tensors carry shapes and dtypes but no data, so a model of
 any size is captured in the time its Python code takes to run. Models whose
 shapes depend on data (detection post-processing, ``.item()``) cannot run
-without data; ``auto`` then falls back to a real run on the CPU. Any other
+without data; ``auto`` then falls back to a real run on the CPU. So do forwards
+that make a tensor without a device (``x * torch.ones(10)``): on the CPU, where
+the real model would be, it meets netprof's meta stand-ins, a mismatch of
+netprof's own making that fake CPU tensors (or a real run) do not meet. Any other
 failure on meta or fake tensors (a shape, dtype or argument error) is the
 model's or the input's: it is reported at once, since a real run could only
 fail the same way, later and with gigabytes allocated.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -160,14 +164,25 @@ _NEEDS_DATA = (
     UnsupportedOperatorException,
 )
 _NEEDS_DATA_WORDS = ("meta tensor", "on meta", "data-dependent", "data dependent")
+# A tensor the forward made without a device (on the CPU) beside netprof's meta stand-ins, either way round:
+# "Tensor on device cpu is not on the expected device meta!", "Expected all tensors to be on the same device,
+# but found at least two devices, meta and cpu!".
+_META_MISMATCH = re.compile(
+    r"on device meta is not on the expected device|is not on the expected device meta\b|same device.*\bmeta\b"
+)
 
 
 def needs_data(error: BaseException) -> bool:
-    """Whether ``error``, raised on meta or fake tensors, is one a real run may not meet."""
+    """Whether ``error``, raised on meta or fake tensors, is one a real run may not meet.
+
+    A device mismatch with a meta tensor is one: the user's model has no meta tensor, netprof's
+    capture put them there, and fake CPU tensors (the next mode ``auto`` tries) meet none.
+    """
     cause = error.cause if isinstance(error, OpFailed) else error
     if isinstance(cause, _NEEDS_DATA):
         return True
-    return any(word in str(cause) for word in _NEEDS_DATA_WORDS)
+    said = str(cause)
+    return any(word in said for word in _NEEDS_DATA_WORDS) or _META_MISMATCH.search(said) is not None
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from netprof.costs import (  # noqa: F401 - imported for their registrations
     norm,
     pool,
     quantized,
+    selection,
     zero_cost,
 )
 from netprof.costs.registry import lookup

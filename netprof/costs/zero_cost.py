@@ -44,6 +44,7 @@ def alias(call: OpCall) -> Cost:
     aten.full_like,
     aten.scalar_tensor,
     aten.arange,
+    aten.eye,
     aten.linspace,
     aten.new_zeros,
     aten.new_ones,

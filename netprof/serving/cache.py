@@ -35,10 +35,17 @@ def cache_argument(model: nn.Module) -> str | None:
 
 
 def takes_use_cache(model: nn.Module) -> bool:
+    """Whether the forward takes ``use_cache=``: by name, or through ``**kwargs`` that it hands to its base
+    model (transformers' ``base_model``) which takes it by name (GraniteMoe's causal LM does)."""
     try:
-        return "use_cache" in inspect.signature(model.forward).parameters
+        parameters = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return False
+    if "use_cache" in parameters:
+        return True
+    forwards_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    base = getattr(model, "base_model", None)
+    return forwards_kwargs and isinstance(base, nn.Module) and base is not model and takes_use_cache(base)
 
 
 def is_encoder_decoder(model: nn.Module) -> bool:
