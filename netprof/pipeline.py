@@ -105,27 +105,21 @@ class RunRequest:
             raise DecodeError("predict on a profile or on a roofline, not both")
 
 
-def execute(request: RunRequest, progress: Callable[[Iterable[int]], Iterable[int]] = iter) -> Result:
+def execute(
+    request: RunRequest,
+    progress: Callable[[Iterable[int]], Iterable[int]] = iter,
+    available: Callable[[], int | None] | None = None,
+) -> Result:
     """Build the requested model and compute everything ``request`` asks for, in one ``Result``.
 
-    ``progress`` wraps the decode steps' loop (a progress bar) when there are any.
+    ``progress`` wraps the decode steps' loop (a progress bar) when there are any; ``available`` says
+    how much memory a real build may take (``load_and_run``).
     The model is left exactly as it was built.
     """
     request.validate()
     if request.generation is not None:
         return _generate(request, request.generation, progress)
-    loaded, result = load_and_run(
-        request.spec,
-        request.input_shapes,
-        request.dtype,
-        request.device,
-        timing=request.timing,
-        notes=request.notes,
-        weights=request.crosscheck,
-        hf_class=request.hf_class,
-        train=request.train,
-        memory=request.memory,
-    )
+    loaded, result = load_and_run(request, available)
     if request.crosscheck:
         result = add_crosscheck(result, loaded.model, loaded.workload)
     if request.profile is not None:
@@ -279,28 +273,21 @@ def run_loaded(
 
 
 def load_and_run(
-    spec: str | Builder,
-    input_shapes: Sequence[tuple[int, ...]] | None = None,
-    dtype: torch.dtype = torch.float32,
-    device: str = "auto",
-    *,
-    timing: TimingOptions | None = None,
-    notes: tuple[str, ...] = (),
-    weights: bool = False,
-    available: Callable[[], int | None] | None = None,
-    hf_class: str | None = None,
-    train: TrainStep | None = None,
-    memory: bool = False,
+    request: RunRequest, available: Callable[[], int | None] | None = None
 ) -> tuple[LoadedModel, Result]:
-    """Build ``spec``'s model and analyze it: with ``device="auto"``, on meta first, unless the
-    caller times it or needs its ``weights`` (a crosscheck runs another counter on the real model).
+    """Build ``request``'s model and analyze it (its counts, timing and memory; ``execute`` adds the rest):
+    with ``device="auto"``, on meta first, unless the request times it or needs its weights (a crosscheck
+    runs another counter on the real model).
 
     A builder or forward that cannot run on meta for want of data gets a real build on the CPU,
     after a check that its weights, twice (a real run works on a copy), fit in the memory
     ``available`` says is free (default: the kernel's ``MemAvailable``); a model that would not fit
     is refused with both numbers.
     """
-    shapes = list(input_shapes) if input_shapes else None
+    spec, dtype, device, hf_class = request.spec, request.dtype, request.device, request.hf_class
+    timing, notes, weights = request.timing, request.notes, request.crosscheck
+    train, memory = request.train, request.memory
+    shapes = list(request.input_shapes) if request.input_shapes else None
     step = {"train": train, "memory": memory}
     if device == "meta" and timing is None and not weights:
         loaded, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)

@@ -42,6 +42,6 @@ def test_a_detector_spec_built_on_meta_falls_back_to_a_real_run(tmp_path):
         "    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)\n"
         "    return model, ([torch.rand(3, 320, 320)],)\n"
     )
-    _, result = pipeline.load_and_run(f"{source}:build")
+    _, result = pipeline.load_and_run(pipeline.RunRequest(f"{source}:build"))
     assert result.analysis.mode == "real"
     assert result.analysis.uncounted["torchvision.nms.default"] >= 1

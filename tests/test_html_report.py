@@ -97,7 +97,7 @@ def test_sorting_by_time_puts_the_slowest_op_first(browser, resnet18):
 
 
 def test_a_finding_links_to_its_rule_text(browser, tmp_path):
-    loaded, result = pipeline.load_and_run("netprof.zoo:shufflenet_v1_g3")
+    loaded, result = pipeline.load_and_run(pipeline.RunRequest("netprof.zoo:shufflenet_v1_g3"))
     findings = pipeline.check(result, loaded.model, Config())
     assert any(finding.rule == "G2" for finding in findings)
     path = tmp_path / "check.html"

@@ -47,7 +47,9 @@ def test_auto_builds_on_meta_first(capsys, built_on):
 
 
 def test_a_model_that_needs_data_gets_a_real_build_when_it_fits():
-    loaded, result = pipeline.load_and_run(f"{FIXTURES}:needs_data", available=lambda: 10**12)
+    loaded, result = pipeline.load_and_run(
+        pipeline.RunRequest(f"{FIXTURES}:needs_data"), available=lambda: 10**12
+    )
     assert result.analysis.mode == "real"
     assert any("Tensor.item() cannot be called on meta tensors" in note for note in result.analysis.notes)
     assert not loaded.model.linear.weight.is_meta
@@ -56,7 +58,7 @@ def test_a_model_that_needs_data_gets_a_real_build_when_it_fits():
 def test_a_model_that_needs_data_and_would_not_fit_is_refused_with_both_numbers():
     # (2000 x 2000 + 2000) floats x 4 bytes = 16.008 MB of weights, twice = 32.016 MB, against 10 MB free.
     with pytest.raises(CaptureError) as refused:
-        pipeline.load_and_run(f"{FIXTURES}:needs_data", available=lambda: 10_000_000)
+        pipeline.load_and_run(pipeline.RunRequest(f"{FIXTURES}:needs_data"), available=lambda: 10_000_000)
     message = str(refused.value)
     assert "a real run would need 32.02 MB (the model's 16.01 MB of weights" in message
     assert "and 10.00 MB is available: refused" in message
@@ -82,7 +84,7 @@ def test_a_tensor_made_without_a_device_is_counted_by_the_command_line(capsys, b
 
 @pytest.mark.parametrize(("builder", "mult_adds"), DEVICELESS)
 def test_a_tensor_made_without_a_device_is_counted_by_the_python_api(builder, mult_adds):
-    _, result = pipeline.load_and_run(f"{FIXTURES}:{builder}", available=lambda: 10**12)
+    _, result = pipeline.load_and_run(pipeline.RunRequest(f"{FIXTURES}:{builder}"), available=lambda: 10**12)
     assert result.analysis.totals.mult_adds == mult_adds
     assert result.analysis.uncounted == {}
     model, inputs = getattr(reliability, builder)()

@@ -297,7 +297,7 @@ def test_a_vision_transformer_config_gets_pixels_of_its_image_size(tmp_path: Pat
     )  # fmt: skip
     config.save_pretrained(tmp_path)
     assert not huggingface.takes_token_ids(f"hf:{tmp_path}")
-    loaded, result = pipeline.load_and_run(f"hf:{tmp_path}")
+    loaded, result = pipeline.load_and_run(pipeline.RunRequest(f"hf:{tmp_path}"))
     assert tuple(loaded.inputs[0].shape) == (1, 3, 32, 32)
     patches = (32 // 8) ** 2
     tokens = patches + 1  # and the class token
@@ -318,6 +318,6 @@ def test_a_builder_returning_args_and_kwargs_passes_the_keywords(tmp_path: Path)
         "def build():\n"
         "    return Scaled(), (torch.ones(3, 5),), {'scale': torch.tensor(2.0)}\n"
     )
-    loaded, result = pipeline.load_and_run(f"{source}:build")
+    loaded, result = pipeline.load_and_run(pipeline.RunRequest(f"{source}:build"))
     assert set(loaded.kwargs) == {"scale"}
     assert result.analysis.totals.mult_adds == 3 * 5 * 3

@@ -45,7 +45,7 @@ class MemoryProfile:
         ops = len(self.timeline[KINDS[0]])
         return sorted((a for a in self.allocations if _contains(span(a, ops), op)), key=lambda a: -a.nbytes)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             **pick(self, "peak_bytes", "peak_op", "peak_module", "at_peak", "activations_by_module"),
             "largest_at_peak": [vars(held) for held in self.largest],

@@ -98,7 +98,7 @@ def to_dict(
         for entry, node in zip(document["ops"], analysis.ops):
             entry["phase"] = analysis.phase_of(node.id)
     if analysis.memory is not None:
-        document["memory"] = analysis.memory.as_dict()
+        document["memory"] = analysis.memory.to_dict()
     if timing is not None:
         document["timing"] = timing_to_dict(timing)
     if crosscheck is not None:

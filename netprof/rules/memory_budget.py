@@ -36,7 +36,7 @@ class LiveTensor:
     created: int
     shape: tuple[int, ...] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "bytes": self.nbytes,
             "kind": self.kind,
@@ -195,7 +195,7 @@ class MemoryBudget:
                 "weight_bytes": weights,
                 "model_peak_bytes": model_peak,
                 "ops": len(ops),
-                "largest_live": [t.as_dict() for t in named],
+                "largest_live": [t.to_dict() for t in named],
             },
         )
         return replace(found, cost_share=min(found.cost_share, 1.0))

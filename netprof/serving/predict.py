@@ -17,6 +17,7 @@ from netprof import units
 from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile
 from netprof.prediction import predict as predict_latency
+from netprof.records import pick
 from netprof.roofline import Roofline
 from netprof.serving.phases import DECODE, ENCODE, PREFILL, GenerationAnalysis
 
@@ -65,12 +66,7 @@ class ServingPrediction:
         return next((phase for phase in self.phases if phase.name == DECODE), None)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "device": self.device,
-            "time_to_first_token_s": self.time_to_first_token_s,
-            "time_per_output_token_s": self.time_per_output_token_s,
-            "tokens_per_s": self.tokens_per_s,
-        }
+        return pick(self, "device", "time_to_first_token_s", "time_per_output_token_s", "tokens_per_s")
 
 
 def pass_time(analysis: Analysis, device: Device) -> PassTime:
