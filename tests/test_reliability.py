@@ -102,6 +102,7 @@ def netprof_process(*argv: str, mark: Path, blocked: set[signal.Signals] = froze
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@pytest.mark.slow  # a fresh process
 def test_a_forward_that_never_returns_ends_at_the_timeout(tmp_path):
     # SIGALRM is held back until the forward's finalizer runs, so the alarm lands there however slow the
     # start: a one-shot alarm was lost there, and the forward ran on.
@@ -117,6 +118,7 @@ def test_a_forward_that_never_returns_ends_at_the_timeout(tmp_path):
     assert err.strip() == "netprof: error: gave up after 0.5 s (--timeout)"
 
 
+@pytest.mark.slow  # a fresh process
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_file(tmp_path):
     # SIGINT goes only once the forward's finalizer runs, so it lands there: a lost KeyboardInterrupt
     # used to leave the forward running.
