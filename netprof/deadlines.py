@@ -11,13 +11,14 @@ While it is on its way out (handled in an ``except``, a ``finally`` or an
 swallowed by a finalizer is not printed. A second Ctrl-C, once the first has
 been seen, kills the process at once (SIGINT's default action).
 
-POSIX only (SIGALRM), in the main thread, one ``Deadline`` at a time.
+POSIX only (SIGALRM), in the main thread, one ``Deadline`` at a time; elsewhere Ctrl-C is Python's own.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -34,9 +35,10 @@ class Deadline:
         self.seconds = seconds
         self.message = message
         self.ctrl_c = ctrl_c
-        self._armed = (seconds is not None or ctrl_c) and hasattr(signal, "SIGALRM")
-        if seconds is not None and not hasattr(signal, "SIGALRM"):
-            raise NetprofError("--timeout needs SIGALRM, which this platform does not have")
+        usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+        self._armed = (seconds is not None or ctrl_c) and usable
+        if seconds is not None and not usable:
+            raise NetprofError("--timeout needs SIGALRM and the main thread, which this run does not have")
         self._active = False
         self._firing: type[BaseException] | None = None
         self._previous: dict[int, Any] = {}
