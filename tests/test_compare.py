@@ -51,11 +51,13 @@ def test_compare_two_tiny_models(tmp_path, capsys):
     assert [m["name"] for m in report["models"]] == ["tiny", "tiny_with_inputs"]
     assert report["threads"] == 1
     assert all(m["latency"]["runs"] == 3 for m in report["models"])
-    assert report["spearman_latency_vs_mult_adds"] in (-1.0, 1.0)  # two models: +-1
-    # and its sign is whether the two orders agree
-    (a, b) = report["models"]
-    agree = (a["mult_adds"] < b["mult_adds"]) == (a["latency"]["median_s"] < b["latency"]["median_s"])
-    assert report["spearman_latency_vs_mult_adds"] == (1.0 if agree else -1.0)
+    # The premise, by construction: tiny's 3x3 convolution on 224 x 224 has thousands of times the
+    # mult_adds of a 1x1 convolution on 5 x 5, and takes many times as long, an order no noise reverses.
+    tiny, tinier = report["models"]
+    assert tiny["mult_adds"] > 1000 * tinier["mult_adds"]
+    assert tiny["latency"]["median_s"] > tinier["latency"]["median_s"]
+    # Both rank them [2, 1]: d = 0, rho = 1 - 0 = 1.
+    assert report["spearman_latency_vs_mult_adds"] == 1.0
     assert json.loads((tmp_path / "flops_vs_latency.json").read_text())["models"] == report["models"]
     image = imread(tmp_path / "flops_vs_latency.png")
     assert image.size > 0 and image[..., :3].std() > 0.01
@@ -111,6 +113,25 @@ def test_comparison_figure_reads_back():
     assert list(left.lines[0].get_xdata()) == [p.mult_adds / 1e6 for p in comparison.points]
 
 
-def test_compare_table(capsys):
-    assert main(["compare", TINY, TINIER, "--repeat", "3"]) == 0
-    assert "Spearman" in capsys.readouterr().out
+def test_compare_table(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # no name cut short
+    specs = [
+        f"tests/fixtures/models.py:{name}" for name in ("linear_small", "pool_and_linear", "linear_wide")
+    ]
+    assert main(["compare", *specs, "--repeat", "5", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [[cell.strip() for cell in line.split("│")] for line in out.splitlines() if "│" in line]
+    # One row per model in the order given: mult_adds (M), MAC (MB) and params (M) as the test above counts
+    # them: 16 and 256 are 0.0 M, 4,194,304 is 4.2 M; 112 B, 2,098,368 B and 1,116,160 B are 0.0, 2.1 and
+    # 1.1 MB; the wide layer's 512 * 512 + 512 = 262,656 parameters are 0.26 M; 5 runs each.
+    assert [(row[0], row[1], row[2], row[3], row[6]) for row in rows] == [
+        ("linear_small", "0.0", "0.0", "0.00", "5"),
+        ("pool_and_linear", "0.0", "2.1", "0.00", "5"),
+        ("linear_wide", "4.2", "1.1", "0.26", "5"),
+    ], out
+    # rho = 0.5 with mult_adds and 1 with MAC, derived in the test above.
+    line = " ".join(out.split())
+    assert (
+        "Spearman rank correlation of latency with mult_adds: +0.50, with MAC (mem_access_bytes): +1.00;"
+        in line
+    )

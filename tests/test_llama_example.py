@@ -195,7 +195,24 @@ def test_prefill_chunk_and_decode_run_on_meta(llama):
 
 
 def test_cache_updates_layers_in_order(llama):
+    def step(layer: int, position: int, length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys 100 * layer + position, values their negatives: each [1, 2, length, 4] block says whose it is."""
+        positions = torch.arange(position, position + length, dtype=torch.float32).view(1, 1, length, 1)
+        key = (100 * layer + positions).expand(1, 2, length, 4)
+        return key, -key
+
     cache = llama.KVCache()
-    key = torch.zeros(1, 2, 3, 4)
-    with pytest.raises(IndexError):
-        cache.update(key, key, 1)
+    with pytest.raises(IndexError, match="^layer 1 updated before layer 0$"):
+        cache.update(*step(1, 0), 1)
+    assert cache.keys == [] and cache.get_seq_length() == 0
+    # Prefill of 3 tokens, then two decode steps, each layer in turn.
+    for position, length in ((0, 3), (3, 1), (4, 1)):
+        for layer in (0, 1):
+            keys, values = cache.update(*step(layer, position, length), layer)
+            # What comes back is this layer's whole history, oldest first.
+            assert keys[0, 0, :, 0].tolist() == [100 * layer + p for p in range(position + length)]
+            assert torch.equal(values, -keys)
+    with pytest.raises(IndexError, match="^layer 3 updated before layer 2$"):
+        cache.update(*step(3, 5), 3)
+    assert [cache.get_seq_length(layer) for layer in (0, 1, 2)] == [5, 5, 0]
+    assert [k[0, 1, :, 3].tolist() for k in cache.keys] == [[0, 1, 2, 3, 4], [100, 101, 102, 103, 104]]

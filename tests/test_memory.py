@@ -152,12 +152,22 @@ def test_the_user_model_keeps_its_gradients_and_weights():
     assert model.training
 
 
-def test_training_errors_are_one_clear_line():
-    with pytest.raises(TrainingError, match="unknown optimizer 'lion'"):
+def test_training_errors_are_one_clear_line(capsys):
+    with pytest.raises(TrainingError, match="^unknown optimizer 'lion'"):
         TrainStep(optimizer="lion")
     frozen = mlp().requires_grad_(False)
-    with pytest.raises(Exception, match="no trainable parameter"):
+    with pytest.raises(TrainingError, match="^Sequential has no trainable parameter: nothing to train$"):
         pipeline.analyze(frozen, TrainStep((torch.randn(2, 8),)), mode="meta")
+    models = "tests/fixtures/models.py"
+    for argv, message in (
+        ([f"{models}:frozen", "--train"], "Sequential has no trainable parameter: nothing to train"),
+        (
+            [f"{models}:tiny", "--train", "--time"],
+            "--time and --crosscheck run one forward pass: they do not combine with --train",
+        ),
+    ):
+        code, out, err = run(capsys, "analyze", *argv)
+        assert (code, out, err.splitlines()) == (2, "", [f"netprof: error: {message}"])
 
 
 def test_analyze_train_memory_json(capsys, tmp_path):

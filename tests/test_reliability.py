@@ -3,7 +3,12 @@ meta first, a real run that would not fit is refused, and PyTorch's own log stay
 tensor the forward makes without a device is counted under auto, not reported as the model's error."""
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from cli_runner import run as run_cli
@@ -14,6 +19,8 @@ from netprof import pipeline
 from netprof.capture.run import CaptureError
 
 FIXTURES = "tests/fixtures/reliability.py"
+ROOT = Path(__file__).resolve().parents[1]
+HARD_LIMIT_S = 60  # a child past this is killed and the test fails: it never hangs the suite
 
 
 @pytest.fixture
@@ -120,38 +127,57 @@ def test_pytorch_logs_nothing_of_its_own_on_a_fake_shape_error(capfd):
     assert len(captured.err.strip().splitlines()) == 1 and "fake_tensor.py" not in captured.err
 
 
-def test_a_forward_that_never_returns_ends_at_the_timeout(capsys):
-    code, out, err = run_cli(capsys, "analyze", f"{FIXTURES}:forever", "--timeout", "0.5")
-    assert code == 2 and out == ""
+def netprof_process(*argv: str, mark: Path, blocked: set[signal.Signals] = frozenset()) -> subprocess.Popen:
+    """``netprof *argv`` in a child process that writes ``mark`` once the forward's finalizer runs, started
+    with the ``blocked`` signals held back (a signal mask is inherited; the finalizer lets SIGALRM in)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "netprof", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NETPROF_TEST_MARK": str(mark)},
+            cwd=ROOT,
+            text=True,
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@pytest.mark.slow  # a fresh process
+def test_a_forward_that_never_returns_ends_at_the_timeout(tmp_path):
+    # SIGALRM is held back until the forward's finalizer runs, so the alarm lands there however slow the
+    # start: a one-shot alarm was lost there, and the forward ran on.
+    mark = tmp_path / "started"
+    argv = ("analyze", f"{FIXTURES}:forever", "--timeout", "0.5")
+    process = netprof_process(*argv, mark=mark, blocked={signal.SIGALRM})
+    try:
+        out, err = process.communicate(timeout=HARD_LIMIT_S)
+    finally:  # a forward that runs forever never outlives the test
+        process.kill()
+    assert mark.exists(), "the alarm came before the forward's finalizer"
+    assert process.returncode == 2 and out == ""
     assert err.strip() == "netprof: error: gave up after 0.5 s (--timeout)"
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a fresh process
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_file(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import time
-
+    # SIGINT goes only once the forward's finalizer runs, so it lands there: a lost KeyboardInterrupt
+    # used to leave the forward running.
     mark, output = tmp_path / "started", tmp_path / "report.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "netprof", "analyze", f"{FIXTURES}:forever", "-o", str(output)],
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NETPROF_TEST_MARK": str(mark)},
-        text=True,
-    )
+    process = netprof_process("analyze", f"{FIXTURES}:forever", "-o", str(output), mark=mark)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HARD_LIMIT_S
         while not mark.exists() and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
         assert mark.exists(), "the forward never started"
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:  # never leave a forward that runs forever behind, whatever failed
+        out, err = process.communicate(timeout=HARD_LIMIT_S)
+    finally:
         process.kill()
-    assert process.returncode == 130
+    assert process.returncode == 130 and out == "", err
     assert err.strip() == "netprof: interrupted"
-    assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["started"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["started"]
 
 
 def test_a_report_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_path):

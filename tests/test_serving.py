@@ -245,12 +245,18 @@ def test_an_attention_mask_on_meta_is_captured_on_fake_tensors(tmp_path: Path) -
 
 def test_the_roofline_prediction_labels_prefill_compute_bound_and_decode_memory_bound(tmp_path: Path) -> None:
     generation = analyze_generation(_llama(tmp_path), batch=1, prefill=PROMPT, decode=STEPS)
-    # A device whose ridge (0.1 flop/byte) sits between this model's decode and prefill intensities... is
-    # too contrived; use a bandwidth so high that only compute binds, then one so low that only memory does.
+    # Prefill does 12 tokens per weight read, decode one: 2,515,488 flops on 927,872 bytes (2.7 flop/byte)
+    # against 1,055,920 on 2,490,120 (0.42). A ridge of 1 flop/byte between them splits the phases.
+    prefill, decode = generation.prefill.total, generation.decode.total
+    assert decode.flops / decode.mem_access_bytes < 1 < prefill.flops / prefill.mem_access_bytes
+    between = predict_generation(generation, Roofline(peak_flops=1e9, bandwidth=1e9))
+    assert [phase.bound for phase in between.phases] == ["compute", "memory"]
+    # A bandwidth so high that only compute binds, then one so low that only memory does.
     fast_memory = predict_generation(generation, Roofline(peak_flops=1e9, bandwidth=1e15))
     assert [phase.bound for phase in fast_memory.phases] == ["compute", "compute"]
     assert fast_memory.time_to_first_token_s == pytest.approx(generation.prefill.total.flops / 1e9)
     slow_memory = predict_generation(generation, Roofline(peak_flops=1e15, bandwidth=1e6))
+    assert [phase.bound for phase in slow_memory.phases] == ["memory", "memory"]
     assert slow_memory.time_per_output_token_s == pytest.approx(
         generation.decode.total.mem_access_bytes / 1e6 / STEPS, rel=1e-9
     )

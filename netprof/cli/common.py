@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,8 +15,9 @@ from rich.console import Console
 
 from netprof import datafiles
 from netprof.cli import argtypes
+from netprof.deadlines import Deadline
 from netprof.devices import CAPTURE_DEVICES
-from netprof.errors import NetprofError, TimedOut
+from netprof.errors import NetprofError
 from netprof.prediction import profile as profiles
 from netprof.report import formats
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
@@ -167,25 +167,9 @@ def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Raise ``TimedOut`` in the main thread after ``seconds`` (SIGALRM: POSIX only, said loudly elsewhere)."""
-    if seconds is None:
-        yield
-        return
-    if not hasattr(signal, "SIGALRM"):
-        raise NetprofError("--timeout needs SIGALRM, which this platform does not have")
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimedOut(f"gave up after {seconds:g} s (--timeout)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def stops(timeout: float | None) -> Deadline:
+    """``--timeout`` and Ctrl-C, raised as ``TimedOut`` and KeyboardInterrupt whatever code runs when they come."""
+    return Deadline(timeout, f"gave up after {timeout:g} s (--timeout)" if timeout else "", ctrl_c=True)
 
 
 def add_output_argument(parser: argparse.ArgumentParser) -> None:

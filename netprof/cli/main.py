@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("netprof").setLevel(logging.DEBUG)  # and PyTorch's own log is not silenced
     out, err = Console(), Console(stderr=True)
     try:
-        with common.deadline(getattr(args, "timeout", None)):
+        with common.stops(getattr(args, "timeout", None)):
             return common.ExitStatus(args.handler(args, out, err))
     except KeyboardInterrupt:
         if args.debug:

@@ -6,7 +6,8 @@ timeout or its memory limit (its resident set, read from ``/proc``) and writes
 the row as failed with the reason. Forking shares what is already imported and
 needs no pickling, so a search space's builders can be closures. Timed workers
 each get a core of their own (``sched_setaffinity``) and one thread: two timing
-jobs never share a core.
+jobs never share a core. A worker killed by Ctrl-C stops the sweep, as Ctrl-C
+stops the parent.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class _Worker:
 
 
 def _child(index: int, options: SweepOptions, writer: Connection, core: int | None) -> None:
+    # Ctrl-C in a terminal reaches the workers too: they die of it quietly, and the parent stops the sweep.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if core is not None:
         os.sched_setaffinity(0, {core})
         torch.set_num_threads(1)
@@ -59,6 +62,8 @@ def _resident_bytes(pid: int) -> int | None:
 
 def _death(process: multiprocessing.process.BaseProcess) -> str:
     code = process.exitcode
+    if code == -signal.SIGINT:  # Ctrl-C: the sweep stops, rather than write a failed row that --resume skips
+        raise KeyboardInterrupt
     if code is not None and code < 0:
         return f"worker died: {signal.Signals(-code).name}"
     return f"worker exited with status {code} without a result"

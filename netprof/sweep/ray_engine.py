@@ -1,8 +1,8 @@
 """The Ray engine: the same rows as Ray tasks, on a running cluster or a local one.
 
 Each model is one task (``max_retries=0``: a model that kills its worker is a
-failed row, not a retry loop). Tasks time out inside the worker (an alarm, as
-Ray has no per-task timeout). Timed tasks ask for one unit of the custom
+failed row, not a retry loop). Tasks time out inside the worker (a ``Deadline``,
+as Ray has no per-task timeout). Timed tasks ask for one unit of the custom
 resource ``netprof_timing``: give each node ``--resources='{"netprof_timing": 1}'``
 so that a node times one model at a time; a local cluster started here gets it.
 ``ray`` is an optional extra: ``pip install 'netprof[ray]'``.
@@ -11,12 +11,11 @@ so that a node times one model at a time; a local cluster started here gets it.
 from __future__ import annotations
 
 import contextlib
-import signal
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
-from netprof.errors import NetprofError
+from netprof.deadlines import Deadline
+from netprof.errors import NetprofError, TimedOut
 from netprof.sweep.row import SweepOptions, failed, measure
 from netprof.sweep.sources import Job
 
@@ -27,27 +26,14 @@ class RayError(NetprofError):
     """Ray is missing or its cluster cannot be reached."""
 
 
-class _Expired(Exception):
-    pass
-
-
-def _expire(signum: int, frame: FrameType | None) -> None:
-    raise _Expired
-
-
 def measure_within(job: Job, options: SweepOptions, timeout_s: float | None) -> dict[str, Any]:
     """``measure``, stopped after ``timeout_s`` seconds by an alarm in the worker."""
-    if timeout_s is None:
-        return measure(job, options)
-    previous = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    message = f"timed out after {timeout_s:g} s" if timeout_s is not None else ""
     try:
-        return measure(job, options)
-    except _Expired:
-        return failed(job, f"timed out after {timeout_s:g} s")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        with Deadline(timeout_s, message):
+            return measure(job, options)
+    except TimedOut:  # a BaseException: the model's own ``except Exception`` cannot keep it
+        return failed(job, message)
 
 
 def _ray() -> Any:
