@@ -29,6 +29,7 @@ formula(
     aten.rrelu_with_noise,
     aten.where,
     aten.masked_fill,  # the .Tensor overload carries no pointwise tag
+    aten.floor_divide,  # ``//`` on tensors: unlike div and remainder, untagged
     # CUDA's fused LSTM / GRU cell: the gate arithmetic after the two matmuls.
     aten._thnn_fused_lstm_cell,
     aten._thnn_fused_gru_cell,

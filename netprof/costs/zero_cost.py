@@ -46,6 +46,7 @@ def alias(call: OpCall) -> Cost:
     aten.arange,
     aten.eye,
     aten.linspace,
+    aten.eye,  # the identity matrix of timm's bilinear attention transform (bat_resnext26ts)
     aten.new_zeros,
     aten.new_ones,
     aten.new_full,
@@ -59,7 +60,8 @@ def factory(call: OpCall) -> Cost:
     return Cost(Category.OTHER)
 
 
-# Reading a scalar back to Python (``.item()``) moves one element.
-@formula(aten._local_scalar_dense, aten.sym_size, aten.sym_stride, aten.sym_numel)
+# Reading a scalar back to Python (``.item()``) moves one element; so does ``torch._assert_async``,
+# which checks its one-element condition on the device (timm's Gemma 4 vision encoder).
+@formula(aten._local_scalar_dense, aten.sym_size, aten.sym_stride, aten.sym_numel, aten._assert_async)
 def scalar_read(call: OpCall) -> Cost:
     return Cost(Category.OTHER)
