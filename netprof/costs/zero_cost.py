@@ -44,7 +44,6 @@ def alias(call: OpCall) -> Cost:
     aten.full_like,
     aten.scalar_tensor,
     aten.arange,
-    aten.eye,
     aten.linspace,
     aten.eye,  # the identity matrix of timm's bilinear attention transform (bat_resnext26ts)
     aten.new_zeros,
