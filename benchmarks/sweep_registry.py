@@ -36,7 +36,7 @@ def main() -> int:
         "sweep",
         f"{args.registry}:*",
         "-o",
-        str(out),
+        str(out.relative_to(ROOT)),  # run in ROOT: recorded without this checkout's own path
         "--jobs",
         str(args.jobs),
     ]
