@@ -80,6 +80,7 @@ def test_prefill_and_decode_in_every_format(capsys, tmp_path, llama_dir, form):
     if form == "json":
         document = json.loads(text)
         assert [phase["name"] for phase in document["phases"]] == ["prefill", "decode"]
+        assert [phase["uncounted_ops"] for phase in document["phases"]] == [0, 0]  # every captured pass
         assert document["serving"]["time_per_output_token_s"] > 0
     elif form == "html":
         assert text.startswith("<!doctype html>")

@@ -189,10 +189,8 @@ def to_dict(generation: GenerationAnalysis, prediction: ServingPrediction | None
     }
     for phase in generation.phases:
         entry = phase_to_dict(phase)
-        if (
-            generation.encode is not None
-        ):  # an encoder-decoder: the top-level "uncounted" is the prefill's only
-            entry["uncounted_ops"] = sum(analysis.totals.uncounted_ops for analysis in passes[phase.name])
+        # The top-level "uncounted" is the prefill's only: each phase says what its captured passes left.
+        entry["uncounted_ops"] = sum(analysis.totals.uncounted_ops for analysis in passes[phase.name])
         if phase.name in predicted:
             entry["prediction"] = {
                 "seconds": predicted[phase.name].seconds,
