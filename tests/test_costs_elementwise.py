@@ -12,21 +12,13 @@ from collections.abc import Callable
 import pytest
 import torch
 import torch.nn.functional as F
+from fixtures.wrappers import Fn
 from torch import nn
 
 import netprof
 
 F32 = 4
 SHAPE = (2, 3, 4, 5)  # 2 * 3 * 4 * 5 = 120 elements, 480 bytes in float32
-
-
-class Fn(nn.Module):
-    def __init__(self, fn: Callable[..., object]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args: torch.Tensor) -> object:
-        return self.fn(*args)
 
 
 def only(analysis: netprof.Analysis):

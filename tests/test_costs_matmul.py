@@ -6,24 +6,14 @@ flops; a bias adds one flop per output element.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import torch
+from fixtures.wrappers import Fn
 from torch import nn
 
 import netprof
 
 F32 = 4
-
-
-class Fn(nn.Module):
-    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        return self.fn(*args)
 
 
 def computing(analysis: netprof.Analysis):

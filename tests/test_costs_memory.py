@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fixtures.wrappers import Fn
 from torch import nn
 
 import netprof
 from netprof.capture.ir import TensorMeta
-
-
-class Fn(nn.Module):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
 
 
 @pytest.mark.parametrize(

@@ -12,20 +12,12 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from fixtures.wrappers import Fn
 from torch import nn
 
 import netprof
 
 F32, I64, C64 = 4, 8, 8
-
-
-class Fn(nn.Module):
-    def __init__(self, fn: Callable[..., object]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args: torch.Tensor) -> object:
-        return self.fn(*args)
 
 
 def only(fn: Callable[..., object], *args: torch.Tensor, mode: str = "meta"):

@@ -7,23 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
-from torch import nn
+from fixtures.wrappers import Fn
 
 import netprof
 
 F32 = 4
-
-
-class Fn(nn.Module):
-    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
 
 
 def _only(analysis: netprof.Analysis, op: str):
