@@ -69,7 +69,7 @@ def _cli(argv: list[str], output: Path) -> None:
 
 LANGUAGE_AND_TRAINING_SECTIONS = """## A language model: prefill and decode
 
-[llama-2-70b-serving/](llama-2-70b-serving/report.md) is Llama-2-70B (its published config, as an `hf:` spec) with a 4096-token prompt and 256 decode steps, counted without weights (fake tensors) and predicted on the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s, 4.8 TB/s; stated, not measured): [report.md](llama-2-70b-serving/report.md), [report.txt](llama-2-70b-serving/report.txt), [report.json](llama-2-70b-serving/report.json), chart [png](llama-2-70b-serving/generation.png) [svg](llama-2-70b-serving/generation.svg). Regenerate with `python reports/generate_serving.py` (about 30 s; nothing is timed).
+[llama-2-70b-serving/](llama-2-70b-serving/report.md) is Llama-2-70B (its published config, as an `hf:` spec) with a 4096-token prompt and 256 decode steps, counted without weights (fake tensors) and predicted on the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s, 4.8 TB/s; stated, not measured): [report.md](llama-2-70b-serving/report.md), [report.txt](llama-2-70b-serving/report.txt), [report.json](llama-2-70b-serving/report.json), [report.html](llama-2-70b-serving/report.html) (the phases, verdict and chart above the prompt pass's modules and ops), chart [png](llama-2-70b-serving/generation.png) [svg](llama-2-70b-serving/generation.svg). Regenerate with `python reports/generate_serving.py` (about 30 s; nothing is timed).
 
 ![prefill and decode](llama-2-70b-serving/generation.png)
 

@@ -5,7 +5,7 @@
 Runs ``netprof analyze hf:benchmarks/configs/llama-2-70b --prefill 4096 --decode 256``
 with the roofline of NVIDIA's published H200 SXM figures (989 TFLOP/s dense
 FP16/BF16, 4.8 TB/s HBM3e: a GPU this machine does not have, hence stated, not
-calibrated) and writes the terminal table, the markdown and JSON reports and the
+calibrated) and writes the terminal table, the markdown, JSON and HTML reports and the
 chart to ``reports/llama-2-70b-serving/``. Nothing is timed: counts and the
 prediction come from a capture on meta, so the output is the same on any machine.
 """
@@ -30,6 +30,7 @@ def main() -> int:
         ["-o", str(OUT / "report.txt"), "--plot", str(OUT)],
         ["--format", "markdown", "-o", str(OUT / "report.md")],
         ["--format", "json", "-o", str(OUT / "report.json")],
+        ["--format", "html", "-o", str(OUT / "report.html")],
     ):
         subprocess.run([*netprof, *ARGS, *extra], check=True, cwd=ROOT)
     return 0
