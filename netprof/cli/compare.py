@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help=f"a folder (several models, several files): the charts, {COMPARE_STEM}.json and, for a format "
-        f"other than the table, the report as {REPORT_STEM}.<format>",
+        f"other than the table, the report as {REPORT_STEM}.json, .md or .html",
     )
     common.add_format_argument(
         parser,
