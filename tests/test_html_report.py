@@ -119,3 +119,21 @@ def test_resnet50_report_stays_small(tmp_path):
     result = netprof.run(torchvision.models.resnet50(weights=None), torch.randn(1, 3, 224, 224))
     document = html.render([pages.model_page(result, "resnet50")])
     assert len(document.encode()) < 5_000_000
+
+
+def test_prefill_and_decode_show_their_phases_above_a_working_page(browser, tmp_path):
+    """The prompt pass's page with the phases table, its verdict and the per-token chart above it; the
+    icicle and op table below still work (the static table is not the op table the script drives)."""
+    request = pipeline.RunRequest(
+        f"{Path(__file__).parents[1]}/examples/llama.py:llama_tiny", generation=pipeline.Generate(1, 8, 3)
+    )
+    result = pipeline.execute(request)
+    path = tmp_path / "llama.html"
+    path.write_text(html.render([pages.model_page(result, "llama_tiny")]))
+    page = open_page(browser, path)
+    assert page.errors == []
+    headers = page.eval_on_selector_all("table.static th", "cells => cells.map(c => c.textContent)")
+    assert headers == ["", "prefill", "decode, 3 steps", "first step (context 9)", "last step (context 11)"]
+    assert page.locator("svg").count() >= 1
+    assert page.locator(".icicle .node").count() == len(result.analysis.modules)
+    assert len(table_modules(page)) == len(result.analysis.ops)
