@@ -42,8 +42,6 @@ from netprof.timing.attribution import Timing
 from netprof.timing.ranking import spec_name
 from netprof.timing.run import TimingOptions, device_of, ensure_runnable, time_analysis, to_device
 
-__all__ = ["Generate", "Result", "RunRequest", "analyze", "execute", "run"]
-
 # The prompt a language model gets when the request names none: hf:'s natural token ids.
 DEFAULT_PREFILL = DEFAULT_TOKENS[1]
 
