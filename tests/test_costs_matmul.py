@@ -206,3 +206,19 @@ def test_lstm_on_cpu_matches_its_unfused_cell(lstm: nn.LSTM, mult_adds: int) -> 
     if lstm.num_layers == 1:
         # 2 * 840 + 10 tokens * (2 biases * 12 + 12 sums + 12 activations + 5 * 3 cell update) = 2310
         assert real.totals.flops == meta.totals.flops == 2310
+
+
+@pytest.mark.parametrize(("unitriangular", "divisions"), [(False, 2 * 3 * 5), (True, 0)])
+def test_linalg_solve_triangular_is_substitution(unitriangular, divisions):
+    # A [2, 5, 5] lower-triangular, B [2, 5, 3]: 2 batches x 3 right-hand sides of 5 rows;
+    # row i takes i multiply-adds: 0 + 1 + 2 + 3 + 4 = 10 = 5 * 4 / 2 per system, 2 * 3 * 10 = 60
+    a, b = torch.randn(2, 5, 5).tril() + 5 * torch.eye(5), torch.randn(2, 5, 3)
+    analysis = netprof.analyze(
+        Fn(lambda a, b: torch.linalg.solve_triangular(a, b, upper=False, unitriangular=unitriangular)), (a, b)
+    )
+    (node,) = [op for op in analysis.ops if op.op == "aten.linalg_solve_triangular.default"]
+    assert node.mult_adds == 60
+    # each multiply-add is two flops, and one division per row of each system unless the diagonal is 1
+    assert node.flops == 2 * 60 + divisions
+    # read 2*5*5 + 2*5*3 = 80 floats, write 2*5*3 = 30: 110 * 4 = 440 bytes
+    assert node.mem_access_bytes == 440

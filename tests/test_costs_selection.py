@@ -142,3 +142,16 @@ def test_eye_is_a_factory_that_writes_its_output_once() -> None:
     assert (eye.category, eye.mult_adds, eye.flops) == ("other", 0, 0)
     # writes 6 * 6 * 4 = 144 bytes, reads nothing
     assert eye.mem_access_bytes == 144
+
+
+def test_is_all_true_reduces_the_whole_tensor_to_one_value() -> None:
+    # torch._assert on a tensor condition runs aten._is_all_true (Gemma 3n's audio and vision towers)
+    node = only(lambda x: torch.ops.aten._is_all_true(x), torch.ones(4, 6, dtype=torch.bool))
+    assert (node.op, node.category, node.mult_adds, node.flops) == (
+        "aten._is_all_true.default",
+        "reduction",
+        0,
+        1,
+    )
+    # read 4 * 6 = 24 bools (1 byte each), write one: 24 + 1 = 25
+    assert node.mem_access_bytes == 25

@@ -132,3 +132,17 @@ def mkldnn_rnn_layer_backward(call: OpCall) -> Cost:
     elementwise = tokens * (gates + gates + 5 * hidden)
     bias_grads = 2 * gates if call.arg(17, "has_biases") else 0
     return _product_cost(mult_adds, elementwise + bias_grads)
+
+
+# X [..., n, k] = aten::linalg_solve_triangular(A [..., n, n], B [..., n, k], upper, left=True, unitriangular)
+# (left=False: X [..., k, n] solves X A = B): substitution, row by row. Row i of each of the k right-hand
+# sides takes i multiply-adds with the rows already solved, n (n - 1) / 2 over the n rows, then one division
+# by the diagonal unless it is the unit one. Gated delta-rule attention (Qwen3.5, OLMo hybrid) solves one
+# per chunk.
+@formula(aten.linalg_solve_triangular)
+def linalg_solve_triangular(call: OpCall) -> Cost:
+    a, out = call.args[0], call.out
+    n = a.shape[-1]
+    systems = out.numel // n  # batch x k right-hand sides of length n
+    divisions = 0 if call.kwargs.get("unitriangular", False) else systems * n
+    return _product_cost(systems * n * (n - 1) // 2, divisions)

@@ -12,6 +12,9 @@ Mixture-of-experts routers pick each token's experts with ``topk`` (some with a
   values and indices written (``argsort`` and ``msort`` reach ATen as ``sort``).
 - ``histc`` and ``bincount``: a scatter-add of ones (or of weights) into the bins,
   one flop per element added, as ``embedding_dense_backward`` is counted.
+- ``_is_all_true`` / ``_is_any_true`` (``torch.all``/``any`` of a whole bool tensor, as
+  ``torch._assert`` on a tensor condition runs it; Gemma 3n): a reduction, one flop per
+  value written, as ``all`` and ``any`` (reduction-tagged) are.
 - ``polar(abs, angle) = abs * (cos(angle) + i sin(angle))``: element-wise, one flop per
   output element and no multiply-adds, as ``exp``, ``sin`` and ``cos`` are (a
   transcendental function is one flop per element under the element-wise convention,
@@ -23,7 +26,7 @@ from __future__ import annotations
 from torch.ops import aten
 
 from netprof.capture.ir import OpCall
-from netprof.costs.registry import elementwise_cost, formula
+from netprof.costs.registry import elementwise_cost, formula, reduction_cost
 from netprof.costs.types import Category, Cost
 
 
@@ -33,6 +36,12 @@ from netprof.costs.types import Category, Cost
 @formula(aten.topk, aten.sort, aten.kthvalue, aten.median, aten.nanmedian, aten.mode)
 def selection(call: OpCall) -> Cost:
     return Cost(Category.REDUCTION, flops=call.out.numel if call.outputs else 0)
+
+
+# [] = aten::_is_all_true(self [...]), aten::_is_any_true(self [...]): the whole tensor to one bool
+@formula(aten._is_all_true, aten._is_any_true)
+def whole_truth(call: OpCall) -> Cost:
+    return reduction_cost(call)
 
 
 # hist [bins] = aten::histc(self [...], bins, min, max); counts [max + 1] = aten::bincount(self [n], weights?)
