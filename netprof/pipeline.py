@@ -356,15 +356,17 @@ def time_specs(
     progress: Callable[[str], None] | None = None,
     profile: DeviceProfile | None = None,
 ) -> list[tuple[str, Result]]:
-    """Time each spec in turn on ``options.device`` (one request each), and predict it on ``profile``
-    when given; ``(short name, result)`` in the given order."""
+    """Load and time each spec in turn (on the CPU build), and predict it on ``profile`` when given;
+    ``(short name, result)`` in the given order. A spec that cannot be built fails before its
+    ``progress`` line."""
     done: list[tuple[str, Result]] = []
     taken: set[str] = set()
     for spec in specs:
         name = spec_name(spec, taken)
         taken.add(name)
+        loaded = load(spec, list(input_shapes) if input_shapes else None, device="cpu")
         if progress:
             progress(f"timing {name} ...")
-        request = RunRequest(spec, input_shapes, device=options.device, timing=options, profile=profile)
-        done.append((name, execute(request)))
+        result = run_loaded(loaded, device=options.device, timing=options)
+        done.append((name, result if profile is None else add_prediction(result, profile)))
     return done
