@@ -20,3 +20,8 @@ CAPTURE_DEVICES = tuple(CAPTURE_MODES)
 
 # Where netprof times, calibrates a roof or a profile, and predicts for.
 TIMING_DEVICES = ("cpu", "cuda")
+
+
+def timing_device(device: str) -> str:
+    """Where ``--time`` runs for an analysing ``device``: on the GPU for ``cuda``, else on the CPU."""
+    return "cuda" if device == "cuda" else "cpu"

@@ -27,7 +27,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
 from netprof.crosscheck import against_fvcore
-from netprof.devices import CAPTURE_MODES
+from netprof.devices import CAPTURE_MODES, timing_device
 from netprof.environment import available_memory
 from netprof.errors import one_line
 from netprof.prediction import DeviceProfile
@@ -79,10 +79,8 @@ class RunRequest:
         """Refuse, in one line, a combination no run can honour."""
         if self.device not in CAPTURE_MODES:
             raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(CAPTURE_MODES)}")
-        if self.timing is not None and self.device in ("meta", "fake"):
-            raise CaptureError(
-                f"--time runs the model for real: it cannot be combined with --device {self.device}"
-            )
+        if self.timing is not None:
+            _refuse_timing_without_data(self.device)
         if self.train is not None and (self.timing is not None or self.crosscheck):
             raise TrainingError(
                 "--time and --crosscheck run one forward pass: they do not combine with --train"
@@ -101,6 +99,11 @@ class RunRequest:
             raise DecodeError("the rules check one forward pass: drop --prefill/--decode")
         if self.profile is not None and self.generation.roofline is not None:
             raise DecodeError("predict on a profile or on a roofline, not both")
+
+
+def _refuse_timing_without_data(device: str) -> None:
+    if CAPTURE_MODES[device] in ("meta", "fake"):
+        raise CaptureError(f"--time runs the model for real: it cannot be combined with --device {device}")
 
 
 def execute(
@@ -249,11 +252,8 @@ def run_loaded(
     ``device`` deciding the capture mode and where ``timing`` runs. ``train`` (its optimizer and loss)
     runs a training step on the loaded inputs instead of a forward pass."""
     if timing is not None:
-        if device in ("meta", "fake"):
-            raise CaptureError(
-                f"--time runs the model for real: it cannot be combined with --device {device}"
-            )
-        timing = dataclasses.replace(timing, device="cuda" if device == "cuda" else "cpu")
+        _refuse_timing_without_data(device)
+        timing = dataclasses.replace(timing, device=timing_device(device))
     workload = (
         loaded.workload
         if train is None

@@ -13,6 +13,7 @@ from rich.progress import track
 from netprof import pipeline
 from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainStep
 from netprof.cli import common, generation
+from netprof.devices import timing_device
 from netprof.prediction import profile as profiles
 from netprof.report import trace
 from netprof.report.model import ModelReport
@@ -64,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     if args.trace is not None and not args.time:
         raise TimingError("--trace writes a timed forward pass: add --time")
-    if args.plot is not None and not (args.time or args.memory or generation.wanted(args)):
+    generate = generation.request(args)  # None: one forward pass
+    if args.plot is not None and not (args.time or args.memory or generate is not None):
         raise TimingError(
             "--plot charts measured times (add --time) or memory (add --memory), or prefill and decode (--decode)"
         )
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         train=TrainStep(optimizer=args.optimizer, loss=args.loss) if args.train else None,
         memory=args.memory,
         crosscheck=args.crosscheck is not None,
-        generation=generation.request(args),
+        generation=generate,
     )
     request.validate()  # before looking for a profile: a request no run can honour is one line
     request = dataclasses.replace(request, profile=_profile(request, args, err))
@@ -126,7 +128,7 @@ def _profile(
         return common.predict_profile(args)
     if request.timing is None:
         return None
-    device, threads = ("cuda" if args.device == "cuda" else "cpu"), args.threads or torch.get_num_threads()
+    device, threads = timing_device(args.device), args.threads or torch.get_num_threads()
     try:
         return common.device_profile(None, device, threads)
     except profiles.ProfileError:

@@ -143,8 +143,9 @@ def _check_one(
     config: configuration.Config,
     notes: tuple[str, ...],
     profile: profiles.DeviceProfile | None,
-) -> tuple[pipeline.Result, list[Any]]:
-    result = pipeline.execute(
+) -> pipeline.Result:
+    """``model`` analyzed and checked: its findings are ``result.findings``."""
+    return pipeline.execute(
         pipeline.RunRequest(
             model.spec,
             args.input or (list(model.input) if model.input else None),
@@ -157,7 +158,6 @@ def _check_one(
             rules=config,
         )
     )
-    return result, list(result.findings or ())
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
@@ -173,15 +173,13 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
 
     if args.write_baseline:
         with common.writing(args.write_baseline):
-            baselines.write(
-                args.write_baseline, [(result.analysis, findings) for result, findings in results]
-            )
-        count = sum(len(findings) for _, findings in results)
+            baselines.write(args.write_baseline, [(result.analysis, result.findings) for result in results])
+        count = sum(len(result.findings) for result in results)
         common.say(err, f"wrote baseline {args.write_baseline} ({count} findings)")
         baseline = baselines.load(args.write_baseline)
-    checked = [baselines.triage(result.analysis, findings, baseline) for result, findings in results]
+    checked = [baselines.triage(result.analysis, result.findings, baseline) for result in results]
     report = CheckReport(
-        [result for result, _ in results],
+        results,
         checked,
         config.fail_on,
         args.depth,

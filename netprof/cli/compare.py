@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
 
 from netprof import datafiles
 from netprof.cli import common, timed_models
+from netprof.report import compare as compare_report
 from netprof.report import formats
 from netprof.report.compare import CompareReport
-from netprof.timing.ranking import rank_models, to_dict
+from netprof.timing.ranking import rank_models
 
 REPORT_STEM = "compare"
 COMPARE_STEM = "flops_vs_latency"
@@ -58,13 +58,15 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     }
     comparison = rank_models(timed, predicted)
     extension = formats.EXTENSIONS.get(args.format)  # None: the terminal table, always on the terminal
-    report = None if args.output is None or extension is None else args.output / f"{REPORT_STEM}.{extension}"
-    common.emit(NAME, args.format, CompareReport(results, comparison), report, out, err)
+    report_file = (
+        None if args.output is None or extension is None else args.output / f"{REPORT_STEM}.{extension}"
+    )
+    document = CompareReport(results, comparison)
+    common.emit(NAME, args.format, document, report_file, out, err)
     if args.output is not None:
-        document = json.dumps(to_dict(comparison), indent=1) + "\n"
         figure = comparison_figure(comparison, [(name, timing) for name, _, timing in timed])
         with common.writing(args.output):
-            datafiles.write_text(args.output / f"{COMPARE_STEM}.json", document)
+            datafiles.write_text(args.output / f"{COMPARE_STEM}.json", compare_report.to_json(document))
             paths = [args.output / f"{COMPARE_STEM}.json", *save(figure, args.output / COMPARE_STEM)]
             if comparison.rho_predicted is not None:
                 measured = [(p.name, p.latency.median, p.predicted_s) for p in comparison.points]
