@@ -5,7 +5,16 @@
 'max_pool2d_with_indices: 0% of mult_adds, 11% of time'
 """
 
-from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timing, attribute, group, roofline
+from netprof.timing.attribution import (
+    Disagreement,
+    GroupTiming,
+    KernelTiming,
+    OpTiming,
+    Timing,
+    attribute,
+    group,
+    roofline,
+)
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2, figure2_category
 from netprof.timing.measurement import Measurement
@@ -18,6 +27,7 @@ __all__ = [
     "Disagreement",
     "DivergenceWarning",
     "GroupTiming",
+    "KernelTiming",
     "Measurement",
     "OpTiming",
     "Runner",

@@ -108,6 +108,24 @@ def percent(share: float) -> str:
     return f"{100 * share:.1f}%" if abs(share) < 0.1 else f"{100 * share:.0f}%"
 
 
+@dataclass(frozen=True, slots=True)
+class KernelTiming:
+    """One kernel a deployment runtime executed, and the captured ops it computes.
+
+    ``op_ids`` are analysis op ids (several for a fused kernel: a Conv+BN+ReLU
+    lists all three; none for a kernel the runtime added, a layout reorder).
+    ``provider`` is where it ran (ONNX Runtime's execution provider, OpenVINO's
+    primitive); ``fused`` is set when it computes more than one op that does work.
+    """
+
+    name: str
+    op_type: str
+    provider: str
+    time: Measurement
+    op_ids: tuple[int, ...]
+    fused: bool
+
+
 @dataclass(frozen=True)
 class Timing:
     """Measured kernel times of every op of an analysis, and everything derived from them.
@@ -130,6 +148,9 @@ class Timing:
         module_disagreements: the same for innermost modules (the ops a module runs itself).
         calibration, roofline_s: the roof used and ``sum_i max(flops_i / peak, bytes_i / bandwidth)``.
         warnings: noisy measurements, divergence, a missing calibration.
+        runtime: what ran the model: ``eager`` (PyTorch, op by op) or a deployment runtime
+            (``netprof.runtimes``), whose kernels' times are credited to the ops they compute.
+        kernels: a runtime's executed kernels, in execution order (empty for eager).
     """
 
     device: str
@@ -152,6 +173,8 @@ class Timing:
     calibration: Calibration | None
     roofline_s: float | None
     warnings: tuple[str, ...] = ()
+    runtime: str = "eager"
+    kernels: tuple[KernelTiming, ...] = ()
 
     @property
     def instrumentation_s(self) -> float:

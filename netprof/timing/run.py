@@ -111,6 +111,7 @@ class TimingOptions:
     repeat: int | None = None
     budget_s: float = DEFAULT_BUDGET_S
     threads: int | None = None
+    runtime: str = "eager"  # or a deployment runtime of netprof.runtimes
 
 
 class Runner:
@@ -156,7 +157,7 @@ def _divergence(expected: list[str], ops: int) -> str:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: float, description: str) -> Iterator[Any]:
+def progress_bar(enabled: bool, total: float, description: str) -> Iterator[Any]:
     """A transient rich progress bar on stderr; a no-op advance when disabled or not a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -221,7 +222,7 @@ def time_analysis(
         if calibration == "cached":
             calibration = calibrate.load(str(dev), in_force)
         total = float(repeat) if repeat is not None else budget_s
-        with _progress(progress, total, f"timing {analysis.model} on {dev}") as advance:
+        with progress_bar(progress, total, f"timing {analysis.model} on {dev}") as advance:
 
             def one_pass() -> tuple[float, float, list[float], bool]:
                 begin = time.perf_counter()

@@ -1,0 +1,16 @@
+"""Time, attribute and predict a model as a deployment runtime runs it, not as eager PyTorch does.
+
+A runtime fuses convolution, batch-norm and activation into one kernel, folds
+constants and picks other kernels, so which FLOPs cost time changes. netprof
+exports the model (``export``), runs it in the runtime under the runtime's own
+profiler (``onnxruntime``, ``openvino``), and joins every executed kernel back to
+the captured ATen ops it computes (``join``), so that kernel times roll up to the
+model's modules and a fused group is visible as one.
+
+Each runtime is an optional extra: ``pip install 'netprof[onnx]'`` or
+``'netprof[openvino]'``; without it, a request for that runtime is one line.
+"""
+
+from netprof.runtimes.backends import RUNTIMES, RuntimeMissing, backend_for
+
+__all__ = ["RUNTIMES", "RuntimeMissing", "backend_for"]

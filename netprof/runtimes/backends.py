@@ -1,0 +1,90 @@
+"""The runtimes netprof runs an exported model in, each behind the same small interface.
+
+A backend opens two sessions of one exported model with the same thread count:
+a plain one (the runtime's own latency, no profiler) and a profiled one whose
+every run reports each executed kernel's time. ``kernels()`` says which original
+ONNX nodes each kernel covers (``netprof.runtimes.join``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from netprof.errors import NetprofError
+from netprof.runtimes.export import ExportedModel
+
+# "eager" is PyTorch itself, timed op by op by netprof.timing.
+RUNTIMES = ("eager", "onnxruntime", "openvino")
+_EXTRAS = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+
+
+class RuntimeMissing(NetprofError):
+    """The runtime's package is not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """One executed kernel of the runtime: its runtime op type, where it ran, and the original ONNX
+    nodes it computes."""
+
+    name: str
+    op_type: str
+    provider: str
+    nodes: tuple[str, ...]
+
+
+class Backend(Protocol):
+    name: str
+
+    def plain_run(self) -> float:
+        """Seconds of one inference in the plain session."""
+
+    def profiled_run(self) -> float:
+        """Seconds of one inference in the profiled session."""
+
+    def kernel_times(self) -> list[dict[str, float]]:
+        """Per profiled run, in order: kernel name -> seconds."""
+
+    def kernels(self) -> Sequence[Kernel]:
+        """The executed kernels, in execution order (after at least one profiled run)."""
+
+    def close(self) -> None:
+        """Release the sessions (and the profiler's files)."""
+
+
+def require(runtime: str):
+    """The runtime's module, or one line naming the extra that installs it."""
+    if runtime not in _EXTRAS:
+        raise RuntimeMissing(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
+    module, extra = _EXTRAS[runtime]
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise RuntimeMissing(
+            f"--runtime {runtime} needs the {module} package ({error}): pip install 'netprof[{extra}]'"
+        ) from error
+
+
+def backend_for(runtime: str, exported: ExportedModel, feeds: Sequence[np.ndarray], threads: int) -> Backend:
+    """A backend of ``runtime`` with ``exported`` loaded in both sessions, inputs ``feeds``."""
+    require(runtime)
+    if runtime == "onnxruntime":
+        from netprof.runtimes.onnxruntime import OnnxRuntime
+
+        return OnnxRuntime(exported, feeds, threads)
+    from netprof.runtimes.openvino import OpenVino
+
+    return OpenVino(exported, feeds, threads)
+
+
+def timed(fn) -> float:
+    """Wall seconds of one call."""
+    begin = time.perf_counter()
+    fn()
+    return time.perf_counter() - begin

@@ -1,0 +1,70 @@
+"""OpenVINO on the CPU: a plain compiled model for latency, one with performance counters for kernels.
+
+``InferRequest.get_profiling_info()`` gives each runtime node's ``real_time``
+after a run; the runtime model's nodes carry ``originalLayersNames``, the
+original (ONNX) nodes fused into each, so OpenVINO names its own join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from netprof.runtimes.backends import Kernel, timed
+from netprof.runtimes.export import ExportedModel
+
+
+def compile_options(threads: int, profiling: bool) -> dict[str, object]:
+    return {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": 1,
+        "PERF_COUNT": "YES" if profiling else "NO",
+    }
+
+
+class OpenVino:
+    name = "openvino"
+
+    def __init__(self, exported: ExportedModel, feeds: Sequence[np.ndarray], threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(exported.path))
+        self._profiled_model = core.compile_model(model, "CPU", compile_options(threads, True))
+        self.plain = core.compile_model(model, "CPU", compile_options(threads, False)).create_infer_request()
+        self.profiled = self._profiled_model.create_infer_request()
+        self.feeds = list(feeds)
+        self._times: list[dict[str, float]] = []
+        self._executed: dict[str, tuple[str, str]] = {}
+
+    def plain_run(self) -> float:
+        return timed(lambda: self.plain.infer(self.feeds))
+
+    def profiled_run(self) -> float:
+        seconds = timed(lambda: self.profiled.infer(self.feeds))
+        times = {}
+        for info in self.profiled.get_profiling_info():
+            if info.status.name == "EXECUTED":
+                times[info.node_name] = info.real_time.total_seconds()
+                self._executed.setdefault(info.node_name, (info.node_type, info.exec_type))
+        self._times.append(times)
+        return seconds
+
+    def kernel_times(self) -> list[dict[str, float]]:
+        return list(self._times)
+
+    def kernels(self) -> Sequence[Kernel]:
+        kernels = []
+        for node in self._profiled_model.get_runtime_model().get_ordered_ops():
+            name = node.get_friendly_name()
+            if name not in self._executed:
+                continue
+            original = str(node.get_rt_info()["originalLayersNames"].astype(str))
+            node_type, exec_type = self._executed[name]
+            kernels.append(Kernel(name, node_type, exec_type, tuple(n for n in original.split(",") if n)))
+        return tuple(kernels)
+
+    def close(self) -> None:
+        self.plain = self.profiled = self._profiled_model = None

@@ -1,0 +1,172 @@
+"""Time a model in a deployment runtime and credit each kernel's time to the captured ops it computes.
+
+Plain and profiled runs alternate, as eager timing's plain and instrumented
+passes do: ``timing.plain`` is the runtime's own latency (no profiler), and each
+kernel's median comes from the profiled runs. A kernel's time is credited to the
+op that does its arithmetic (its largest in flops, then in bytes), so a fused
+batch-norm or activation costs nothing of its own, which is what fusion means;
+the kernel list keeps every op it covers. Kernels the runtime added (layout
+reorders) belong to no op: their time is overhead, as framework time is in eager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from netprof.capture.workload import Workload, as_workload
+from netprof.runtimes.backends import Kernel, backend_for, require
+from netprof.runtimes.export import ExportedModel, ExportError, export
+from netprof.runtimes.join import compose, ops_by_node
+from netprof.timing import calibrate
+from netprof.timing.attribution import KernelTiming, Timing, attribute
+from netprof.timing.loop import Stop, run_until
+from netprof.timing.measurement import Measurement
+from netprof.timing.run import DEFAULT_BUDGET_S, DEFAULT_WARMUP, MAX_RUNS, MIN_RUNS, progress_bar
+
+if TYPE_CHECKING:
+    from netprof.analysis import Analysis, OpNode
+
+# Ops whose work a kernel does: a fused kernel computes more than one of them.
+_NO_WORK = frozenset({"view", "other"})
+# The issue's bars for a join worth reporting without a warning.
+KERNEL_SUM_TOLERANCE = 0.15
+JOINED_SHARE = 0.90
+
+
+def feeds(workload: Workload, exported: ExportedModel) -> list[np.ndarray]:
+    """The workload's tensors as the runtime's inputs, in the exported graph's order."""
+    args, kwargs = workload.inputs
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+    if len(tensors) != len(exported.input_names):
+        raise ExportError(
+            f"the exported graph takes {len(exported.input_names)} input(s), the workload has "
+            f"{len(tensors)} tensor(s): a runtime runs tensor inputs only"
+        )
+    return [t.detach().cpu().contiguous().numpy() for t in tensors]
+
+
+def time_on_runtime(
+    model: nn.Module,
+    workload: Workload | Any,
+    analysis: Analysis,
+    runtime: str,
+    *,
+    repeat: int | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    warmup: int = DEFAULT_WARMUP,
+    threads: int | None = None,
+    progress: bool = True,
+) -> Timing:
+    """Export ``model``, run it in ``runtime`` on the CPU and time its kernels, joined to ``analysis``'s ops."""
+    require(runtime)
+    workload = as_workload(workload)
+    threads = threads or torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="netprof-export-") as scratch:
+        exported = export(model, workload, Path(scratch) / "model.onnx")
+        backend = backend_for(runtime, exported, feeds(workload, exported), threads)
+        try:
+            total = float(repeat) if repeat is not None else budget_s
+            with progress_bar(progress, total, f"timing {analysis.model} in {runtime}") as advance:
+
+                def one_pass() -> tuple[float, float]:
+                    begin = time.perf_counter()
+                    plain_s, profiled_s = backend.plain_run(), backend.profiled_run()
+                    advance(1.0 if repeat is not None else time.perf_counter() - begin)
+                    return plain_s, profiled_s
+
+                runs = run_until(one_pass, Stop(repeat, budget_s, MIN_RUNS, MAX_RUNS), warmup=warmup)
+            per_run = backend.kernel_times()[warmup:]
+            kernels = backend.kernels()
+        finally:
+            backend.close()
+    if len(per_run) != len(runs.timed):
+        raise ExportError(
+            f"{runtime} profiled {len(per_run)} runs of {len(runs.timed)}: cannot attribute them"
+        )
+    return _attribute(analysis, exported, kernels, per_run, runs.timed, runtime, threads, warmup)
+
+
+def _attribute(
+    analysis: Analysis,
+    exported: ExportedModel,
+    kernels: Sequence[Kernel],
+    per_run: list[dict[str, float]],
+    passes: Sequence[tuple[float, float]],
+    runtime: str,
+    threads: int,
+    warmup: int,
+) -> Timing:
+    kernel_ops = compose({k.name: k.nodes for k in kernels}, ops_by_node(exported.nodes, analysis.ops))
+    index = {op.id: i for i, op in enumerate(analysis.ops)}
+    op_times = [[0.0] * len(analysis.ops) for _ in per_run]
+    timed_kernels = []
+    for kernel in kernels:
+        ids = kernel_ops.get(kernel.name, ())
+        times = [run.get(kernel.name, 0.0) for run in per_run]
+        if ids:
+            anchor = index[_worker(ids, analysis.ops, index)]
+            for r, seconds in enumerate(times):
+                op_times[r][anchor] += seconds
+        working = [i for i in ids if analysis.ops[index[i]].category not in _NO_WORK]
+        timed_kernels.append(
+            KernelTiming(
+                kernel.name,
+                kernel.op_type,
+                kernel.provider,
+                Measurement.of(times, threads),
+                ids,
+                len(working) > 1,
+            )
+        )
+    calibration = calibrate.load("cpu", threads)
+    timing = attribute(
+        analysis.ops,
+        op_times,
+        [profiled for _, profiled in passes],
+        [plain for plain, _ in passes],
+        threads=threads,
+        device="cpu",
+        warmup=warmup,
+        calibration=calibration,
+        module_order=[m.path for m in analysis.modules],
+        warnings=_join_notes(analysis.ops, timed_kernels, runtime, [plain for plain, _ in passes]),
+    )
+    return dataclasses.replace(timing, runtime=runtime, kernels=tuple(timed_kernels))
+
+
+def _worker(ids: Sequence[int], ops: Sequence[OpNode], index: dict[int, int]) -> int:
+    """The op that does a kernel's arithmetic: most flops, then most bytes, then the first."""
+    return max(ids, key=lambda i: (ops[index[i]].flops, ops[index[i]].mem_access_bytes, -i))
+
+
+def _join_notes(
+    ops: Sequence[OpNode], kernels: Sequence[KernelTiming], runtime: str, plain: Sequence[float]
+) -> list[str]:
+    """Loud notes where the join or the kernel times fall short of what the report can stand on."""
+    notes = []
+    joined = {i for kernel in kernels for i in kernel.op_ids}
+    working = [op for op in ops if op.mult_adds > 0]
+    missing = [op for op in working if op.id not in joined]
+    if working and len(missing) > (1 - JOINED_SHARE) * len(working):
+        notes.append(
+            f"only {len(working) - len(missing)} of {len(working)} ops with mult_adds were joined to a "
+            f"{runtime} kernel (first missing: {missing[0].op} in {missing[0].module or '(root)'})"
+        )
+    kernel_s = math.fsum(k.time.median for k in kernels)
+    latency = float(np.median(plain))
+    if latency > 0 and abs(kernel_s - latency) > KERNEL_SUM_TOLERANCE * latency:
+        notes.append(
+            f"{runtime}'s kernel times sum to {kernel_s * 1e3:.2f} ms, the plain latency is "
+            f"{latency * 1e3:.2f} ms: {abs(kernel_s / latency - 1):.0%} apart"
+        )
+    return notes
