@@ -35,6 +35,8 @@ from netprof.prediction import predict as predict_latency
 from netprof.result import Result
 from netprof.rules import Finding
 from netprof.rules import run as run_rules
+from netprof.runtimes.backends import require as require_runtime
+from netprof.runtimes.run import time_on_runtime
 from netprof.serving import Roofline, analyze_generation, predict_generation
 from netprof.serving.cache import DecodeError
 from netprof.serving.phases import default_prefill
@@ -81,6 +83,7 @@ class RunRequest:
             raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(CAPTURE_MODES)}")
         if self.timing is not None:
             _refuse_timing_without_data(self.device)
+            _refuse_runtime_off_cpu(self.timing.runtime, self.device)
         if self.train is not None and (self.timing is not None or self.crosscheck):
             raise TrainingError(
                 "--time and --crosscheck run one forward pass: they do not combine with --train"
@@ -99,6 +102,17 @@ class RunRequest:
             raise DecodeError("the rules check one forward pass: drop --prefill/--decode")
         if self.profile is not None and self.generation.roofline is not None:
             raise DecodeError("predict on a profile or on a roofline, not both")
+
+
+def _refuse_runtime_off_cpu(runtime: str, device: str) -> None:
+    """A deployment runtime runs on this CPU, from an export: its package must be there."""
+    if runtime == "eager":
+        return
+    if device not in ("auto", "cpu"):
+        raise CaptureError(
+            f"--runtime {runtime} runs on the CPU: it cannot be combined with --device {device}"
+        )
+    require_runtime(runtime)
 
 
 def _refuse_timing_without_data(device: str) -> None:
@@ -200,6 +214,16 @@ def _timed(
     else:  # the graph of the device that is timed: kernels and their choice differ across devices
         recorded = capture(*to_device(model, workload, device), "real", memory)
     analysis = build(model, recorded, name, input_metas(workload), notes)
+    if options.runtime != "eager":
+        return analysis, time_on_runtime(
+            model,
+            workload,
+            analysis,
+            options.runtime,
+            repeat=options.repeat,
+            budget_s=options.budget_s,
+            threads=options.threads,
+        )
     measured = time_analysis(
         model,
         workload,
@@ -345,6 +369,7 @@ def check(result: Result, model: nn.Module | None, config: Config) -> list[Findi
         plugins=config.plugins,
         op_seconds=result.op_seconds,
         op_predicted_s=result.op_predicted_s,
+        fusion=result.fusion,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from netprof.analysis import Analysis
 from netprof.crosscheck import Crosscheck
 from netprof.prediction import Prediction
-from netprof.rules import Finding
+from netprof.rules import Finding, Fusion
 from netprof.serving import GenerationAnalysis, ServingPrediction
 from netprof.timing.attribution import Timing
 
@@ -36,6 +36,13 @@ class Result:
     def op_seconds(self) -> dict[int, float] | None:
         """Op id -> measured median seconds; ``None`` when the model was not timed."""
         return None if self.timing is None else {op.id: op.time.median for op in self.timing.ops}
+
+    @property
+    def fusion(self) -> Fusion | None:
+        """What the deployment runtime the model was timed in fused away; ``None`` for eager or untimed."""
+        if self.timing is None or self.timing.runtime == "eager":
+            return None
+        return Fusion(self.timing.runtime, self.timing.fused_into)
 
     @property
     def op_predicted_s(self) -> dict[int, float] | None:

@@ -63,10 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
-    if args.trace is not None and not args.time:
+    timing = common.timing_options(args)
+    if args.trace is not None and timing is None:
         raise TimingError("--trace writes a timed forward pass: add --time")
     generate = generation.request(args)  # None: one forward pass
-    if args.plot is not None and not (args.time or args.memory or generate is not None):
+    if args.plot is not None and not (timing or args.memory or generate is not None):
         raise TimingError(
             "--plot charts measured times (add --time) or memory (add --memory), or prefill and decode (--decode)"
         )
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         args.device,
         hf_class=args.hf_class,
         notes=() if args.spec else (common.default_spec_note("analyzing"),),
-        timing=common.timing_options(args),
+        timing=timing,
         train=TrainStep(optimizer=args.optimizer, loss=args.loss) if args.train else None,
         memory=args.memory,
         crosscheck=args.crosscheck is not None,

@@ -20,6 +20,7 @@ from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError
 from netprof.prediction import profile as profiles
 from netprof.report import formats
+from netprof.runtimes import RUNTIMES
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
@@ -91,6 +92,14 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_repeat_and_threads(group, None, "timed passes (default: as many as fit in --budget)")
     add_budget_argument(group, DEFAULT_BUDGET_S, "time spent on timed passes when --repeat is not given")
+    group.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="eager",
+        help="what runs the timed model (implies --time): eager PyTorch (default), or exported to ONNX and run in "
+        "ONNX Runtime or OpenVINO on the CPU, each kernel timed by the runtime's profiler and joined to "
+        "the ops it computes (pip install 'netprof[onnx]' / 'netprof[openvino]')",
+    )
 
 
 def add_budget_argument(
@@ -125,10 +134,12 @@ def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
 
 
 def timing_options(args: argparse.Namespace) -> TimingOptions | None:
-    """The parsed timing flags; ``None`` without ``--time``. The device follows ``--device``."""
-    if not args.time:
+    """The parsed timing flags; ``None`` without ``--time`` (which ``--runtime`` other than eager implies).
+    The device follows ``--device``."""
+    runtime = getattr(args, "runtime", "eager")
+    if not args.time and runtime == "eager":
         return None
-    return TimingOptions(repeat=args.repeat, budget_s=args.budget, threads=args.threads)
+    return TimingOptions(repeat=args.repeat, budget_s=args.budget, threads=args.threads, runtime=runtime)
 
 
 def add_predict_argument(parser: argparse.ArgumentParser, what: str) -> None:

@@ -6,6 +6,7 @@ Renderers only format: every figure comes from ``Timing`` (see
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from netprof import units
 from netprof.records import pick
-from netprof.timing.attribution import Disagreement, GroupTiming, OpTiming, Timing
+from netprof.timing.attribution import Disagreement, GroupTiming, KernelTiming, OpTiming, Timing
 from netprof.timing.calibrate import Calibration
 from netprof.timing.figure2 import FIGURE2
 from netprof.timing.measurement import Measurement
@@ -105,11 +106,76 @@ def _measurement_line(label: str, m: Measurement) -> str:
     return f"{label} {seconds(m.median)} (IQR {seconds(m.iqr)}, {m.runs} runs)"
 
 
-def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISAGREEMENTS) -> None:
-    """Print the timing report: passes, per-category and per-module time, breakdown, disagreements, roofline."""
+TOP_KERNELS = 15
+
+
+def kernel_label(kernel: KernelTiming, ops: dict[int, OpTiming]) -> str:
+    """``conv+batch_norm+hardtanh`` for a fused kernel: the op types it computes that do work."""
+    names = [
+        ops[i].op_type.rstrip("_")
+        for i in kernel.op_ids
+        if i in ops and ops[i].category not in ("view", "other")
+    ]
+    return "+".join(dict.fromkeys(names)) or "-"
+
+
+def kernel_module(kernel: KernelTiming, ops: dict[int, OpTiming]) -> str:
+    """The module path all of a kernel's ops share (their longest common prefix of names)."""
+    paths = [ops[i].module.split(".") for i in kernel.op_ids if i in ops]
+    if not paths:
+        return "-"
+    common = []
+    for parts in zip(*paths):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    return ".".join(common) or "(root)"
+
+
+def _kernel_table(timing: Timing, top: int) -> Table:
+    ops = {op.id: op for op in timing.ops}
+    total = math.fsum(k.time.median for k in timing.kernels)
+    fused = [k for k in timing.kernels if k.fused]
+    table = Table(
+        title=f"{timing.runtime} kernels: {len(timing.kernels)} executed, {len(fused)} fused "
+        f"({units.share(math.fsum(k.time.median for k in fused), total)} of kernel time); slowest {top}",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name, justify in (("kernel", "left"), ("type", "left"), ("time", "right"), ("share", "right"),
+                          ("computes", "left"), ("module", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, overflow="fold")
+    for kernel in sorted(timing.kernels, key=lambda k: -k.time.median)[:top]:
+        table.add_row(
+            kernel.name,
+            kernel.op_type,
+            seconds(kernel.time.median),
+            units.share(kernel.time.median, total),
+            ("[bold]fused[/bold] " if kernel.fused else "") + kernel_label(kernel, ops),
+            kernel_module(kernel, ops),
+        )
+    return table
+
+
+def _header(timing: Timing, console: Console) -> None:
+    """Where and how it ran; for a runtime, its latency and what its kernels add up to."""
+    runs = f"{timing.runs} timed passes after {timing.warmup} warm-up"
+    threads = f"{timing.threads} thread{'s' if timing.threads != 1 else ''}"
+    if timing.runtime != "eager":
+        console.print(
+            f"[bold]Timing[/bold] in {timing.runtime} on {timing.device}, {threads}, {runs} of each kind"
+        )
+        console.print(
+            f"  latency (plain session) {seconds(timing.plain.median)} (IQR {seconds(timing.plain.iqr)}); "
+            f"profiled {seconds(timing.end_to_end.median)}; kernels sum to "
+            f"{seconds(math.fsum(k.time.median for k in timing.kernels))}, of which "
+            f"{seconds(timing.attributed_s)} computes captured ops",
+            highlight=False,
+        )
+        return
     console.print(
-        f"[bold]Timing[/bold] on {timing.device}, {timing.threads} thread{'s' if timing.threads != 1 else ''}, "
-        f"{timing.runs} timed passes after {timing.warmup} warm-up"
+        f"[bold]Timing[/bold] on {timing.device}, {threads}, {runs}"
         + (f", {timing.diverged_runs} dropped (ops diverged)" if timing.diverged_runs else "")
     )
     console.print(
@@ -126,10 +192,18 @@ def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISA
         "(plain end-to-end - ops)",
         highlight=False,
     )
+
+
+def render(timing: Timing, console: Console, depth: int = 2, top: int = TOP_DISAGREEMENTS) -> None:
+    """Print the timing report: passes, per-category and per-module time, breakdown, disagreements, roofline."""
+    _header(timing, console)
     for warning in timing.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     roof = timing.calibration is not None
     console.print()
+    if timing.kernels:
+        console.print(_kernel_table(timing, TOP_KERNELS))
+        console.print()
     wide = console.width >= _WIDE
     console.print(_group_table("Time by category", "category", timing.categories, roof, wide))
     console.print()
@@ -211,11 +285,22 @@ def _disagreement(d: Disagreement) -> dict[str, Any]:
     return pick(d, "kind", "name", "mult_adds_share", "time_share", "excess", "time_over_mult_adds")
 
 
+def _kernel(kernel: KernelTiming) -> dict[str, Any]:
+    return {
+        **pick(kernel, "name", "op_type", "provider"),
+        "median_s": kernel.time.median,
+        "iqr_s": kernel.time.iqr,
+        "op_ids": list(kernel.op_ids),
+        "fused": kernel.fused,
+    }
+
+
 def timing_to_dict(timing: Timing) -> dict[str, Any]:
     """The ``timing`` key of the JSON report. Per-op entries carry quartiles, not every raw time."""
     cal = timing.calibration
     return {
         "definitions": DEFINITIONS,
+        "runtime": timing.runtime,
         "device": timing.device,
         "threads": timing.threads,
         "runs": timing.runs,
@@ -244,5 +329,6 @@ def timing_to_dict(timing: Timing) -> dict[str, Any]:
         "disagreements": [_disagreement(d) for d in timing.disagreements],
         "module_disagreements": [_disagreement(d) for d in timing.module_disagreements],
         "ops": [_op(op) for op in timing.ops],
+        "kernels": [_kernel(kernel) for kernel in timing.kernels],
         "warnings": list(timing.warnings),
     }

@@ -24,6 +24,7 @@ from netprof.metrics import compute
 from netprof.rules import docs
 from netprof.rules.base import (
     Finding,
+    Fusion,
     Rule,
     RuleContext,
     RuleError,
@@ -38,6 +39,7 @@ from netprof.source_paths import relative_to
 
 __all__ = [
     "Finding",
+    "Fusion",
     "Rule",
     "RuleContext",
     "RuleEntry",
@@ -111,6 +113,7 @@ def run(
     plugins: Sequence[str] = (),
     op_seconds: Mapping[int, float] | None = None,
     op_predicted_s: Mapping[int, float] | None = None,
+    fusion: Fusion | None = None,
 ) -> list[Finding]:
     """Every finding of every enabled rule, worst first (most memory access added).
 
@@ -120,7 +123,8 @@ def run(
     finding's source location (the module class's file, relative to the working
     directory when inside it, and line). ``op_seconds`` (op id -> measured median
     seconds) lets findings carry the share of op time they cost, ``op_predicted_s`` (op id ->
-    predicted seconds on a device profile) the time a prediction gives them.
+    predicted seconds on a device profile) the time a prediction gives them, ``fusion`` (from a
+    deployment runtime's timing) whether their ops still cost time there or vanish into fused kernels.
     """
     table = entries(plugins)
     unknown = [rule_id for rule_id in settings if rule_id not in table]
@@ -134,7 +138,7 @@ def run(
             chosen.append((entry.rule, setting, options))
     if not chosen:
         return []
-    context = RuleContext(analysis, compute(analysis), op_seconds, op_predicted_s)
+    context = RuleContext(analysis, compute(analysis), op_seconds, op_predicted_s, fusion)
     findings: list[Finding] = []
     for rule, setting, options in chosen:
         severity = Severity(setting.severity) if setting.severity is not None else rule.default_severity

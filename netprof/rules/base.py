@@ -98,18 +98,42 @@ class Status(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Fusion:
+    """What a deployment runtime fused: op id -> the kernel that computes it inside another op's work
+    (a batch-norm folded into a convolution, an activation run in its epilogue)."""
+
+    runtime: str
+    fused_into: Mapping[int, str]
+
+    def describe(self, op_ids: Iterable[int]) -> tuple[str, dict[str, Any]]:
+        """A finding's ops all fused away, some, or none: a message suffix and evidence."""
+        ids = sorted(set(op_ids))
+        fused = [i for i in ids if i in self.fused_into]
+        kernels = sorted({self.fused_into[i] for i in fused})
+        evidence = {"runtime": self.runtime, "fused_ops": len(fused), "ops": len(ids), "fused_into": kernels}
+        if not ids or not fused:
+            return f"; on {self.runtime}: still runs as kernels of its own", evidence
+        if len(fused) == len(ids):
+            shown = ", ".join(kernels[:3]) + (f" and {len(kernels) - 3} more" if len(kernels) > 3 else "")
+            return f"; on {self.runtime}: vanishes into fused kernels ({shown})", evidence
+        return f"; on {self.runtime}: {len(fused)} of its {len(ids)} ops fused away", evidence
+
+
+@dataclass(frozen=True)
 class RuleContext:
     """What a rule's ``check`` receives: the analysis and the metrics computed from it once.
 
     ``op_seconds`` maps op ids to their measured median seconds when the model was
     timed, so that findings can say what share of op time they cost; ``op_predicted_s``
-    to their predicted seconds on a device profile, so that they can say what time.
+    to their predicted seconds on a device profile, so that they can say what time;
+    ``fusion``, when timed in a deployment runtime, which ops it fused away.
     """
 
     analysis: Analysis
     metrics: GraphMetrics
     op_seconds: Mapping[int, float] | None = None
     op_predicted_s: Mapping[int, float] | None = None
+    fusion: Fusion | None = None
 
     def module_type(self, path: str) -> str:
         try:
@@ -149,6 +173,9 @@ class RuleContext:
         if predicted is not None:
             said += f"; predicted: {seconds(predicted)} on the profile"
             evidence["predicted_s"] = predicted
+        if self.fusion is not None:
+            fused, evidence["fusion"] = self.fusion.describe(ids)
+            said += fused
         return said, evidence
 
 

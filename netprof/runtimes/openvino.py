@@ -35,6 +35,7 @@ class OpenVino:
         self._profiled_model = core.compile_model(model, "CPU", compile_options(threads, True))
         self.plain = core.compile_model(model, "CPU", compile_options(threads, False)).create_infer_request()
         self.profiled = self._profiled_model.create_infer_request()
+        self.exported = exported
         self.feeds = list(feeds)
         self._times: list[dict[str, float]] = []
         self._executed: dict[str, tuple[str, str]] = {}
@@ -56,6 +57,10 @@ class OpenVino:
         return list(self._times)
 
     def kernels(self) -> Sequence[Kernel]:
+        """Runtime nodes that ran, with their original layers; OpenVINO names a layer by its ONNX node's
+        name, or, for a node it rebuilt (``Gemm`` as ``MatMul`` and ``Add``), by the tensor it writes."""
+        names = {node.name for node in self.exported.nodes}
+        writer = {tensor: node.name for node in self.exported.nodes for tensor in node.outputs}
         kernels = []
         for node in self._profiled_model.get_runtime_model().get_ordered_ops():
             name = node.get_friendly_name()
@@ -63,7 +68,8 @@ class OpenVino:
                 continue
             original = str(node.get_rt_info()["originalLayersNames"].astype(str))
             node_type, exec_type = self._executed[name]
-            kernels.append(Kernel(name, node_type, exec_type, tuple(n for n in original.split(",") if n)))
+            layers = [writer.get(n, n) if n not in names else n for n in original.split(",") if n]
+            kernels.append(Kernel(name, node_type, exec_type, tuple(dict.fromkeys(layers))))
         return tuple(kernels)
 
     def close(self) -> None:

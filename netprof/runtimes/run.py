@@ -113,10 +113,10 @@ def _attribute(
     for kernel in kernels:
         ids = kernel_ops.get(kernel.name, ())
         times = [run.get(kernel.name, 0.0) for run in per_run]
-        if ids:
-            anchor = index[_worker(ids, analysis.ops, index)]
+        worker = _worker(ids, analysis.ops, index) if ids else None
+        if worker is not None:
             for r, seconds in enumerate(times):
-                op_times[r][anchor] += seconds
+                op_times[r][index[worker]] += seconds
         working = [i for i in ids if analysis.ops[index[i]].category not in _NO_WORK]
         timed_kernels.append(
             KernelTiming(

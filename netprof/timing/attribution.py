@@ -113,7 +113,8 @@ class KernelTiming:
     """One kernel a deployment runtime executed, and the captured ops it computes.
 
     ``op_ids`` are analysis op ids (several for a fused kernel: a Conv+BN+ReLU
-    lists all three; none for a kernel the runtime added, a layout reorder).
+    lists all three; none for a kernel the runtime added, a layout reorder);
+    ``worker`` is the one its time is credited to (the op doing its arithmetic).
     ``provider`` is where it ran (ONNX Runtime's execution provider, OpenVINO's
     primitive); ``fused`` is set when it computes more than one op that does work.
     """
@@ -124,6 +125,7 @@ class KernelTiming:
     time: Measurement
     op_ids: tuple[int, ...]
     fused: bool
+    worker: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,17 @@ class Timing:
     warnings: tuple[str, ...] = ()
     runtime: str = "eager"
     kernels: tuple[KernelTiming, ...] = ()
+
+    @property
+    def fused_into(self) -> dict[int, str]:
+        """Op id -> the runtime kernel that computes it as part of another op's work (empty for eager)."""
+        return {
+            op_id: kernel.name
+            for kernel in self.kernels
+            if kernel.fused
+            for op_id in kernel.op_ids
+            if op_id != kernel.worker
+        }
 
     @property
     def instrumentation_s(self) -> float:
