@@ -21,7 +21,7 @@ as its sum input) also covers the node that combines the two.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -171,11 +171,17 @@ def covered_nodes(
         return value.get(tensor, frozenset())
 
     for kernel in kernels:
-        reads = frozenset().union(*(value_of(t) for t in kernel.inputs))
+        held = [value_of(t) for t in kernel.inputs]
+        reads = frozenset().union(*held)
         writes = _writes(kernel, producer, by_name, original)
         members = _walk(writes, reads, producer, original, claimed)
-        used = {t for i in members for t in original[i].inputs}
-        for extra in reads - used:  # a fused sum input: the node that adds it to the kernel's result
+        # A fused sum input: the kernel reads a tensor once more than its nodes do; the node that adds
+        # it to the kernel's result is the kernel's too.
+        read = Counter(t for tensors in held for t in tensors)
+        used = Counter(
+            t for i in members for t in original[i].inputs if t in producer and producer[t] not in members
+        )
+        for extra in read - used:
             joins = [i for i in readers.get(extra, ()) if set(original[i].inputs) & set(writes)]
             if joins and members:
                 writes = original[joins[0]].outputs
