@@ -83,13 +83,16 @@ class RunRequest:
             raise CaptureError(f"unknown device {self.device!r}: one of {', '.join(CAPTURE_MODES)}")
         if self.timing is not None:
             _refuse_timing_without_data(self.device)
-            _refuse_runtime_off_cpu(self.timing.runtime, self.device)
         if self.train is not None and (self.timing is not None or self.crosscheck):
             raise TrainingError(
                 "--time and --crosscheck run one forward pass: they do not combine with --train"
             )
-        if self.generation is None:
-            return
+        if self.generation is not None:
+            self._refuse_with_generation(self.generation)
+        if self.timing is not None:  # last: it imports the runtime, which leaves files in the user's cache
+            _refuse_runtime_off_cpu(self.timing.runtime, self.device)
+
+    def _refuse_with_generation(self, generation: Generate) -> None:
         if self.train is not None or self.memory:
             raise TrainingError("--train and --memory count one pass or step: drop --prefill/--decode")
         if self.timing is not None or self.crosscheck:
@@ -100,7 +103,7 @@ class RunRequest:
             )
         if self.rules is not None:
             raise DecodeError("the rules check one forward pass: drop --prefill/--decode")
-        if self.profile is not None and self.generation.roofline is not None:
+        if self.profile is not None and generation.roofline is not None:
             raise DecodeError("predict on a profile or on a roofline, not both")
 
 

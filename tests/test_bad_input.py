@@ -87,6 +87,17 @@ CASES = [
     (["analyze", f"{MODELS}:tiny", "--train", "--optimizer", "lion"], "invalid choice: 'lion'"),
     (["analyze", f"{MODELS}:tiny", "--train", "--loss", "hinge"], "invalid choice: 'hinge'"),
     (["analyze", f"{MODELS}:tiny", "--train", "--time"], "do not combine with --train"),
+    (
+        ["analyze", f"{MODELS}:tiny", "--runtime", "onnxruntime", "--device", "meta"],
+        "cannot be combined with --device meta",
+    ),
+    (["analyze", f"{MODELS}:tiny", "--runtime", "openvino", "--device", "cuda"], "runs on the CPU"),
+    (["analyze", f"{MODELS}:tiny", "--runtime", "onnxruntime", "--train"], "do not combine with --train"),
+    (
+        ["analyze", f"{MODELS}:data_dependent", "--runtime", "onnxruntime", "--repeat", "1"],
+        "could not export the model: GuardOnDataDependentSymNode",
+    ),
+    (["check", f"{MODELS}:tiny", "--runtime", "nosuch"], "invalid choice: 'nosuch'"),
     (["analyze", LLAMA, "--decode", "4", "--memory"], "--train and --memory count one pass or step"),
     # check: configuration, baselines, rules
     (["check", f"{MODELS}:tiny", "--config", "bad.toml"], "bad.toml: invalid TOML"),
@@ -236,3 +247,18 @@ def test_the_corpus_is_at_least_forty_cases_across_the_commands():
     commands = {argv[0] for argv, _ in CASES}
     assert len(CASES) >= 40
     assert {"analyze", "check", "diff", "compare", "plot", "calibrate", "predict"} <= commands
+
+
+@pytest.mark.parametrize(
+    ("runtime", "module", "extra"),
+    [("onnxruntime", "onnxruntime", "onnx"), ("openvino", "openvino", "openvino")],
+)
+def test_without_the_runtime_package_runtime_says_how_to_install_it(
+    runtime, module, extra, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, module, None)  # ``import onnxruntime`` now fails
+    install = f"pip install 'netprof[{extra}]'"
+    for command in ("analyze", "check"):
+        _assert_one_line_exit_2(
+            [command, f"{MODELS}:tiny", "--runtime", runtime], install, capsys, tmp_path, monkeypatch
+        )

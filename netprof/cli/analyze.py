@@ -123,11 +123,12 @@ def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Cons
 def _profile(
     request: pipeline.RunRequest, args: argparse.Namespace, err: Console
 ) -> profiles.DeviceProfile | None:
-    """The profile to predict on: ``--predict``'s for prefill and decode; for a timed forward, the profile
-    cached for the timing device, so that predicted stands next to measured when there is one."""
+    """The profile to predict on: ``--predict``'s for prefill and decode; for a forward timed in eager
+    PyTorch, the profile cached for the timing device, so that predicted stands next to measured when
+    there is one (an eager profile says nothing of a deployment runtime's kernels)."""
     if request.generation is not None:
         return common.predict_profile(args)
-    if request.timing is None:
+    if request.timing is None or request.timing.runtime != "eager":
         return None
     device, threads = timing_device(args.device), args.threads or torch.get_num_threads()
     try:

@@ -8,7 +8,7 @@ ONNX nodes each kernel covers (``netprof.runtimes.join``).
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,17 +58,23 @@ class Backend(Protocol):
         """Release the sessions (and the profiler's files)."""
 
 
-def require(runtime: str):
-    """The runtime's module, or one line naming the extra that installs it."""
+def require(runtime: str) -> None:
+    """Nothing if the runtime's package is installed, else one line naming the extra that installs it.
+
+    Looked up, not imported: importing ONNX Runtime writes a telemetry file in the user's cache, which
+    a request refused for another reason must not leave behind.
+    """
     if runtime not in _EXTRAS:
         raise RuntimeMissing(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
     module, extra = _EXTRAS[runtime]
     try:
-        return importlib.import_module(module)
-    except ImportError as error:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (tests do)
+        found = False
+    if not found:
         raise RuntimeMissing(
-            f"--runtime {runtime} needs the {module} package ({error}): pip install 'netprof[{extra}]'"
-        ) from error
+            f"--runtime {runtime} needs the {module} package: pip install 'netprof[{extra}]'"
+        )
 
 
 def backend_for(runtime: str, exported: ExportedModel, feeds: Sequence[np.ndarray], threads: int) -> Backend:

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import io
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from torch import nn
 
 from netprof.capture.workload import Forward, Workload
 from netprof.errors import NetprofError, one_line
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the exporter colours its messages for a terminal
 
 
 class ExportError(NetprofError):
@@ -122,7 +126,8 @@ def export(model: nn.Module, workload: Workload, path: Path) -> ExportedModel:
             program = torch.onnx.export(twin, tuple(args), kwargs=kwargs or None, dynamo=True, verbose=False)
             program.save(str(path))
     except Exception as error:  # the exporter raises many kinds; each is one line to the user
-        raise ExportError(f"torch.onnx.export (dynamo) failed: {one_line(error)}") from error
+        reason = _ANSI.sub("", one_line(error.__cause__ or error))
+        raise ExportError(f"torch.onnx.export (dynamo) could not export the model: {reason}") from error
     return read(path)
 
 
