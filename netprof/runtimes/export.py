@@ -26,7 +26,6 @@ from torch import nn
 from netprof.capture.workload import Forward, Workload
 from netprof.errors import NetprofError, one_line
 
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the exporter colours its messages for a terminal
 
 
