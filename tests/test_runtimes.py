@@ -108,3 +108,20 @@ def test_check_says_which_findings_vanish_into_fused_kernels(capsys):
     assert fusion["runtime"] == "onnxruntime"
     assert 0 < fusion["fused_ops"] <= fusion["ops"]
     assert "on onnxruntime:" in g4["message"]
+
+
+def test_markdown_html_and_trace_show_the_runtime_kernels(capsys, tmp_path):
+    trace, page = tmp_path / "trace.json", tmp_path / "page.html"
+    argv = ["analyze", f"{MODELS}:tiny", "--runtime", "onnxruntime", "--repeat", "2"]
+    code, out, err = run(capsys, *argv, "--format", "markdown", "--trace", str(trace))
+    assert code == 0, err
+    assert "#### Measured in onnxruntime on cpu" in out
+    assert "| kernel | type | time | share | computes | module |" in out
+    assert "fused convolution+native_batch_norm+relu" in out
+    events = json.loads(trace.read_text())["traceEvents"]
+    kernels = [e for e in events if e.get("tid") == 2 and e["ph"] == "X"]
+    fused = [e for e in kernels if e["cat"] == "fused"]
+    assert len(fused) == 1 and len(fused[0]["args"]["op_ids"]) >= 3
+    code, _, err = run(capsys, *argv, "--format", "html", "-o", str(page))
+    assert code == 0, err
+    assert "onnxruntime kernels:" in page.read_text()

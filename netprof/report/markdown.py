@@ -8,6 +8,7 @@ from netprof.costs import CONVENTIONS
 from netprof.crosscheck import Crosscheck
 from netprof.report.crosscheck import summary_line
 from netprof.report.tables import Row, category_rows, input_description, markdown_table, module_rows
+from netprof.report.timing import KERNEL_HEADER, kernel_rows, kernel_title
 from netprof.timing.attribution import Timing
 from netprof.timing.figure2 import FIGURE2
 from netprof.units import seconds
@@ -88,7 +89,10 @@ def _timing_section(timing: Timing, top: int = 5) -> list[str]:
     whole = timing.end_to_end.median
     present = {group.name: group for group in timing.figure2}
     return [
-        f"#### Measured on {timing.device}, {timing.threads} thread(s), {timing.runs} runs",
+        (
+            f"#### Measured{'' if timing.runtime == 'eager' else ' in ' + timing.runtime} on {timing.device}, "
+            f"{timing.threads} thread(s), {timing.runs} runs"
+        ),
         "",
         (
             f"End-to-end {seconds(whole)} (IQR {seconds(timing.end_to_end.iqr)}) = "
@@ -108,6 +112,21 @@ def _timing_section(timing: Timing, top: int = 5) -> list[str]:
         "Where time departs most from mult_adds:",
         "",
         *(f"- {d.describe()}" for d in timing.disagreements[:top]),
+        "",
+        *_kernel_section(timing),
+    ]
+
+
+def _kernel_section(timing: Timing, top: int = 10) -> list[str]:
+    """A deployment runtime's slowest kernels, fused ones marked; nothing for eager."""
+    if not timing.kernels:
+        return []
+    return [
+        f"{kernel_title(timing)}; slowest {top}:",
+        "",
+        *markdown_table(
+            KERNEL_HEADER, kernel_rows(timing, top), ["---", "---", "---:", "---:", "---", "---"]
+        ),
         "",
     ]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from netprof.analysis import Analysis
 from netprof.report import html, serving, training
+from netprof.report.timing import KERNEL_HEADER, kernel_rows, kernel_title
 from netprof.result import Result
 from netprof.rules import docs
 
@@ -48,6 +49,10 @@ def model_page(result: Result, name: str, findings: Sequence[Any] = ()) -> html.
     if result.analysis.memory is not None:
         figures.append(charts.memory_figure(result.analysis))
     tables = _training_tables(result.analysis)
+    if result.timing is not None and result.timing.kernels:
+        tables.append(
+            html.StaticTable(kernel_title(result.timing), KERNEL_HEADER, kernel_rows(result.timing))
+        )
     if result.generation is not None:
         header, rows = serving.rows(result.generation, result.serving)
         lines = [*serving.verdict(result.generation, result.serving), *result.generation.notes]

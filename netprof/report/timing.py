@@ -132,29 +132,46 @@ def kernel_module(kernel: KernelTiming, ops: dict[int, OpTiming]) -> str:
     return ".".join(common) or "(root)"
 
 
-def _kernel_table(timing: Timing, top: int) -> Table:
-    ops = {op.id: op for op in timing.ops}
+KERNEL_HEADER = ("kernel", "type", "time", "share", "computes", "module")
+
+
+def kernel_title(timing: Timing) -> str:
+    """``onnxruntime kernels: 56 executed, 52 fused (95.1% of kernel time)``."""
     total = math.fsum(k.time.median for k in timing.kernels)
     fused = [k for k in timing.kernels if k.fused]
-    table = Table(
-        title=f"{timing.runtime} kernels: {len(timing.kernels)} executed, {len(fused)} fused "
-        f"({units.share(math.fsum(k.time.median for k in fused), total)} of kernel time); slowest {top}",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
+    return (
+        f"{timing.runtime} kernels: {len(timing.kernels)} executed, {len(fused)} fused "
+        f"({units.share(math.fsum(k.time.median for k in fused), total)} of kernel time)"
     )
-    for name, justify in (("kernel", "left"), ("type", "left"), ("time", "right"), ("share", "right"),
-                          ("computes", "left"), ("module", "left")):  # fmt: skip
-        table.add_column(name, justify=justify, overflow="fold")
-    for kernel in sorted(timing.kernels, key=lambda k: -k.time.median)[:top]:
-        table.add_row(
+
+
+def kernel_rows(timing: Timing, top: int | None = None) -> list[list[str]]:
+    """The runtime's kernels, slowest first (``top`` of them), a fused one marked ``fused``, with the
+    ops it computes and the module they share: the rows every format shows under ``KERNEL_HEADER``."""
+    ops = {op.id: op for op in timing.ops}
+    total = math.fsum(k.time.median for k in timing.kernels)
+    ranked = sorted(timing.kernels, key=lambda k: -k.time.median)
+    return [
+        [
             kernel.name,
             kernel.op_type,
             seconds(kernel.time.median),
             units.share(kernel.time.median, total),
-            ("[bold]fused[/bold] " if kernel.fused else "") + kernel_label(kernel, ops),
+            ("fused " if kernel.fused else "") + kernel_label(kernel, ops),
             kernel_module(kernel, ops),
-        )
+        ]
+        for kernel in ranked[:top]
+    ]
+
+
+def _kernel_table(timing: Timing, top: int) -> Table:
+    table = Table(
+        title=f"{kernel_title(timing)}; slowest {top}", title_justify="left", show_edge=False, pad_edge=False
+    )
+    for name in KERNEL_HEADER:
+        table.add_column(name, justify="right" if name in ("time", "share") else "left", overflow="fold")
+    for row in kernel_rows(timing, top):
+        table.add_row(*row[:4], row[4].replace("fused ", "[bold]fused[/bold] ", 1), row[5])
     return table
 
 

@@ -36,6 +36,7 @@ from netprof.timing.attribution import OpTiming, Timing
 
 PID = 1
 TID = 1
+KERNEL_TID = 2  # a deployment runtime's kernels
 OVERHEAD = "overhead"
 
 
@@ -162,6 +163,7 @@ def build(
                 },
             )
         )
+    events += _kernel_track(timing)
     return {
         "traceEvents": events,
         "displayTimeUnit": "ms",
@@ -169,7 +171,9 @@ def build(
     }
 
 
-def _slice(name: str, cat: str, start_us: float, end_us: float, args: dict[str, Any]) -> dict[str, Any]:
+def _slice(
+    name: str, cat: str, start_us: float, end_us: float, args: dict[str, Any], tid: int = TID
+) -> dict[str, Any]:
     return {
         "name": name,
         "cat": cat,
@@ -177,9 +181,28 @@ def _slice(name: str, cat: str, start_us: float, end_us: float, args: dict[str, 
         "ts": start_us,
         "dur": end_us - start_us,
         "pid": PID,
-        "tid": TID,
+        "tid": tid,
         "args": args,
     }
+
+
+def _kernel_track(timing: Timing) -> list[dict[str, Any]]:
+    """A deployment runtime's kernels on a second track, each its median long, in execution order, with
+    the op ids it computes (a fused kernel several; the ops' track credits its time to one of them)."""
+    if not timing.kernels:
+        return []
+    events = [
+        {"name": "thread_name", "ph": "M", "ts": 0, "pid": PID, "tid": KERNEL_TID,
+         "args": {"name": f"{timing.runtime} kernels: medians, in execution order"}},
+    ]  # fmt: skip
+    now = 0.0
+    for kernel in timing.kernels:
+        end = now + _us(kernel.time.median)
+        args = {"op_type": kernel.op_type, "provider": kernel.provider, "op_ids": list(kernel.op_ids)}
+        args |= {"fused": kernel.fused, "time_s": kernel.time.median}
+        events.append(_slice(kernel.name, "fused" if kernel.fused else "kernel", now, end, args, KERNEL_TID))
+        now = end
+    return events
 
 
 def _metadata(analysis: Analysis, timing: Timing) -> list[dict[str, Any]]:
