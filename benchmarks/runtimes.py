@@ -1,0 +1,249 @@
+"""Deployment runtimes, measured as a user measures them, against what netprof says of them.
+
+    python benchmarks/runtimes.py measure [--models all|named] [--runtimes onnxruntime openvino]
+                                          [--threads 1 2] [--batch 1 8] [--rounds 5]
+    python benchmarks/runtimes.py agreement          # netprof --runtime vs an independent export + run
+    python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
+    python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
+
+``measure``: each torchvision classifier (``weights=None``, its own crop size, batch B) is exported once
+with ``torch.onnx.export(dynamo=True)`` and run as a user runs it: an ONNX Runtime ``InferenceSession``
+with ``intra_op_num_threads=N`` and default optimizations, or OpenVINO's ``compile_model(..., "CPU",
+{"INFERENCE_NUM_THREADS": N, "PERFORMANCE_HINT": "LATENCY"})``. Models are timed in interleaved rounds
+(every model of a group once per round, a round's figure the median of its runs after two warm-ups), so a
+burst of other work on this shared machine lands on one round of many models, not on all rounds of one;
+a model's latency is the median of its round medians and its spread the range of those medians.
+
+``agreement``: ``netprof analyze --runtime R --threads 1`` of the named models against the same model
+exported and run independently (above), interleaved: the plain latency, the kernels' sum, the share of
+ops with mult_adds joined to a kernel, and the kernels fusing a convolution with other ops.
+
+``fusion``: ``netprof check --runtime R`` of the named models: per rule, how many findings' ops all vanish
+into fused kernels, how many in part, how many still run as kernels of their own.
+
+Results go to ``benchmarks/results/runtimes_*.json`` and ``runtimes.md``, written as they come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.models import get_model
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from predict_measure import classifiers
+
+from netprof import pipeline
+from netprof.capture.workload import Forward
+from netprof.runtimes.export import export
+from netprof.timing.run import TimingOptions
+
+RESULTS = ROOT / "benchmarks" / "results"
+NAMED = [
+    "shufflenet_v2_x1_0", "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_1",
+    "resnet18", "efficientnet_b0", "regnet_x_400mf", "googlenet",
+]  # fmt: skip
+RUNTIMES = ["onnxruntime", "openvino"]
+WARMUP, RUNS = 2, 7
+
+
+def _save(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _input(name: str, crop: int, batch: int) -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.randn(batch, 3, crop, crop)
+
+
+def _model(name: str, crop: int) -> torch.nn.Module:
+    size = {"image_size": crop} if name.startswith("vit_") and crop != 224 else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return get_model(name, weights=None, **size).eval()
+
+
+class Session:
+    """One exported model loaded in one runtime, run as a user runs it."""
+
+    def __init__(self, runtime: str, path: Path, x: np.ndarray, threads: int) -> None:
+        if runtime == "onnxruntime":
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            feeds = {session.get_inputs()[0].name: x}
+            self.run = lambda: session.run(None, feeds)
+        else:
+            import openvino as ov
+
+            config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+            request = ov.Core().compile_model(str(path), "CPU", config).create_infer_request()
+            self.run = lambda: request.infer([x])
+
+    def round(self) -> float:
+        """One round's figure: the median of ``RUNS`` runs after ``WARMUP``."""
+        for _ in range(WARMUP):
+            self.run()
+        times = []
+        for _ in range(RUNS):
+            begin = time.perf_counter()
+            self.run()
+            times.append(time.perf_counter() - begin)
+        return statistics.median(times)
+
+
+def _exported(name: str, crop: int, batch: int, cache: Path) -> tuple[Path, np.ndarray, dict]:
+    """The model's ONNX file (exported once), its input, and its counts."""
+    path = cache / f"{name}_b{batch}.onnx"
+    model, x = _model(name, crop), _input(name, crop, batch)
+    counts_path = path.with_suffix(".json")
+    if not path.exists():
+        export(model, Forward((x,)), path)
+        analysis = pipeline.run(model, x, mode="meta").analysis
+        ops = [(op.flops, op.mem_access_bytes) for op in analysis.ops]
+        counts = {"mult_adds": analysis.totals.mult_adds, "ops": ops}
+        _save(counts_path, counts)
+    return path, x.numpy(), json.loads(counts_path.read_text())
+
+
+def measure(args: argparse.Namespace) -> None:
+    out = RESULTS / "runtimes_measured.json"
+    rows = json.loads(out.read_text()) if out.exists() else {}
+    crops = dict(classifiers())
+    names = NAMED if args.models == "named" else [n for n in crops if n in args.models] or list(crops)
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    for batch in args.batch:
+        for start in range(0, len(names), args.group):
+            group = names[start : start + args.group]
+            files = {}
+            for name in group:
+                try:
+                    files[name] = _exported(name, crops[name], batch, cache)
+                except Exception as error:  # noqa: BLE001 - a model that will not export is reported
+                    rows[f"{name}|export|b{batch}"] = {"error": f"{type(error).__name__}: {error}"[:300]}
+                    print(f"{name}: export failed: {error}"[:200], flush=True)
+            for runtime in args.runtimes:
+                for threads in args.threads:
+                    keys = {n: f"{n}|{runtime}|t{threads}|b{batch}" for n in files}
+                    todo = [n for n in files if keys[n] not in rows]
+                    sessions = {n: Session(runtime, files[n][0], files[n][1], threads) for n in todo}
+                    rounds: dict[str, list[float]] = {n: [] for n in todo}
+                    for _ in range(args.rounds):
+                        for name in todo:
+                            rounds[name].append(sessions[name].round())
+                    for name in todo:
+                        medians = rounds[name]
+                        latency = statistics.median(medians)
+                        rows[keys[name]] = {
+                            "model": name, "runtime": runtime, "threads": threads, "batch": batch,
+                            "latency_s": latency, "spread": (max(medians) - min(medians)) / latency,
+                            "rounds_s": medians, "mult_adds": files[name][2]["mult_adds"],
+                        }  # fmt: skip
+                        print(
+                            f"{keys[name]}: {latency * 1e3:.2f} ms (spread {rows[keys[name]]['spread']:.0%})"
+                        )
+                    _save(out, rows)
+
+
+def agreement(args: argparse.Namespace) -> None:
+    """netprof --runtime against an independent export and run, on the named models."""
+    crops = dict(classifiers())
+    report = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in NAMED if args.models == "named" else args.models:
+            model, x = _model(name, crops[name]), _input(name, crops[name], 1)
+            path = Path(scratch) / f"{name}.onnx"
+            torch.onnx.export(model, (x,), dynamo=True).save(str(path))  # the user's own export
+            for runtime in args.runtimes:
+                independent = Session(runtime, path, x.numpy(), 1)
+                ours, theirs = [], []
+                for _ in range(args.rounds):  # interleaved: netprof's run, then the independent one
+                    options = TimingOptions(repeat=RUNS, threads=1, runtime=runtime)
+                    result = pipeline.run(model, x, timing=options)
+                    ours.append(result.timing.plain.median)
+                    theirs.append(independent.round())
+                timing, analysis = result.timing, result.analysis
+                ops = {op.id: op for op in analysis.ops}
+                working = {op.id for op in analysis.ops if op.mult_adds > 0}
+                joined = working & {i for k in timing.kernels for i in k.op_ids}
+                conv_fused = [
+                    k for k in timing.kernels if k.fused and any("conv" in ops[i].category for i in k.op_ids)
+                ]
+                kernel_sum = sum(k.time.median for k in timing.kernels)
+                row = {
+                    "netprof_latency_s": statistics.median(ours),
+                    "independent_latency_s": statistics.median(theirs),
+                    "kernel_sum_s": kernel_sum,
+                    "kernel_sum_vs_latency": kernel_sum / timing.plain.median - 1,
+                    "kernels": len(timing.kernels),
+                    "conv_fused_kernels": len(conv_fused),
+                    "joined": len(joined),
+                    "ops_with_mult_adds": len(working),
+                    "warnings": list(timing.warnings),
+                }
+                row["latency_vs_independent"] = row["netprof_latency_s"] / row["independent_latency_s"] - 1
+                report[f"{name}|{runtime}"] = row
+                print(f"{name}|{runtime}: {json.dumps(row)}", flush=True)
+                _save(RESULTS / "runtimes_agreement.json", report)
+
+
+def fusion(args: argparse.Namespace) -> None:
+    """Per runtime and rule: findings whose ops all vanish into fused kernels, some do, none do."""
+    from netprof.config import Config
+
+    crops = dict(classifiers())
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for runtime in args.runtimes:
+        for name in NAMED:
+            model, x = _model(name, crops[name]), _input(name, crops[name], 1)
+            options = TimingOptions(repeat=3, threads=1, runtime=runtime)
+            result = pipeline.run(model, x, timing=options)
+            for finding in pipeline.check(result, model, Config()):
+                said = finding.evidence.get("fusion")
+                if said is None:
+                    continue
+                kind = "all" if said["fused_ops"] == said["ops"] else "some" if said["fused_ops"] else "none"
+                per_rule = table.setdefault(runtime, {}).setdefault(
+                    finding.rule, {"all": 0, "some": 0, "none": 0}
+                )
+                per_rule[kind] += 1
+            print(runtime, name, table.get(runtime), flush=True)
+            _save(RESULTS / "runtimes_fusion.json", table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("measure", "agreement", "fusion"):
+        command = sub.add_parser(name)
+        command.add_argument("--models", nargs="+", default="named")
+        command.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=RUNTIMES)
+        command.add_argument("--rounds", type=int, default=5)
+    measure_parser = sub.choices["measure"]
+    measure_parser.add_argument("--threads", nargs="+", type=int, default=[1])
+    measure_parser.add_argument("--batch", nargs="+", type=int, default=[1])
+    measure_parser.add_argument("--group", type=int, default=8, help="models timed in one interleaved group")
+    measure_parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
+    args = parser.parse_args()
+    if args.models != "named" and args.models == ["named"]:
+        args.models = "named"
+    {"measure": measure, "agreement": agreement, "fusion": fusion}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
