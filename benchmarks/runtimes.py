@@ -226,9 +226,102 @@ def fusion(args: argparse.Namespace) -> None:
             _save(RESULTS / "runtimes_fusion.json", table)
 
 
+def _predictions(rows: list[dict], crops: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Per row key: netprof's runtime prediction and the two baselines' raw figures (before scaling)."""
+    from netprof.runtimes import predict as runtime_predict
+    from netprof.runtimes import profile as runtime_profiles
+    from netprof.timing import calibrate
+
+    found = {}
+    for row in rows:
+        model, x = (
+            _model(row["model"], crops[row["model"]]),
+            _input(row["model"], crops[row["model"]], row["batch"]),
+        )
+        analysis = pipeline.run(model, x, mode="meta").analysis
+        profile = runtime_profiles.cached(row["runtime"], row["threads"])
+        roof = calibrate.load("cpu", row["threads"])
+        roofline = sum(
+            max(op.flops / roof.peak_flops, op.mem_access_bytes / roof.bandwidth) for op in analysis.ops
+        )
+        found[_key(row)] = {
+            "predicted_s": runtime_predict.predict(analysis, profile).latency_s,
+            "mult_adds": analysis.totals.mult_adds,
+            "roofline_s": roofline,
+        }
+    return found
+
+
+def _key(row: dict) -> str:
+    return f"{row['model']}|{row['runtime']}|t{row['threads']}|b{row['batch']}"
+
+
+def report(args: argparse.Namespace) -> None:
+    """Predicted against measured per runtime, threads and batch; the named models and all measured."""
+    from predict import best_constant, scores
+
+    measured = [
+        r for r in json.loads((RESULTS / "runtimes_measured.json").read_text()).values() if "latency_s" in r
+    ]
+    crops = dict(classifiers())
+    cached = RESULTS / "runtimes_predicted.json"
+    predicted = json.loads(cached.read_text()) if cached.exists() else {}
+    missing = [r for r in measured if _key(r) not in predicted]
+    predicted |= _predictions(missing, crops)
+    _save(cached, predicted)
+    lines = ["| models | runtime | threads | batch | predictor | n | MAPE | within 10% | within 25% | Kendall tau |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    summary = {}
+    settings = sorted({(r["runtime"], r["threads"], r["batch"]) for r in measured})
+    for subset, label in ((NAMED, "the 8 named"), (None, "all measured")):
+        for runtime, threads, batch in settings:
+            rows = [
+                r for r in measured if (r["runtime"], r["threads"], r["batch"]) == (runtime, threads, batch)
+            ]
+            rows = [r for r in rows if subset is None or r["model"] in subset]
+            if len(rows) < 2:
+                continue
+            truth = [r["latency_s"] for r in rows]
+            ours = [predicted[_key(r)]["predicted_s"] for r in rows]
+            macs = [predicted[_key(r)]["mult_adds"] for r in rows]
+            roof = [predicted[_key(r)]["roofline_s"] for r in rows]
+            for name, values in (
+                ("**netprof predict --runtime**", ours),
+                ("mult_adds x c", [best_constant(macs, truth) * m for m in macs]),
+                ("roofline x c", [best_constant(roof, truth) * m for m in roof]),
+            ):
+                score = scores(values, truth, [])
+                summary[f"{label}|{runtime}|t{threads}|b{batch}|{name}"] = score
+                lines.append(
+                    f"| {label} | {runtime} | {threads} | {batch} | {name} | {len(rows)} | {score['mape']:.1%} | "
+                    f"{score['within_10']:.0%} | {score['within_25']:.0%} | {score['kendall_tau']:.3f} |"
+                )
+    per_model = ["| model | runtime | threads | batch | measured | spread | predicted | error |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in sorted(
+        measured, key=lambda r: (r["model"] not in NAMED, r["model"], r["runtime"], r["threads"], r["batch"])
+    ):
+        p = predicted[_key(r)]["predicted_s"]
+        per_model.append(
+            f"| {r['model']} | {r['runtime']} | {r['threads']} | {r['batch']} | {r['latency_s'] * 1e3:.2f} ms | "
+            f"{r['spread']:.0%} | {p * 1e3:.2f} ms | {p / r['latency_s'] - 1:+.0%} |"
+        )
+    _save(RESULTS / "runtimes_scores.json", summary)
+    (RESULTS / "runtimes_predicted.md").write_text(
+        "# Runtime prediction: predicted vs measured\n\n`python benchmarks/runtimes.py report` (profiles: "
+        "`netprof calibrate --runtime R --threads N`, cached)\n\n"
+        + "\n".join(lines)
+        + "\n\n## Per model\n\n"
+        + "\n".join(per_model)
+        + "\n"
+    )
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("report")
     for name in ("measure", "agreement", "fusion"):
         command = sub.add_parser(name)
         command.add_argument("--models", nargs="+", default="named")
@@ -240,9 +333,12 @@ def main() -> None:
     measure_parser.add_argument("--group", type=int, default=8, help="models timed in one interleaved group")
     measure_parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
     args = parser.parse_args()
+    if args.command == "report":
+        return report(args)
     if args.models != "named" and args.models == ["named"]:
         args.models = "named"
     {"measure": measure, "agreement": agreement, "fusion": fusion}[args.command](args)
+    return None
 
 
 if __name__ == "__main__":
