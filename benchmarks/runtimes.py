@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.models import get_model
+from torchvision.models import get_model, get_model_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -124,7 +124,10 @@ def measure(args: argparse.Namespace) -> None:
     out = RESULTS / "runtimes_measured.json"
     rows = json.loads(out.read_text()) if out.exists() else {}
     crops = dict(classifiers())
-    names = NAMED if args.models == "named" else [n for n in crops if n in args.models] or list(crops)
+    names = (
+        NAMED if args.models == "named" else [n for n in crops if n in args.models or args.models == ["all"]]
+    )
+    names = [n for n in names if get_model_weights(n).DEFAULT.meta["_ops"] <= args.max_gmacs]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     for batch in args.batch:
@@ -330,6 +333,12 @@ def main() -> None:
     measure_parser = sub.choices["measure"]
     measure_parser.add_argument("--threads", nargs="+", type=int, default=[1])
     measure_parser.add_argument("--batch", nargs="+", type=int, default=[1])
+    measure_parser.add_argument(
+        "--max-gmacs",
+        type=float,
+        default=9.0,
+        help="leave out models above this many G mult_adds (torchvision's)",
+    )
     measure_parser.add_argument("--group", type=int, default=8, help="models timed in one interleaved group")
     measure_parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
     args = parser.parse_args()
