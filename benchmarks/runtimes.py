@@ -3,6 +3,7 @@
     python benchmarks/runtimes.py measure [--models all|named] [--runtimes onnxruntime openvino]
                                           [--threads 1 2] [--batch 1 8] [--rounds 5]
     python benchmarks/runtimes.py agreement          # netprof --runtime vs an independent export + run
+    python benchmarks/runtimes.py agreement --runtimes executorch --models mobilenet_v2 resnet18
     python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
     python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
 
@@ -15,7 +16,9 @@ burst of other work on this shared machine lands on one round of many models, no
 a model's latency is the median of its round medians and its spread the range of those medians.
 
 ``agreement``: ``netprof analyze --runtime R --threads 1`` of the named models against the same model
-exported and run independently (above), interleaved: the plain latency, the kernels' sum, the share of
+exported and run independently (above; for ExecuTorch, ``torch.export``, ``to_edge_transform_and_lower``
+with the XNNPACK partitioner, the ``.pte`` loaded with ``_load_for_executorch`` on a threadpool of N and
+run with ``forward``), interleaved: the plain latency, the kernels' sum, the share of
 ops with mult_adds joined to a kernel, and the kernels fusing a convolution with other ops.
 
 ``fusion``: ``netprof check --runtime R`` of the named models: per rule, how many findings' ops all vanish
@@ -56,6 +59,8 @@ NAMED = [
     "resnet18", "efficientnet_b0", "regnet_x_400mf", "googlenet",
 ]  # fmt: skip
 RUNTIMES = ["onnxruntime", "openvino"]
+# ExecuTorch runs a .pte program, not the ONNX file ``measure`` exports: agreement and fusion only.
+ALL_RUNTIMES = [*RUNTIMES, "executorch"]
 WARMUP, RUNS = 2, 7
 
 
@@ -87,6 +92,13 @@ class Session:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             feeds = {session.get_inputs()[0].name: x}
             self.run = lambda: session.run(None, feeds)
+        elif runtime == "executorch":
+            from executorch.extension.pybindings import portable_lib
+
+            portable_lib._unsafe_reset_threadpool(threads)
+            program = portable_lib._load_for_executorch(str(path))
+            inputs = (torch.from_numpy(x),)
+            self.run = lambda: program.forward(inputs)
         else:
             import openvino as ov
 
@@ -166,13 +178,13 @@ def measure(args: argparse.Namespace) -> None:
 def agreement(args: argparse.Namespace) -> None:
     """netprof --runtime against an independent export and run, on the named models."""
     crops = dict(classifiers())
-    report = {}
+    out = RESULTS / "runtimes_agreement.json"
+    report = json.loads(out.read_text()) if out.exists() else {}  # rows of other runtimes are kept
     with tempfile.TemporaryDirectory() as scratch:
         for name in NAMED if args.models == "named" else args.models:
             model, x = _model(name, crops[name]), _input(name, crops[name], 1)
-            path = Path(scratch) / f"{name}.onnx"
-            torch.onnx.export(model, (x,), dynamo=True).save(str(path))  # the user's own export
             for runtime in args.runtimes:
+                path = _independent_export(runtime, model.eval(), x, Path(scratch) / name)
                 independent = Session(runtime, path, x.numpy(), 1)
                 ours, theirs = [], []
                 for _ in range(args.rounds):  # interleaved: netprof's run, then the independent one
@@ -202,7 +214,24 @@ def agreement(args: argparse.Namespace) -> None:
                 row["latency_vs_independent"] = row["netprof_latency_s"] / row["independent_latency_s"] - 1
                 report[f"{name}|{runtime}"] = row
                 print(f"{name}|{runtime}: {json.dumps(row)}", flush=True)
-                _save(RESULTS / "runtimes_agreement.json", report)
+                _save(out, report)
+
+
+def _independent_export(runtime: str, model: torch.nn.Module, x: torch.Tensor, stem: Path) -> Path:
+    """The user's own export: ONNX (dynamo), or for ExecuTorch a .pte lowered to XNNPACK."""
+    if runtime != "executorch":
+        path = stem.with_suffix(".onnx")
+        if not path.exists():
+            torch.onnx.export(model, (x,), dynamo=True).save(str(path))
+        return path
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    path = stem.with_suffix(".pte")
+    program = torch.export.export(model, (x,))
+    lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+    path.write_bytes(lowered.buffer)
+    return path
 
 
 def fusion(args: argparse.Namespace) -> None:
@@ -328,7 +357,8 @@ def main() -> None:
     for name in ("measure", "agreement", "fusion"):
         command = sub.add_parser(name)
         command.add_argument("--models", nargs="+", default="named")
-        command.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=RUNTIMES)
+        choices = RUNTIMES if name == "measure" else ALL_RUNTIMES
+        command.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=choices)
         command.add_argument("--rounds", type=int, default=5)
     measure_parser = sub.choices["measure"]
     measure_parser.add_argument("--threads", nargs="+", type=int, default=[1])

@@ -251,7 +251,11 @@ def test_the_corpus_is_at_least_forty_cases_across_the_commands():
 
 @pytest.mark.parametrize(
     ("runtime", "module", "extra"),
-    [("onnxruntime", "onnxruntime", "onnx"), ("openvino", "openvino", "openvino")],
+    [
+        ("onnxruntime", "onnxruntime", "onnx"),
+        ("openvino", "openvino", "openvino"),
+        ("executorch", "executorch", "executorch"),
+    ],
 )
 def test_without_the_runtime_package_runtime_says_how_to_install_it(
     runtime, module, extra, capsys, tmp_path, monkeypatch

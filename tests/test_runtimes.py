@@ -125,3 +125,32 @@ def test_markdown_html_and_trace_show_the_runtime_kernels(capsys, tmp_path):
     code, _, err = run(capsys, *argv, "--format", "html", "-o", str(page))
     assert code == 0, err
     assert "onnxruntime kernels:" in page.read_text()
+
+
+@pytest.mark.parametrize("spec", [f"{MODELS}:tiny", "torchvision.models:mobilenet_v2"])
+def test_executorch_delegate_calls_join_every_op_of_their_partition(capsys, spec):
+    """XNNPACK's operator events carry no debug handles in the pip build: a delegate call is one kernel,
+    joined by its debug handles to every op of its partition, and the report says so."""
+    report = _analyze(capsys, spec, "executorch")
+    timing = report["timing"]
+    assert timing["runtime"] == "executorch"
+    assert timing["plain"]["median_s"] > 0
+    kernels = timing["kernels"]
+    calls = [k for k in kernels if k["op_type"] == "DELEGATE_CALL"]
+    assert calls and all(k["provider"] == "XnnpackBackend" for k in calls)
+    assert all(k["provider"] == "portable" for k in kernels if k not in calls)
+    assert len({k["name"] for k in kernels}) == len(kernels)
+    working, joined = _joined(report)
+    assert joined == working
+    ids = [i for k in kernels for i in k["op_ids"]]
+    assert len(ids) == len(set(ids))  # no op is computed by two kernels
+    # each kernel's time is credited to one op, its largest: the rest of its partition costs nothing
+    by_op = {op["id"]: op["time"]["median_s"] for op in timing["ops"]}
+    for kernel in kernels:
+        credited = [i for i in kernel["op_ids"] if by_op[i] > 0]
+        assert len(credited) <= 1
+    root = next(m for m in timing["modules"] if m["name"] == "")
+    assert root["time_s"] == pytest.approx(sum(k["median_s"] for k in kernels if k["op_ids"]), rel=1e-9)
+    note = next(w for w in timing["warnings"] if w.startswith("executorch: the XnnpackBackend delegate"))
+    assert f"({len(calls)} partition call(s) cover" in note
+    assert "per-op times inside it need an ExecuTorch build" in note

@@ -3,7 +3,7 @@
 A backend opens two sessions of one exported model with the same thread count:
 a plain one (the runtime's own latency, no profiler) and a profiled one whose
 every run reports each executed kernel's time. ``kernels()`` says which original
-ONNX nodes each kernel covers (``netprof.runtimes.join``).
+exported nodes each kernel covers (``netprof.runtimes.join``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from netprof.errors import NetprofError
 from netprof.runtimes.export import ExportedModel
 
 # "eager" is PyTorch itself, timed op by op by netprof.timing.
-RUNTIMES = ("eager", "onnxruntime", "openvino")
-_EXTRAS = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+RUNTIMES = ("eager", "onnxruntime", "openvino", "executorch")
+_EXTRAS = {
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "openvino": ("openvino", "openvino"),
+    "executorch": ("executorch", "executorch"),
+}
 
 
 class RuntimeMissing(NetprofError):
@@ -54,6 +58,9 @@ class Backend(Protocol):
     def kernels(self) -> Sequence[Kernel]:
         """The executed kernels, in execution order (after at least one profiled run)."""
 
+    def notes(self) -> list[str]:
+        """What the runtime's profile cannot say, for the report's warnings (after the kernels)."""
+
     def close(self) -> None:
         """Release the sessions (and the profiler's files)."""
 
@@ -84,6 +91,10 @@ def backend_for(runtime: str, exported: ExportedModel, feeds: Sequence[np.ndarra
         from netprof.runtimes.onnxruntime import OnnxRuntime
 
         return OnnxRuntime(exported, feeds, threads)
+    if runtime == "executorch":
+        from netprof.runtimes.executorch import ExecuTorch
+
+        return ExecuTorch(exported, feeds, threads)
     from netprof.runtimes.openvino import OpenVino
 
     return OpenVino(exported, feeds, threads)

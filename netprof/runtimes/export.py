@@ -17,7 +17,8 @@ import io
 import logging
 import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -49,12 +50,18 @@ class OnnxNode:
 
 @dataclass(frozen=True)
 class ExportedModel:
-    """The ONNX file, its nodes in graph (topological) order, and its inputs' names."""
+    """The exported file, its nodes in graph (topological) order, and its inputs' names.
+
+    For ExecuTorch, ``path`` is the ``.pte`` program, ``record`` its ETRecord, and ``debug_handles``
+    maps each debug handle an ETDump event names to the nodes it stands for.
+    """
 
     path: Path
     nodes: tuple[OnnxNode, ...]
     input_names: tuple[str, ...]
     initializers: frozenset[str]
+    record: Path | None = None
+    debug_handles: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _metadata(node) -> dict[str, str]:

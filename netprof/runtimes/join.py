@@ -47,9 +47,12 @@ _COMPUTE = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention", "B
 
 def family(op: str) -> str:
     """``aten.hardtanh_.default`` and ``aten.clamp.default`` -> ``clamp``: the name, without namespace,
-    overload or in-place mark, in its family where the exporter and the dispatcher name it differently."""
+    overload, in-place mark or ``_copy``, in its family where the exporter and the dispatcher name it differently."""
     parts = op.split(".")
     base = (parts[1] if len(parts) > 2 else parts[-2] if len(parts) == 2 else parts[0]).removesuffix("_")
+    base = base.removesuffix(
+        "_copy"
+    )  # ExecuTorch's edge ops are the functional ``view_copy``, ``permute_copy``
     for name, pattern in _FAMILIES.items():
         if pattern.match(base):
             return name

@@ -109,6 +109,9 @@ class OnnxRuntime:
             if node.name in executed
         )
 
+    def notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         self._trace()
         self._scratch.cleanup()

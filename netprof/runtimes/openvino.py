@@ -72,5 +72,8 @@ class OpenVino:
             kernels.append(Kernel(name, node_type, exec_type, tuple(dict.fromkeys(layers))))
         return tuple(kernels)
 
+    def notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         self.plain = self.profiled = self._profiled_model = None

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from netprof.capture.workload import Workload, as_workload
+from netprof.runtimes import executorch
 from netprof.runtimes.backends import Kernel, backend_for, require
 from netprof.runtimes.export import ExportedModel, ExportError, export
 from netprof.runtimes.join import compose, ops_by_node
@@ -72,7 +73,7 @@ def time_on_runtime(
     workload = as_workload(workload)
     threads = threads or torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="netprof-export-") as scratch:
-        exported = export(model, workload, Path(scratch) / "model.onnx")
+        exported = _export(runtime, model, workload, Path(scratch))
         backend = backend_for(runtime, exported, feeds(workload, exported), threads)
         try:
             total = float(repeat) if repeat is not None else budget_s
@@ -87,13 +88,21 @@ def time_on_runtime(
                 runs = run_until(one_pass, Stop(repeat, budget_s, MIN_RUNS, MAX_RUNS), warmup=warmup)
             per_run = backend.kernel_times()[warmup:]
             kernels = backend.kernels()
+            notes = backend.notes()
         finally:
             backend.close()
     if len(per_run) != len(runs.timed):
         raise ExportError(
             f"{runtime} profiled {len(per_run)} runs of {len(runs.timed)}: cannot attribute them"
         )
-    return _attribute(analysis, exported, kernels, per_run, runs.timed, runtime, threads, warmup)
+    return _attribute(analysis, exported, kernels, per_run, runs.timed, runtime, threads, warmup, notes)
+
+
+def _export(runtime: str, model: nn.Module, workload: Workload, directory: Path) -> ExportedModel:
+    """The file the runtime runs: an ExecuTorch program for ExecuTorch, ONNX for the others."""
+    if runtime == "executorch":
+        return executorch.export(model, workload, directory)
+    return export(model, workload, directory / "model.onnx")
 
 
 def _attribute(
@@ -105,6 +114,7 @@ def _attribute(
     runtime: str,
     threads: int,
     warmup: int,
+    notes: Sequence[str] = (),
 ) -> Timing:
     kernel_ops = compose({k.name: k.nodes for k in kernels}, ops_by_node(exported.nodes, analysis.ops))
     index = {op.id: i for i, op in enumerate(analysis.ops)}
@@ -139,7 +149,7 @@ def _attribute(
         warmup=warmup,
         calibration=calibration,
         module_order=[m.path for m in analysis.modules],
-        warnings=_join_notes(analysis.ops, timed_kernels, runtime, [plain for plain, _ in passes]),
+        warnings=[*notes, *_join_notes(analysis.ops, timed_kernels, runtime, [plain for plain, _ in passes])],
     )
     return dataclasses.replace(timing, runtime=runtime, kernels=tuple(timed_kernels))
 
