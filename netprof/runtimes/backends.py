@@ -9,15 +9,14 @@ exported nodes each kernel covers (``netprof.runtimes.join``).
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from netprof.errors import NetprofError
 from netprof.runtimes.export import ExportedModel
+from netprof.runtimes.kernels import Kernel
 
 # "eager" is PyTorch itself, timed op by op by netprof.timing.
 RUNTIMES = ("eager", "onnxruntime", "openvino", "executorch")
@@ -30,17 +29,6 @@ _EXTRAS = {
 
 class RuntimeMissing(NetprofError):
     """The runtime's package is not installed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Kernel:
-    """One executed kernel of the runtime: its runtime op type, where it ran, and the original ONNX
-    nodes it computes."""
-
-    name: str
-    op_type: str
-    provider: str
-    nodes: tuple[str, ...]
 
 
 class Backend(Protocol):
@@ -98,10 +86,3 @@ def backend_for(runtime: str, exported: ExportedModel, feeds: Sequence[np.ndarra
     from netprof.runtimes.openvino import OpenVino
 
     return OpenVino(exported, feeds, threads)
-
-
-def timed(fn) -> float:
-    """Wall seconds of one call."""
-    begin = time.perf_counter()
-    fn()
-    return time.perf_counter() - begin

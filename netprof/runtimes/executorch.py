@@ -35,8 +35,8 @@ from torch import nn
 
 from netprof.capture.workload import Forward, Workload
 from netprof.errors import one_line
-from netprof.runtimes.backends import Kernel, timed
 from netprof.runtimes.export import ExportedModel, ExportError, OnnxNode, _exporter_logs_off
+from netprof.runtimes.kernels import Kernel, timed
 
 DELEGATE_CALL = "DELEGATE_CALL"
 _METHOD = "Method::execute"  # the whole run, around every kernel

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from netprof.runtimes.backends import Kernel, timed
 from netprof.runtimes.export import ExportedModel
 from netprof.runtimes.join import KernelNode, covered_nodes
+from netprof.runtimes.kernels import Kernel, timed
 
 _SUFFIX = "_kernel_time"
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from netprof.runtimes.backends import Kernel, timed
 from netprof.runtimes.export import ExportedModel
+from netprof.runtimes.kernels import Kernel, timed
 
 
 def compile_options(threads: int, profiling: bool) -> dict[str, object]:

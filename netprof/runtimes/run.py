@@ -25,9 +25,10 @@ from torch import nn
 
 from netprof.capture.workload import Workload, as_workload
 from netprof.runtimes import executorch
-from netprof.runtimes.backends import Kernel, backend_for, require
+from netprof.runtimes.backends import backend_for, require
 from netprof.runtimes.export import ExportedModel, ExportError, export
 from netprof.runtimes.join import compose, ops_by_node
+from netprof.runtimes.kernels import Kernel
 from netprof.timing import calibrate
 from netprof.timing.attribution import KernelTiming, Timing, attribute
 from netprof.timing.loop import Stop, run_until
