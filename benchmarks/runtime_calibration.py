@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1.0)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("-o", "--output", type=Path)
+    parser.add_argument("--exports", type=Path, help="keep (and reuse) the models' ONNX files here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     profile = runtime_profiles.for_runtime(
@@ -89,9 +90,12 @@ def main() -> None:
     x = np.random.default_rng(0).standard_normal(SHAPE, dtype=np.float32)
     with tempfile.TemporaryDirectory() as scratch:
         sessions = {}
+        folder = args.exports or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for name in args.models:
-            path = Path(scratch) / f"{name}.onnx"
-            export(build(name), as_workload(torch.randn(SHAPE)), path)
+            path = folder / f"{name}.onnx"
+            if not path.is_file():
+                export(build(name), as_workload(torch.randn(SHAPE)), path)
             sessions[name] = _session(args.runtime, path, 1)
         rounds: dict[str, list[float]] = {name: [] for name in args.models}
         for _ in range(args.rounds):

@@ -321,3 +321,33 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
     assert code == 0, err
     prediction = json.loads(out)["prediction"]
     assert prediction["latency_s"] > 0
+
+
+def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():
+    relu = [[0, "elementwise", "relu", [None], 8, 64, 0]]
+    names = ("base", "c", "r", "cr", "p", "pc", "pa", "pca")
+    document = {
+        "baseline": "base",
+        "benches": [{"name": n, "group": "op", "ops": relu} for n in names],
+        "pairs": [
+            {"anchor": "conv", "follower": "relu", "first": "c", "second": "r", "both": "cr"},
+            {"anchor": "conv", "follower": "add", "first": "pc", "second": "pa", "both": "pca", "base": "p"},
+        ],
+    }
+    us = 1e-6
+    times = {"base": 10, "c": 110, "r": 30, "cr": 115, "p": 60, "pc": 160, "pa": 90, "pca": 185}
+    profile = calibration.build_profile(
+        document, {n: (t * us, 0.0) for n, t in times.items()}, runtime="onnxruntime", version="1",
+        threads=1, processor_name="x", calibration_s=None,
+    )  # fmt: skip
+    relu_pair, add_pair = profile.fusion
+    # less the 10 us baseline: 100 + 20 - 105 = 15 > 0.5 * 20: fused
+    assert (relu_pair.first_s, relu_pair.second_s, relu_pair.both_s) == pytest.approx(
+        (100 * us, 20 * us, 105 * us)
+    )
+    assert relu_pair.fused
+    # less the 60 us prefix: 100 + 30 - 125 = 5, not > 0.5 * 30 = 15: not fused
+    assert (add_pair.first_s, add_pair.second_s, add_pair.both_s) == pytest.approx(
+        (100 * us, 30 * us, 125 * us)
+    )
+    assert not add_pair.fused

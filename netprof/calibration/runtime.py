@@ -66,11 +66,14 @@ class CalibrationError(NetprofError):
 
 @dataclass(frozen=True)
 class PairBench:
+    """Three models, each timed less ``base`` (default: the per-run baseline), which they all start with."""
+
     anchor: str
     follower: str
     first: MicroBench
     second: MicroBench
     both: MicroBench
+    base: MicroBench | None = None
 
 
 class _Then(nn.Module):
@@ -83,6 +86,33 @@ class _Then(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.first(x)
         return y + x if self.second is None else self.second(y)
+
+
+class _Steps(nn.Module):
+    """``steps`` element-wise kernels that a runtime cannot merge (a chain of ReLUs is one ReLU to it)."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for step in range(self.steps):
+            x = x * 1.5 if step % 2 else x + 0.5
+        return x
+
+
+class _AfterPrefix(nn.Module):
+    """``body(y)``, ``y + y`` or ``body(y) + y`` with ``y = prefix(x)``: a residual add whose two inputs a
+    runtime keeps in its own layout, as in a network (a model input would need a layout change first)."""
+
+    def __init__(self, prefix: nn.Module, body: nn.Module | None, residual: bool) -> None:
+        super().__init__()
+        self.prefix, self.body, self.residual = prefix, body, residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.prefix(x)
+        z = y if self.body is None else self.body(y)
+        return z + y if self.residual else z
 
 
 def _followers(channels: int) -> dict[str, Callable[[], nn.Module | None]]:
@@ -113,6 +143,31 @@ def pair_benches() -> list[PairBench]:
         for follower, build in _followers(c).items():
             if anchor == "depthwise_conv" and follower in ("add", "sigmoid"):
                 continue
+            if follower == "add":  # after the anchor alone as a prefix, timed less that prefix
+                shape, make = (1, c, hw, hw), build_anchor
+                pairs.append(
+                    PairBench(
+                        anchor,
+                        follower,
+                        MicroBench(
+                            f"pair {anchor_name} x2",
+                            lambda make=make: _AfterPrefix(make(), make(), False),
+                            shape,
+                        ),
+                        MicroBench(
+                            f"pair {anchor_name} + add",
+                            lambda make=make: _AfterPrefix(make(), None, True),
+                            shape,
+                        ),
+                        MicroBench(
+                            f"pair {anchor_name} x2 + add",
+                            lambda make=make: _AfterPrefix(make(), make(), True),
+                            shape,
+                        ),
+                        first,
+                    )
+                )
+                continue
             alone = (lambda: Binary(torch.add, False)) if follower == "add" else build
             second = MicroBench(f"pair {follower} {c}x{hw}^2", alone, (1, c, hw, hw))
             both = MicroBench(
@@ -140,21 +195,20 @@ def _weight_bytes(bench: MicroBench) -> int:
 
 
 def runtime_benches() -> list[MicroBench]:
-    """The per-run baseline, a third of each one-op family, two kernel chains, six synthetic networks and
-    every fusion pair's three models, in a fixed order without repeats."""
+    """The per-run baseline, a third of each one-op family, two chains of small kernels, ten synthetic
+    networks and every fusion pair's three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         if bench.group == "op" and "relu modules" not in bench.name and "containers" not in bench.name:
             families.setdefault(bench.name.split()[0], []).append(bench)
     chosen = [MicroBench(BASELINE, nn.ReLU, (1, 8))]
     for name, members in families.items():
-        if name.isdigit():  # "16 relu calls": many kernels of nothing, the cost per kernel
-            chosen += [b for b in members if b.name.split()[0] in ("16", "64")]
-        else:
+        if not name.isdigit():  # "16 relu calls": a runtime merges a chain of ReLUs into one
             chosen += [b for b in members[::3] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
-    chosen += synthetic_networks(6, seed=2)
+    chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
+    chosen += synthetic_networks(10, seed=2)
     for pair in pair_benches():
-        chosen += [pair.first, pair.second, pair.both]
+        chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}
     for bench in chosen:
         unique.setdefault(bench.name, bench)
@@ -182,7 +236,9 @@ def _op_of(row: Sequence[Any]) -> FusionOp:
 
 
 def _file_name(bench: MicroBench) -> str:
-    return hashlib.sha1(bench.name.encode()).hexdigest()[:16] + ".onnx"
+    """Named by the benchmark's name, module structure and input: two benchmarks never share a file."""
+    key = f"{bench.name}|{bench.build()!r}|{bench.input_shape}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ".onnx"
 
 
 def exported(bench: MicroBench) -> Path:
@@ -225,6 +281,7 @@ def manifest(benches: Sequence[MicroBench], progress: Callable[[int, int, str], 
                 "first": p.first.name,
                 "second": p.second.name,
                 "both": p.both.name,
+                "base": None if p.base is None else p.base.name,
             }
             for p in pair_benches()
         ],
@@ -318,13 +375,14 @@ def build_profile(
     notes: Sequence[str] = (),
 ) -> RuntimeProfile:
     """The profile from a manifest and each benchmark's ``(median, iqr)`` seconds: fusion, kernels, fit."""
-    baseline = times[document["baseline"]][0]
 
-    def net(name: str) -> float:
-        return max(times[name][0] - baseline, 0.0)
+    def net(name: str, base: str | None) -> float:
+        return max(times[name][0] - times[base or document["baseline"]][0], 0.0)
 
     pairs = tuple(
-        FusionPair(p["anchor"], p["follower"], net(p["first"]), net(p["second"]), net(p["both"]))
+        FusionPair(
+            p["anchor"], p["follower"], *(net(p[m], p.get("base")) for m in ("first", "second", "both"))
+        )
         for p in document["pairs"]
     )
     fused = fused_pairs(pairs)
