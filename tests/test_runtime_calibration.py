@@ -351,3 +351,17 @@ def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():
         (100 * us, 30 * us, 125 * us)
     )
     assert not add_pair.fused
+
+
+def test_a_slice_is_a_copy_in_a_runtime():
+    from netprof.runtimes.fusion import fusion_op
+
+    class Halves(nn.Module):
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            return a + b
+
+    analysis = pipeline.analyze(Halves(), torch.empty(1, 4, 2, 2, device="meta"), mode="meta")
+    split = next(fusion_op(op) for op in analysis.ops if "split" in op.op)
+    # two halves of 1x2x2x2 float32 = 2 * 32 bytes out, read and written: 2 * 64 = 128 bytes
+    assert (split.kind, split.mem_access_bytes, split.role) == ("data_movement", 128, None)

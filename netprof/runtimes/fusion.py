@@ -88,9 +88,18 @@ def _base(op: str) -> str:
     return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
 
 
+# Views in PyTorch that an exported graph computes as copies (ONNX Split, Slice, Gather).
+_SLICES = frozenset({"split", "split_with_sizes", "chunk", "slice", "narrow", "select", "unbind"})
+
+
 def fusion_op(node: OpNode) -> FusionOp:
-    kind = kind_of(node)
-    role = _VIEW if kind is Kind.VIEW else _FOLLOWERS.get(_base(node.op))
+    """A slice is a view to PyTorch but a copy to a runtime: it is data movement of its output, read and
+    written."""
+    kind, base = kind_of(node), _base(node.op)
+    if kind is Kind.VIEW and base in _SLICES:
+        moved = 2 * sum(meta.nbytes for meta in node.output_metas)
+        return FusionOp(node.id, str(Kind.DATA_MOVEMENT), None, node.inputs, 0, moved, 0)
+    role = _VIEW if kind is Kind.VIEW else _FOLLOWERS.get(base)
     return FusionOp(
         node.id, str(kind), role, node.inputs, node.flops, node.mem_access_bytes, weight_bytes(node)
     )
