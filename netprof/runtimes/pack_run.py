@@ -6,9 +6,10 @@ Copied as ``run.py`` into the pack ``netprof calibrate --runtime onnxruntime --e
 writes, next to ``manifest.json`` and one ONNX file per micro-benchmark. For a
 phone (Termux), a Raspberry Pi or a Jetson: no torch, no netprof. Each model
 runs in a plain session (one intra-op thread pool of ``--threads``, no inter-op
-pool, every graph optimization), two warm-up runs, then until ``--budget``
-seconds have gone by (at least 5 runs, at most 200); its median and quartiles go
-to ``results.json`` with the manifest, which ``netprof calibrate --runtime
+pool, every graph optimization), two warm-up runs, then until its share of
+``--budget`` seconds has gone by (at least 5 runs, at most 200), in ``--rounds``
+rounds over the whole list; its lowest round median goes to ``results.json``
+with the manifest, which ``netprof calibrate --runtime
 onnxruntime --import-results results.json -o profile.json`` turns into a profile.
 """
 
@@ -48,7 +49,8 @@ def _quartiles(times: list[float]) -> tuple[float, float, float]:
     return at(0.25), at(0.5), at(0.75)
 
 
-def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> dict[str, float]:
+def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tuple[float, float, int]:
+    """Median, IQR and count of plain runs of one model, after two warm-up runs."""
     import numpy as np
     import onnxruntime as ort
 
@@ -68,7 +70,7 @@ def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> di
         session.run(None, feeds)
         times.append(time.perf_counter() - begin)
     q1, median, q3 = _quartiles(times)
-    return {"median_s": median, "iqr_s": q3 - q1, "runs": len(times)}
+    return median, q3 - q1, len(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     parser.add_argument("-o", "--output", default="results.json", help="where to write the results")
     parser.add_argument("--budget", type=float, default=0.3, help="seconds of timed runs per model")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the whole list (default 3)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be at least 1")
@@ -86,12 +89,30 @@ def main(argv: list[str] | None = None) -> int:
         manifest = json.load(file)
     benches = manifest["benches"]
     started = time.perf_counter()
+    rounds: dict[str, list[tuple[float, float, int]]] = {bench["name"]: [] for bench in benches}
+    for round_ in range(args.rounds):
+        for index, bench in enumerate(benches):
+            print(
+                f"round {round_ + 1}/{args.rounds} [{index + 1}/{len(benches)}] {bench['name']}",
+                file=sys.stderr,
+            )
+            rounds[bench["name"]].append(
+                time_model(
+                    os.path.join(here, bench["file"]),
+                    bench["input_shape"],
+                    args.threads,
+                    args.budget / args.rounds,
+                )
+            )
     times = {}
-    for index, bench in enumerate(benches):
-        print(f"[{index + 1}/{len(benches)}] {bench['name']}", file=sys.stderr, flush=True)
-        times[bench["name"]] = time_model(
-            os.path.join(here, bench["file"]), bench["input_shape"], args.threads, args.budget
-        )
+    for name, measured in rounds.items():
+        median, iqr, runs = min(measured)
+        times[name] = {
+            "median_s": median,
+            "iqr_s": iqr,
+            "runs": runs,
+            "round_medians_s": [m[0] for m in measured],
+        }
     results = {
         "format": RESULTS_FORMAT,
         "runtime": "onnxruntime",
