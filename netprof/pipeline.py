@@ -36,6 +36,8 @@ from netprof.result import Result
 from netprof.rules import Finding
 from netprof.rules import run as run_rules
 from netprof.runtimes.backends import require as require_runtime
+from netprof.runtimes.predict import predict as predict_on_runtime
+from netprof.runtimes.profile import RuntimeProfile
 from netprof.runtimes.run import time_on_runtime
 from netprof.serving import Roofline, analyze_generation, predict_generation
 from netprof.serving.cache import DecodeError
@@ -248,7 +250,10 @@ def add_crosscheck(result: Result, model: nn.Module, workload: Workload | Any) -
 
 
 def add_prediction(result: Result, profile: DeviceProfile) -> Result:
-    """``result`` with its latency predicted on ``profile``'s device (nothing runs)."""
+    """``result`` with its latency predicted on ``profile``'s device (nothing runs); a runtime's profile
+    prices the kernels that runtime fuses the ops into."""
+    if isinstance(profile, RuntimeProfile):
+        return dataclasses.replace(result, prediction=predict_on_runtime(result.analysis, profile))
     return dataclasses.replace(result, prediction=predict_latency(result.analysis, profile))
 
 

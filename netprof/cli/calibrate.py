@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netprof.calibration.profile import DEFAULT_BUDGET_S
 from netprof.calibration.profile import calibrate as calibrate_profile
-from netprof.cli import argtypes, common
+from netprof.cli import argtypes, common, runtime_calibrate
 from netprof.devices import TIMING_DEVICES
 from netprof.prediction import profile as profiles
 from netprof.report.listings import CalibrationReport
@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="measure again even if cached values exist")
     common.add_format_argument(parser, NAME, "the report, on stdout")
+    runtime_calibrate.add_arguments(parser)
 
 
 def _roof(args: argparse.Namespace, threads: int, err: Console) -> calibrate.Calibration:
@@ -75,6 +76,8 @@ def _profile(args: argparse.Namespace, threads: int, err: Console) -> profiles.D
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     """Show the cached roof and profile, or measure and cache them."""
+    if runtime_calibrate.wanted(args):
+        return runtime_calibrate.run(args, out, err)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise TimingError("device 'cuda' requested but torch.cuda.is_available() is False")
     threads = args.threads if args.threads is not None else torch.get_num_threads()

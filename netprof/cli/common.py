@@ -21,6 +21,7 @@ from netprof.errors import NetprofError
 from netprof.prediction import profile as profiles
 from netprof.report import formats
 from netprof.runtimes import RUNTIMES
+from netprof.runtimes import profile as runtime_profiles
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
@@ -159,7 +160,7 @@ def device_profile(
 ) -> profiles.DeviceProfile:
     """The profile in ``path``, else the one cached for ``device``, ``threads`` (default torch's) and ``dtype``."""
     if path is not None:
-        return profiles.load(path)
+        return runtime_profiles.load(path)  # an eager profile, or a runtime's (predicted with its fusions)
     return profiles.cached(device, threads or torch.get_num_threads(), str(dtype).removeprefix("torch."))
 
 

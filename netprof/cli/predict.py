@@ -13,6 +13,7 @@ from netprof.cli import common
 from netprof.devices import TIMING_DEVICES
 from netprof.prediction import profile as profiles
 from netprof.report.model import ModelReport
+from netprof.runtimes import profile as runtime_profiles
 
 NAME = "predict"
 HELP = "predict a model's latency on a device without running it (needs a profile: netprof calibrate)"
@@ -29,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile", type=Path, metavar="FILE", help="a profile written by netprof calibrate -o"
     )
     parser.add_argument("--device", choices=TIMING_DEVICES, default="cpu", help="the device to predict for")
+    parser.add_argument(
+        "--runtime",
+        choices=("onnxruntime", "openvino"),
+        help="predict the model as this runtime runs it (fused kernels), on its profile "
+        "(netprof calibrate --runtime R; without --profile, the one cached for R and the thread count)",
+    )
     common.add_threads_argument(parser)
     common.add_input_argument(parser)
     parser.add_argument("--dtype", type=common.argtypes.dtype, default=torch.float32, help="dtype of --input")
@@ -39,7 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
+    if args.runtime is not None:
+        if args.profile is None:
+            return runtime_profiles.cached(args.runtime, args.threads or torch.get_num_threads())
+        return runtime_profiles.for_runtime(
+            runtime_profiles.load(args.profile), args.runtime, str(args.profile)
+        )
     profile = common.device_profile(args.profile, args.device, args.threads, args.dtype)
+    if args.profile is not None:
+        runtime_profiles.for_runtime(profile, runtime_profiles.EAGER, str(args.profile))
     if profile.device != args.device:
         raise profiles.ProfileError(
             f"{args.profile} is a profile of {profile.device} ({profile.processor}), not of {args.device}"

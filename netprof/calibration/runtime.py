@@ -1,0 +1,534 @@
+"""Device profiles of a deployment runtime: micro-benchmarks exported to ONNX and timed in the runtime.
+
+The micro-benchmarks are a lean subset of eager calibration's (every op kind,
+a third of each family's shapes, two chains of many small kernels, six synthetic
+networks), plus the fusion pairs: an anchor (1x1 convolution, depthwise
+convolution, linear) alone, a follower alone, and the two in one model. Each is
+captured on meta (the counts ``netprof predict`` will see) and exported with the
+dynamo exporter (cached per torch version: exporting is the slow part). Times are
+plain-session medians under ``netprof.timing.loop``'s rules, the lowest of three interleaved rounds'. Fusion is decided
+first (``netprof.runtimes.fusion``, every time less the per-run cost of a one-op
+model on eight numbers), the ops of each benchmark are grouped into kernels by
+it, and one non-negative least-squares fit gives each kind's cost per kernel,
+per FLOP and per byte, and the cost per run.
+
+The same data travels as a pack (``write_pack``): the ONNX files, a manifest of
+each benchmark's ops and the pairs, and ``run.py``; ``import_results`` makes the
+profile from what ``run.py`` wrote on the device, with no capture of a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from netprof import pipeline
+from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
+from netprof.capture.workload import as_workload
+from netprof.datafiles import read_json, write_text
+from netprof.environment import cache_dir, processor, versions
+from netprof.errors import NetprofError
+from netprof.prediction.fit import nnls
+from netprof.prediction.kinds import Kind
+from netprof.prediction.profile import BenchPoint, KindModel
+from netprof.runtimes import pack_run
+from netprof.runtimes.backends import require
+from netprof.runtimes.export import export
+from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
+from netprof.runtimes.profile import RuntimeProfile
+from netprof.timing.clocks import clock_for
+from netprof.timing.loop import Stop, time_calls
+
+PACK_FORMAT = "netprof.runtime-pack/1"
+RESULTS_FORMAT = pack_run.RESULTS_FORMAT
+DEFAULT_BENCH_BUDGET_S = 0.3
+# Every benchmark is timed in this many rounds, one after the other over the whole list, and keeps its
+# lowest round median: on a shared machine, a round disturbed by other work only ever runs slower.
+ROUNDS = 3
+MIN_RUNS, MAX_RUNS = 5, 200
+BASELINE = "run baseline: relu 1x8"
+_MAX_WEIGHT_BYTES = 16 << 20  # keeps a pack small enough to copy to a phone
+
+
+class CalibrationError(NetprofError):
+    """A runtime calibration, pack or results file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class PairBench:
+    """Three models, each timed less ``base`` (default: the per-run baseline), which they all start with."""
+
+    anchor: str
+    follower: str
+    first: MicroBench
+    second: MicroBench
+    both: MicroBench
+    base: MicroBench | None = None
+
+
+class _Then(nn.Module):
+    """``second(first(x))``, or ``first(x) + x`` for a residual add."""
+
+    def __init__(self, first: nn.Module, second: nn.Module | None) -> None:
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.first(x)
+        return y + x if self.second is None else self.second(y)
+
+
+class _Steps(nn.Module):
+    """``steps`` element-wise kernels that a runtime cannot merge (a chain of ReLUs is one ReLU to it)."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for step in range(self.steps):
+            x = x * 1.5 if step % 2 else x + 0.5
+        return x
+
+
+class _AfterPrefix(nn.Module):
+    """``body(y)``, ``y + y`` or ``body(y) + y`` with ``y = prefix(x)``: a residual add whose two inputs a
+    runtime keeps in its own layout, as in a network (a model input would need a layout change first)."""
+
+    def __init__(self, prefix: nn.Module, body: nn.Module | None, residual: bool) -> None:
+        super().__init__()
+        self.prefix, self.body, self.residual = prefix, body, residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.prefix(x)
+        z = y if self.body is None else self.body(y)
+        return z + y if self.residual else z
+
+
+def _followers(channels: int) -> dict[str, Callable[[], nn.Module | None]]:
+    return {
+        "batch_norm": lambda: nn.BatchNorm2d(channels),
+        "relu": nn.ReLU,
+        "clip": nn.ReLU6,
+        "hardswish": nn.Hardswish,
+        "silu": nn.SiLU,
+        "sigmoid": nn.Sigmoid,
+        "add": lambda: None,
+    }
+
+
+def pair_benches() -> list[PairBench]:
+    """Each anchor at a shape where the follower's time stands well out of the anchor's noise: a 1x1
+    convolution from few channels, a depthwise convolution, a linear layer."""
+    pairs = []
+    c, hw = 64, 56
+    anchors = {
+        "conv": (f"conv1x1 16->{c} {hw}^2", lambda: nn.Conv2d(16, c, 1, bias=False), 16),
+        "depthwise_conv": (
+            f"depthwise3x3 {c} {hw}^2",
+            lambda: nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False),
+            c,
+        ),
+    }
+    out = (1, c, hw, hw)
+    for anchor, (anchor_name, build_anchor, c_in) in anchors.items():
+        first = MicroBench(f"pair {anchor_name}", build_anchor, (1, c_in, hw, hw))
+        for follower, build in _followers(c).items():
+            if anchor == "depthwise_conv" and follower in ("add", "sigmoid"):
+                continue
+            if follower == "add":
+                pairs.append(_residual_pair(first, c, hw))
+                continue
+            both = MicroBench(
+                f"pair {anchor_name} + {follower}",
+                lambda build_anchor=build_anchor, build=build: _Then(build_anchor(), build()),
+                (1, c_in, hw, hw),
+            )
+            pairs.append(
+                PairBench(
+                    anchor, follower, first, MicroBench(f"pair {follower} {c}x{hw}^2", build, out), both
+                )
+            )
+    t, width = 197, 256
+    first = MicroBench(f"pair linear {t}x{width}->{width}", lambda: nn.Linear(width, width), (1, t, width))
+    for follower, build in {"relu": nn.ReLU, "gelu": nn.GELU, "add": lambda: None}.items():
+        alone = (lambda: Binary(torch.add, False)) if follower == "add" else build
+        second = MicroBench(f"pair {follower} {t}x{width}", alone, (1, t, width))
+        both = MicroBench(
+            f"pair linear {t}x{width}->{width} + {follower}",
+            lambda build=build: _Then(nn.Linear(width, width), build()),
+            (1, t, width),
+        )
+        pairs.append(PairBench("linear", follower, first, second, both))
+    return pairs
+
+
+def _residual_pair(prefix: MicroBench, c: int, hw: int) -> PairBench:
+    """A 1x1 convolution and a residual add after ``prefix`` (so that both of the add's inputs are in the
+    runtime's own layout, as in a network), each timed less the prefix alone."""
+    shape = prefix.input_shape
+
+    def conv() -> nn.Module:
+        return nn.Conv2d(c, c, 1, bias=False)
+
+    name = f"pair {prefix.name.removeprefix('pair ')} then"
+    return PairBench(
+        "conv",
+        "add",
+        MicroBench(f"{name} conv1x1 {c}->{c}", lambda: _AfterPrefix(prefix.build(), conv(), False), shape),
+        MicroBench(f"{name} add {c}x{hw}^2", lambda: _AfterPrefix(prefix.build(), None, True), shape),
+        MicroBench(
+            f"{name} conv1x1 {c}->{c} + add", lambda: _AfterPrefix(prefix.build(), conv(), True), shape
+        ),
+        prefix,
+    )
+
+
+def _weight_bytes(bench: MicroBench) -> int:
+    return sum(p.numel() * 4 for p in bench.build().parameters())
+
+
+def runtime_benches() -> list[MicroBench]:
+    """The per-run baseline, a third of each one-op family, two chains of small kernels, ten synthetic
+    networks and every fusion pair's three models, in a fixed order without repeats."""
+    families: dict[str, list[MicroBench]] = {}
+    for bench in micro_benchmarks():
+        if bench.group == "op" and "relu modules" not in bench.name and "containers" not in bench.name:
+            families.setdefault(bench.name.split()[0], []).append(bench)
+    chosen = [MicroBench(BASELINE, nn.ReLU, (1, 8))]
+    for name, members in families.items():
+        if not name.isdigit():  # "16 relu calls": a runtime merges a chain of ReLUs into one
+            chosen += [b for b in members[::3] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
+    chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
+    chosen += synthetic_networks(10, seed=2)
+    for pair in pair_benches():
+        chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
+    unique: dict[str, MicroBench] = {}
+    for bench in chosen:
+        unique.setdefault(bench.name, bench)
+    return list(unique.values())
+
+
+# --- what each benchmark computes ------------------------------------------------------------------
+
+
+def capture_ops(bench: MicroBench) -> list[FusionOp]:
+    """The benchmark's ops as ``netprof predict`` captures them (on meta)."""
+    module = bench.build().eval()
+    analysis = pipeline.analyze(module, torch.empty(bench.input_shape, device="meta"), mode="meta")
+    return [fusion_op(node) for node in analysis.ops]
+
+
+def _op_row(op: FusionOp) -> list[Any]:
+    return [op.id, op.kind, op.role, list(op.inputs), op.flops, op.mem_access_bytes, op.weight_bytes]
+
+
+def _op_of(row: Sequence[Any]) -> FusionOp:
+    op_id, kind, role, inputs, flops, nbytes, weights = row
+    Kind(kind)  # an unknown kind is a malformed manifest
+    return FusionOp(int(op_id), str(kind), role, tuple(inputs), int(flops), int(nbytes), int(weights))
+
+
+def _file_name(bench: MicroBench) -> str:
+    """Named by the benchmark's name, module structure and input: two benchmarks never share a file."""
+    key = f"{bench.name}|{bench.build()!r}|{bench.input_shape}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ".onnx"
+
+
+def exported(bench: MicroBench) -> Path:
+    """The benchmark's ONNX file, exported once per torch version (in the cache directory)."""
+    folder = cache_dir() / "runtime-exports" / torch.__version__
+    path = folder / _file_name(bench)
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.onnx")
+        module = bench.build().eval()
+        export(module, as_workload(torch.randn(bench.input_shape)), partial)
+        partial.replace(path)
+    return path
+
+
+def manifest(benches: Sequence[MicroBench], progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """What a pack carries besides its ONNX files: each benchmark's ops and input, and the fusion pairs."""
+    entries = []
+    for index, bench in enumerate(benches):
+        if progress:
+            progress(index, len(benches), f"capturing {bench.name}")
+        entries.append(
+            {
+                "name": bench.name,
+                "file": _file_name(bench),
+                "input_shape": list(bench.input_shape),
+                "group": "network" if bench.group == "network" else "op",
+                "ops": [_op_row(op) for op in capture_ops(bench)],
+            }
+        )
+    document = {
+        "format": PACK_FORMAT,
+        "versions": versions(),
+        "baseline": BASELINE,
+        "benches": entries,
+        "pairs": [
+            {
+                "anchor": p.anchor,
+                "follower": p.follower,
+                "first": p.first.name,
+                "second": p.second.name,
+                "both": p.both.name,
+                "base": None if p.base is None else p.base.name,
+            }
+            for p in pair_benches()
+        ],
+    }
+    return {**document, "digest": _digest(document)}
+
+
+def _digest(document: Mapping[str, Any]) -> str:
+    body = {key: value for key, value in document.items() if key != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+def _session(runtime: str, path: Path, threads: int) -> Callable[[np.ndarray], object]:
+    if runtime == "onnxruntime":
+        import onnxruntime as ort
+
+        from netprof.runtimes.onnxruntime import session_options
+
+        session = ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})
+    import openvino as ov
+
+    from netprof.runtimes.openvino import compile_options
+
+    request = (
+        ov.Core().compile_model(str(path), "CPU", compile_options(threads, False)).create_infer_request()
+    )
+    return lambda x: request.infer([x])
+
+
+def time_file(
+    runtime: str, path: Path, shape: Sequence[int], threads: int, budget_s: float
+) -> tuple[float, float]:
+    """Median and IQR seconds of plain runs of the ONNX file in ``runtime``."""
+    run = _session(runtime, path, threads)
+    x = np.random.default_rng(0).standard_normal(tuple(shape), dtype=np.float32)
+    stop = Stop(budget_s=budget_s, min_runs=MIN_RUNS, max_runs=MAX_RUNS)
+    measured = time_calls(lambda: run(x), clock_for(torch.device("cpu")), stop, warmup=2, threads=threads)
+    return measured.median, measured.iqr
+
+
+def runtime_version(runtime: str) -> str:
+    return str(getattr(require(runtime), "__version__", "?"))
+
+
+# --- the fit --------------------------------------------------------------------------------------
+
+
+def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, float]:
+    """Each kind's cost per kernel, FLOP, byte and weight byte, the cost per run, and the fit's MAPE.
+
+    Rows are weighted by ``1 / seconds`` (relative error); one-op benchmarks and synthetic networks carry
+    the same total weight, as in eager calibration."""
+    kinds = [kind for kind in Kind if any(str(kind) in point.kinds for point in points)]
+    design = np.array(
+        [
+            [float(v) for kind in kinds for v in point.kinds.get(str(kind), (0, 0, 0, 0))] + [1.0]
+            for point in points
+        ]
+    )
+    seconds = np.array([point.seconds for point in points])
+    groups = Counter(point.group for point in points)
+    share = np.array([len(points) / (len(groups) * groups[point.group]) for point in points])
+    coefficients = nnls(design * (share / seconds)[:, None], share)
+    models = {
+        kind: KindModel(
+            *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
+            benches=sum(str(kind) in point.kinds for point in points),
+        )
+        for i, kind in enumerate(kinds)
+    }
+    mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds))
+    return models, float(coefficients[-1]), mape
+
+
+def build_profile(
+    document: Mapping[str, Any],
+    times: Mapping[str, tuple[float, float]],
+    *,
+    runtime: str,
+    version: str,
+    threads: int,
+    processor_name: str,
+    calibration_s: float | None,
+    notes: Sequence[str] = (),
+) -> RuntimeProfile:
+    """The profile from a manifest and each benchmark's ``(median, iqr)`` seconds: fusion, kernels, fit."""
+
+    def net(name: str, base: str | None) -> float:
+        return max(times[name][0] - times[base or document["baseline"]][0], 0.0)
+
+    pairs = tuple(
+        FusionPair(
+            p["anchor"], p["follower"], *(net(p[m], p.get("base")) for m in ("first", "second", "both"))
+        )
+        for p in document["pairs"]
+    )
+    fused = fused_pairs(pairs)
+    points = tuple(
+        BenchPoint(
+            entry["name"],
+            kernel_counts([_op_of(row) for row in entry["ops"]], fused),
+            0,
+            times[entry["name"]][0],
+            times[entry["name"]][1],
+            entry["group"],
+        )
+        for entry in document["benches"]
+    )
+    models, per_run, mape = fit(points)
+    return RuntimeProfile(
+        device="cpu",
+        processor=processor_name,
+        threads=threads,
+        dtype="float32",
+        versions={**dict(document.get("versions", {})), runtime: version},
+        kinds=models,
+        per_module_call_s=0.0,
+        per_run_s=per_run,
+        points=points,
+        fit_mape=mape if math.isfinite(mape) else None,
+        calibration_s=calibration_s,
+        notes=tuple(notes),
+        runtime=runtime,
+        runtime_version=version,
+        fusion=pairs,
+    )
+
+
+def calibrate(
+    runtime: str,
+    threads: int = 1,
+    *,
+    budget_s: float = DEFAULT_BENCH_BUDGET_S,
+    benches: Sequence[MicroBench] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RuntimeProfile:
+    """Export, time and fit every runtime micro-benchmark (default: ``runtime_benches()``) in ``runtime``."""
+    version = runtime_version(runtime)
+    benches = runtime_benches() if benches is None else list(benches)
+    started = time.perf_counter()
+    document = manifest(benches, progress)
+    files = []
+    for index, bench in enumerate(benches):
+        if progress:
+            progress(index, len(benches), f"exporting {bench.name}")
+        files.append(exported(bench))
+    rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}
+    for round_ in range(ROUNDS):
+        for index, (bench, path) in enumerate(zip(benches, files)):
+            if progress:
+                progress(index, len(benches), f"{runtime} round {round_ + 1}/{ROUNDS}: {bench.name}")
+            rounds[bench.name].append(time_file(runtime, path, bench.input_shape, threads, budget_s / ROUNDS))
+    times = {name: min(measured) for name, measured in rounds.items()}
+    return build_profile(
+        document,
+        times,
+        runtime=runtime,
+        version=version,
+        threads=threads,
+        processor_name=processor(),
+        calibration_s=time.perf_counter() - started,
+    )
+
+
+# --- packs for devices netprof cannot reach -------------------------------------------------------
+
+
+def write_pack(
+    folder: Path,
+    benches: Sequence[MicroBench] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """``folder`` (new or empty) with one ONNX file per benchmark, ``manifest.json`` and ``run.py``."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise CalibrationError(f"{folder} exists and is not an empty directory: give a new one")
+    benches = runtime_benches() if benches is None else list(benches)
+    document = manifest(benches, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, bench in enumerate(benches):
+        if progress:
+            progress(index, len(benches), f"exporting {bench.name}")
+        shutil.copyfile(exported(bench), folder / _file_name(bench))
+    write_text(folder / "manifest.json", json.dumps(document, indent=1) + "\n")
+    spec = importlib.util.find_spec(pack_run.__name__)
+    assert spec is not None and spec.origin is not None
+    shutil.copyfile(spec.origin, folder / "run.py")
+    return document
+
+
+def _check_results(data: Any, where: str) -> tuple[dict, dict[str, tuple[float, float]]]:
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CalibrationError(f"{where}: not the results of a netprof pack's run.py (format {found!r})")
+    document = data.get("manifest")
+    if not isinstance(document, dict) or document.get("format") != PACK_FORMAT:
+        raise CalibrationError(f"{where}: its manifest is not a {PACK_FORMAT} manifest")
+    if document.get("digest") != _digest(document):
+        raise CalibrationError(f"{where}: its manifest does not match its digest (edited or truncated)")
+    if data.get("runtime") != "onnxruntime":
+        raise CalibrationError(f"{where}: measured in {data.get('runtime')!r}, not in onnxruntime")
+    threads = data.get("threads")
+    if not isinstance(threads, int) or threads < 1:
+        raise CalibrationError(f"{where}: 'threads' must be a positive integer, got {threads!r}")
+    raw = data.get("times")
+    if not isinstance(raw, dict):
+        raise CalibrationError(f"{where}: 'times' must be an object of benchmark name -> times")
+    times = {}
+    for entry in document["benches"]:
+        found = raw.get(entry["name"])
+        try:
+            median, iqr = float(found["median_s"]), float(found["iqr_s"])
+        except (KeyError, TypeError, ValueError):
+            raise CalibrationError(f"{where}: no usable time for micro-benchmark {entry['name']!r}") from None
+        if not (math.isfinite(median) and median > 0):
+            raise CalibrationError(f"{where}: micro-benchmark {entry['name']!r} has median {median!r}")
+        times[entry["name"]] = (median, iqr)
+    return document, times
+
+
+def import_results(path: Path) -> RuntimeProfile:
+    """The profile of the device ``run.py`` ran on, from the ``results.json`` it wrote."""
+    data = read_json(path, CalibrationError, "results file not found")
+    document, times = _check_results(data, str(path))
+    try:
+        return build_profile(
+            document,
+            times,
+            runtime="onnxruntime",
+            version=str(data.get("runtime_version", "?")),
+            threads=data["threads"],
+            processor_name=str(data.get("processor") or data.get("machine") or "unknown"),
+            calibration_s=data.get("seconds"),
+            notes=(f"imported from {path.name}: measured by a pack's run.py on {data.get('machine', '?')}",),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CalibrationError(f"{path}: malformed manifest ({type(error).__name__}: {error})") from None

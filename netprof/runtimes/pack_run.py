@@ -1,0 +1,134 @@
+"""Time a netprof calibration pack in ONNX Runtime on this device; needs only onnxruntime and numpy.
+
+    python run.py --threads 1 -o results.json
+
+Copied as ``run.py`` into the pack ``netprof calibrate --runtime onnxruntime --export-pack DIR``
+writes, next to ``manifest.json`` and one ONNX file per micro-benchmark. For a
+phone (Termux), a Raspberry Pi or a Jetson: no torch, no netprof. Each model
+runs in a plain session (one intra-op thread pool of ``--threads``, no inter-op
+pool, every graph optimization), two warm-up runs, then until its share of
+``--budget`` seconds has gone by (at least 5 runs, at most 200), in ``--rounds``
+rounds over the whole list; its lowest round median goes to ``results.json``
+with the manifest, which ``netprof calibrate --runtime
+onnxruntime --import-results results.json -o profile.json`` turns into a profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+RESULTS_FORMAT = "netprof.runtime-results/1"
+WARMUP, MIN_RUNS, MAX_RUNS = 2, 5, 200
+
+
+def _processor() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _quartiles(times: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(times)
+
+    def at(q: float) -> float:
+        position = q * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return at(0.25), at(0.5), at(0.75)
+
+
+def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tuple[float, float, int]:
+    """Median, IQR and count of plain runs of one model, after two warm-up runs."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feeds = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+    for _ in range(WARMUP):
+        session.run(None, feeds)
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < MAX_RUNS and (len(times) < MIN_RUNS or time.perf_counter() - started < budget_s):
+        begin = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - begin)
+    q1, median, q3 = _quartiles(times)
+    return median, q3 - q1, len(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time a netprof calibration pack in ONNX Runtime.")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    parser.add_argument("-o", "--output", default="results.json", help="where to write the results")
+    parser.add_argument("--budget", type=float, default=0.3, help="seconds of timed runs per model")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the whole list (default 3)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    import onnxruntime as ort
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "manifest.json"), encoding="utf-8") as file:
+        manifest = json.load(file)
+    benches = manifest["benches"]
+    started = time.perf_counter()
+    rounds: dict[str, list[tuple[float, float, int]]] = {bench["name"]: [] for bench in benches}
+    for round_ in range(args.rounds):
+        for index, bench in enumerate(benches):
+            print(
+                f"round {round_ + 1}/{args.rounds} [{index + 1}/{len(benches)}] {bench['name']}",
+                file=sys.stderr,
+            )
+            rounds[bench["name"]].append(
+                time_model(
+                    os.path.join(here, bench["file"]),
+                    bench["input_shape"],
+                    args.threads,
+                    args.budget / args.rounds,
+                )
+            )
+    times = {}
+    for name, measured in rounds.items():
+        median, iqr, runs = min(measured)
+        times[name] = {
+            "median_s": median,
+            "iqr_s": iqr,
+            "runs": runs,
+            "round_medians_s": [m[0] for m in measured],
+        }
+    results = {
+        "format": RESULTS_FORMAT,
+        "runtime": "onnxruntime",
+        "runtime_version": ort.__version__,
+        "threads": args.threads,
+        "processor": _processor(),
+        "machine": platform.machine(),
+        "seconds": time.perf_counter() - started,
+        "manifest": manifest,
+        "times": times,
+    }
+    with open(args.output, "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=1)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""A model's latency in a deployment runtime, from its capture and a runtime profile, without running it.
+
+The captured ops are grouped into the kernels the runtime runs (``fusion.group_kernels``
+on the profile's measured fusion pairs). A kernel costs its first op's kind model
+on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
+kernel, and a fused follower (a folded batch-norm, an activation, a residual add)
+adds nothing, since the runtime applies it to the anchor's output while it is
+still in registers. The model adds the profile's ``per_run_s`` once; no cost per
+module call, since a runtime calls no Python between kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+from netprof.analysis import Analysis
+from netprof.module_paths import ancestors
+from netprof.prediction.kinds import Kind
+from netprof.prediction.predict import BOUNDS, OpPrediction, Prediction
+from netprof.prediction.profile import KindModel, ProfileError
+from netprof.runtimes.fusion import fusion_op, group_kernels
+from netprof.runtimes.profile import RuntimeProfile
+
+FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
+# A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
+_STAND_INS = {
+    Kind.GROUP_CONV: Kind.CONV_KXK,
+    Kind.DEPTHWISE_CONV: Kind.GROUP_CONV,
+    Kind.CONV_KXK: Kind.CONV_1X1,
+    Kind.CONV_1X1: Kind.GEMM,
+    Kind.GEMM: Kind.CONV_1X1,
+    Kind.ATTENTION: Kind.GEMM,
+    Kind.TRANSCENDENTAL: Kind.ELEMENTWISE,
+    Kind.NORMALIZATION: Kind.ELEMENTWISE,
+    Kind.REDUCTION: Kind.ELEMENTWISE,
+    Kind.MAX_POOLING: Kind.POOLING,
+    Kind.POOLING: Kind.REDUCTION,
+    Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
+    Kind.OTHER: Kind.VIEW,
+}
+# Views and allocations move nothing: without a model of their own they cost nothing.
+_FREE = frozenset({Kind.VIEW, Kind.OTHER})
+
+
+def kind_model(profile: RuntimeProfile, kind: str) -> tuple[KindModel, Kind | None]:
+    """The model that prices ``kind``'s kernels and the kind it was fitted for (None: free)."""
+    seen, tried = Kind(kind), set()
+    while seen not in profile.kinds:
+        tried.add(seen)
+        following = _STAND_INS.get(seen)
+        if following is None or following in tried:
+            if Kind(kind) in _FREE:
+                return KindModel(0.0, 0.0, 0.0), None
+            raise ProfileError(f"profile {profile.key} has no latency model for {kind} ops, nor a stand-in")
+        seen = following
+    return profile.kinds[seen], seen
+
+
+def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
+    """Predicted latency of ``analysis``'s model in ``profile``'s runtime, per op, module, category and kind."""
+    nodes = {node.id: node for node in analysis.ops}
+    fusion_ops = [fusion_op(node) for node in analysis.ops]
+    by_id = {op.id: op for op in fusion_ops}
+    predicted: dict[int, OpPrediction] = {}
+    kernels = group_kernels(fusion_ops, profile.fused)
+    stand_ins: Counter[tuple[str, str]] = Counter()
+    for kernel in kernels:
+        anchor = by_id[kernel.anchor]
+        model, used = kind_model(profile, kernel.kind)
+        if used is not None and str(used) != kernel.kind:
+            stand_ins[(kernel.kind, str(used))] += 1
+        terms = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
+        bound = BOUNDS[max(range(3), key=terms.__getitem__)]
+        for index, op_id in enumerate(kernel.ops):
+            node = nodes[op_id]
+            seconds, label = (math.fsum(terms), bound) if index == 0 else (0.0, FUSED)
+            predicted[op_id] = OpPrediction(op_id, node.op, node.module, by_id[op_id].kind, seconds, label)
+    ops = tuple(predicted[node.id] for node in analysis.ops)
+    categories: dict[str, float] = defaultdict(float)
+    kinds: dict[str, float] = defaultdict(float)
+    modules: dict[str, float] = defaultdict(float)
+    for node, op in zip(analysis.ops, ops):
+        categories[node.category] += op.predicted_s
+        kinds[op.kind] += op.predicted_s
+        for path in ancestors(node.module):
+            modules[path] += op.predicted_s
+    ops_s = math.fsum(op.predicted_s for op in ops)
+    fused = len(analysis.ops) - len(kernels)
+    notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
+    notes += tuple(
+        f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
+        for (kind, used), count in sorted(stand_ins.items())
+    )
+    if analysis.totals.uncounted_ops:
+        notes += (
+            f"{analysis.totals.uncounted_ops} op(s) netprof does not count are priced by their launch cost only",
+        )
+    return Prediction(
+        profile=profile,
+        latency_s=ops_s + profile.per_run_s,
+        ops_s=ops_s,
+        framework_s=profile.per_run_s,
+        ops=ops,
+        categories=dict(sorted(categories.items(), key=lambda item: -item[1])),
+        kinds=dict(sorted(kinds.items(), key=lambda item: -item[1])),
+        modules={m.path: modules.get(m.path, 0.0) for m in analysis.modules},
+        notes=notes,
+    )

@@ -1,0 +1,123 @@
+"""A device profile of a deployment runtime: the eager profile's document, plus the runtime and its fusions.
+
+The document keeps the eager profile's schema (``netprof.profile/1``) and adds
+``runtime``, ``runtime_version`` and the measured ``fusion`` pairs; a file
+without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
+the runtime's cost per *kernel* of that kind (fused followers launch nothing);
+``per_module_call_s`` is zero, since a runtime calls no Python modules, and
+``per_run_s`` is the cost of one ``run`` call. A profile is for one runtime:
+using it with another is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netprof.datafiles import read_json, write_text
+from netprof.environment import cache_dir
+from netprof.prediction import profile as profiles
+from netprof.prediction.profile import DeviceProfile, ProfileError
+from netprof.records import pick
+from netprof.runtimes.fusion import FusionPair, fused_pairs
+
+EAGER = "eager"
+
+
+@dataclass(frozen=True)
+class RuntimeProfile(DeviceProfile):
+    runtime: str = "onnxruntime"
+    runtime_version: str = ""
+    fusion: tuple[FusionPair, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"{self.runtime} {self.runtime_version}|{self.processor}|threads={self.threads}|{self.dtype}"
+
+    @property
+    def fused(self) -> frozenset[tuple[str, str]]:
+        return fused_pairs(self.fusion)
+
+
+def runtime_of(profile: DeviceProfile) -> str:
+    return profile.runtime if isinstance(profile, RuntimeProfile) else EAGER
+
+
+def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
+    return {
+        **profiles.to_dict(profile),
+        **pick(profile, "runtime", "runtime_version"),
+        "fusion": [
+            {**pick(p, "anchor", "follower", "first_s", "second_s", "both_s"), "fused": p.fused}
+            for p in profile.fusion
+        ],
+    }
+
+
+def _pairs(data: Any, where: str) -> tuple[FusionPair, ...]:
+    try:
+        return tuple(
+            FusionPair(
+                str(p["anchor"]),
+                str(p["follower"]),
+                float(p["first_s"]),
+                float(p["second_s"]),
+                float(p["both_s"]),
+            )
+            for p in data
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ProfileError(f"{where}: malformed fusion pair ({type(error).__name__}: {error})") from None
+
+
+def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
+    """An eager ``DeviceProfile`` or a ``RuntimeProfile``, as the document's ``runtime`` says."""
+    base = profiles.from_dict(data, where)
+    runtime = data.get("runtime", EAGER)
+    if runtime == EAGER:
+        return base
+    if not isinstance(runtime, str) or not isinstance(data.get("runtime_version", ""), str):
+        raise ProfileError(f"{where}: 'runtime' and 'runtime_version' must be strings")
+    fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__}
+    return RuntimeProfile(
+        **fields,
+        runtime=runtime,
+        runtime_version=data.get("runtime_version", ""),
+        fusion=_pairs(data.get("fusion", []), where),
+    )
+
+
+def load(path: Path) -> DeviceProfile:
+    return from_dict(read_json(path, ProfileError, "profile file not found"), str(path))
+
+
+def save(profile: DeviceProfile, path: Path) -> None:
+    document = to_dict(profile) if isinstance(profile, RuntimeProfile) else profiles.to_dict(profile)
+    write_text(path, json.dumps(document, indent=1) + "\n")
+
+
+def for_runtime(profile: DeviceProfile, runtime: str, where: str) -> DeviceProfile:
+    """``profile`` if it was measured in ``runtime``; else one line saying which it was measured in."""
+    found = runtime_of(profile)
+    if found != runtime:
+        what = "eager PyTorch" if found == EAGER else f"{found} {getattr(profile, 'runtime_version', '')}"
+        flag = "without --runtime" if found == EAGER else f"with --runtime {found}"
+        raise ProfileError(f"{where} is a profile of {what.strip()}, not of {runtime}: use it {flag}")
+    return profile
+
+
+def cache_path(runtime: str, threads: int, dtype: str = "float32") -> Path:
+    """``$XDG_CACHE_HOME/netprof/profile-onnxruntime-t1-float32.json`` (else under ``~/.cache``)."""
+    return cache_dir() / f"profile-{runtime}-t{threads}-{dtype}.json"
+
+
+def cached(runtime: str, threads: int, dtype: str = "float32") -> DeviceProfile:
+    path = cache_path(runtime, threads, dtype)
+    if not path.is_file():
+        raise ProfileError(
+            f"no {runtime} profile with {threads} thread(s) and {dtype}: run "
+            f"`netprof calibrate --runtime {runtime} --threads {threads}` first, or pass --profile FILE"
+        )
+    return for_runtime(load(path), runtime, str(path))

@@ -1,0 +1,367 @@
+"""Runtime profiles: the fusion rule, kernels from captured ops, fused pricing, the profile document,
+the CLI's refusals and, slow, a pack run without torch and imported back."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from cli_runner import run
+from torch import nn
+
+from netprof import pipeline
+from netprof.calibration import runtime as calibration
+from netprof.calibration.microbench import MicroBench
+from netprof.prediction.kinds import Kind
+from netprof.prediction.profile import KindModel, ProfileError
+from netprof.runtimes import profile as runtime_profiles
+from netprof.runtimes.fusion import FusionOp, FusionPair, fuses, group_kernels, kernel_counts
+from netprof.runtimes.predict import FUSED, predict
+from netprof.runtimes.profile import RuntimeProfile
+
+# --- nn-Meter's rule: T1 + T2 - T12 > 0.5 * min(T1, T2) --------------------------------------------
+
+
+def test_fusion_rule_hand_computed():
+    # 100 + 20 - 105 = 15 > 0.5 * 20 = 10: fused
+    assert fuses(100e-6, 20e-6, 105e-6)
+    # 100 + 20 - 111 = 9, not > 10: two kernels
+    assert not fuses(100e-6, 20e-6, 111e-6)
+    # 100 + 20 - 110 = 10, not > 10: the rule is strict
+    assert not fuses(100.0, 20.0, 110.0)
+    # min is the cheaper op either way round: 20 + 100 - 105 = 15 > 10
+    assert fuses(20e-6, 100e-6, 105e-6)
+    assert FusionPair("conv", "relu", 100e-6, 20e-6, 105e-6).fused
+    assert not FusionPair("conv", "silu", 100e-6, 20e-6, 119e-6).fused
+
+
+# --- grouping captured ops into kernels -------------------------------------------------------------
+
+
+def _op(op_id, kind, role=None, inputs=(), flops=0, nbytes=0, weights=0):
+    return FusionOp(op_id, kind, role, tuple(inputs), flops, nbytes, weights)
+
+
+# conv(0) -> bn(1) -> relu(2) -> conv(3) -> bn(4) -> add(5, with relu 2) -> relu(6) -> view(7) -> linear(8) -> gelu(9)
+BLOCK = [
+    _op(0, "conv_kxk", None, (None, None), 1000, 100, 40),
+    _op(1, "normalization", "batch_norm", (0,), 10, 50),
+    _op(2, "elementwise", "relu", (1,), 5, 40),
+    _op(3, "conv_1x1", None, (2, None), 400, 80, 16),
+    _op(4, "normalization", "batch_norm", (3,), 10, 50),
+    _op(5, "elementwise", "add", (4, 2), 5, 60),
+    _op(6, "elementwise", "relu", (5,), 5, 40),
+    _op(7, "view", "view", (6,)),
+    _op(8, "gemm", None, (None, 7, None), 300, 30, 12),
+    _op(9, "transcendental", "gelu", (8,), 7, 20),
+]
+EVERYTHING = {("conv", f) for f in ("batch_norm", "relu", "add")} | {("linear", "gelu")}
+
+
+def test_everything_fused_gives_three_kernels():
+    kernels = group_kernels(BLOCK, EVERYTHING)
+    # relu 2 is read by conv 3 and by add 5, but it is its kernel's last op, so it still fuses;
+    # the view after relu 6 passes through conv 3's kernel, so linear 8 starts its own.
+    assert [k.ops for k in kernels] == [(0, 1, 2), (3, 4, 5, 6, 7), (8, 9)]
+    assert [k.kind for k in kernels] == ["conv_kxk", "conv_1x1", "gemm"]
+
+
+def test_nothing_fused_gives_a_kernel_per_op():
+    kernels = group_kernels(BLOCK, set())
+    assert [k.ops for k in kernels] == [(0,), (1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,), (9,)]
+
+
+def test_a_follower_joins_only_a_pair_the_runtime_fuses_and_in_kernel_order():
+    # conv + relu fuse, batch-norm does not: bn 1 is its own kernel; relu 2 reads bn, not conv.
+    assert [k.ops for k in group_kernels(BLOCK[:3], {("conv", "relu")})] == [(0,), (1,), (2,)]
+    # an add after an activation would come out of order (add before the activation in a fused kernel)
+    ops = [_op(0, "conv_1x1"), _op(1, "elementwise", "relu", (0,)), _op(2, "elementwise", "add", (1, None))]
+    assert [k.ops for k in group_kernels(ops, {("conv", "relu"), ("conv", "add")})] == [(0, 1), (2,)]
+
+
+def test_a_result_read_twice_ends_its_kernel():
+    # conv 0 is read by relu 1 and by add 2: the runtime must write it out, so relu cannot fuse
+    ops = [_op(0, "conv_1x1"), _op(1, "elementwise", "relu", (0,)), _op(2, "elementwise", "add", (1, 0))]
+    assert [k.ops for k in group_kernels(ops, {("conv", "relu"), ("conv", "add")})] == [(0,), (1,), (2,)]
+
+
+def test_kernel_counts_are_the_anchors_counts():
+    counts = kernel_counts(BLOCK, EVERYTHING)
+    # one kernel per kind, each with its anchor's (flops, bytes, weight bytes) only
+    assert counts == {"conv_kxk": (1, 1000, 100, 40), "conv_1x1": (1, 400, 80, 16), "gemm": (1, 300, 30, 12)}
+    unfused = kernel_counts(BLOCK, set())
+    # 2 bn kernels: 10 + 10 flops, 50 + 50 bytes; 3 plain element-wise: relu, add, relu = 5 * 3 flops
+    assert unfused["normalization"] == (2, 20, 100, 0)
+    assert unfused["elementwise"] == (3, 15, 140, 0)
+    assert unfused["view"] == (1, 0, 0, 0)
+
+
+# --- pricing -----------------------------------------------------------------------------------
+
+
+def _profile(runtime="onnxruntime", fusion=()):
+    models = {
+        Kind.CONV_KXK: KindModel(10e-6, 1e-9, 0.0),
+        Kind.NORMALIZATION: KindModel(2e-6, 0.0, 1e-9),
+        Kind.ELEMENTWISE: KindModel(1e-6, 0.0, 1e-9),
+        Kind.OTHER: KindModel(0.0, 0.0, 0.0),
+        Kind.VIEW: KindModel(0.0, 0.0, 0.0),
+    }
+    return RuntimeProfile(
+        device="cpu", processor="test cpu", threads=1, dtype="float32", versions={}, kinds=models,
+        per_module_call_s=0.0, per_run_s=5e-6, runtime=runtime, runtime_version="9.9", fusion=fusion,
+    )  # fmt: skip
+
+
+def _conv_bn_relu():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    return pipeline.analyze(model, torch.empty(1, 2, 8, 8, device="meta"), mode="meta")
+
+
+def test_a_fused_kernel_is_priced_once_at_its_anchor():
+    analysis = _conv_bn_relu()
+    conv = analysis.ops[0]
+    # conv 2->4, 3x3, 8x8 output: 4 * 64 * 2 * 9 = 4608 mult_adds = 9216 flops
+    assert conv.flops == 9216
+    both = (FusionPair("conv", "batch_norm", 10, 5, 10), FusionPair("conv", "relu", 10, 5, 10))
+    fused = predict(analysis, _profile(fusion=both))
+    # 10 us launch + 9216 flops * 1 ns = 19.216 us, + 5 us per run; bn and relu add nothing
+    assert fused.latency_s == pytest.approx(10e-6 + 9216e-9 + 5e-6)
+    assert [op.bound for op in fused.ops if op.op != conv.op and op.kind != "other"] == [FUSED, FUSED]
+    assert fused.framework_s == 5e-6
+
+
+def test_unfused_followers_are_their_own_kernels():
+    analysis = _conv_bn_relu()
+    unfused = (FusionPair("conv", "batch_norm", 10, 5, 15), FusionPair("conv", "relu", 10, 5, 15))
+    prediction = predict(analysis, _profile(fusion=unfused))
+    bn = next(op for op in analysis.ops if "batch_norm" in op.op)
+    relu = next(op for op in analysis.ops if "relu" in op.op)
+    # each adds its launch and its bytes at 1 ns/byte: bn 2 us, relu 1 us
+    expected = (
+        10e-6 + 9216e-9 + 2e-6 + bn.mem_access_bytes * 1e-9 + 1e-6 + relu.mem_access_bytes * 1e-9 + 5e-6
+    )
+    assert prediction.latency_s == pytest.approx(expected)
+
+
+# --- the document --------------------------------------------------------------------------------
+
+
+def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
+    profile = _profile(fusion=(FusionPair("conv", "relu", 1e-4, 2e-5, 1.05e-4),))
+    path = tmp_path / "p.json"
+    runtime_profiles.save(profile, path)
+    document = json.loads(path.read_text())
+    assert document["schema"] == "netprof.profile/1" and document["runtime"] == "onnxruntime"
+    assert document["fusion"][0]["fused"] is True
+    loaded = runtime_profiles.load(path)
+    assert isinstance(loaded, RuntimeProfile) and loaded.fusion == profile.fusion
+    assert loaded.runtime_version == "9.9" and loaded.fused == {("conv", "relu")}
+
+
+def test_a_profile_of_another_runtime_is_refused_in_one_line():
+    with pytest.raises(ProfileError, match="is a profile of onnxruntime 9.9, not of openvino"):
+        runtime_profiles.for_runtime(_profile(), "openvino", "p.json")
+    with pytest.raises(ProfileError, match="use it with --runtime onnxruntime"):
+        runtime_profiles.for_runtime(_profile(), "eager", "p.json")
+
+
+# --- the CLI's bad input -------------------------------------------------------------------------
+
+
+def _one_line(code, err):
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_missing_runtime_package_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    code, _, err = run(capsys, "calibrate", "--runtime", "openvino", "--threads", "1")
+    _one_line(code, err)
+    assert "pip install 'netprof[openvino]'" in err
+
+
+def test_a_pack_directory_that_is_not_empty_is_refused(capsys, tmp_path):
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "x").write_text("mine")
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--export-pack", str(tmp_path / "pack")
+    )
+    _one_line(code, err)
+    assert "not an empty directory" in err
+    assert (tmp_path / "pack" / "x").read_text() == "mine"
+
+
+def _results(tmp_path, **changes):
+    document = {"format": calibration.PACK_FORMAT, "baseline": "b", "benches": [
+        {"name": "b", "file": "b.onnx", "input_shape": [1, 8], "group": "op",
+         "ops": [[0, "elementwise", "relu", [None], 8, 64, 0]]}], "pairs": []}  # fmt: skip
+    document["digest"] = calibration._digest(document)
+    data = {"format": calibration.RESULTS_FORMAT, "runtime": "onnxruntime", "runtime_version": "1",
+            "threads": 1, "manifest": document, "times": {"b": {"median_s": 1e-5, "iqr_s": 0.0}}}  # fmt: skip
+    data.update(changes)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    return path, data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "x"}, "not the results of a netprof pack"),
+        ({"times": {}}, "no usable time for micro-benchmark 'b'"),
+        ({"times": {"b": {"median_s": 0, "iqr_s": 0}}}, "has median 0.0"),
+        ({"runtime": "openvino"}, "not in onnxruntime"),
+        ({"threads": 0}, "'threads' must be a positive integer"),
+    ],
+)
+def test_results_that_do_not_match_are_refused(capsys, tmp_path, change, message):
+    path, _ = _results(tmp_path, **change)
+    code, _, err = run(capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path))
+    _one_line(code, err)
+    assert message in err
+
+
+def test_results_whose_manifest_was_edited_are_refused(capsys, tmp_path):
+    path, data = _results(tmp_path)
+    data["manifest"]["benches"][0]["ops"][0][4] = 9
+    path.write_text(json.dumps(data))
+    code, _, err = run(capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path))
+    _one_line(code, err)
+    assert "does not match its digest" in err
+
+
+def test_good_results_import(capsys, tmp_path):
+    path, _ = _results(tmp_path)
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path), "-o",
+        str(tmp_path / "p.json"), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert runtime_profiles.load(tmp_path / "p.json").runtime == "onnxruntime"
+
+
+def test_predict_refuses_a_profile_of_another_runtime(capsys, tmp_path):
+    path = tmp_path / "p.json"
+    runtime_profiles.save(_profile(), path)
+    code, _, err = run(
+        capsys, "predict", "netprof.zoo:mobilenet_v2", "--runtime", "openvino", "--profile", str(path)
+    )
+    _one_line(code, err)
+    assert "is a profile of onnxruntime 9.9, not of openvino" in err
+    code, _, err = run(capsys, "predict", "netprof.zoo:mobilenet_v2", "--profile", str(path))
+    _one_line(code, err)
+    assert "use it with --runtime onnxruntime" in err
+
+
+def test_packs_are_for_onnxruntime_only(capsys, tmp_path):
+    code, _, err = run(capsys, "calibrate", "--runtime", "openvino", "--export-pack", str(tmp_path / "p"))
+    _one_line(code, err)
+    code, _, err = run(capsys, "calibrate", "--export-pack", str(tmp_path / "p"))
+    _one_line(code, err)
+    assert not (tmp_path / "p").exists()
+
+
+# --- end to end: a pack timed where torch cannot be imported -------------------------------------
+
+_NO_TORCH = "import sys\nclass _Block:\n    def find_spec(self, name, path=None, target=None):\n" \
+    "        if name == 'torch' or name.startswith('torch.') or name == 'netprof':\n" \
+    "            raise ImportError(f'{name} is not on this device')\nsys.meta_path.insert(0, _Block())\n"  # fmt: skip
+
+
+def _small_benches():
+    pairs = calibration.pair_benches()[:2]  # conv + batch_norm, conv + relu
+    benches = [MicroBench(calibration.BASELINE, nn.ReLU, (1, 8))]
+    benches += [MicroBench("conv3x3 8->8 16^2", lambda: nn.Conv2d(8, 8, 3, padding=1), (1, 8, 16, 16))]
+    for pair in pairs:
+        benches += [
+            b for b in (pair.first, pair.second, pair.both) if b.name not in {x.name for x in benches}
+        ]
+    return benches
+
+
+@pytest.mark.slow
+def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    benches = _small_benches()
+    monkeypatch.setattr(calibration, "runtime_benches", lambda: benches)
+    pairs = calibration.pair_benches()[:2]
+    monkeypatch.setattr(calibration, "pair_benches", lambda: pairs)
+    pack = tmp_path / "pack"
+    code, _, err = run(capsys, "calibrate", "--runtime", "onnxruntime", "--export-pack", str(pack))
+    assert code == 0, err
+    assert {p.name for p in pack.iterdir()} >= {"manifest.json", "run.py"}
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(_NO_TORCH)
+    env = {**os.environ, "PYTHONPATH": str(shim)}
+    check = subprocess.run(
+        [sys.executable, "-c", "import torch"], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert check.returncode != 0 and b"not on this device" in check.stderr
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(pack / "run.py"), "--threads", "1", "-o", str(results), "--budget", "0.02"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = tmp_path / "profile.json"
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(results), "-o", str(profile)
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "predict", "netprof.zoo:mobilenet_v2", "--runtime", "onnxruntime", "--profile", str(profile),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    prediction = json.loads(out)["prediction"]
+    assert prediction["latency_s"] > 0
+
+
+def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():
+    relu = [[0, "elementwise", "relu", [None], 8, 64, 0]]
+    names = ("base", "c", "r", "cr", "p", "pc", "pa", "pca")
+    document = {
+        "baseline": "base",
+        "benches": [{"name": n, "group": "op", "ops": relu} for n in names],
+        "pairs": [
+            {"anchor": "conv", "follower": "relu", "first": "c", "second": "r", "both": "cr"},
+            {"anchor": "conv", "follower": "add", "first": "pc", "second": "pa", "both": "pca", "base": "p"},
+        ],
+    }
+    us = 1e-6
+    times = {"base": 10, "c": 110, "r": 30, "cr": 115, "p": 60, "pc": 160, "pa": 90, "pca": 185}
+    profile = calibration.build_profile(
+        document, {n: (t * us, 0.0) for n, t in times.items()}, runtime="onnxruntime", version="1",
+        threads=1, processor_name="x", calibration_s=None,
+    )  # fmt: skip
+    relu_pair, add_pair = profile.fusion
+    # less the 10 us baseline: 100 + 20 - 105 = 15 > 0.5 * 20: fused
+    assert (relu_pair.first_s, relu_pair.second_s, relu_pair.both_s) == pytest.approx(
+        (100 * us, 20 * us, 105 * us)
+    )
+    assert relu_pair.fused
+    # less the 60 us prefix: 100 + 30 - 125 = 5, not > 0.5 * 30 = 15: not fused
+    assert (add_pair.first_s, add_pair.second_s, add_pair.both_s) == pytest.approx(
+        (100 * us, 30 * us, 125 * us)
+    )
+    assert not add_pair.fused
+
+
+def test_a_slice_is_a_copy_in_a_runtime():
+    from netprof.runtimes.fusion import fusion_op
+
+    class Halves(nn.Module):
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            return a + b
+
+    analysis = pipeline.analyze(Halves(), torch.empty(1, 4, 2, 2, device="meta"), mode="meta")
+    split = next(fusion_op(op) for op in analysis.ops if "split" in op.op)
+    # two halves of 1x2x2x2 float32 = 2 * 32 bytes out, read and written: 2 * 64 = 128 bytes
+    assert (split.kind, split.mem_access_bytes, split.role) == ("data_movement", 128, None)
