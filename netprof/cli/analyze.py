@@ -17,6 +17,7 @@ from netprof.devices import timing_device
 from netprof.prediction import profile as profiles
 from netprof.report import trace
 from netprof.report.model import ModelReport
+from netprof.runtimes import profile as runtime_profiles
 from netprof.timing.run import TimingError
 
 NAME = "analyze"
@@ -123,20 +124,25 @@ def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Cons
 def _profile(
     request: pipeline.RunRequest, args: argparse.Namespace, err: Console
 ) -> profiles.DeviceProfile | None:
-    """The profile to predict on: ``--predict``'s for prefill and decode; for a forward timed in eager
-    PyTorch, the profile cached for the timing device, so that predicted stands next to measured when
-    there is one (an eager profile says nothing of a deployment runtime's kernels)."""
+    """The profile to predict on: ``--predict``'s for prefill and decode; for a timed forward, the profile
+    cached for the timing device (eager) or for the runtime, so that predicted stands next to measured
+    when there is one."""
     if request.generation is not None:
         return common.predict_profile(args)
-    if request.timing is None or request.timing.runtime != "eager":
+    if request.timing is None:
         return None
+    runtime = request.timing.runtime
     device, threads = timing_device(args.device), args.threads or torch.get_num_threads()
     try:
+        if runtime != "eager":
+            return runtime_profiles.cached(runtime, threads)
         return common.device_profile(None, device, threads)
     except profiles.ProfileError:
+        flag = "" if runtime == "eager" else f" --runtime {runtime} --threads {threads}"
+        what = f"{runtime} profile" if runtime != "eager" else f"device profile for {device}"
         common.say(
             err,
-            f"note: no device profile for {device} with {threads} thread(s): "
-            "run `netprof calibrate` to see predicted next to measured",
+            f"note: no {what} with {threads} thread(s): run `netprof calibrate{flag}` to see predicted "
+            "next to measured",
         )
         return None

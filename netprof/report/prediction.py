@@ -12,6 +12,7 @@ from netprof.analysis import Analysis
 from netprof.prediction import DeviceProfile, Prediction
 from netprof.records import pick
 from netprof.report.tables import shown_modules
+from netprof.runtimes.profile import EAGER, runtime_of
 from netprof.timing.attribution import Timing
 from netprof.units import seconds, share
 
@@ -20,7 +21,9 @@ TOP_OPS = 10
 
 def profile_line(prediction: Prediction) -> str:
     p = prediction.profile
-    return f"{p.device} ({p.processor}), {p.threads} thread(s), {p.dtype}"
+    runtime = runtime_of(p)
+    where = p.device if runtime == EAGER else f"{runtime} on {p.device}"
+    return f"{where} ({p.processor}), {p.threads} thread(s), {p.dtype}"
 
 
 def _bounds(prediction: Prediction) -> str:
