@@ -31,11 +31,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import netprof  # noqa: E402
-from netprof.prediction import profile as profiles  # noqa: E402
-from netprof.timing import calibrate  # noqa: E402
-from predict import best_constant, kendall_tau  # noqa: E402
-from rotation import time_in_rotation  # noqa: E402
+from predict import best_constant, kendall_tau
+from rotation import time_in_rotation
+
+import netprof
+from netprof.prediction import profile as profiles
+from netprof.timing import calibrate
 
 RESULTS = Path(__file__).parent / "results"
 TORCHVISION = (
@@ -77,9 +78,7 @@ def measure(args: argparse.Namespace) -> None:
         path.write_text(json.dumps(data, indent=1) + "\n")
 
     done = {n: models[n]["rounds"] for n in names if n in models}
-    out = time_in_rotation(
-        builders, args.rounds, args.passes, threads=args.threads, done=done, on_visit=save
-    )
+    out = time_in_rotation(builders, args.rounds, args.passes, threads=args.threads, done=done, on_visit=save)
     for name, entry in out.items():
         models[name] = entry
     path.write_text(json.dumps(data, indent=1) + "\n")
@@ -114,7 +113,8 @@ def score(args: argparse.Namespace) -> None:
                 "predicted_s": prediction.latency_s,
                 "mult_adds": analysis.totals.mult_adds,
                 "roofline_s": math.fsum(
-                    max(op.flops / roof.peak_flops, op.mem_access_bytes / roof.bandwidth) for op in analysis.ops
+                    max(op.flops / roof.peak_flops, op.mem_access_bytes / roof.bandwidth)
+                    for op in analysis.ops
                 ),
                 "kinds_s": prediction.kinds,
             }
@@ -143,7 +143,9 @@ def score(args: argparse.Namespace) -> None:
         "scores": table,
         "per_model": rows,
     }
-    stem = RESULTS / (f"predict_families_t{args.threads}_b{args.batch}" + (f"_{args.tag}" if args.tag else ""))
+    stem = RESULTS / (
+        f"predict_families_t{args.threads}_b{args.batch}" + (f"_{args.tag}" if args.tag else "")
+    )
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
@@ -153,10 +155,12 @@ def markdown(result: dict) -> str:
     lines = [
         f"### netprof predict on mobile families: batch {result['batch']}, {result['threads']} thread(s)",
         "",
-        f"Scored by `{result['command']}`; measured by `{result['measured_with']}` ({result['rounds']} "
-        f"interleaved rounds, latency = median of round medians). Profile: {result['profile']['file']} "
-        f"({result['profile']['schema']}, {result['profile']['points']} micro-benchmarks, fitted in "
-        f"{result['profile']['calibration_s']:.0f} s).",
+        (
+            f"Scored by `{result['command']}`; measured by `{result['measured_with']}` ({result['rounds']} "
+            f"interleaved rounds, latency = median of round medians). Profile: {result['profile']['file']} "
+            f"({result['profile']['schema']}, {result['profile']['points']} micro-benchmarks, fitted in "
+            f"{result['profile']['calibration_s']:.0f} s)."
+        ),
         "",
         "| models | predictor | within 10% | within 25% | MAPE | Kendall tau | median pred/meas |",
         "|---|---|---:|---:|---:|---:|---:|",
