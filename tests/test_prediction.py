@@ -88,6 +88,7 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
     # (launch, per flop, per byte, per weight byte) of two kinds; the convolution's weight term is its own.
     truth = {"conv_kxk": (2e-6, 1e-11, 2e-11, 3e-10), "elementwise": (1e-6, 0.0, 5e-11, 0.0)}
     per_call, per_run = 1e-6, 3e-6
+    per_past_llc, per_transient = 4e-11, 3e-10  # the two cache-aware terms, shared by every kind
     rng = np.random.default_rng(0)
     points = []
     for index in range(40):
@@ -102,11 +103,15 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
             if rng.random() < 0.8 or kind == "conv_kxk"
         }
         calls = int(rng.integers(1, 50))
-        seconds = per_run + per_call * calls
+        group = "network" if index % 3 else "op"
+        past = int(rng.integers(0, 1e8)) if index % 2 else 0
+        fresh = int(rng.integers(1e5, 1e7)) if group == "network" else 0
+        seconds = per_run + per_call * calls + per_past_llc * past + per_transient * fresh
         for kind, counts in kinds.items():
             seconds += sum(count * cost for count, cost in zip(counts, truth[kind]))
-        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0, "network" if index % 3 else "op"))
-    models, call, run, mape = fit(points)
+        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0, group, past, fresh))
+    models, (past_llc, transient), call, run, mape = fit(points)
+    assert (past_llc, transient) == pytest.approx((per_past_llc, per_transient), rel=1e-5)
     for kind, costs in truth.items():
         fitted = models[Kind(kind)]
         found = (fitted.overhead_s, fitted.s_per_flop, fitted.s_per_byte, fitted.s_per_weight_byte)

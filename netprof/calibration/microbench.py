@@ -121,6 +121,9 @@ def _convs() -> Iterator[MicroBench]:
         (512, 512, 7, 3, 1, 1), (64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1),
         (96, 96, 28, 5, 1, 1), (64, 64, 56, 3, 1, 4), (256, 256, 14, 3, 1, 8), (48, 48, 56, 3, 1, 1),
         (16, 16, 112, 3, 1, 1), (160, 160, 14, 5, 1, 1),
+        # narrow kxk branches (Inception-style), a few MFLOPs each: launch-bound, which wide ones never are
+        (16, 32, 28, 3, 1, 1), (16, 48, 14, 3, 1, 1), (24, 64, 14, 3, 1, 1), (32, 128, 7, 3, 1, 1),
+        (48, 128, 7, 5, 1, 1), (8, 24, 56, 3, 1, 1),
     ]  # fmt: skip
     for c_in, c_out, hw, k, s, n in dense:
         yield MicroBench(
@@ -223,6 +226,9 @@ def _normalization_pooling_reduction() -> Iterator[MicroBench]:
     )
     for c, hw in [(64, 112), (24, 112), (128, 56), (256, 28), (512, 14), (32, 56)]:
         yield MicroBench(f"maxpool3x3s2 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 2, 1), (1, c, hw, hw))
+    # stride 1 (an Inception pooling branch): nine reads per output, none skipped
+    for c, hw in [(192, 28), (480, 14), (832, 7), (64, 56)]:
+        yield MicroBench(f"maxpool3x3s1 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 1, 1, ceil_mode=True), (1, c, hw, hw))
     for c, hw in [(256, 56), (512, 28), (96, 56)]:
         yield MicroBench(f"avgpool2x2 {c}x{hw}^2", lambda: nn.AvgPool2d(2), (1, c, hw, hw))
     for c, hw in [(1280, 7), (2048, 7), (512, 7), (960, 7), (1536, 14)]:
@@ -261,6 +267,19 @@ def _framework() -> Iterator[MicroBench]:
         yield MicroBench(f"relu in {depth} containers", lambda depth=depth: _nested(depth), (1, 8))
 
 
+def _past_the_cache() -> Iterator[MicroBench]:
+    """One op at batch 8 on 112x112 and 56x56 maps: 13-77 MB moved, past any last-level cache of a
+    desktop or small-server CPU, for the per-byte cost of bytes that come from DRAM."""
+    yield MicroBench("relu 8x64x112^2", nn.ReLU, (8, 64, 112, 112))
+    yield MicroBench("add 8x32x112^2", lambda: Binary(torch.add, False), (8, 32, 112, 112))
+    yield MicroBench("batchnorm 8x96x112^2", lambda: nn.BatchNorm2d(96), (8, 96, 112, 112))
+    yield MicroBench("conv1x1 16->96 8x112^2", _conv(16, 96, 1), (8, 16, 112, 112))
+    yield MicroBench("conv3x3 32->32 8x112^2 s1", _conv(32, 32, 3), (8, 32, 112, 112))
+    yield MicroBench("depthwise3x3 96 8x112^2 s2", _conv(96, 96, 3, 2, 96), (8, 96, 112, 112))
+    yield MicroBench("depthwise3x3 192 8x56^2 s1", _conv(192, 192, 3, 1, 192), (8, 192, 56, 56))
+    yield MicroBench("maxpool3x3s2 8x64x112^2", lambda: nn.MaxPool2d(3, 2, 1), (8, 64, 112, 112))
+
+
 def micro_benchmarks() -> list[MicroBench]:
     """Every micro-benchmark, in a fixed order."""
     return [
@@ -270,6 +289,7 @@ def micro_benchmarks() -> list[MicroBench]:
         *_normalization_pooling_reduction(),
         *_data_movement(),
         *_framework(),
+        *_past_the_cache(),
         *synthetic_networks(),
         *synthetic_networks(12, seed=1, batch=8),  # feature maps past the caches, as large batches make
     ]

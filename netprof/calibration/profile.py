@@ -6,7 +6,9 @@ takes for them; its latency is the median of plain forward passes (no dispatch
 mode, no instrumentation), the number a user of a model sees. One non-negative
 least-squares fit of every benchmark at once, weighted by ``1 / latency`` so that
 each counts by its relative error, gives each kind's launch, per-FLOP and per-byte
-cost and the framework's cost per module call and per run.
+cost, the two cache-aware per-byte costs (bytes past the last-level cache; a grouped
+convolution's per-call buffers past half the LLC, whose fresh pages only a network meets) and
+the framework's cost per module call and per run.
 """
 
 from __future__ import annotations
@@ -15,37 +17,43 @@ import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from netprof import pipeline
+from netprof.calibration.caches import cache_sizes
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import nnls
-from netprof.prediction.kinds import Kind, kind_of, weight_bytes
+from netprof.prediction.kinds import Kind, kind_of, past_cache_bytes, transient_bytes, weight_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
-from netprof.timing.measurement import Measurement
+from netprof.timing.measurement import Measurement, quantile
 from netprof.timing.run import TimingError, device_of
 
-DEFAULT_BUDGET_S = 120.0
+DEFAULT_BUDGET_S = 100.0  # of timed passes; with warm-ups and captures, about 4 minutes here
+DEFAULT_ROUNDS = 3
 MIN_PASSES, MAX_PASSES = 3, 200
 
 
 def _plain_latency(
-    module: torch.nn.Module, x: torch.Tensor, device: torch.device, budget_s: float
+    module: torch.nn.Module, x: torch.Tensor, device: torch.device, budget_s: float, warmup: int = 2
 ) -> Measurement:
-    """Plain forwards after two warm-ups (allocator, thread pool, kernel selection), each a pass of
-    the device's clock (an L2 flush first on CUDA)."""
+    """Plain forwards after ``warmup`` untimed ones (allocator, thread pool, kernel selection: two the
+    first time, one on a later round), each a pass of the device's clock (an L2 flush first on CUDA)."""
     stop = Stop(budget_s=budget_s, min_runs=MIN_PASSES, max_runs=MAX_PASSES)
     with torch.no_grad():
-        return time_calls(lambda: module(x), clock_for(device), stop, warmup=2)
+        return time_calls(lambda: module(x), clock_for(device), stop, warmup=warmup)
 
 
-def measure(bench: MicroBench, device: torch.device, dtype: torch.dtype, budget_s: float) -> BenchPoint:
-    """One micro-benchmark's counts per kind (meta capture) and plain latency (a real run here)."""
+def _prepare(
+    bench: MicroBench, device: torch.device, dtype: torch.dtype, caches: tuple[int, int]
+) -> tuple[BenchPoint, torch.nn.Module, torch.Tensor]:
+    """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``."""
+    l2, llc = caches
     module = bench.build().eval()
     analysis = pipeline.analyze(
         module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
@@ -57,29 +65,59 @@ def measure(bench: MicroBench, device: torch.device, dtype: torch.dtype, budget_
         entry[1] += node.flops
         entry[2] += node.mem_access_bytes
         entry[3] += weight_bytes(node)
-    module = module.to(device=device, dtype=dtype)
-    latency = _plain_latency(
-        module, torch.randn(bench.input_shape, dtype=dtype, device=device), device, budget_s
-    )
-    return BenchPoint(
+    past_llc = sum(past_cache_bytes(node, llc) for node in analysis.ops) if llc else 0
+    # A one-op loop gets the same pages back every pass: its buffers are never fresh (see transient_bytes).
+    network = bench.group == "network"
+    transient = sum(transient_bytes(node, llc // 2) for node in analysis.ops) if llc and network else 0
+    point = BenchPoint(
         bench.name,
         {kind: tuple(values) for kind, values in counts.items()},
         sum(summary.calls for summary in analysis.modules),
-        latency.median,
-        latency.iqr,
+        0.0,
+        0.0,
         bench.group,
+        past_llc,
+        transient,
     )
+    module = module.to(device=device, dtype=dtype)
+    return point, module, torch.randn(bench.input_shape, dtype=dtype, device=device)
+
+
+def _timed(point: BenchPoint, round_medians: Sequence[float]) -> BenchPoint:
+    """``point`` with its latency: the median of its rounds' medians, and their IQR as its spread."""
+    return replace(
+        point,
+        seconds=quantile(round_medians, 0.5),
+        iqr_s=quantile(round_medians, 0.75) - quantile(round_medians, 0.25),
+    )
+
+
+def measure(
+    bench: MicroBench,
+    device: torch.device,
+    dtype: torch.dtype,
+    budget_s: float,
+    caches: tuple[int, int] = (0, 0),
+) -> BenchPoint:
+    """One micro-benchmark's counts per kind (meta capture) and plain latency (one round, here);
+    ``caches`` is ``(l2_bytes, llc_bytes)`` for the cache-aware features (0: unknown, feature 0)."""
+    point, module, x = _prepare(bench, device, dtype, caches)
+    latency = _plain_latency(module, x, device, budget_s)
+    return replace(point, seconds=latency.median, iqr_s=latency.iqr)
 
 
 def _features(point: BenchPoint, kinds: Sequence[Kind]) -> list[float]:
     row: list[float] = []
     for kind in kinds:
         row += [float(v) for v in point.kinds.get(str(kind), (0, 0, 0, 0))]
-    return [*row, float(point.module_calls), 1.0]
+    return [*row, float(point.past_llc_bytes), float(point.transient_bytes), float(point.module_calls), 1.0]
 
 
-def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, float, float]:
-    """Each kind's model, the cost per module call and per run, and the fit's MAPE on ``points``.
+def fit(
+    points: Sequence[BenchPoint],
+) -> tuple[dict[Kind, KindModel], tuple[float, float], float, float, float]:
+    """Each kind's model, the two cache-aware costs per byte ``(past LLC, transient)``, the cost per
+    module call and per run, and the fit's MAPE on ``points``.
 
     Rows are weighted by ``1 / seconds`` (relative error), and each group of benchmarks (one-op,
     synthetic networks) carries the same total weight, so that neither the many one-op benchmarks nor
@@ -98,9 +136,9 @@ def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, flo
         )
         for i, kind in enumerate(kinds)
     }
-    per_call, per_run = (float(c) for c in coefficients[-2:])
+    past_llc, transient, per_call, per_run = (float(c) for c in coefficients[-4:])
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds))
-    return models, per_call, per_run, mape
+    return models, (past_llc, transient), per_call, per_run, mape
 
 
 def calibrate(
@@ -110,23 +148,37 @@ def calibrate(
     budget_s: float = DEFAULT_BUDGET_S,
     progress: Callable[[int, int, str], None] | None = None,
     benches: Sequence[MicroBench] | None = None,
+    rounds: int = DEFAULT_ROUNDS,
 ) -> DeviceProfile:
     """Time the micro-benchmarks (default: every one) on ``device`` with ``threads`` threads and fit a
-    profile, in about ``budget_s`` seconds."""
+    profile, in about ``budget_s`` seconds of timed passes.
+
+    The benchmarks are timed in ``rounds`` interleaved rounds (each round visits every one), and each
+    keeps the median of its round medians: on a shared machine a burst of load lands on one round of
+    many benchmarks instead of every pass of a few, and the median drops it.
+    """
     dev = device_of(device)
     benches = micro_benchmarks() if benches is None else list(benches)
     started = time.perf_counter()
-    points: list[BenchPoint] = []
-    with threads_set(threads) as in_force:
-        for index, bench in enumerate(benches):
-            if progress:
-                progress(index, len(benches), bench.name)
-            # What is left of the budget, shared by the benchmarks still to run (warm-ups included).
-            left = budget_s - (time.perf_counter() - started)
-            points.append(measure(bench, dev, dtype, max(left, 0.0) / (len(benches) - index) / 2))
-    if not points:
+    caches = cache_sizes() if dev.type == "cpu" else (0, 0)
+    if not benches:
         raise TimingError("no micro-benchmark to run")
-    models, per_call, per_run, mape = fit(points)
+    with threads_set(threads) as in_force:
+        prepared = [_prepare(bench, dev, dtype, caches) for bench in benches]
+        medians: list[list[float]] = [[] for _ in benches]
+        visits = rounds * len(benches)
+        for visit in range(visits):
+            index = visit % len(benches)
+            if progress:
+                progress(visit, visits, benches[index].name)
+            # What is left of the budget, shared by the visits still to come (warm-ups included).
+            left = budget_s - (time.perf_counter() - started)
+            _, module, x = prepared[index]
+            budget = max(left, 0.0) / (visits - visit) / 2
+            latency = _plain_latency(module, x, dev, budget, warmup=2 if visit < len(benches) else 1)
+            medians[index].append(latency.median)
+    points = [_timed(point, times) for (point, _, _), times in zip(prepared, medians)]
+    models, (past_llc, transient), per_call, per_run, mape = fit(points)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else processor()
     return DeviceProfile(
         device=dev.type,
@@ -138,6 +190,10 @@ def calibrate(
         per_module_call_s=per_call,
         per_run_s=per_run,
         points=tuple(points),
+        l2_bytes=caches[0],
+        llc_bytes=caches[1],
+        s_per_byte_past_llc=past_llc,
+        s_per_transient_byte=transient,
         fit_mape=mape if math.isfinite(mape) else None,
         calibration_s=time.perf_counter() - started,
     )

@@ -1,7 +1,9 @@
 """A model's latency from its analysis and a device profile, without running it.
 
 Each op costs its kind's ``overhead + s_per_flop * flops + s_per_byte * bytes +
-s_per_weight_byte * weight_bytes`` (``netprof.prediction.profile``) and is labelled by its largest term: overhead-,
+s_per_weight_byte * weight_bytes``, plus the profile's two cache-aware memory terms (bytes past the
+last-level cache; a depthwise or grouped convolution's per-call buffers past half of it), as
+``netprof.prediction.profile`` says, and is labelled by its largest term: overhead-,
 compute- or memory-bound. The model's latency is the sum over its ops, plus the
 profile's cost per module call and per run (the Python between kernels, which the
 paper's G3 counts as the price of fragmentation). Module and category times are
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 from netprof.analysis import Analysis, OpNode
 from netprof.module_paths import ancestors
-from netprof.prediction.kinds import Kind, kind_of, weight_bytes
+from netprof.prediction.kinds import Kind, kind_of, past_cache_bytes, transient_bytes, weight_bytes
 from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
 
 BOUNDS = ("overhead", "compute", "memory")
@@ -70,12 +72,24 @@ def _model(profile: DeviceProfile, kind: Kind) -> tuple[KindModel, Kind]:
     return profile.kinds[seen], seen
 
 
+def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
+    """Seconds of the profile's cache-aware terms for one op; zero where a cache size is unknown."""
+    seconds = 0.0
+    if profile.llc_bytes:
+        seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.llc_bytes)
+    if profile.llc_bytes:
+        seconds += profile.s_per_transient_byte * transient_bytes(node, profile.llc_bytes // 2)
+    return seconds
+
+
 def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kind]]) -> OpPrediction:
     kind = kind_of(node)
     model, used = _model(profile, kind)
     if used is not kind:
         stand_ins[(kind, used)] += 1
-    terms = model.terms(node.flops, node.mem_access_bytes, weight_bytes(node))
+    overhead, compute, memory = model.terms(node.flops, node.mem_access_bytes, weight_bytes(node))
+    memory += cache_terms(node, profile)
+    terms = (overhead, compute, memory)
     return OpPrediction(
         node.id,
         node.op,

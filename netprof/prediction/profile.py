@@ -4,8 +4,13 @@ Per op of kind ``k``, ``seconds = overhead_s[k] + s_per_flop[k] * flops + s_per_
 + s_per_weight_byte[k] * weight_bytes``: a fixed cost of launching the op, a compute
 term and a memory term (a roofline with per-kind efficiency whose sum, not max, lets
 one fit absorb the curve between the two roofs), and for convolutions the cost of
-laying out the weight again on every call, as CPU backends do in eager mode. A model adds ``per_module_call_s`` for every module call and
-``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
+laying out the weight again on every call, as CPU backends do in eager mode. Two terms shared by all
+kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - llc_bytes)`` (bytes the last-level
+cache cannot hold come from DRAM) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
+per-call buffers when larger than half the LLC (``netprof.prediction.kinds.transient_bytes``: in a network they are
+fresh pages, a page fault each 4 KiB). Both cache sizes are recorded in the profile (``caches``); a
+profile without them (an older netprof's) prices those terms at zero. A model adds ``per_module_call_s``
+for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
 target machine and use on another.
 """
@@ -48,6 +53,8 @@ class BenchPoint:
     """One micro-benchmark: its counts per kind (from a meta capture) and its measured plain latency.
 
     ``group`` is ``"op"`` for one-op and framework benchmarks, ``"network"`` for synthetic networks.
+    ``past_llc_bytes`` and ``transient_bytes`` are the sums over its ops of the two cache-aware features
+    (``transient_bytes`` is 0 for a one-op benchmark: its loop reuses the same pages every pass).
     """
 
     name: str
@@ -56,6 +63,8 @@ class BenchPoint:
     seconds: float
     iqr_s: float
     group: str = "op"
+    past_llc_bytes: int = 0
+    transient_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,10 @@ class DeviceProfile:
     per_module_call_s: float
     per_run_s: float
     points: tuple[BenchPoint, ...] = ()
+    l2_bytes: int = 0  # per-core L2 cache, recorded for the reader; 0: unknown
+    llc_bytes: int = 0  # last-level cache; 0: unknown, both cache-aware terms are off
+    s_per_byte_past_llc: float = 0.0
+    s_per_transient_byte: float = 0.0
     fit_mape: float | None = None  # on the micro-benchmarks it was fitted on, not on any model
     calibration_s: float | None = None
     notes: tuple[str, ...] = field(default=())
@@ -92,12 +105,16 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             for kind, model in profile.kinds.items()
         },
         **pick(profile, "per_module_call_s", "per_run_s", "fit_mape", "calibration_s"),
+        "caches": {"l2_bytes": profile.l2_bytes, "llc_bytes": profile.llc_bytes},
+        **pick(profile, "s_per_byte_past_llc", "s_per_transient_byte"),
         "notes": list(profile.notes),
         "points": [
             {
                 "name": point.name,
                 "kinds": {kind: list(counts) for kind, counts in point.kinds.items()},
-                **pick(point, "module_calls", "seconds", "iqr_s", "group"),
+                **pick(
+                    point, "module_calls", "seconds", "iqr_s", "group", "past_llc_bytes", "transient_bytes"
+                ),
             }
             for point in profile.points
         ],
@@ -109,6 +126,10 @@ def _number(data: Mapping[str, Any], key: str, where: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise ProfileError(f"{where}: {key!r} must be a non-negative number, got {value!r}")
     return float(value)
+
+
+def _optional(data: Mapping[str, Any], key: str, where: str) -> float:
+    return _number(data, key, where) if key in data else 0.0
 
 
 def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
@@ -141,6 +162,9 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
     threads = data.get("threads")
     if not isinstance(threads, int) or threads < 1:
         raise ProfileError(f"{where}: 'threads' must be a positive integer, got {threads!r}")
+    caches = data.get("caches", {})
+    if not isinstance(caches, dict):
+        raise ProfileError(f"{where}: 'caches' must be an object with l2_bytes and llc_bytes")
     return DeviceProfile(
         device=data["device"],
         processor=data["processor"],
@@ -151,6 +175,11 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         per_module_call_s=_number(data, "per_module_call_s", where),
         per_run_s=_number(data, "per_run_s", where),
         points=_points(data.get("points", []), where),
+        # Absent from profiles older than the cache-aware terms: those terms are then zero.
+        l2_bytes=int(_number(caches, "l2_bytes", f"{where}: caches")) if "l2_bytes" in caches else 0,
+        llc_bytes=int(_number(caches, "llc_bytes", f"{where}: caches")) if "llc_bytes" in caches else 0,
+        s_per_byte_past_llc=_optional(data, "s_per_byte_past_llc", where),
+        s_per_transient_byte=_optional(data, "s_per_transient_byte", where),
         fit_mape=data.get("fit_mape"),
         calibration_s=data.get("calibration_s"),
         notes=tuple(data.get("notes", ())),
@@ -170,6 +199,8 @@ def _points(data: Any, where: str) -> tuple[BenchPoint, ...]:
                 float(p["seconds"]),
                 float(p["iqr_s"]),
                 str(p.get("group", "op")),
+                int(p.get("past_llc_bytes", 0)),
+                int(p.get("transient_bytes", 0)),
             )
             for p in data
         )

@@ -1,0 +1,132 @@
+"""The cache-aware terms of a device profile: cache sizes, the per-op features, their price, the file."""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import netprof
+from netprof.calibration.caches import cache_sizes, from_levels, parse_size
+from netprof.prediction import Kind, KindModel, predict
+from netprof.prediction import profile as profiles
+from netprof.prediction.kinds import past_cache_bytes, transient_bytes
+from netprof.prediction.profile import DeviceProfile
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from rotation import summary
+
+
+def test_cache_sizes_parse_sysfs_and_lscpu_units(tmp_path):
+    assert parse_size("512K") == 512 * 1024
+    assert parse_size("16384K") == 16 * 1024**2
+    assert parse_size("32 MiB") == 32 * 1024**2
+    assert parse_size("1048576") == 1048576
+    for index, (level, kind, size) in enumerate(
+        [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "512K"), (3, "Unified", "16384K")]
+    ):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        (folder / "level").write_text(f"{level}\n")
+        (folder / "type").write_text(f"{kind}\n")
+        (folder / "size").write_text(f"{size}\n")
+    # L2 512 KiB; the last level is the highest unified one, L3 16 MiB; instruction caches never count.
+    assert cache_sizes(tmp_path) == (524_288, 16_777_216)
+    assert from_levels([(1, "Data", 32768), (2, "Unified", 1 << 20)]) == (1 << 20, 1 << 20)
+    assert from_levels([(1, "Instruction", 32768)]) == (0, 0)
+
+
+def _nodes(model: nn.Module, shape: tuple[int, ...]):
+    return netprof.analyze(model, torch.empty(shape, device="meta"), mode="meta").ops
+
+
+def test_transient_and_past_cache_bytes_by_hand():
+    (dw,) = _nodes(nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False), (1, 8, 16, 16))
+    # input 8*16*16*4 = 8,192 bytes; output 8*8*8*4 = 2,048 bytes: 10,240 bytes of per-call buffers.
+    assert transient_bytes(dw, threshold_bytes=10_239) == 10_240
+    assert transient_bytes(dw, threshold_bytes=10_240) == 0  # small: the heap's free lists serve them
+    # A dense convolution runs without those buffers here: never transient.
+    (dense,) = _nodes(nn.Conv2d(8, 8, 3, 2, 1, bias=False), (1, 8, 16, 16))
+    assert transient_bytes(dense, threshold_bytes=0) == 0
+    (relu,) = _nodes(nn.ReLU(), (2, 1000))
+    # 2,000 floats read and written: 16,000 bytes; 4,000 of them past a 12,000-byte cache.
+    assert relu.mem_access_bytes == 16_000
+    assert past_cache_bytes(relu, 12_000) == 4_000
+    assert past_cache_bytes(relu, 16_000) == 0
+
+
+def _profile(**caches) -> DeviceProfile:
+    return DeviceProfile(
+        device="cpu",
+        processor="a hand-written test CPU",
+        threads=1,
+        dtype="float32",
+        versions={},
+        kinds={
+            Kind.ELEMENTWISE: KindModel(overhead_s=2e-6, s_per_flop=0.0, s_per_byte=1e-9),
+            Kind.DEPTHWISE_CONV: KindModel(overhead_s=1e-6, s_per_flop=1e-10, s_per_byte=0.0),
+            Kind.VIEW: KindModel(overhead_s=0.0, s_per_flop=0.0, s_per_byte=0.0),
+        },
+        per_module_call_s=0.0,
+        per_run_s=0.0,
+        **caches,
+    )
+
+
+def test_the_cache_terms_are_priced_by_hand_and_off_without_cache_sizes():
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False), nn.ReLU())
+    analysis = netprof.analyze(model, torch.randn(1, 8, 16, 16), mode="meta")
+    terms = {"s_per_byte_past_llc": 1e-8, "s_per_transient_byte": 1e-7}
+    old = predict(analysis, _profile(**terms))  # no cache sizes: both terms off
+    new = predict(analysis, _profile(l2_bytes=1_024, llc_bytes=3_000, **terms))
+    dw_old, relu_old = old.ops
+    dw_new, relu_new = new.ops
+    # depthwise: 8 * 8*8 outputs * 9 taps = 4,608 mult_adds = 9,216 flops: 1 us + 0.9216 us = 1.9216 us.
+    assert dw_old.predicted_s == pytest.approx(1.9216e-6)
+    # + transient 10,240 bytes (> 3,000 / 2) * 1e-7 = 1.024 ms; + past-LLC: bytes 8,192 + 2,048 + 288 (weight)
+    #   = 10,528, of which 10,528 - 3,000 = 7,528 past the cache, * 1e-8 = 75.28 us.
+    assert dw_new.predicted_s == pytest.approx(1.9216e-6 + 1.024e-3 + 75.28e-6)
+    assert dw_new.bound == "memory"
+    # relu on 512 floats: 2 us + 4,096 bytes * 1 ns = 6.096 us; past the LLC: (4,096 - 3,000) * 1e-8 = 10.96 us.
+    assert relu_old.predicted_s == pytest.approx(6.096e-6)
+    assert relu_new.predicted_s == pytest.approx(6.096e-6 + 10.96e-6)
+
+
+def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_path):
+    profile = _profile(
+        l2_bytes=524_288, llc_bytes=16_777_216, s_per_byte_past_llc=2e-11, s_per_transient_byte=3e-10
+    )
+    path = tmp_path / "p.json"
+    profiles.save(profile, path)
+    document = json.loads(path.read_text())
+    assert document["caches"] == {"l2_bytes": 524_288, "llc_bytes": 16_777_216}
+    assert profiles.load(path) == profile
+    # A profile written before the cache-aware terms: same schema, the terms priced at zero.
+    for key in ("caches", "s_per_byte_past_llc", "s_per_transient_byte"):
+        del document[key]
+    path.write_text(json.dumps(document))
+    old = profiles.load(path)
+    assert (old.l2_bytes, old.llc_bytes, old.s_per_byte_past_llc, old.s_per_transient_byte) == (
+        0,
+        0,
+        0.0,
+        0.0,
+    )
+    document["caches"] = {"l2_bytes": -1}
+    path.write_text(json.dumps(document))
+    with pytest.raises(profiles.ProfileError, match="l2_bytes"):
+        profiles.load(path)
+
+
+def test_rotation_summary_is_the_median_of_round_medians_with_its_spread():
+    # Round medians 10, 11, 12, 13, 30 ms: the latency is their median, 12 ms; a disturbed round (30)
+    # moves it by nothing. Quartiles 11 and 13 (positions 1 and 3 of 0..4): IQR 2 / 12; min-max 20 / 12.
+    medians = [0.010, 0.011, 0.012, 0.013, 0.030]
+    out = summary(medians)
+    assert out["latency_s"] == pytest.approx(0.012)
+    assert out["iqr"] == pytest.approx(2 / 12)
+    assert out["min_max"] == pytest.approx(20 / 12)
+    assert statistics.mean(medians) > 0.015  # a mean would have moved by 3 ms
