@@ -53,7 +53,7 @@ def _prepare(
     bench: MicroBench, device: torch.device, dtype: torch.dtype, caches: tuple[int, int]
 ) -> tuple[BenchPoint, torch.nn.Module, torch.Tensor]:
     """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``."""
-    l2, llc = caches
+    _, llc = caches  # (L2, last-level) bytes: the cache term prices bytes past the last level
     module = bench.build().eval()
     analysis = pipeline.analyze(
         module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
