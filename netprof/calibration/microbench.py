@@ -228,7 +228,9 @@ def _normalization_pooling_reduction() -> Iterator[MicroBench]:
         yield MicroBench(f"maxpool3x3s2 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 2, 1), (1, c, hw, hw))
     # stride 1 (an Inception pooling branch): nine reads per output, none skipped
     for c, hw in [(192, 28), (480, 14), (832, 7), (64, 56)]:
-        yield MicroBench(f"maxpool3x3s1 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 1, 1, ceil_mode=True), (1, c, hw, hw))
+        yield MicroBench(
+            f"maxpool3x3s1 {c}x{hw}^2", lambda: nn.MaxPool2d(3, 1, 1, ceil_mode=True), (1, c, hw, hw)
+        )
     for c, hw in [(256, 56), (512, 28), (96, 56)]:
         yield MicroBench(f"avgpool2x2 {c}x{hw}^2", lambda: nn.AvgPool2d(2), (1, c, hw, hw))
     for c, hw in [(1280, 7), (2048, 7), (512, 7), (960, 7), (1536, 14)]:

@@ -87,12 +87,15 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         generation=generate,
     )
     request.validate()  # before looking for a profile: a request no run can honour is one line
-    request = dataclasses.replace(request, profile=_profile(request, args, err))
+    profile, missing = _profile(request, args)
+    request = dataclasses.replace(request, profile=profile)
     with err.status(f"analyzing {spec} ...", spinner="dots"):
         result = pipeline.execute(
             request,
             progress=lambda steps: track(steps, description="decode steps", console=err, transient=True),
         )
+    if missing:  # after the run: a run that fails says only why
+        common.say(err, missing)
     if args.trace is not None and result.timing is not None:
         with common.writing(args.trace):
             profile = None if result.prediction is None else result.prediction.profile.key
@@ -122,27 +125,25 @@ def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Cons
 
 
 def _profile(
-    request: pipeline.RunRequest, args: argparse.Namespace, err: Console
-) -> profiles.DeviceProfile | None:
-    """The profile to predict on: ``--predict``'s for prefill and decode; for a timed forward, the profile
-    cached for the timing device (eager) or for the runtime, so that predicted stands next to measured
-    when there is one."""
+    request: pipeline.RunRequest, args: argparse.Namespace
+) -> tuple[profiles.DeviceProfile | None, str | None]:
+    """The profile to predict on, and a note when a timed forward has none: ``--predict``'s for prefill
+    and decode; for a timed forward, the profile cached for the timing device (eager) or for the runtime,
+    so that predicted stands next to measured when there is one."""
     if request.generation is not None:
-        return common.predict_profile(args)
+        return common.predict_profile(args), None
     if request.timing is None:
-        return None
+        return None, None
     runtime = request.timing.runtime
     device, threads = timing_device(args.device), args.threads or torch.get_num_threads()
     try:
         if runtime != "eager":
-            return runtime_profiles.cached(runtime, threads)
-        return common.device_profile(None, device, threads)
+            return runtime_profiles.cached(runtime, threads), None
+        return common.device_profile(None, device, threads), None
     except profiles.ProfileError:
         flag = "" if runtime == "eager" else f" --runtime {runtime} --threads {threads}"
         what = f"{runtime} profile" if runtime != "eager" else f"device profile for {device}"
-        common.say(
-            err,
+        return None, (
             f"note: no {what} with {threads} thread(s): run `netprof calibrate{flag}` to see predicted "
-            "next to measured",
+            "next to measured"
         )
-        return None

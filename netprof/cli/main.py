@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.debug:
         logging.getLogger("netprof").setLevel(logging.DEBUG)  # and PyTorch's own log is not silenced
+    else:
+        # torchao (installed with ExecuTorch, imported by transformers when present) registers Enums
+        # with pytree, and torch warns its maintainers of a deprecation on every import: not the user's.
+        logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     out, err = Console(), Console(stderr=True)
     try:
         with common.stops(getattr(args, "timeout", None)):

@@ -7,18 +7,16 @@ Not a command of its own: ``netprof calibrate`` hands over here when ``--runtime
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from netprof.calibration import runtime as calibration
 from netprof.cli import common
 from netprof.errors import NetprofError
-from netprof.report.prediction import render_profile
+from netprof.report.listings import CalibrationReport
 from netprof.runtimes import profile as runtime_profiles
 from netprof.runtimes.backends import require
 
@@ -74,22 +72,6 @@ def _bar(err: Console):
     return Progress(*columns, console=err, transient=True)
 
 
-def render(profile: runtime_profiles.RuntimeProfile, console: Console) -> None:
-    render_profile(profile, console)
-    table = Table(title="Fusion pairs (nn-Meter's rule: T1 + T2 - T12 > 0.5 min(T1, T2))", title_justify="left",
-                  show_edge=False, pad_edge=False)  # fmt: skip
-    for column in ("anchor", "follower", "T1", "T2", "T12", "fused"):
-        table.add_column(column, justify="left" if column in ("anchor", "follower") else "right")
-    for pair in profile.fusion:
-        table.add_row(
-            pair.anchor,
-            pair.follower,
-            *(f"{value * 1e6:.1f} us" for value in (pair.first_s, pair.second_s, pair.both_s)),
-            "yes" if pair.fused else "no",
-        )
-    console.print(table)
-
-
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     runtime = _check(args)
     if args.export_pack is not None:
@@ -136,9 +118,5 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         with common.writing(args.output):
             runtime_profiles.save(profile, args.output)
         common.say(err, f"wrote {args.output}")
-    assert isinstance(profile, runtime_profiles.RuntimeProfile)
-    if args.format == "json":
-        out.file.write(json.dumps({"profile": runtime_profiles.to_dict(profile)}, indent=1) + "\n")
-    else:
-        render(profile, out)
+    common.emit("calibrate", args.format, CalibrationReport(None, profile), None, out, err)
     return common.ExitStatus.SUCCESS

@@ -14,26 +14,53 @@ from netprof.prediction import DeviceProfile
 from netprof.prediction import profile as profiles
 from netprof.report.prediction import render_profile
 from netprof.report.timing import render_calibration
+from netprof.runtimes import profile as runtime_profiles
+from netprof.runtimes.profile import RuntimeProfile
 from netprof.timing import calibrate
 from netprof.timing.calibrate import Calibration
 
 
 @dataclass(frozen=True)
 class CalibrationReport:
-    roof: Calibration
+    """Eager calibration: the roof and the device profile; a runtime's: its profile (no roof), whose
+    measured fusion pairs are shown too."""
+
+    roof: Calibration | None
     profile: DeviceProfile
+
+
+def _fusion_table(profile: RuntimeProfile) -> Table:
+    table = Table(title="Fusion pairs (nn-Meter's rule: T1 + T2 - T12 > 0.5 min(T1, T2))", title_justify="left",
+                  show_edge=False, pad_edge=False)  # fmt: skip
+    for column in ("anchor", "follower", "T1", "T2", "T12", "fused"):
+        table.add_column(column, justify="left" if column in ("anchor", "follower") else "right")
+    for pair in profile.fusion:
+        times = (pair.first_s, pair.second_s, pair.both_s)
+        table.add_row(
+            pair.anchor, pair.follower, *(f"{t * 1e6:.1f} us" for t in times), "yes" if pair.fused else "no"
+        )
+    return table
 
 
 def calibration_table(report: CalibrationReport) -> Callable[[Console], None]:
     def draw(console: Console) -> None:
-        render_calibration(report.roof, console)
+        if report.roof is not None:
+            render_calibration(report.roof, console)
         render_profile(report.profile, console)
+        if isinstance(report.profile, RuntimeProfile):
+            console.print(_fusion_table(report.profile))
 
     return draw
 
 
 def calibration_json(report: CalibrationReport) -> str:
-    document = {"roof": calibrate.to_dict(report.roof), "profile": profiles.to_dict(report.profile)}
+    profile = report.profile
+    document: dict[str, Any] = {} if report.roof is None else {"roof": calibrate.to_dict(report.roof)}
+    document["profile"] = (
+        runtime_profiles.to_dict(profile)
+        if isinstance(profile, RuntimeProfile)
+        else profiles.to_dict(profile)
+    )
     return json.dumps(document, indent=1) + "\n"
 
 
