@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -26,7 +26,7 @@ from netprof import pipeline
 from netprof.calibration.caches import cache_sizes
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
-from netprof.prediction.fit import nnls
+from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import Kind, kind_of, past_cache_bytes, transient_bytes, weight_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
 from netprof.timing.clocks import clock_for
@@ -126,9 +126,7 @@ def fit(
     kinds = [kind for kind in Kind if any(str(kind) in point.kinds for point in points)]
     design = np.array([_features(point, kinds) for point in points])
     seconds = np.array([point.seconds for point in points])
-    groups = Counter(point.group for point in points)
-    share = np.array([len(points) / (len(groups) * groups[point.group]) for point in points])
-    coefficients = nnls(design * (share / seconds)[:, None], share)
+    coefficients = fit_relative(design, seconds, [point.group for point in points])
     models = {
         kind: KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),

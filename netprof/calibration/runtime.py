@@ -25,7 +25,6 @@ import json
 import math
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from netprof.capture.workload import as_workload
 from netprof.datafiles import read_json, write_text
 from netprof.environment import cache_dir, processor, versions
 from netprof.errors import NetprofError
-from netprof.prediction.fit import nnls
+from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import BenchPoint, KindModel
 from netprof.runtimes import pack_run
@@ -356,9 +355,7 @@ def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, flo
         ]
     )
     seconds = np.array([point.seconds for point in points])
-    groups = Counter(point.group for point in points)
-    share = np.array([len(points) / (len(groups) * groups[point.group]) for point in points])
-    coefficients = nnls(design * (share / seconds)[:, None], share)
+    coefficients = fit_relative(design, seconds, [point.group for point in points])
     models = {
         kind: KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),

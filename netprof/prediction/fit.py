@@ -7,6 +7,9 @@ an op cost less than nothing. numpy only; profiles have a few dozen unknowns.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -22,6 +25,15 @@ def nnls(a: np.ndarray, b: np.ndarray, *, max_iterations: int | None = None) -> 
     out = np.zeros(a.shape[1])
     out[usable] = x[usable] / norms[usable]
     return out
+
+
+def fit_relative(design: np.ndarray, seconds: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Non-negative coefficients ``c`` with ``design @ c`` close to ``seconds`` in relative error: rows
+    weighted by ``1 / seconds``, and each group of rows (one-op benchmarks, synthetic networks) carrying
+    the same total weight, so that neither the many nor the few decide alone."""
+    sizes = Counter(groups)
+    share = np.array([len(groups) / (len(sizes) * sizes[group]) for group in groups])
+    return nnls(design * (share / seconds)[:, None], share)
 
 
 def _lawson_hanson(a: np.ndarray, b: np.ndarray, max_iterations: int) -> np.ndarray:

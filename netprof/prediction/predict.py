@@ -104,6 +104,23 @@ def predict(analysis: Analysis, profile: DeviceProfile) -> Prediction:
     """Predicted latency of ``analysis``'s model on ``profile``'s device, per op, module, category and kind."""
     stand_ins: Counter[tuple[Kind, Kind]] = Counter()
     ops = tuple(_op(node, profile, stand_ins) for node in analysis.ops)
+    calls = sum(summary.calls for summary in analysis.modules)
+    notes = tuple(
+        f"{count} {kind} op(s) priced as {used}: the profile has no {kind} micro-benchmark"
+        for (kind, used), count in sorted(stand_ins.items())
+    )
+    return assemble(analysis, profile, ops, calls * profile.per_module_call_s + profile.per_run_s, notes)
+
+
+def assemble(
+    analysis: Analysis,
+    profile: DeviceProfile,
+    ops: tuple[OpPrediction, ...],
+    framework_s: float,
+    notes: tuple[str, ...],
+) -> Prediction:
+    """A ``Prediction`` from each op's predicted seconds: summed per category, kind and module subtree,
+    plus ``framework_s`` (the time between kernels), with a note on ops netprof does not count."""
     categories: dict[str, float] = defaultdict(float)
     kinds: dict[str, float] = defaultdict(float)
     modules: dict[str, float] = defaultdict(float)
@@ -112,22 +129,16 @@ def predict(analysis: Analysis, profile: DeviceProfile) -> Prediction:
         kinds[op.kind] += op.predicted_s
         for path in ancestors(node.module):
             modules[path] += op.predicted_s
-    calls = sum(summary.calls for summary in analysis.modules)
-    framework = calls * profile.per_module_call_s + profile.per_run_s
     ops_s = math.fsum(op.predicted_s for op in ops)
-    notes = tuple(
-        f"{count} {kind} op(s) priced as {used}: the profile has no {kind} micro-benchmark"
-        for (kind, used), count in sorted(stand_ins.items())
-    )
     if analysis.totals.uncounted_ops:
         notes += (
             f"{analysis.totals.uncounted_ops} op(s) netprof does not count are priced by their launch cost only",
         )
     return Prediction(
         profile=profile,
-        latency_s=ops_s + framework,
+        latency_s=ops_s + framework_s,
         ops_s=ops_s,
-        framework_s=framework,
+        framework_s=framework_s,
         ops=ops,
         categories=dict(sorted(categories.items(), key=lambda item: -item[1])),
         kinds=dict(sorted(kinds.items(), key=lambda item: -item[1])),

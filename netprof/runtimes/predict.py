@@ -12,12 +12,11 @@ module call, since a runtime calls no Python between kernels.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 
 from netprof.analysis import Analysis
-from netprof.module_paths import ancestors
 from netprof.prediction.kinds import Kind
-from netprof.prediction.predict import BOUNDS, OpPrediction, Prediction
+from netprof.prediction.predict import BOUNDS, OpPrediction, Prediction, assemble
 from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.profile import RuntimeProfile
@@ -77,33 +76,10 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
             seconds, label = (math.fsum(terms), bound) if index == 0 else (0.0, FUSED)
             predicted[op_id] = OpPrediction(op_id, node.op, node.module, by_id[op_id].kind, seconds, label)
     ops = tuple(predicted[node.id] for node in analysis.ops)
-    categories: dict[str, float] = defaultdict(float)
-    kinds: dict[str, float] = defaultdict(float)
-    modules: dict[str, float] = defaultdict(float)
-    for node, op in zip(analysis.ops, ops):
-        categories[node.category] += op.predicted_s
-        kinds[op.kind] += op.predicted_s
-        for path in ancestors(node.module):
-            modules[path] += op.predicted_s
-    ops_s = math.fsum(op.predicted_s for op in ops)
     fused = len(analysis.ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
     notes += tuple(
         f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
         for (kind, used), count in sorted(stand_ins.items())
     )
-    if analysis.totals.uncounted_ops:
-        notes += (
-            f"{analysis.totals.uncounted_ops} op(s) netprof does not count are priced by their launch cost only",
-        )
-    return Prediction(
-        profile=profile,
-        latency_s=ops_s + profile.per_run_s,
-        ops_s=ops_s,
-        framework_s=profile.per_run_s,
-        ops=ops,
-        categories=dict(sorted(categories.items(), key=lambda item: -item[1])),
-        kinds=dict(sorted(kinds.items(), key=lambda item: -item[1])),
-        modules={m.path: modules.get(m.path, 0.0) for m in analysis.modules},
-        notes=notes,
-    )
+    return assemble(analysis, profile, ops, profile.per_run_s, notes)  # no Python between kernels
