@@ -76,6 +76,24 @@ def test_a_folded_op_joins_the_node_that_consumes_its_result():
     assert joined == {"node_Conv_1": (0, 1, 2), "node_relu": (3,), "node_mean": (4,)}
 
 
+def test_every_node_of_one_fx_node_computes_its_ops():
+    """A linear on tokens is exported as ``MatMul`` + ``Add`` from one FX node; OpenVINO's
+    FullyConnected kernel names only the ``Add`` among its original layers."""
+    ops = [
+        _op(0, "aten.view.default", "fc", category="view"),
+        _op(1, "aten.mm.default", "fc", inputs=(0,), category="matmul", flops=64),
+        _op(2, "aten._unsafe_view.default", "fc", inputs=(1,), category="view"),
+    ]
+    linear = {"module": "fc", "fx": "linear", "target": "aten.linear.default"}
+    nodes = [
+        _onnx("node_MatMul_1", "MatMul", ["x", "w"], ["mm"], **linear),
+        _onnx("node_linear", "Add", ["mm", "b"], ["linear"], **linear),
+    ]
+    joined = ops_by_node(nodes, ops)
+    assert joined["node_MatMul_1"] == joined["node_linear"] == (0, 1, 2)
+    assert compose({"node_linear": ("node_linear",)}, joined) == {"node_linear": (0, 1, 2)}
+
+
 def _nchwc_residual_graph():
     """relu(conv2(relu(conv1(x))) + relu(conv1(x))), and ONNX Runtime's NCHWc kernels of it: conv1 with
     its ReLU, conv2 with the residual add as its sum input and the ReLU after it, a layout reorder."""

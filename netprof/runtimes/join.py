@@ -89,6 +89,13 @@ def ops_by_node(nodes: Sequence[OnnxNode], ops: Sequence[OpNode]) -> dict[str, t
     for op in ops:
         if op.id in node_of:
             joined[node_of[op.id]].append(op.id)
+    # Every node of one FX node computes its ops: a runtime may name any of them (OpenVINO's
+    # FullyConnected names the bias ``Add`` of a linear exported as ``MatMul`` + ``Add``, not the MatMul).
+    for group in fx_groups.values():
+        found = joined.get(_representative(group).name)
+        for node in group:
+            if found and node.name not in joined:
+                joined[node.name] = found
     return {name: tuple(ids) for name, ids in joined.items()}
 
 

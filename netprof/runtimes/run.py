@@ -170,8 +170,8 @@ def _join_notes(
     missing = [op for op in working if op.id not in joined]
     if working and len(missing) > (1 - JOINED_SHARE) * len(working):
         notes.append(
-            f"only {len(working) - len(missing)} of {len(working)} ops with mult_adds were joined to a "
-            f"{runtime} kernel (first missing: {missing[0].op} in {missing[0].module or '(root)'})"
+            f"only {len(working) - len(missing)} of {len(working)} ops with mult_adds were joined to "
+            f"{runtime}'s kernels (first missing: {missing[0].op} in {missing[0].module or '(root)'})"
         )
     kernel_s = math.fsum(k.time.median for k in kernels)
     latency = float(np.median(plain))
