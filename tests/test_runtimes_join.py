@@ -167,3 +167,32 @@ def test_fused_into_lists_every_op_but_the_worker_of_fused_kernels_only():
     timing = Timing.__new__(Timing)
     object.__setattr__(timing, "kernels", kernels)
     assert timing.fused_into == {1: "k1", 2: "k1"}
+
+
+class _Precision:
+    def __init__(self, name):
+        self.name = name
+
+    def get_type_name(self):
+        return self.name
+
+
+class _CompiledModel:
+    def __init__(self, precision):
+        self.precision = precision
+
+    def get_property(self, key):
+        assert key == "INFERENCE_PRECISION_HINT"
+        return _Precision(self.precision)
+
+
+@pytest.mark.parametrize(("precision", "said"), [("f32", False), ("bf16", True), ("f16", True)])
+def test_openvino_says_when_it_computed_in_a_lower_precision_than_float32(precision, said):
+    from netprof.runtimes.openvino import OpenVino
+
+    backend = object.__new__(OpenVino)  # no OpenVINO session: only the compiled model's property is read
+    backend._profiled_model = _CompiledModel(precision)
+    notes = backend.notes()
+    assert bool(notes) == said
+    if said:
+        assert f"in {precision}" in notes[0] and "not in float32" in notes[0]

@@ -73,7 +73,15 @@ class OpenVino:
         return tuple(kernels)
 
     def notes(self) -> list[str]:
-        return []
+        """Where the CPU has bfloat16 or float16 arithmetic, OpenVINO computes in it by default (its
+        ``INFERENCE_PRECISION_HINT``): the times are of that precision, which the report must say."""
+        precision = self._profiled_model.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if precision == "f32":
+            return []
+        return [
+            f"OpenVINO ran the model in {precision}, its default inference precision on this CPU, not in "
+            "float32: its times are of that precision"
+        ]
 
     def close(self) -> None:
         self.plain = self.profiled = self._profiled_model = None
