@@ -43,7 +43,7 @@ from netprof.errors import NetprofError
 from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import BenchPoint, KindModel
-from netprof.runtimes import pack_run
+from netprof.runtimes import openvino, pack_run
 from netprof.runtimes.backends import require
 from netprof.runtimes.export import export
 from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
@@ -454,6 +454,7 @@ def calibrate(
         threads=threads,
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
+        notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
 
 

@@ -24,6 +24,24 @@ def compile_options(threads: int, profiling: bool) -> dict[str, object]:
     }
 
 
+def default_precision() -> str:
+    """The precision OpenVINO's CPU plugin computes a float32 model in unless told otherwise."""
+    import openvino as ov
+
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+
+
+def precision_notes(precision: str) -> list[str]:
+    """Where the CPU has bfloat16 or float16 arithmetic, OpenVINO computes in it by default (its
+    ``INFERENCE_PRECISION_HINT``): its times are of that precision, which a report must say."""
+    if precision == "f32":
+        return []
+    return [
+        f"OpenVINO ran the model in {precision}, its default inference precision on this CPU, not in "
+        "float32: its times are of that precision"
+    ]
+
+
 class OpenVino:
     name = "openvino"
 
@@ -73,15 +91,7 @@ class OpenVino:
         return tuple(kernels)
 
     def notes(self) -> list[str]:
-        """Where the CPU has bfloat16 or float16 arithmetic, OpenVINO computes in it by default (its
-        ``INFERENCE_PRECISION_HINT``): the times are of that precision, which the report must say."""
-        precision = self._profiled_model.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        if precision == "f32":
-            return []
-        return [
-            f"OpenVINO ran the model in {precision}, its default inference precision on this CPU, not in "
-            "float32: its times are of that precision"
-        ]
+        return precision_notes(self._profiled_model.get_property("INFERENCE_PRECISION_HINT").get_type_name())
 
     def close(self) -> None:
         self.plain = self.profiled = self._profiled_model = None
