@@ -37,8 +37,10 @@ def precision_notes(precision: str) -> list[str]:
     if precision == "f32":
         return []
     return [
-        f"OpenVINO ran the model in {precision}, its default inference precision on this CPU, not in "
-        "float32: its times are of that precision"
+        (
+            f"OpenVINO ran the model in {precision}, its default inference precision on this CPU, not in "
+            "float32: its times are of that precision"
+        )
     ]
 
 
