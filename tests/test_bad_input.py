@@ -52,6 +52,11 @@ CASES = [
     (["analyze", f"{MODELS}:not_a_module"], "returned int, not an nn.Module"),
     (["analyze", f"{MODELS}:broken"], "ValueError: forward is broken"),
     (["analyze", f"{RELIABILITY}:half_built"], "raised ValueError: the builder failed after 3 of 6 layers"),
+    (["analyze", "netprof.zoo:shufflenet_v2(scale=__import__('os'))"], "__import__('os') is not a literal"),
+    (["analyze", "netprof.zoo:shufflenet_v2(**{'scale': 1})"], "** unpacking is not a literal argument"),
+    (["analyze", "netprof.zoo:shufflenet_v2(scale=1.0"], "its builder arguments must end with ')'"),
+    (["analyze", "netprof.zoo:shufflenet_v2(scale=)"], "are not valid Python"),
+    (["analyze", "netprof.zoo:shufflenet_v2(no_such_argument=1)"], "got an unexpected keyword argument"),
     # analyze: inputs, dtypes, devices, options
     (["analyze", f"{MODELS}:tiny", "--input", "1,4,8,8"], "failed on meta tensors: aten.convolution"),
     (["analyze", f"{MODELS}:tiny", "--input", "1,x"], "bad --input '1,x'"),

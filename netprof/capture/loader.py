@@ -1,6 +1,9 @@
 """Turn a SPEC such as ``model.py:build`` or ``torchvision.models:resnet50`` into a model and inputs.
 
-The callable takes no arguments and returns an ``nn.Module``,
+A SPEC may end in the builder's arguments, as literals
+(``torchvision.models.detection:ssdlite320_mobilenet_v3_large(weights_backbone=None)``):
+they are parsed with ``ast.literal_eval``, never evaluated, so a SPEC cannot run
+code of its own. The callable, so called, returns an ``nn.Module``,
 ``(module, example_inputs)`` or ``(module, args, kwargs)``; ``example_inputs``
 is a tensor or a tuple of positional arguments, ``kwargs`` a dict of keyword
 arguments (an attention mask, position ids). ``hf:PATH`` builds a Hugging Face
@@ -10,7 +13,9 @@ wrong raises a ``NetprofError`` with one line naming the cause, for the CLI to p
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import importlib
 import importlib.util
 import sys
@@ -80,8 +85,39 @@ def _import_module(name: str) -> Any:
         raise SpecError(f"cannot import module {name!r}: {one_line(error)}") from error
 
 
+def _literal_arguments(spec: str, call: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``"(3, width=0.5)"`` -> ``((3,), {"width": 0.5})``; anything but literals is a ``SpecError``."""
+    source = f"_{call}"
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError as error:
+        raise SpecError(f"bad SPEC {spec!r}: its arguments {call} are not valid Python ({error.msg})") from None
+    if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name) or tree.func.id != "_":
+        raise SpecError(f"bad SPEC {spec!r}: expected callable(arguments) after the ':'")
+
+    def literal(node: ast.expr) -> Any:
+        try:
+            return ast.literal_eval(node)  # a Starred node is not a literal either
+        except ValueError:
+            raise SpecError(
+                f"bad SPEC {spec!r}: {ast.get_source_segment(source, node)} is not a literal (a builder "
+                "argument is a number, string, None, True, False, or a tuple, list, set or dict of them)"
+            ) from None
+
+    if any(keyword.arg is None for keyword in tree.keywords):
+        raise SpecError(f"bad SPEC {spec!r}: ** unpacking is not a literal argument")
+    return tuple(literal(a) for a in tree.args), {k.arg: literal(k.value) for k in tree.keywords if k.arg}
+
+
 def resolve(spec: str) -> Any:
-    """The callable named by ``spec``."""
+    """The callable named by ``spec``, with the SPEC's literal arguments bound to it if it has any."""
+    spec = spec.strip()
+    name, paren, rest = spec.partition("(")
+    if paren:
+        if not rest.endswith(")"):
+            raise SpecError(f"bad SPEC {spec!r}: its builder arguments must end with ')'")
+        args, kwargs = _literal_arguments(spec, paren + rest)
+        return functools.partial(resolve(name), *args, **kwargs)
     target, sep, attribute = spec.rpartition(":")
     if not sep or not target or not attribute:
         raise SpecError(f"bad SPEC {spec!r}: expected file.py:callable or package.module:callable")

@@ -25,7 +25,11 @@ from netprof.runtimes import profile as runtime_profiles
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
 
 DEFAULT_SPEC = "netprof.zoo:shufflenet_v2"
-SPEC_HELP = "file.py:callable or package.module:callable returning a module or (module, inputs)"
+SPEC_HELP = (
+    "file.py:callable or package.module:callable returning a module or (module, inputs); literal builder "
+    "arguments may follow, e.g. 'torchvision.models.detection:ssdlite320_mobilenet_v3_large(weights_backbone=None)' "
+    "(parsed as literals, never evaluated)"
+)
 CACHED_PROFILE = "cached"
 # Files written with -o get a fixed width and no colour, whatever the terminal.
 FILE_WIDTH = 160
