@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from netprof.analysis import Analysis
 from netprof.crosscheck import Crosscheck
+from netprof.detection import Stage, split
 from netprof.prediction import Prediction
 from netprof.rules import Finding, Fusion
 from netprof.serving import GenerationAnalysis, ServingPrediction
@@ -48,3 +49,9 @@ class Result:
     def op_predicted_s(self) -> dict[int, float] | None:
         """Op id -> predicted seconds; ``None`` without a prediction."""
         return None if self.prediction is None else {op.id: op.predicted_s for op in self.prediction.ops}
+
+    @property
+    def stages(self) -> tuple[Stage, ...] | None:
+        """A detector's stages with their counts, measured and predicted seconds; ``None`` for a model
+        that is not a detector (``netprof.detection``)."""
+        return split(self.analysis, self.op_seconds, self.op_predicted_s)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from netprof.report import html, json_report, markdown, pages, prediction, serving, text, training
+from netprof.report import html, json_report, markdown, pages, prediction, serving, stages, text, training
 from netprof.report import timing as timing_report
 from netprof.report.crosscheck import render_crosscheck
 from netprof.result import Result
@@ -34,6 +34,9 @@ def table(report: ModelReport) -> Callable[[Console], None]:
     def draw(console: Console) -> None:
         text.render(result.analysis, console, depth)
         training.render(result.analysis, console, depth)
+        if (found := result.stages) is not None:
+            console.print()
+            stages.render(found, console)
         if result.generation is not None:
             console.print()
             serving.render(result.generation, console, result.serving)
@@ -58,6 +61,8 @@ def to_json(report: ModelReport) -> str:
     document = json_report.to_dict(result.analysis, result.timing, result.crosscheck, result.prediction)
     if result.generation is not None:
         document.update(serving.to_dict(result.generation, result.serving))
+    if (found := result.stages) is not None:
+        document["stages"] = stages.to_dict(found)
     return json.dumps(document, indent=1) + "\n"
 
 
@@ -65,6 +70,8 @@ def to_markdown(report: ModelReport) -> str:
     result, depth = report.result, report.depth
     document = markdown.render(result.analysis, depth, result.timing)
     document += training.markdown(result.analysis, depth)
+    if (found := result.stages) is not None:
+        document += stages.markdown(found)
     if result.generation is not None:
         document += "\n" + serving.markdown(result.generation, result.serving)
     if result.crosscheck is not None:

@@ -1,0 +1,71 @@
+"""A detector's stages in every format: one row per stage, with each stage's share of the whole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from netprof.detection import Stage
+from netprof.report.tables import markdown_table
+from netprof.units import count, nbytes, seconds, share
+
+_HEADER = ("stage", "mult_adds", "%", "mem_access", "params", "ops", "time", "%", "modules")
+
+
+def _rows(stages: Sequence[Stage]) -> list[list[str]]:
+    mult_adds = sum(stage.totals.mult_adds for stage in stages)
+    timed = [stage.time_s for stage in stages if stage.time_s is not None]
+    total_s = sum(timed) if timed else 0.0
+    return [
+        [
+            stage.name,
+            count(stage.totals.mult_adds),
+            share(stage.totals.mult_adds, mult_adds),
+            nbytes(stage.totals.mem_access_bytes),
+            count(stage.params),
+            str(stage.totals.ops),
+            seconds(stage.time_s),
+            share(stage.time_s, total_s) if stage.time_s is not None else "-",
+            ", ".join(stage.modules),
+        ]
+        for stage in stages
+    ]
+
+
+def render(stages: Sequence[Stage], console: Console) -> None:
+    """The stages table in 80 columns: the op counts are left to JSON and Markdown, and the modules each
+    stage covers go below it, where a long list has room."""
+    shown = [i for i, column in enumerate(_HEADER) if column not in ("ops", "modules")]
+    table = Table(title="Detector stages (time: the sum of the stage's measured ops)", title_justify="left")
+    for i in shown:
+        table.add_column(_HEADER[i], justify="left" if i == 0 else "right", no_wrap=True)
+    for row in _rows(stages):
+        table.add_row(*(row[i] for i in shown))
+    console.print(table)
+    for stage in stages:
+        console.print(f"  {stage.name}: {', '.join(stage.modules)}", highlight=False)
+
+
+def markdown(stages: Sequence[Stage]) -> str:
+    align = ["---"] + ["---:"] * (len(_HEADER) - 2) + ["---"]
+    return "\n### Detector stages\n\n" + "\n".join(markdown_table(_HEADER, _rows(stages), align)) + "\n"
+
+
+def to_dict(stages: Sequence[Stage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": stage.name,
+            "modules": list(stage.modules),
+            "mult_adds": stage.totals.mult_adds,
+            "flops": stage.totals.flops,
+            "mem_access_bytes": stage.totals.mem_access_bytes,
+            "params": stage.params,
+            "ops": stage.totals.ops,
+            "time_s": stage.time_s,
+            "predicted_s": stage.predicted_s,
+        }
+        for stage in stages
+    ]

@@ -1,0 +1,108 @@
+"""A detector's stages (netprof.detection): found from torchvision's module names, a partition of its ops."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from cli_runner import run
+from torchvision.models import detection, resnet18
+
+from netprof import pipeline
+from netprof.analysis import ModuleSummary, Totals
+from netprof.detection import STAGES, split
+from netprof.detection.stages import module_stages
+
+ROOT = Path(__file__).parents[1]
+SCHEMA = json.loads((ROOT / "netprof/report/analysis.schema.json").read_text())
+SSDLITE = "torchvision.models.detection:ssdlite320_mobilenet_v3_large(weights_backbone=None)"
+
+
+def _modules(*paths):
+    return [ModuleSummary(path, "Module", 1, 0, Totals()) for path in ("", *paths)]
+
+
+def test_each_detector_layout_names_its_stages():
+    fpn = module_stages(_modules("transform", "backbone", "backbone.body", "backbone.fpn", "head"))
+    assert fpn == {"backbone.body": "backbone", "backbone.fpn": "neck", "head": "head"}
+    ssd = module_stages(
+        _modules("backbone", "backbone.features", "backbone.extra", "head", "anchor_generator")
+    )
+    assert ssd == {"backbone.features": "backbone", "backbone.extra": "neck", "head": "head"}
+    two_stage = module_stages(
+        _modules("backbone", "rpn", "rpn.head", "roi_heads", "roi_heads.box_head", "roi_heads.box_predictor")
+    )
+    assert two_stage == {
+        "backbone": "backbone",
+        "rpn.head": "head",
+        "roi_heads.box_head": "head",
+        "roi_heads.box_predictor": "head",
+    }
+    assert module_stages(_modules("features", "classifier")) is None
+    assert module_stages(_modules("backbone", "classifier")) is None
+
+
+def _analysis(builder, side=320):
+    model = builder(weights=None, weights_backbone=None).eval()
+    return pipeline.analyze(model, torch.randn(1, 3, side, side))
+
+
+@pytest.mark.parametrize(
+    ("builder", "weights", "metadata"),
+    [
+        (
+            detection.ssdlite320_mobilenet_v3_large,
+            detection.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1,
+            True,
+        ),
+        # Not the metadata's model: its box head runs once per proposal, and how many survive depends on
+        # the weights and the image (torchvision's "_ops", 0.719 G, is for trained weights); without backbone
+        # weights its batch-norms are trainable BatchNorm2d, not FrozenBatchNorm2d (24,400 more parameters).
+        (
+            detection.fasterrcnn_mobilenet_v3_large_320_fpn,
+            detection.FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1,
+            False,
+        ),
+    ],
+)
+def test_stages_partition_the_ops_and_postprocessing_does_no_multiply_adds(builder, weights, metadata):
+    analysis = _analysis(builder)
+    found = split(analysis)
+    assert tuple(stage.name for stage in found) == STAGES
+    assert sum(stage.totals.ops for stage in found) == analysis.totals.ops
+    assert sum(stage.totals.mult_adds for stage in found) == analysis.totals.mult_adds
+    assert sum(stage.params for stage in found) == analysis.params
+    if metadata:  # torchvision's metadata counts the same detector ("_ops" are GMACs: multiply-adds)
+        assert analysis.totals.mult_adds == pytest.approx(weights.meta["_ops"] * 1e9, rel=0.01)
+        assert analysis.params == weights.meta["num_params"]
+    by_name = {stage.name: stage for stage in found}
+    assert by_name["postprocess"].totals.mult_adds < 0.01 * analysis.totals.mult_adds
+    assert by_name["postprocess"].params == 0
+    assert all(stage.time_s is None and stage.predicted_s is None for stage in found)
+
+
+def test_a_classifier_has_no_stages():
+    analysis = pipeline.analyze(resnet18(), torch.randn(1, 3, 64, 64), mode="meta")
+    assert split(analysis) is None
+
+
+def test_stage_times_are_the_sums_of_their_ops_times():
+    analysis = _analysis(detection.ssdlite320_mobilenet_v3_large)
+    seconds = {op.id: 1e-6 * (i + 1) for i, op in enumerate(analysis.ops)}
+    found = split(analysis, seconds, seconds)
+    assert sum(stage.time_s for stage in found) == pytest.approx(sum(seconds.values()))
+    assert [stage.time_s for stage in found] == [stage.predicted_s for stage in found]
+
+
+def test_analyze_reports_the_stages_in_json_and_the_table(capsys):
+    code, out, err = run(capsys, "analyze", SSDLITE, "--input", "1,3,320,320", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    jsonschema.validate(report, SCHEMA)
+    assert [stage["name"] for stage in report["stages"]] == list(STAGES)
+    code, out, err = run(capsys, "analyze", SSDLITE, "--input", "1,3,320,320")
+    assert code == 0, err
+    assert "Detector stages" in out and "postprocess: " in out
+    code, out, err = run(capsys, "analyze", "torchvision.models:resnet18", "--format", "json")
+    assert "stages" not in json.loads(out)
