@@ -91,7 +91,9 @@ def _literal_arguments(spec: str, call: str) -> tuple[tuple[Any, ...], dict[str,
     try:
         tree = ast.parse(source, mode="eval").body
     except SyntaxError as error:
-        raise SpecError(f"bad SPEC {spec!r}: its arguments {call} are not valid Python ({error.msg})") from None
+        raise SpecError(
+            f"bad SPEC {spec!r}: its arguments {call} are not valid Python ({error.msg})"
+        ) from None
     if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name) or tree.func.id != "_":
         raise SpecError(f"bad SPEC {spec!r}: expected callable(arguments) after the ':'")
 
