@@ -106,3 +106,34 @@ def test_analyze_reports_the_stages_in_json_and_the_table(capsys):
     assert "Detector stages" in out and "postprocess: " in out
     code, out, err = run(capsys, "analyze", "torchvision.models:resnet18", "--format", "json")
     assert "stages" not in json.loads(out)
+
+
+def _d1(analysis, op_seconds):
+    from netprof.rules import run as run_rules
+    from netprof.rules.base import RuleSettings
+
+    only_d1 = {rule: RuleSettings(enabled=rule == "D1") for rule in ("G1", "G2", "G3", "G4", "M1", "D1")}
+    return run_rules(analysis, settings=only_d1, op_seconds=op_seconds)
+
+
+def test_d1_flags_post_processing_that_takes_time_at_no_multiply_adds():
+    analysis = _analysis(detection.ssdlite320_mobilenet_v3_large)
+    post = {stage.name: stage for stage in split(analysis)}["postprocess"]
+    assert post.totals.ops > 0
+    # Every op 1 us; post-processing ops 10 us: its share is set by hand, not measured.
+    heavy = {op.id: 1e-6 for op in analysis.ops}
+    ids = [op.id for op in analysis.ops][-post.totals.ops :]
+    heavy |= {i: 10e-6 for i in ids}
+    expected = 10 * len(ids) / (10 * len(ids) + len(analysis.ops) - len(ids))
+    (found,) = _d1(analysis, heavy)
+    assert found.rule == "D1" and found.module == ""
+    assert found.measured == pytest.approx(expected)
+    assert found.evidence["basis"] == "measured" and found.evidence["mult_adds_share"] == 0
+    light = {op.id: (1e-9 if op.id in set(ids) else 1e-6) for op in analysis.ops}
+    assert _d1(analysis, light) == []
+    assert _d1(analysis, None) == []  # neither timed nor predicted: nothing to judge
+
+
+def test_d1_says_nothing_of_a_classifier():
+    analysis = pipeline.analyze(resnet18(), torch.randn(1, 3, 64, 64), mode="meta")
+    assert _d1(analysis, {op.id: 1e-6 for op in analysis.ops}) == []

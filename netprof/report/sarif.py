@@ -50,7 +50,7 @@ def _rule(rule: Any, doc: str | None) -> dict[str, Any]:
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": first_paragraph(doc) if doc else rule.title},
         "defaultConfiguration": {"level": LEVEL[severity]},
-        "properties": {"tags": ["performance", "shufflenet-v2"], "precision": "high"},
+        "properties": {"tags": list(getattr(rule, "tags", ("performance",))), "precision": "high"},
     }
     if doc:
         descriptor["help"] = {"text": doc, "markdown": doc}

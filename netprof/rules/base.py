@@ -182,8 +182,9 @@ class RuleContext:
 class Rule(Protocol):
     """The interface of a rule (a module or an object; plugins provide the same).
 
-    Optional attributes, read with defaults: ``status`` (a ``Status``, stable when absent)
-    and ``option_docs`` (option name -> one line, for ``rules/<ID>.md`` and the CLI).
+    Optional attributes, read with defaults: ``status`` (a ``Status``, stable when absent),
+    ``option_docs`` (option name -> one line, for ``rules/<ID>.md`` and the CLI) and ``tags``
+    (what SARIF files the rule under; ``("performance",)`` when absent).
     """
 
     id: ClassVar[str]

@@ -30,6 +30,7 @@ def _linear_advice(conv: ConvMetrics) -> str:
 class EqualChannels:
     id: ClassVar[str] = "G1"
     title: ClassVar[str] = "equal-channel-width"
+    tags: ClassVar[tuple[str, ...]] = ("performance", "shufflenet-v2")
     status: ClassVar[Status] = Status.STABLE
     default_severity: ClassVar[Severity] = Severity.WARNING
     default_options: ClassVar[Mapping[str, Any]] = {

@@ -11,6 +11,7 @@ from netprof.rules.base import Finding, RuleContext, Severity, Status, conv_find
 class GroupConvolution:
     id: ClassVar[str] = "G2"
     title: ClassVar[str] = "excessive-group-convolution"
+    tags: ClassVar[tuple[str, ...]] = ("performance", "shufflenet-v2")
     status: ClassVar[Status] = Status.STABLE
     default_severity: ClassVar[Severity] = Severity.WARNING
     default_options: ClassVar[Mapping[str, Any]] = {"max_groups": 1}

@@ -67,6 +67,7 @@ def has_attention(metrics: GraphMetrics, block: Block) -> bool:
 class Fragmentation:
     id: ClassVar[str] = "G3"
     title: ClassVar[str] = "network-fragmentation"
+    tags: ClassVar[tuple[str, ...]] = ("performance", "shufflenet-v2")
     status: ClassVar[Status] = Status.STABLE
     default_severity: ClassVar[Severity] = Severity.WARNING
     default_options: ClassVar[Mapping[str, Any]] = {"max_parallel_branches": 2, "max_fragments": 10}

@@ -72,6 +72,7 @@ def _fix(share: ElementwiseShare) -> str:
 class Elementwise:
     id: ClassVar[str] = "G4"
     title: ClassVar[str] = "elementwise-operations"
+    tags: ClassVar[tuple[str, ...]] = ("performance", "shufflenet-v2")
     status: ClassVar[Status] = Status.STABLE
     default_severity: ClassVar[Severity] = Severity.INFO
     default_options: ClassVar[Mapping[str, Any]] = {"max_share": 0.6, "per_block": False}

@@ -114,6 +114,7 @@ def largest_live(analysis: Analysis, memory: MemoryProfile, op: int, count: int 
 class MemoryBudget:
     id: ClassVar[str] = ID
     title: ClassVar[str] = "memory-budget"
+    tags: ClassVar[tuple[str, ...]] = ("memory", "mcunet")
     status: ClassVar[Status] = Status.STABLE
     default_severity: ClassVar[Severity] = Severity.ERROR
     default_options: ClassVar[Mapping[str, Any]] = {OPTION: 0}

@@ -1,4 +1,4 @@
-"""The table of rules: the built-ins (G1-G4, M1), then plugins.
+"""The table of rules: the built-ins (G1-G4, M1, D1), then plugins.
 
 Plugins come from the ``netprof.rules`` entry point group (each entry point loads a rule
 object) and from ``"package.module:OBJECT"`` specs passed by the caller. A rule is any
@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from netprof.rules import (
+    d1_postprocessing,
     g1_equal_channels,
     g2_group_convolution,
     g3_fragmentation,
@@ -41,6 +42,7 @@ BUILTIN: dict[str, RuleEntry] = {
         RuleEntry(g3_fragmentation.RULE, Status.STABLE, "builtin"),
         RuleEntry(g4_elementwise.RULE, Status.STABLE, "builtin"),
         RuleEntry(memory_budget.RULE, Status.STABLE, "builtin"),
+        RuleEntry(d1_postprocessing.RULE, Status.STABLE, "builtin"),
     )
 }
 
