@@ -43,6 +43,7 @@ from torch import nn
 from netprof.errors import NetprofError
 
 EXTRA = "compression"
+_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)  # the layers whose filters a plan names
 
 
 class PruningError(NetprofError):
@@ -76,24 +77,26 @@ def _graph(model: nn.Module, example_inputs: Any) -> Any:
         try:
             return tp.DependencyGraph().build_dependency(model, _as_tuple(example_inputs), verbose=False)
         except Exception as error:  # the user's forward, traced by another library
-            raise PruningError(f"Torch-Pruning cannot trace the model: {type(error).__name__}: {error}") from error
+            raise PruningError(
+                f"Torch-Pruning cannot trace the model: {type(error).__name__}: {error}"
+            ) from error
 
 
 def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.modules.conv._ConvNd) and module.groups == module.out_channels > 1
 
 
+def _removes_filters(graph: Any, item: Any) -> bool:
+    """Whether a group item removes output channels (filters) of a conv or linear layer."""
+    return isinstance(item.dep.target.module, _LAYERS) and graph.is_out_channel_pruning_fn(item.dep.handler)
+
+
 def _out_members(graph: Any, group: Any) -> list[nn.Module]:
     """The conv and linear layers whose output channels ``group`` removes, in the group's order."""
     seen: list[nn.Module] = []
     for item in group:
-        module = item.dep.target.module
-        if (
-            isinstance(module, (nn.modules.conv._ConvNd, nn.Linear))
-            and graph.is_out_channel_pruning_fn(item.dep.handler)
-            and module not in seen
-        ):
-            seen.append(module)
+        if _removes_filters(graph, item) and item.dep.target.module not in seen:
+            seen.append(item.dep.target.module)
     return seen
 
 
@@ -103,11 +106,8 @@ def _reaches_output(graph: Any, group: Any) -> bool:
 
     for item in group:
         node = item.dep.target
-        if node.type == tp.ops.OPTYPE.OUTPUT:
+        if node.type == tp.ops.OPTYPE.OUTPUT or (not node.outputs and _removes_filters(graph, item)):
             return True
-        if isinstance(node.module, (nn.modules.conv._ConvNd, nn.Linear)) and not node.outputs:
-            if graph.is_out_channel_pruning_fn(item.dep.handler):
-                return True
     return False
 
 
@@ -115,7 +115,7 @@ def _groups(graph: Any, model: nn.Module) -> list[_Group]:
     """Every coupled group whose channels can go, with its non-depthwise members by path."""
     paths = {module: path for path, module in model.named_modules()}
     found = []
-    for group in graph.get_all_groups(root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
+    for group in graph.get_all_groups(root_module_types=_LAYERS):
         if _reaches_output(graph, group):
             continue
         members = tuple(paths[m] for m in _out_members(graph, group) if not _is_depthwise(m))
@@ -140,7 +140,7 @@ def prunable_layers(model: nn.Module, example_inputs: Any) -> list[str]:
 def filter_norms(model: nn.Module, path: str) -> torch.Tensor:
     """L2 norm of each output channel's filter of the conv or linear at ``path`` (bias excluded)."""
     module = model.get_submodule(path)
-    if not isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+    if not isinstance(module, _LAYERS):
         raise PruningError(f"{path} is a {type(module).__name__}, not a convolution or linear layer")
     weight = module.weight.detach()
     if isinstance(module, nn.modules.conv._ConvTransposeNd):  # [c_in, c_out/g, *k]: output channels second
@@ -156,11 +156,9 @@ def _group_norms(graph: Any, model: nn.Module, root: nn.Module) -> torch.Tensor:
     group = graph.get_pruning_group(root, pruner.prune_out_channels, list(range(channels)))
     squared = torch.zeros(channels)
     for item in group:
-        module = item.dep.target.module
-        if module in paths and isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
-            if graph.is_out_channel_pruning_fn(item.dep.handler):
-                norms = filter_norms(model, paths[module])
-                squared.index_add_(0, torch.tensor(item.root_idxs), norms[list(item.idxs)] ** 2)
+        if _removes_filters(graph, item):
+            norms = filter_norms(model, paths[item.dep.target.module])
+            squared.index_add_(0, torch.tensor(item.root_idxs), norms[list(item.idxs)] ** 2)
     return squared.sqrt()
 
 
