@@ -243,3 +243,18 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
 
 def test_variant_names():
     assert Variant("width", 0.5).name == "width=0.5" and Variant("quantize", "int8").name == "quantize=int8"
+
+
+def test_a_torchao_int8_linear_is_counted_at_its_int8_byte_sizes():
+    # torchao's int8 dynamic quantization runs the product as aten._int_mm on int8 tensors, and
+    # netprof sees that kernel (the subclass's own ops): x [4, 256] and w [256, 128] in int8 read
+    # 1024 + 32768 bytes, the int32 product [4, 128] writes 2048: 35840 bytes; 4*256*128 = 131072 mult_adds.
+    torchao = pytest.importorskip("torchao.quantization")
+    model = nn.Sequential(nn.Linear(256, 128, bias=False))
+    torchao.quantize_(model, torchao.Int8DynamicActivationInt8WeightConfig())
+    analysis = netprof.analyze(model, torch.randn(4, 256))
+    (product,) = [op for op in analysis.ops if op.op == "aten._int_mm.default"]
+    assert product.mult_adds == 131072 and product.mem_access_bytes == 35840
+    assert analysis.totals.mult_adds == 131072 and analysis.params == 256 * 128
+    # As stored: 32768 int8 weights, 128 float32 per-row scales and 128 int8 zero points: 32768 + 512 + 128
+    assert parameter_bytes(model) == 32768 + 128 * 4 + 128
