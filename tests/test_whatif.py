@@ -133,6 +133,11 @@ def test_findings_are_diffed_by_rule_and_module_not_by_numbers():
     added, removed = findings_diff(base, variant)
     assert [f.fingerprint for f in added] == ["G2:b"]
     assert [f.fingerprint for f in removed] == ["G3:"]
+    # A factorized conv "a" became "a.0" and "a.1": a G1 on "a.1" is the base's G1 on "a", renamed.
+    added, removed = findings_diff([_finding("G1", "a")], [_finding("G1", "a.1")], replaced=["a"])
+    assert added == [] and removed == []
+    added, removed = findings_diff([_finding("G1", "a")], [_finding("G1", "a.1")])
+    assert [f.fingerprint for f in added] == ["G1:a.1"] and [f.fingerprint for f in removed] == ["G1:a"]
 
 
 def test_resolution_scales_every_spatial_dimension():

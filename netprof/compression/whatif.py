@@ -28,6 +28,7 @@ from netprof.analysis import parameter_bytes
 from netprof.compression import lowrank, pruning, quantize
 from netprof.compression.variants import Variant, VariantError, variant
 from netprof.config import Config
+from netprof.fingerprints import finding_key
 from netprof.prediction import DeviceProfile
 from netprof.result import Result
 from netprof.rules import Finding
@@ -46,6 +47,7 @@ class Priced:
     result: Result  # analysis, findings, and the prediction and timing when there are any
     param_bytes: int
     notes: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()  # module paths the move replaced by a subgraph (a factorized pair)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -85,10 +87,10 @@ class WhatIf:
         return ratio(new, old)
 
     def findings_added(self, priced: Priced) -> list[Finding]:
-        return findings_diff(self.base.findings, priced.findings)[0]
+        return findings_diff(self.base.findings, priced.findings, priced.replaced)[0]
 
     def findings_removed(self, priced: Priced) -> list[Finding]:
-        return findings_diff(self.base.findings, priced.findings)[1]
+        return findings_diff(self.base.findings, priced.findings, priced.replaced)[1]
 
 
 def _metric(priced: Priced, metric: str) -> float | None:
@@ -104,11 +106,20 @@ def ratio(new: float | None, old: float | None) -> float | None:
     return new / old
 
 
-def findings_diff(base: Sequence[Finding], other: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """(findings ``other`` has and ``base`` lacks, findings ``base`` has and ``other`` lacks), by identity."""
+def findings_diff(
+    base: Sequence[Finding], other: Sequence[Finding], replaced: Sequence[str] = ()
+) -> tuple[list[Finding], list[Finding]]:
+    """(findings ``other`` has and ``base`` lacks, findings ``base`` has and ``other`` lacks), by identity
+    (rule and module path). A finding inside a module ``other`` put in place of a base module (the two
+    layers of a factorized conv, ``conv.0`` and ``conv.1``) is that module's: the same place, renamed."""
+
+    def key(finding: Finding) -> str:
+        parent = finding.module.rpartition(".")[0]
+        return finding_key(finding.rule, parent) if parent in replaced else finding.fingerprint
+
     old = {finding.fingerprint for finding in base}
-    new = {finding.fingerprint for finding in other}
-    return [f for f in other if f.fingerprint not in old], [f for f in base if f.fingerprint not in new]
+    new = {key(finding) for finding in other}
+    return [f for f in other if key(f) not in old], [f for f in base if f.fingerprint not in new]
 
 
 def scaled_inputs(inputs: tuple[Any, ...], rho: float) -> tuple[Any, ...]:
@@ -125,28 +136,33 @@ def scaled_inputs(inputs: tuple[Any, ...], rho: float) -> tuple[Any, ...]:
     return tuple(resized)
 
 
-def build(move: Variant, model: nn.Module, inputs: tuple[Any, ...]) -> tuple[nn.Module, tuple[Any, ...], str]:
-    """The variant's model (a new one: ``model`` is never modified), its inputs, and what was done."""
+def build(
+    move: Variant, model: nn.Module, inputs: tuple[Any, ...]
+) -> tuple[nn.Module, tuple[Any, ...], str, tuple[str, ...]]:
+    """The variant's model (a new one: ``model`` is never modified), its inputs, what was done, and the
+    module paths replaced by a subgraph."""
     if move.move == "width":
         plan = pruning.width_plan(model, inputs, float(move.value))
-        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "narrowed")
+        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "narrowed"), ()
     if move.move == "prune":
         plan = pruning.global_plan(model, inputs, float(move.value))
-        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "pruned")
+        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "pruned"), ()
     if move.move == "resolution":
         scaled = scaled_inputs(inputs, float(move.value))
         shapes = ", ".join("x".join(map(str, t.shape)) for t in scaled if isinstance(t, torch.Tensor))
-        return model, scaled, f"input {shapes}"
+        return model, scaled, f"input {shapes}", ()
     if move.move == "rank":
         factorized, paths = lowrank.factorize(model, float(move.value))
-        return factorized, inputs, f"{len(paths)} layers factorized (the others would not save compute)"
+        done = f"{len(paths)} layers factorized (the others would not save compute)"
+        return factorized, inputs, done, tuple(paths)
     if move.move == "quantize":
-        return quantize.quantize(model, inputs, str(move.value)), inputs, _QUANTIZED[str(move.value)]
+        return quantize.quantize(model, inputs, str(move.value)), inputs, _QUANTIZED[str(move.value)], ()
     raise VariantError(f"unknown move {move.move!r}")
 
 
 _QUANTIZED = {
-    "int8": "int8 weights and activations (PyTorch FX quantization, x86 kernels)",
+    "int8": "int8 weights and activations (PyTorch FX quantization, x86 kernels); G1 and G2 read a "
+    "convolution's weight shape, which a packed int8 kernel hides, so their findings drop out unseen, not fixed",
     "int4w": "int4 weights of the linear layers (torchao), float activations and convolutions",
 }
 
@@ -195,8 +211,9 @@ def whatif(
     priced = []
     for move in moves:
         say(move.name)
-        built, built_inputs, done = build(move, model, inputs)
-        priced.append(_price(built, built_inputs, move.name, move, profile, timing, rules, name, (done,)))
+        built, built_inputs, done, replaced = build(move, model, inputs)
+        variant_priced = _price(built, built_inputs, move.name, move, profile, timing, rules, name, (done,))
+        priced.append(dataclasses.replace(variant_priced, replaced=replaced))
     return WhatIf(name, base, tuple(priced), notes)
 
 

@@ -8,6 +8,7 @@ checker only, as ``report/bench.py`` names its results.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +55,17 @@ def _cell(report: WhatIf, priced: Priced, metric: str, fmt: Callable[[float], st
     return f"{fmt(value)} x{change:.2f}" if change is not None else fmt(value)
 
 
+def _per_rule(sign: str, findings: list[Any]) -> list[str]:
+    counts = Counter(f.rule for f in findings)
+    return [f"{sign}{count} {rule}" for rule, count in sorted(counts.items())]
+
+
 def _findings_cell(report: WhatIf, priced: Priced) -> str:
+    """The base's count; a variant's findings added (+) and removed (-) per rule (JSON lists each)."""
     if priced is report.base:
         return f"{len(priced.findings)} findings"
-    added = [f.fingerprint for f in report.findings_added(priced)]
-    removed = [f.fingerprint for f in report.findings_removed(priced)]
-    parts = [f"+{key}" for key in added] + [f"-{key}" for key in removed]
-    return " ".join(parts) if parts else "unchanged"
+    parts = _per_rule("+", report.findings_added(priced)) + _per_rule("-", report.findings_removed(priced))
+    return ", ".join(parts) if parts else "unchanged"
 
 
 def _rows(report: WhatIf) -> tuple[list[str], list[list[str]]]:
@@ -83,7 +88,7 @@ def _notes(report: WhatIf) -> list[str]:
 def _caption(report: WhatIf) -> str:
     return (
         f"{report.model}: each variant built without training; 'xR' is its ratio to the base. "
-        "Findings: G1-G4 (and plugins) the variant adds (+) or removes (-), as RULE:module."
+        "Findings: how many of each rule the variant adds (+) or removes (-); the JSON names each."
     )
 
 
