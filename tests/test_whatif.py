@@ -177,7 +177,7 @@ def test_every_float_variant_is_priced_and_int8_says_why_not(small_report):
     assert all(p.predicted_s is not None and p.predicted_s > 0 for p in (base, width, resolution))
     assert width.predicted_s < base.predicted_s
     assert int8.predicted_s is None
-    assert any("no int8 kernels" in note for note in int8.notes)
+    assert any("no int8 or int4 kernels" in note for note in int8.notes)
 
 
 def test_the_json_report_holds_totals_ratios_prediction_and_findings(small_report):
