@@ -234,7 +234,9 @@ def _price(
         timing = None
     result = pipeline.run(model, inputs, name=f"{name} {label}", timing=timing)
     if profile is not None and quantized:
-        notes += ("latency not predicted: the device profile has no int8 or int4 kernels (time it with --time)",)
+        notes += (
+            "latency not predicted: the device profile has no int8 or int4 kernels (time it with --time)",
+        )
     elif profile is not None:
         result = pipeline.add_prediction(result, profile)
     result = dataclasses.replace(result, findings=tuple(pipeline.check(result, model, rules)))
