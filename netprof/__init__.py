@@ -5,6 +5,7 @@
 >>> analysis.totals.mult_adds
 >>> result = netprof.run(model, x, timing=netprof.TimingOptions(repeat=20))
 >>> result.timing.disagreements[0].describe()
+>>> netprof.whatif(model, x, ["width=0.5", "quantize=int8"]).variants[0].totals  # compression what-ifs
 >>> netprof.register_formula("mylib::flash_attn", my_cost)  # my_cost(call: netprof.OpCall) -> netprof.Cost
 """
 
@@ -12,6 +13,7 @@ from netprof.analysis import Analysis
 from netprof.capture.ir import OpCall, TensorMeta
 from netprof.capture.run import CaptureError
 from netprof.capture.workload import Forward, Workload
+from netprof.compression.whatif import whatif
 from netprof.costs import CONVENTIONS
 from netprof.costs.custom import register_formula
 from netprof.costs.registry import FormulaPluginError
@@ -39,4 +41,5 @@ __all__ = [
     "analyze",
     "register_formula",
     "run",
+    "whatif",
 ]

@@ -7,7 +7,15 @@ priced ops up into an ``Analysis``.
 
 from netprof.analysis.analyze import analyze, input_metas
 from netprof.analysis.pricing import OpNode, price
-from netprof.analysis.summary import HEADLINE, Analysis, ModuleSummary, Totals, build, subtree_params
+from netprof.analysis.summary import (
+    HEADLINE,
+    Analysis,
+    ModuleSummary,
+    Totals,
+    build,
+    parameter_bytes,
+    subtree_params,
+)
 
 __all__ = [
     "HEADLINE",
@@ -18,6 +26,7 @@ __all__ = [
     "analyze",
     "build",
     "input_metas",
+    "parameter_bytes",
     "price",
     "subtree_params",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +111,7 @@ class Analysis:
         raise KeyError(path)
 
 
-def _own_weights(module: nn.Module) -> list[torch.Tensor]:
+def own_weights(module: nn.Module) -> list[torch.Tensor]:
     """The module's own parameters; for a quantized module, its packed weight and bias.
 
     Quantized conv and linear modules keep their weights packed, not as
@@ -130,13 +131,52 @@ def subtree_params(model: nn.Module) -> dict[str, int]:
     """
     owners: dict[int, tuple[torch.Tensor, set[str]]] = {}
     for path, module in model.named_modules(remove_duplicate=False):
-        for parameter in _own_weights(module):
+        for parameter in own_weights(module):
             owners.setdefault(id(parameter), (parameter, set()))[1].add(path)
     params: dict[str, int] = defaultdict(int)
     for parameter, paths in owners.values():
         for path in {ancestor for owner in paths for ancestor in ancestors(owner)}:
             params[path] += parameter.numel()
     return params
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    """Bytes the model's unique parameters take as stored (packed quantized weights included).
+
+    A quantized tensor counts its values (one byte each for int8) and its per-channel scales and
+    zero points; a tensor subclass (torchao's quantized weights) counts the tensors it holds, with
+    values below 8 bits (``target_dtype`` int4, kept unpacked in int8) at their packed width.
+    """
+    unique = {id(t): t for module in model.modules() for t in own_weights(module)}
+    return sum(stored_bytes(t) for t in unique.values())
+
+
+_SUB_BYTE = re.compile(r"torch\.u?int([1-7])$")
+
+
+def stored_bytes(tensor: torch.Tensor) -> int:
+    """The bytes ``tensor`` takes in memory, as ``parameter_bytes`` counts them."""
+    if tensor.is_quantized:
+        values = tensor.numel() * tensor.element_size()
+        if tensor.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            return (
+                values
+                + stored_bytes(tensor.q_per_channel_scales())
+                + stored_bytes(tensor.q_per_channel_zero_points())
+            )
+        return values + 16  # one float64 scale and one int64 zero point
+    if type(tensor) not in (torch.Tensor, nn.Parameter) and hasattr(tensor, "__tensor_flatten__"):
+        names, _ = tensor.__tensor_flatten__()
+        sub_byte = _SUB_BYTE.match(str(getattr(tensor, "target_dtype", "")))
+        total = 0
+        for name in names:
+            inner = getattr(tensor, name)
+            if name == "qdata" and sub_byte:  # int4 values held one per int8 byte: packed, bits / 8
+                total += inner.numel() * int(sub_byte.group(1)) // 8
+            else:
+                total += stored_bytes(inner)
+        return total
+    return tensor.numel() * tensor.element_size()
 
 
 def summarize_modules(

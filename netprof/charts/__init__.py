@@ -10,6 +10,7 @@ plot_layers        FLOPs vs latency per op, log-log; 0-mult_adds ops on a strip
 plot_roofline      every op on the calibrated roofline
 plot_breakdown     ShuffleNet V2 Figure-2 stacked bars, one per model
 plot_versus        latency vs mult_adds or MAC across models, with Spearman rho
+plot_whatif        compression variants' latency vs mult_adds, the base's proportional line
 =================  ==========================================================
 """
 
@@ -17,5 +18,6 @@ from netprof.charts.breakdown import plot_breakdown
 from netprof.charts.layers import plot_layers
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison, plot_versus
+from netprof.charts.whatif import plot_whatif
 
-__all__ = ["plot_breakdown", "plot_comparison", "plot_layers", "plot_roofline", "plot_versus"]
+__all__ = ["plot_breakdown", "plot_comparison", "plot_layers", "plot_roofline", "plot_versus", "plot_whatif"]

@@ -23,6 +23,7 @@ from netprof.charts.memory import plot_memory
 from netprof.charts.predicted import plot_models, plot_ops
 from netprof.charts.roofline import plot_roofline
 from netprof.charts.versus import plot_comparison
+from netprof.charts.whatif import Point, plot_whatif
 from netprof.datafiles import replaced
 from netprof.prediction import Prediction
 from netprof.timing.attribution import Timing
@@ -153,3 +154,13 @@ def memory_figure(analysis: Analysis) -> Figure:
 def write_memory_chart(analysis: Analysis, directory: Path) -> list[Path]:
     """``memory.png`` and ``memory.svg`` in ``directory``."""
     return save(memory_figure(analysis), directory / "memory")
+
+
+def whatif_figure(points: Sequence[Point], model: str, where: str) -> Figure:
+    """Each what-if variant's latency against its mult_adds (the base first)."""
+    figure = _figure((8, 6))
+    ax = figure.add_subplot()
+    plot_whatif(ax, points, title=f"{model}: compression what-ifs, latency vs mult_adds\n{where}")
+    ax.title.set_fontsize(9)
+    figure.set_layout_engine("constrained")
+    return figure

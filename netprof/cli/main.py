@@ -30,12 +30,13 @@ from netprof.cli import (
     predict,
     rules,
     sweep,
+    whatif,
 )
 from netprof.environment import __version__
 from netprof.errors import NetprofError, TimedOut
 
 # In the order ``netprof --help`` lists them.
-COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare, sweep)
+COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare, sweep, whatif)
 
 
 class _Parser(argparse.ArgumentParser):
