@@ -137,3 +137,34 @@ def test_d1_flags_post_processing_that_takes_time_at_no_multiply_adds():
 def test_d1_says_nothing_of_a_classifier():
     analysis = pipeline.analyze(resnet18(), torch.randn(1, 3, 64, 64), mode="meta")
     assert _d1(analysis, {op.id: 1e-6 for op in analysis.ops}) == []
+
+
+def test_the_stage_chart_has_a_bar_per_measure_and_a_colour_per_stage():
+    from matplotlib.figure import Figure
+
+    from netprof.charts.stages import plot_stages
+
+    analysis = _analysis(detection.ssdlite320_mobilenet_v3_large)
+    counted = split(analysis)
+    ax = Figure().add_subplot()
+    containers = plot_stages(ax, counted)
+    assert [c.patches[0].get_gid() for c in containers] == list(STAGES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mult_adds", "mem_access_bytes"]
+    timed = split(analysis, {op.id: 1e-6 for op in analysis.ops})
+    ax = Figure().add_subplot()
+    plot_stages(ax, timed)
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "time (measured)"
+    widths = [
+        bar.get_width() for container in plot_stages(Figure().add_subplot(), timed) for bar in container
+    ]
+    assert sum(widths) == pytest.approx(3.0)  # three bars, each the whole model
+
+
+def test_the_html_page_shows_the_stages(capsys, tmp_path):
+    page = tmp_path / "ssd.html"
+    code, _, err = run(
+        capsys, "analyze", SSDLITE, "--input", "1,3,320,320", "--format", "html", "-o", str(page)
+    )
+    assert code == 0, err
+    text = page.read_text()
+    assert "Detector stages" in text and "postprocess" in text

@@ -22,9 +22,11 @@ from netprof.charts.layers import plot_layers
 from netprof.charts.memory import plot_memory
 from netprof.charts.predicted import plot_models, plot_ops
 from netprof.charts.roofline import plot_roofline
+from netprof.charts.stages import plot_stages
 from netprof.charts.versus import plot_comparison
 from netprof.charts.whatif import Point, plot_whatif
 from netprof.datafiles import replaced
+from netprof.detection import Stage
 from netprof.prediction import Prediction
 from netprof.timing.attribution import Timing
 from netprof.timing.ranking import Comparison
@@ -164,3 +166,17 @@ def whatif_figure(points: Sequence[Point], model: str, where: str) -> Figure:
     ax.title.set_fontsize(9)
     figure.set_layout_engine("constrained")
     return figure
+
+
+def stages_figure(stages: Sequence[Stage], model: str) -> Figure:
+    """A detector's stages: their shares of mult_adds, memory access and time, as stacked bars."""
+    figure = _figure((9, 3.5))
+    plot_stages(figure.add_subplot(), stages, title=f"{model}: stages")
+    figure.axes[0].title.set_fontsize(9)
+    figure.set_layout_engine("constrained")
+    return figure
+
+
+def write_stages_chart(stages: Sequence[Stage], directory: Path, model: str) -> list[Path]:
+    """``stages.png`` and ``stages.svg`` in ``directory``."""
+    return save(stages_figure(stages, model), directory / "stages")

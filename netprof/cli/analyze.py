@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
 
 
 def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Console) -> None:
-    from netprof.charts.files import write_memory_chart, write_model_charts
+    from netprof.charts.files import write_memory_chart, write_model_charts, write_stages_chart
     from netprof.charts.generation import write_generation_chart
 
     paths = []
@@ -117,6 +117,8 @@ def _write_charts(result: pipeline.Result, directory: Path, spec: str, err: Cons
             paths += write_model_charts(result.timing, directory, name=spec, prediction=result.prediction)
         if result.analysis.memory is not None:
             paths += write_memory_chart(result.analysis, directory)
+        if (stages := result.stages) is not None:
+            paths += write_stages_chart(stages, directory, spec)
         if result.generation is not None:
             roofline = None if result.serving is None else result.serving.roofline
             paths += write_generation_chart(result.generation, roofline, directory)

@@ -9,10 +9,18 @@ from rich.console import Console
 from rich.table import Table
 
 from netprof.detection import Stage
+from netprof.report.html import StaticTable
 from netprof.report.tables import markdown_table
 from netprof.units import count, nbytes, seconds, share
 
 _HEADER = ("stage", "mult_adds", "%", "mem_access", "params", "ops", "time", "%", "modules")
+
+
+def static_table(stages: Sequence[Stage]) -> StaticTable:
+    """The stages for the HTML page."""
+    return StaticTable(
+        "Detector stages", _HEADER, _rows(stages), ("time: the sum of the stage's measured ops",)
+    )
 
 
 def _rows(stages: Sequence[Stage]) -> list[list[str]]:
