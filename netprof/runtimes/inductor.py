@@ -188,15 +188,15 @@ def match(kernels: Sequence[InductorKernel], ranges: Sequence[tuple[str, float]]
 
 
 def absorb(nodes: Sequence[OnnxNode], covered: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """Kernel -> nodes, where a node that no kernel computes goes to the kernel of a node that reads it
-    (last node first, so that chains follow): what Inductor folded away is computed where its result is
-    used. With ``TORCHINDUCTOR_FREEZING=1`` a batch-norm is folded into its convolution's weights and the
+    """Kernel -> nodes (``covered``, in execution order), where a node that no kernel computes goes to the
+    last kernel of a node that reads it (last node first, so that chains follow): what Inductor folded
+    away is computed where its result is used. With ``TORCHINDUCTOR_FREEZING=1`` a batch-norm is folded into its convolution's weights and the
     convolution fused with its activation into one oneDNN kernel, whose provenance names the activation
     only; without freezing, every node with arithmetic has a kernel and this adds views."""
-    owner: dict[str, str] = {}
+    owner: dict[str, str] = {}  # the last kernel that computes a node writes its result
     for kernel, names in covered.items():
         for name in names:
-            owner.setdefault(name, kernel)
+            owner[name] = kernel
     readers: dict[str, list[str]] = defaultdict(list)
     for node in nodes:
         for source in node.inputs:
