@@ -4,6 +4,7 @@
                                           [--threads 1 2] [--batch 1 8] [--rounds 5]
     python benchmarks/runtimes.py agreement          # netprof --runtime vs an independent export + run
     python benchmarks/runtimes.py agreement --runtimes executorch --models mobilenet_v2 resnet18
+    python benchmarks/runtimes.py agreement --runtimes compile --models mobilenet_v2 resnet18 --rounds 2
     python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
     python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
 
@@ -18,8 +19,10 @@ a model's latency is the median of its round medians and its spread the range of
 ``agreement``: ``netprof analyze --runtime R --threads 1`` of the named models against the same model
 exported and run independently (above; for ExecuTorch, ``torch.export``, ``to_edge_transform_and_lower``
 with the XNNPACK partitioner, the ``.pte`` loaded with ``_load_for_executorch`` on a threadpool of N and
-run with ``forward``), interleaved: the plain latency, the kernels' sum, the share of
-ops with mult_adds joined to a kernel, and the kernels fusing a convolution with other ops.
+run with ``forward``; for ``compile``, ``torch.compile(model)`` with its defaults, compiled on a first
+call that is not timed, then called in a plain loop under ``torch.no_grad``), interleaved: the plain
+latency, the kernels' sum, the share of ops with mult_adds joined to a kernel, and the kernels fusing a
+convolution with other ops.
 
 ``fusion``: ``netprof check --runtime R`` of the named models: per rule, how many findings' ops all vanish
 into fused kernels, how many in part, how many still run as kernels of their own.
@@ -30,6 +33,7 @@ Results go to ``benchmarks/results/runtimes_*.json`` and ``runtimes.md``, writte
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -59,8 +63,9 @@ NAMED = [
     "resnet18", "efficientnet_b0", "regnet_x_400mf", "googlenet",
 ]  # fmt: skip
 RUNTIMES = ["onnxruntime", "openvino"]
-# ExecuTorch runs a .pte program, not the ONNX file ``measure`` exports: agreement and fusion only.
-ALL_RUNTIMES = [*RUNTIMES, "executorch"]
+# ExecuTorch runs a .pte program and torch.compile the model itself, not the ONNX file ``measure``
+# exports: agreement and fusion only.
+ALL_RUNTIMES = [*RUNTIMES, "executorch", "compile"]
 WARMUP, RUNS = 2, 7
 
 
@@ -116,6 +121,24 @@ class Session:
             self.run()
             times.append(time.perf_counter() - begin)
         return statistics.median(times)
+
+
+class Compiled(Session):
+    """``torch.compile(model)`` as a user runs it: default settings, compiled by a first call (not timed),
+    inference under ``torch.no_grad``. Inductor's C++ kernels take the thread count in force when they are
+    compiled, so it is set first (and left so: the benchmark runs on one thread)."""
+
+    def __init__(self, model: torch.nn.Module, x: np.ndarray, threads: int) -> None:  # no exported file
+        torch.set_num_threads(threads)
+        program = torch.compile(copy.deepcopy(model).eval())
+        inputs = torch.from_numpy(x)
+
+        def run() -> None:
+            with torch.no_grad():
+                program(inputs)
+
+        run()
+        self.run = run
 
 
 def _exported(name: str, crop: int, batch: int, cache: Path) -> tuple[Path, np.ndarray, dict]:
@@ -184,8 +207,11 @@ def agreement(args: argparse.Namespace) -> None:
         for name in NAMED if args.models == "named" else args.models:
             model, x = _model(name, crops[name]), _input(name, crops[name], 1)
             for runtime in args.runtimes:
-                path = _independent_export(runtime, model.eval(), x, Path(scratch) / name)
-                independent = Session(runtime, path, x.numpy(), 1)
+                if runtime == "compile":
+                    independent: Session = Compiled(model, x.numpy(), 1)
+                else:
+                    path = _independent_export(runtime, model.eval(), x, Path(scratch) / name)
+                    independent = Session(runtime, path, x.numpy(), 1)
                 ours, theirs = [], []
                 for _ in range(args.rounds):  # interleaved: netprof's run, then the independent one
                     options = TimingOptions(repeat=RUNS, threads=1, runtime=runtime)
@@ -212,9 +238,18 @@ def agreement(args: argparse.Namespace) -> None:
                     "warnings": list(timing.warnings),
                 }
                 row["latency_vs_independent"] = row["netprof_latency_s"] / row["independent_latency_s"] - 1
-                report[f"{name}|{runtime}"] = row
-                print(f"{name}|{runtime}: {json.dumps(row)}", flush=True)
+                # TORCHINDUCTOR_FREEZING=1 (read by both runs) makes another compile: a row of its own
+                frozen = runtime == "compile" and _freezing()
+                key = f"{name}|{runtime}{'+freezing' if frozen else ''}"
+                report[key] = row
+                print(f"{key}: {json.dumps(row)}", flush=True)
                 _save(out, report)
+
+
+def _freezing() -> bool:
+    from torch._inductor import config
+
+    return bool(config.freezing)
 
 
 def _independent_export(runtime: str, model: torch.nn.Module, x: torch.Tensor, stem: Path) -> Path:

@@ -12,7 +12,7 @@ from rich.progress import track
 
 from netprof import pipeline
 from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainStep
-from netprof.cli import common, generation
+from netprof.cli import common, generation, runtime_calibrate
 from netprof.devices import timing_device
 from netprof.prediction import profile as profiles
 from netprof.report import trace
@@ -137,6 +137,8 @@ def _profile(
     if request.timing is None:
         return None, None
     runtime = request.timing.runtime
+    if runtime not in ("eager", *runtime_calibrate.RUNTIMES):
+        return None, f"note: no runtime profile for {runtime} yet: its latency is measured, not predicted"
     device, threads = timing_device(args.device), args.threads or torch.get_num_threads()
     try:
         if runtime != "eager":

@@ -102,9 +102,10 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
         choices=RUNTIMES,
         default="eager",
         help="what runs the timed model (implies --time): eager PyTorch (default), or exported to ONNX and run in "
-        "ONNX Runtime or OpenVINO, or to a .pte program run in ExecuTorch with XNNPACK, on the CPU, each kernel "
-        "timed by the runtime's profiler and joined to the ops it computes "
-        "(pip install 'netprof[onnx]' / 'netprof[openvino]' / 'netprof[executorch]')",
+        "ONNX Runtime or OpenVINO, or to a .pte program run in ExecuTorch with XNNPACK, or compiled by "
+        "torch.compile with Inductor (C++), on the CPU, each kernel timed by the runtime's profiler and joined "
+        "to the ops it computes (pip install 'netprof[onnx]' / 'netprof[openvino]' / 'netprof[executorch]'; "
+        "compile needs only a C++ compiler)",
     )
 
 

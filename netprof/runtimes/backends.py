@@ -2,8 +2,8 @@
 
 A backend opens two sessions of one exported model with the same thread count:
 a plain one (the runtime's own latency, no profiler) and a profiled one whose
-every run reports each executed kernel's time. ``kernels()`` says which original
-exported nodes each kernel covers (``netprof.runtimes.join``).
+every run reports each executed kernel's time. ``kernels()`` says which nodes of
+``exported`` each kernel covers (``netprof.runtimes.join``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from netprof.errors import NetprofError
 from netprof.runtimes.export import ExportedModel
 from netprof.runtimes.kernels import Kernel
 
-# "eager" is PyTorch itself, timed op by op by netprof.timing.
-RUNTIMES = ("eager", "onnxruntime", "openvino", "executorch")
+# "eager" is PyTorch itself, timed op by op by netprof.timing; "compile" is torch.compile (Inductor),
+# which needs no package beyond torch, only a C++ compiler.
+RUNTIMES = ("eager", "onnxruntime", "openvino", "executorch", "compile")
 _EXTRAS = {
     "onnxruntime": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "openvino"),
@@ -33,6 +34,9 @@ class RuntimeMissing(NetprofError):
 
 class Backend(Protocol):
     name: str
+    # The graph whose node names ``kernels()`` gives: the exported one, or for ``compile`` the graph
+    # Inductor was given, known once it has compiled.
+    exported: ExportedModel
 
     def plain_run(self) -> float:
         """Seconds of one inference in the plain session."""
@@ -59,6 +63,14 @@ def require(runtime: str) -> None:
     Looked up, not imported: importing ONNX Runtime writes a telemetry file in the user's cache, which
     a request refused for another reason must not leave behind.
     """
+    if runtime == "compile":
+        from netprof.runtimes.inductor import compiler
+
+        if compiler() is None:
+            raise RuntimeMissing(
+                "--runtime compile needs a C++ compiler for Inductor's CPU kernels: install g++ or set $CXX"
+            )
+        return
     if runtime not in _EXTRAS:
         raise RuntimeMissing(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
     module, extra = _EXTRAS[runtime]
@@ -83,6 +95,10 @@ def backend_for(runtime: str, exported: ExportedModel, feeds: Sequence[np.ndarra
         from netprof.runtimes.executorch import ExecuTorch
 
         return ExecuTorch(exported, feeds, threads)
+    if runtime == "compile":
+        from netprof.runtimes.inductor import Inductor
+
+        return Inductor(exported, feeds, threads)
     from netprof.runtimes.openvino import OpenVino
 
     return OpenVino(exported, feeds, threads)

@@ -20,67 +20,39 @@ is one kernel covering every op of its partition, and the report says so.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import os
-import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from netprof.capture.workload import Forward, Workload
+from netprof.capture.workload import Workload
 from netprof.errors import one_line
-from netprof.runtimes.export import ExportedModel, ExportError, OnnxNode, _exporter_logs_off
+from netprof.runtimes.export import (
+    ExportedModel,
+    ExportError,
+    fx_node,
+    quiet,
+    require_forward,
+)
 from netprof.runtimes.kernels import Kernel, timed
 
 DELEGATE_CALL = "DELEGATE_CALL"
 _METHOD = "Method::execute"  # the whole run, around every kernel
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """ExecuTorch's C++ logs (cpuinfo, threadpool) write to file descriptor 2, past ``sys.stderr``."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    sink = io.StringIO()
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(sink),
-        contextlib.redirect_stderr(sink),
-        _exporter_logs_off(),
-        _quiet_stderr(),
-    ):
-        warnings.simplefilter("ignore")
-        yield
-
-
 def export(model: nn.Module, workload: Workload, directory: Path) -> ExportedModel:
     """Lower an inference forward pass of a copy of ``model`` to ``directory/model.pte`` (XNNPACK), with
     its ETRecord beside it; the model is left as it was."""
-    if not isinstance(workload, Forward):
-        raise ExportError(
-            "a runtime runs an inference forward pass: --train and --memory do not combine with it"
-        )
+    require_forward(workload)
     twin = copy.deepcopy(model).eval()
     args, kwargs = workload.inputs
     path, record = directory / "model.pte", directory / "etrecord.bin"
     try:
-        with _quiet(), torch.no_grad():
+        with quiet(), torch.no_grad():
             from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
             from executorch.exir import to_edge_transform_and_lower
 
@@ -104,14 +76,14 @@ def read(path: Path, record: Path) -> ExportedModel:
     """The nodes of the edge program (before lowering) in ``record``, with their debug handles."""
     from executorch.devtools import parse_etrecord
 
-    with _quiet():
+    with quiet():
         program = parse_etrecord(str(record)).edge_dialect_program
     signature = program.graph_signature
     nodes, handles = [], defaultdict(list)
     for node in program.graph.nodes:
         if node.op != "call_function":
             continue
-        nodes.append(_node(node))
+        nodes.append(fx_node(node))
         handle = node.meta.get("debug_handle")
         for h in handle if isinstance(handle, (tuple, list)) else (handle,):
             if h is not None:
@@ -128,14 +100,6 @@ def read(path: Path, record: Path) -> ExportedModel:
     )
 
 
-def _node(node: torch.fx.Node) -> OnnxNode:
-    stack = node.meta.get("nn_module_stack") or {}
-    module = next(reversed(stack.values()))[0] if stack else ""
-    target = getattr(node.target, "__name__", str(node.target))
-    inputs = tuple(a.name for a in node.all_input_nodes)
-    return OnnxNode(node.name, target, inputs, (node.name,), module, node.name, target)
-
-
 class ExecuTorch:
     name = "executorch"
 
@@ -144,7 +108,7 @@ class ExecuTorch:
 
         self.exported = exported
         self._lib = portable_lib
-        with _quiet():
+        with quiet():
             self._threads_before = portable_lib._threadpool_get_thread_count()
             # XNNPACK runs on ExecuTorch's one process-wide threadpool: --threads is its size.
             portable_lib._unsafe_reset_threadpool(threads)
@@ -168,7 +132,7 @@ class ExecuTorch:
             from executorch.devtools.inspector import TimeScale
 
             etdump = self.exported.path.with_suffix(".etdp")
-            with _quiet():
+            with quiet():
                 self.profiled.write_etdump_result_to_file(str(etdump))
                 inspector = Inspector(
                     etdump_path=str(etdump),
@@ -243,6 +207,6 @@ class ExecuTorch:
         ]
 
     def close(self) -> None:
-        with _quiet():
+        with quiet():
             self._lib._unsafe_reset_threadpool(self._threads_before)
         self.plain = self.profiled = None

@@ -15,11 +15,13 @@ import contextlib
 import copy
 import io
 import logging
+import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,7 +55,9 @@ class ExportedModel:
     """The exported file, its nodes in graph (topological) order, and its inputs' names.
 
     For ExecuTorch, ``path`` is the ``.pte`` program, ``record`` its ETRecord, and ``debug_handles``
-    maps each debug handle an ETDump event names to the nodes it stands for.
+    maps each debug handle an ETDump event names to the nodes it stands for. For ``torch.compile``,
+    ``program`` is the ``torch.export`` program that Inductor compiles, and ``path`` the folder of
+    Inductor's debug trace.
     """
 
     path: Path
@@ -62,6 +66,7 @@ class ExportedModel:
     initializers: frozenset[str]
     record: Path | None = None
     debug_handles: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    program: Any = None
 
 
 def _metadata(node) -> dict[str, str]:
@@ -94,6 +99,24 @@ def _node(node) -> OnnxNode:
     )
 
 
+def fx_node(node: torch.fx.Node) -> OnnxNode:
+    """An FX node of a ``torch.export`` graph (or of one traced from it) as the export join reads it: its
+    innermost module (``nn_module_stack``), its name and its ATen op."""
+    stack = node.meta.get("nn_module_stack") or {}
+    module = next(reversed(stack.values()))[0] if stack else ""
+    target = getattr(node.target, "__name__", str(node.target))
+    inputs = tuple(a.name for a in node.all_input_nodes)
+    return OnnxNode(node.name, target, inputs, (node.name,), module, node.name, target)
+
+
+def require_forward(workload: Workload) -> None:
+    """A runtime runs an inference forward pass, nothing else."""
+    if not isinstance(workload, Forward):
+        raise ExportError(
+            "a runtime runs an inference forward pass: --train and --memory do not combine with it"
+        )
+
+
 def read(path: Path) -> ExportedModel:
     """The nodes of an ONNX file netprof exported (weights are not loaded)."""
     import onnx
@@ -107,10 +130,7 @@ def read(path: Path) -> ExportedModel:
 
 def export(model: nn.Module, workload: Workload, path: Path) -> ExportedModel:
     """Export an inference forward pass of a copy of ``model`` to ``path`` (the model is left as it was)."""
-    if not isinstance(workload, Forward):
-        raise ExportError(
-            "a runtime runs an inference forward pass: --train and --memory do not combine with it"
-        )
+    require_forward(workload)
     try:
         import onnxscript  # noqa: F401  (the dynamo exporter's dependency: a clear line if it is missing)
     except ImportError as error:
@@ -138,6 +158,20 @@ def export(model: nn.Module, workload: Workload, path: Path) -> ExportedModel:
 
 
 @contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """C++ logs (ExecuTorch's cpuinfo and threadpool, the profiler's Kineto) write to file descriptor 2,
+    past ``sys.stderr``."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
 def _exporter_logs_off():
     """The exporter logs every step of its progress at INFO; a report has no room for it."""
     logger = logging.getLogger("torch.onnx")
@@ -147,3 +181,18 @@ def _exporter_logs_off():
         yield
     finally:
         logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Nothing from the exporter, the compiler or their C++ libraries on the user's terminal."""
+    sink = io.StringIO()
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+        _exporter_logs_off(),
+        quiet_stderr(),
+    ):
+        warnings.simplefilter("ignore")
+        yield

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from netprof.capture.workload import Workload, as_workload
-from netprof.runtimes import executorch
+from netprof.runtimes import executorch, inductor
 from netprof.runtimes.backends import backend_for, require
 from netprof.runtimes.export import ExportedModel, ExportError, export
 from netprof.runtimes.join import compose, ops_by_node
@@ -76,7 +76,10 @@ def time_on_runtime(
     threads = threads or torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="netprof-export-") as scratch:
         exported = _export(runtime, model, workload, Path(scratch))
-        backend = backend_for(runtime, exported, feeds(workload, exported), threads)
+        inputs = feeds(workload, exported)
+        with progress_bar(progress, 1.0, _preparing(runtime, analysis.model)) as advance:
+            backend = backend_for(runtime, exported, inputs, threads)
+            advance(1.0)
         try:
             total = 2.0 * repeat if repeat is not None else budget_s
             with progress_bar(progress, total, f"timing {analysis.model} in {runtime}") as advance:
@@ -85,6 +88,7 @@ def time_on_runtime(
             per_run = backend.kernel_times()[warmup:]
             kernels = backend.kernels()
             notes = backend.notes()
+            exported = backend.exported
         finally:
             backend.close()
     if len(per_run) != len(profiled):
@@ -110,10 +114,20 @@ def _block(
 
 
 def _export(runtime: str, model: nn.Module, workload: Workload, directory: Path) -> ExportedModel:
-    """The file the runtime runs: an ExecuTorch program for ExecuTorch, ONNX for the others."""
+    """What the runtime runs: an ExecuTorch program for ExecuTorch, the ``torch.export`` program that
+    ``torch.compile`` compiles, ONNX for the others."""
     if runtime == "executorch":
         return executorch.export(model, workload, directory)
+    if runtime == "compile":
+        return inductor.export(model, workload, directory)
     return export(model, workload, directory / "model.onnx")
+
+
+def _preparing(runtime: str, model: str) -> str:
+    """The progress line while the runtime loads the model (Inductor compiles it: seconds to minutes)."""
+    if runtime == "compile":
+        return f"compiling {model} with torch.compile (Inductor, C++), not timed"
+    return f"loading {model} into {runtime}"
 
 
 def _attribute(
