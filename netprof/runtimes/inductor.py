@@ -300,11 +300,14 @@ class Inductor:
         from torch.profiler import ProfilerActivity, profile, record_function
 
         # Kineto logs each start and stop of the profiler to file descriptor 2.
-        with quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as profiler:
-            with record_function(_ANCHOR):
-                begin = time.perf_counter()
-                self._call()
-                seconds = time.perf_counter() - begin
+        with (
+            quiet_stderr(),
+            profile(activities=[ProfilerActivity.CPU]) as profiler,
+            record_function(_ANCHOR),
+        ):
+            begin = time.perf_counter()
+            self._call()
+            seconds = time.perf_counter() - begin
         names = {k.name for k in self._plan if k.generated}
         self._runs.append(match(self._plan, kernel_ranges(profiler.events(), names)))
         return seconds
