@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from netprof.errors import NetprofError
-from netprof.report import bench, check, compare, findings_diff, listings, model
+from netprof.report import adapt, bench, check, compare, findings_diff, listings, model
 
 Output = str | Callable[[Console], None]
 Reporter = Callable[[Any], Output]
@@ -57,6 +57,7 @@ REPORTERS: Mapping[str, Mapping[str, Reporter]] = {
     "calibrate": {TABLE: listings.calibration_table, "json": listings.calibration_json},
     "rules": {TABLE: listings.rules_table, "json": listings.rules_json},
     "bench": {TABLE: bench.table},
+    "adapt": {TABLE: adapt.table, "json": adapt.to_json, "markdown": adapt.to_markdown},
 }
 
 
