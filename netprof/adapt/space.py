@@ -1,9 +1,10 @@
 """The real search space of ``netadapt``: a PyTorch model pruned through Torch-Pruning, priced by netprof.
 
 NetAdapt prices a proposal with per-layer latency lookup tables measured on the device; netprof has a
-device profile instead, which prices any captured op. A proposal is captured on meta (no weight is read,
-nothing runs) and predicted, the way ``netprof predict`` does: tens of milliseconds for a mobile network,
-so a few hundred proposals cost a few minutes.
+device profile instead, which prices any captured op. A proposal is pruned for real (a deep copy traced
+by Torch-Pruning's DependencyGraph: about 0.3 s for mobilenet_v2 here), then captured on meta and
+predicted, the way ``netprof predict`` does (about 0.1 s): mobilenet_v2 to 0.6x priced 378 proposals in
+under four minutes on a shared 2-core machine.
 """
 
 from __future__ import annotations
