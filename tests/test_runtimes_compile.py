@@ -233,10 +233,8 @@ def test_compile_needs_no_package_only_a_cpp_compiler(monkeypatch):
     monkeypatch.setattr(inductor, "compiler", lambda: None)
     code, out, err = _run("analyze", f"{MODELS}:tiny", "--runtime", "compile")
     assert code == 2 and not out
-    assert err.strip().splitlines() == [
-        "netprof: error: --runtime compile needs a C++ compiler for Inductor's CPU kernels: install g++ or "
-        "set $CXX"
-    ]
+    expected = "netprof: error: --runtime compile needs a C++ compiler for Inductor's CPU kernels: install g++ or set $CXX"
+    assert err.strip().splitlines() == [expected]
 
 
 def test_a_model_inductor_cannot_compile_is_one_line(monkeypatch):

@@ -169,6 +169,26 @@ def device_profile(
     return profiles.cached(device, threads or torch.get_num_threads(), str(dtype).removeprefix("torch."))
 
 
+def latency_profile(
+    path: Path | None, runtime: str | None, device: str, threads: int | None, dtype: torch.dtype
+) -> profiles.DeviceProfile:
+    """The profile a prediction prices with: ``runtime``'s (``path``, else the one cached for it and the
+    thread count), else the eager profile of ``device`` (``path``, else the cached one). A file of the
+    wrong runtime or device is one line naming both."""
+    if runtime is not None:
+        if path is None:
+            return runtime_profiles.cached(runtime, threads or torch.get_num_threads())
+        return runtime_profiles.for_runtime(runtime_profiles.load(path), runtime, str(path))
+    profile = device_profile(path, device, threads, dtype)
+    if path is not None:
+        runtime_profiles.for_runtime(profile, runtime_profiles.EAGER, str(path))
+    if profile.device != device:
+        raise profiles.ProfileError(
+            f"{path} is a profile of {profile.device} ({profile.processor}), not of {device}"
+        )
+    return profile
+
+
 def predict_profile(args: argparse.Namespace) -> profiles.DeviceProfile | None:
     """The profile ``--predict`` names; None without the flag."""
     if args.predict is None:

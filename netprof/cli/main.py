@@ -18,6 +18,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from netprof.cli import (
+    adapt,
     analyze,
     bench,
     calibrate,
@@ -36,7 +37,21 @@ from netprof.environment import __version__
 from netprof.errors import NetprofError, TimedOut
 
 # In the order ``netprof --help`` lists them.
-COMMANDS = (analyze, check, predict, diff, rules, explain, calibrate, bench, plot, compare, sweep, whatif)
+COMMANDS = (
+    analyze,
+    check,
+    predict,
+    diff,
+    rules,
+    explain,
+    calibrate,
+    bench,
+    plot,
+    compare,
+    sweep,
+    whatif,
+    adapt,
+)
 
 
 class _Parser(argparse.ArgumentParser):

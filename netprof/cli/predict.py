@@ -11,9 +11,7 @@ from rich.console import Console
 from netprof import pipeline
 from netprof.cli import common
 from netprof.devices import TIMING_DEVICES
-from netprof.prediction import profile as profiles
 from netprof.report.model import ModelReport
-from netprof.runtimes import profile as runtime_profiles
 
 NAME = "predict"
 HELP = "predict a model's latency on a device without running it (needs a profile: netprof calibrate)"
@@ -45,26 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
 
 
-def _profile(args: argparse.Namespace) -> profiles.DeviceProfile:
-    if args.runtime is not None:
-        if args.profile is None:
-            return runtime_profiles.cached(args.runtime, args.threads or torch.get_num_threads())
-        return runtime_profiles.for_runtime(
-            runtime_profiles.load(args.profile), args.runtime, str(args.profile)
-        )
-    profile = common.device_profile(args.profile, args.device, args.threads, args.dtype)
-    if args.profile is not None:
-        runtime_profiles.for_runtime(profile, runtime_profiles.EAGER, str(args.profile))
-    if profile.device != args.device:
-        raise profiles.ProfileError(
-            f"{args.profile} is a profile of {profile.device} ({profile.processor}), not of {args.device}"
-        )
-    return profile
-
-
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     spec = args.spec or common.DEFAULT_SPEC
-    profile = _profile(args)
+    profile = common.latency_profile(args.profile, args.runtime, args.device, args.threads, args.dtype)
     notes = () if args.spec else (common.default_spec_note("predicting"),)
     if args.threads is not None and args.threads != profile.threads:
         notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)

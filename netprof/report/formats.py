@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from netprof.errors import NetprofError
-from netprof.report import bench, check, compare, findings_diff, listings, model, whatif
+from netprof.report import adapt, bench, check, compare, findings_diff, listings, model, whatif
 
 Output = str | Callable[[Console], None]
 Reporter = Callable[[Any], Output]
@@ -58,6 +58,7 @@ REPORTERS: Mapping[str, Mapping[str, Reporter]] = {
     "rules": {TABLE: listings.rules_table, "json": listings.rules_json},
     "bench": {TABLE: bench.table},
     "whatif": {TABLE: whatif.table, "json": whatif.to_json, "markdown": whatif.to_markdown},
+    "adapt": {TABLE: adapt.table, "json": adapt.to_json, "markdown": adapt.to_markdown},
 }
 
 
