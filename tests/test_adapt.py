@@ -275,3 +275,13 @@ def test_without_torch_pruning_adapt_names_the_extra(capsys, tmp_path, saved_pro
         capsys, "adapt", SPEC, "--budget", "0.6x", "--profile", str(saved_profile), "-o", str(tmp_path)
     )
     assert code == 2 and "pip install 'netprof[compression]'" in err
+
+
+@pytest.mark.parametrize(("removed", "kept"), [(1, 16), (3, 16), (9, 8), (17, 7), (20, 4)])
+def test_a_layer_keeps_a_multiple_of_eight_filters_above_eight(removed, kept):
+    from netprof.adapt.space import PruningSpace
+
+    model, x = load(SPEC).model, load(SPEC).inputs
+    space = PruningSpace(x, hand_profile())
+    assert space.channels(model, "3") == 24
+    assert space.channels(space.prune(model, "3", removed), "3") == kept

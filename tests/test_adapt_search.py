@@ -145,3 +145,14 @@ def test_changed_ops_by_hand():
     a = Priced(1.0, 0, 0, ("x", "y", "z"))
     assert changed_ops(a, Priced(1.0, 0, 0, ("x", "Y", "z"))) == frozenset({1})
     assert changed_ops(a, Priced(1.0, 0, 0, ("x", "y"))) is EVERY_OP
+
+
+def test_every_layer_keeps_its_floor():
+    # Layer 0's filters are ten times cheaper to lose: without a floor it would be cut to one filter.
+    space = ChainSpace((1.0, 1.0, 1.0))
+    model = chain(8, 8, scale=(0.1, 1.0))
+    bare = netadapt(space, model, lambda base: 0.3 * base, 4.0)
+    assert min(len(norms) for norms in bare.model.norms) < 4
+    floored = netadapt(space, model, lambda base: 0.3 * base, 4.0, min_keep=0.5)
+    assert [len(norms) for norms in floored.model.norms] == [4, 4]  # both stop at half of 8
+    assert not floored.reached  # the budget cannot be met above the floors: said, not forced

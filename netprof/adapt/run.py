@@ -26,6 +26,9 @@ from netprof.timing.run import TimingOptions
 
 # A fixed fraction of the base's predicted latency per iteration, as NetAdapt's step: 0.6x in at most 16.
 DEFAULT_STEP = 0.025
+# Without accuracy to judge a proposal by, the least weight lost per second saved empties layers (a stem
+# of 32 filters cut to 4): a layer keeps at least this share of its filters, for fine-tuning to recover.
+DEFAULT_MIN_KEEP = 0.25
 DEFAULT_MEASURE = TimingOptions(budget_s=5.0)
 
 
@@ -62,6 +65,7 @@ def adapt(
     profile: DeviceProfile,
     *,
     step: float = DEFAULT_STEP,
+    min_keep: float = DEFAULT_MIN_KEEP,
     measure: TimingOptions | None = DEFAULT_MEASURE,
     spec: str | None = None,
     on_layer: Callable[[int, int], None] | None = None,
@@ -70,7 +74,8 @@ def adapt(
     """Remove filters from ``model`` until its latency predicted on ``profile`` is within ``budget``.
 
     ``budget`` is a ``Budget`` or its text (``"0.6x"``, ``"12ms"``); ``step`` the fraction of the base's
-    predicted latency each iteration saves. With ``measure``, the base and the adapted model are then
+    predicted latency each iteration saves; ``min_keep`` the share of each layer's filters it keeps at
+    least. With ``measure``, the base and the adapted model are then
     timed (its runtime should be the profile's). Accuracy is not evaluated: fine-tune the result.
 
     >>> adapted = netprof.adapt.adapt(torchvision.models.mobilenet_v2(), torch.randn(1, 3, 224, 224),
@@ -81,6 +86,8 @@ def adapt(
     budget = parse_budget(budget) if isinstance(budget, str) else budget
     if not 0 < step < 1:
         raise AdaptError(f"the step is a fraction of the base latency between 0 and 1, got {step:g}")
+    if not 0 <= min_keep < 1:
+        raise AdaptError(f"--min-keep is a share of each layer's filters in [0, 1), got {min_keep:g}")
     args = _positional(inputs)
     space = PruningSpace(args, profile)
     started = time.perf_counter()
@@ -89,6 +96,7 @@ def adapt(
         model,
         budget.target_s,
         lambda base_s: step * base_s,
+        min_keep=min_keep,
         on_layer=on_layer,
         on_step=on_step,
     )

@@ -142,9 +142,10 @@ class Trajectory(Generic[M]):
 class _Layer(Generic[M]):
     """One layer's probes on the current model, and the search for the fewest filters saving ``want``."""
 
-    def __init__(self, space: Space[M], model: M, priced: Priced, layer: str) -> None:
+    def __init__(self, space: Space[M], model: M, priced: Priced, layer: str, floor: int) -> None:
         self.space, self.model, self.priced, self.layer = space, model, priced, layer
         self.channels = space.channels(model, layer)
+        self.floor = max(floor, 1)  # the fewest filters the layer may keep
         self.probes: dict[int, Probe] = {}
 
     def probe(self, count: int) -> Probe:
@@ -170,8 +171,8 @@ class _Layer(Generic[M]):
         return frozenset(union)
 
     def fewest(self, want_s: float) -> Probe | None:
-        """The probe of the fewest filters that saves at least ``want_s``; None if all but one cannot."""
-        most = self.channels - 1
+        """The probe of the fewest filters that saves at least ``want_s``; None if all but the floor cannot."""
+        most = self.channels - self.floor
         if most < 1 or self.probe(most).saved_s < want_s:
             return None
         low, low_s, high = 0, 0.0, most  # low saves less than wanted, high saves enough
@@ -197,15 +198,18 @@ def netadapt(
     target_s: float | Callable[[float], float],
     step_s: float | Callable[[float], float],
     *,
+    min_keep: float = 0.0,
     on_layer: Callable[[int, int], None] | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> Trajectory[M]:
     """Prune ``model`` step by step until its predicted latency is within ``target_s``.
 
     ``target_s`` and ``step_s`` are seconds, or functions of the base model's predicted seconds (a
-    fraction of it). ``on_layer(done, total)`` follows the layers of each iteration, ``on_step`` each
-    accepted proposal. ``model`` itself is never changed: ``space.prune`` returns copies.
+    fraction of it). Every layer keeps at least ``min_keep`` of its filters in ``model`` (and one).
+    ``on_layer(done, total)`` follows the layers of each iteration, ``on_step`` each accepted
+    proposal. ``model`` itself is never changed: ``space.prune`` returns copies.
     """
+    floors = {name: math.ceil(min_keep * space.channels(model, name)) for name in space.layers(model)}
     base = space.price(model)
     target = target_s(base.latency_s) if callable(target_s) else target_s
     step = step_s(base.latency_s) if callable(step_s) else step_s
@@ -222,7 +226,7 @@ def netadapt(
         before = sum(len(layer.probes) for layer in kept.values())
         for done, name in enumerate(names, start=1):
             if name not in kept:
-                kept[name] = _Layer(space, current, priced, name)
+                kept[name] = _Layer(space, current, priced, name, floors.get(name, 1))
             layer = kept[name]
             probe = layer.fewest(want)
             if probe is not None:

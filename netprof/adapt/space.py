@@ -60,6 +60,7 @@ class PruningSpace:
 
     inputs: tuple[Any, ...]
     profile: DeviceProfile
+    divisor: int = 8  # a layer keeps a multiple of this many filters (or fewer, when it has fewer)
 
     def layers(self, model: nn.Module) -> Sequence[str]:
         return pruning.prunable_layers(model, self.inputs)
@@ -68,7 +69,13 @@ class PruningSpace:
         return pruning.filter_norms(model, layer).numel()
 
     def prune(self, model: nn.Module, layer: str, count: int) -> nn.Module:
-        return pruning.prune_channels(model, self.inputs, {layer: count})
+        """``count`` filters removed from ``layer``, or more: what it keeps rounds down to a multiple of
+        ``divisor``, as MobileNet's widths do, so that CPU kernels' vectors of 8 or 16 channels stay full."""
+        channels = self.channels(model, layer)
+        keep = channels - count
+        if keep > self.divisor:
+            keep -= keep % self.divisor
+        return pruning.prune_channels(model, self.inputs, {layer: channels - keep})
 
     def norm_lost(self, before: nn.Module, after: nn.Module) -> float:
         return math.sqrt(max(0.0, _squared_weights(before) - _squared_weights(after)))

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from netprof import datafiles, units
 from netprof.adapt import Adaptation, Step, adapt
 from netprof.adapt.budget import Budget, BudgetError, parse_budget
-from netprof.adapt.run import DEFAULT_STEP
+from netprof.adapt.run import DEFAULT_MIN_KEEP, DEFAULT_STEP
 from netprof.capture.loader import load
 from netprof.charts.adapt import write_trajectory
 from netprof.cli import argtypes, common
@@ -49,6 +49,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share of each layer's filters, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share of each layer's filters in [0, 1), got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help=common.SPEC_HELP)
     parser.add_argument(
@@ -64,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_STEP,
         metavar="FRACTION",
         help=f"predicted latency each iteration saves, as a fraction of the base's (default {DEFAULT_STEP:g})",
+    )
+    parser.add_argument(
+        "--min-keep",
+        type=_share,
+        default=DEFAULT_MIN_KEEP,
+        metavar="FRACTION",
+        help=f"the share of each layer's filters kept at least (default {DEFAULT_MIN_KEEP:g}; 0: down to one)",
     )
     parser.add_argument(
         "--runtime",
@@ -130,6 +147,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             args.budget,
             profile,
             step=args.step,
+            min_keep=args.min_keep,
             measure=None,
             spec=args.spec,
             on_layer=on_layer,
