@@ -11,6 +11,7 @@ from netprof.compression.pruning import (
     PruningError,
     filter_norms,
     global_plan,
+    grouped_layers,
     prunable_layers,
     prune_channels,
     width_plan,
@@ -138,3 +139,22 @@ def test_width_plan_keeps_alpha_of_every_group_and_global_plan_a_fraction_of_all
 def test_a_plan_that_cannot_be_applied_is_one_line(plan, message):
     with pytest.raises(PruningError, match=message):
         prune_channels(chain(), X, plan)
+
+
+def test_layers_coupled_to_a_grouped_convolution_are_left_whole():
+    # conv 3->12, grouped 1x1 conv 12->12 (3 groups), conv 12->8, pool, linear: the first conv feeds the
+    # grouped one, whose groups index-based pruning would break; the last conv's filters can still go.
+    model = nn.Sequential(
+        nn.Conv2d(3, 12, 3, padding=1),
+        nn.Conv2d(12, 12, 1, groups=3),
+        nn.Conv2d(12, 8, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+    )
+    x = torch.randn(1, 3, 8, 8)
+    assert grouped_layers(model) == ["1"]
+    assert prunable_layers(model, x) == ["2"]
+    pruned = prune_channels(model, x, width_plan(model, x, 0.5))
+    assert [m.out_channels for m in pruned if isinstance(m, nn.Conv2d)] == [12, 12, 4]
+    assert pruned(x).shape == (1, 10)

@@ -86,6 +86,13 @@ def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.modules.conv._ConvNd) and module.groups == module.out_channels > 1
 
 
+def _is_grouped(module: nn.Module) -> bool:
+    """A grouped convolution that is not depthwise (ShuffleNet V1's pointwise convs, ResNeXt's 3x3):
+    its channels must go a whole group's share at a time, in every group alike, which Torch-Pruning's
+    index-based pruning does not keep (it raises, or breaks the grouping)."""
+    return isinstance(module, nn.modules.conv._ConvNd) and 1 < module.groups and not _is_depthwise(module)
+
+
 def _removes_filters(graph: Any, item: Any) -> bool:
     """Whether a group item removes output channels (filters) of a conv or linear layer."""
     return isinstance(item.dep.target.module, _LAYERS) and graph.is_out_channel_pruning_fn(item.dep.handler)
@@ -112,16 +119,22 @@ def _reaches_output(graph: Any, group: Any) -> bool:
 
 
 def _groups(graph: Any, model: nn.Module) -> list[_Group]:
-    """Every coupled group whose channels can go, with its non-depthwise members by path."""
+    """Every coupled group whose channels can go, with its non-depthwise members by path: not one that
+    reaches the output, nor one that touches a grouped convolution (``_is_grouped``)."""
     paths = {module: path for path, module in model.named_modules()}
     found = []
     for group in graph.get_all_groups(root_module_types=_LAYERS):
-        if _reaches_output(graph, group):
+        if _reaches_output(graph, group) or any(_is_grouped(item.dep.target.module) for item in group):
             continue
         members = tuple(paths[m] for m in _out_members(graph, group) if not _is_depthwise(m))
         if members:
             found.append(_Group(members, graph.get_out_channels(model.get_submodule(members[0]))))
     return found
+
+
+def grouped_layers(model: nn.Module) -> list[str]:
+    """Module paths of the grouped convolutions (not depthwise) whose channel groups are never pruned."""
+    return [path for path, module in model.named_modules() if _is_grouped(module)]
 
 
 def _copy(model: nn.Module) -> nn.Module:

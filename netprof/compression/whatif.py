@@ -143,10 +143,10 @@ def build(
     module paths replaced by a subgraph."""
     if move.move == "width":
         plan = pruning.width_plan(model, inputs, float(move.value))
-        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "narrowed"), ()
+        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(model, plan, "narrowed"), ()
     if move.move == "prune":
         plan = pruning.global_plan(model, inputs, float(move.value))
-        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(plan, "pruned"), ()
+        return pruning.prune_channels(model, inputs, plan), inputs, _pruned(model, plan, "pruned"), ()
     if move.move == "resolution":
         scaled = scaled_inputs(inputs, float(move.value))
         shapes = ", ".join("x".join(map(str, t.shape)) for t in scaled if isinstance(t, torch.Tensor))
@@ -167,8 +167,15 @@ _QUANTIZED = {
 }
 
 
-def _pruned(plan: dict[str, int], verb: str) -> str:
-    return f"{sum(plan.values())} channels removed, {len(plan)} channel groups {verb}"
+def _pruned(model: nn.Module, plan: dict[str, int], verb: str) -> str:
+    done = f"{sum(plan.values())} channels removed, {len(plan)} channel groups {verb}"
+    grouped = pruning.grouped_layers(model)
+    if grouped:
+        done += (
+            f"; the channels of {len(grouped)} grouped convolutions ({grouped[0]}, ...) and of the layers "
+            "coupled to them are left as they are: pruning them would break their groups"
+        )
+    return done
 
 
 def parse(spec: Variant | str) -> Variant:
