@@ -15,13 +15,14 @@ module paths an analysis already has, not from the classes:
   proposals' selection, rescaling boxes) is ``preprocess`` when it runs before the backbone's first
   op and ``postprocess`` after it.
 
-A model without ``backbone`` and a ``head`` (or ``rpn`` and ``roi_heads``) is not a detector here:
-``split`` returns ``None``.
+ultralytics-style detectors (and ``netprof.zoo.yolo``) are a layer list instead (``_layer_list``).
+A model that is neither is not a detector here: ``split`` returns ``None``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from netprof.analysis import Analysis, ModuleSummary, Totals
 from netprof.module_paths import ancestors
 
 STAGES = ("preprocess", "backbone", "neck", "head", "postprocess")
+_LAYER = re.compile(r"model\.\d+")
 _OUTSIDE = "(outside the named modules)"
 
 
@@ -44,8 +46,28 @@ class Stage:
     predicted_s: float | None = None  # the sum of its ops' predicted seconds, with a prediction
 
 
+def _layer_list(modules: Sequence[ModuleSummary]) -> dict[str, str] | None:
+    """An ultralytics-style detector: a layer list ``model.0`` ... ``model.N`` whose last layer is the
+    detection head (a ``Detect``). The neck starts at the first layer that upsamples or concatenates
+    (a feature pyramid); the head's convolution branches are the head, and its own ops (decoding the
+    boxes: the distribution's expected value, the anchors, the scores' sigmoid) post-processing."""
+    types = {summary.path: summary.type for summary in modules}
+    layers = sorted((p for p in types if _LAYER.fullmatch(p)), key=lambda p: int(p.rpartition(".")[2]))
+    if not layers or not types[layers[-1]].startswith("Detect"):
+        return None
+    head = layers[-1]
+    neck = next((i for i, p in enumerate(layers) if types[p] in ("Upsample", "Concat")), len(layers) - 1)
+    found = {p: "backbone" for p in layers[:neck]} | {p: "neck" for p in layers[neck:-1]}
+    found[head] = "postprocess"
+    branches = [p for p in types if p.startswith(head + ".") and p.count(".") == 2 and types[p] != "DFL"]
+    return found | {p: "head" for p in branches}
+
+
 def module_stages(modules: Sequence[ModuleSummary]) -> dict[str, str] | None:
     """Module path -> stage for the modules that name one, or ``None`` for a model that is no detector."""
+    listed = _layer_list(modules)
+    if listed is not None:
+        return listed
     paths = {summary.path for summary in modules}
     two_stage = {"rpn", "roi_heads"} <= paths
     if "backbone" not in paths or not ("head" in paths or two_stage):
@@ -71,6 +93,23 @@ def _named_ancestor(module: str, named: Mapping[str, str]) -> str | None:
     return next((path for path in reversed(ancestors(module)) if path in named), None)
 
 
+def _stage_params(modules: Sequence[ModuleSummary], named: Mapping[str, str]) -> dict[str, int]:
+    """Each stage's parameters: every module's own (its subtree's less its children's), counted in the
+    stage of the innermost named module around it; a module in none counts in none."""
+    subtree = {summary.path: summary.params for summary in modules}
+    own = dict(subtree)
+    for path, count in subtree.items():
+        if path:
+            parent = path.rpartition(".")[0]
+            own[parent] = own.get(parent, 0) - count
+    stages: dict[str, int] = {}
+    for path, count in own.items():
+        around = _named_ancestor(path, named)
+        if around is not None:
+            stages[named[around]] = stages.get(named[around], 0) + count
+    return stages
+
+
 def split(
     analysis: Analysis,
     op_seconds: Mapping[int, float] | None = None,
@@ -93,7 +132,7 @@ def split(
             stage = named[path]
             covered[stage].add(path)
         assigned[stage].append(index)
-    params = {summary.path: summary.params for summary in analysis.modules}
+    params = _stage_params(analysis.modules, named)
     stages = []
     for name in STAGES:
         indices = assigned[name]
@@ -105,7 +144,7 @@ def split(
                 name=name,
                 modules=tuple(sorted(covered[name])),
                 totals=sum((Totals.of(op) for op in ops), Totals()),
-                params=sum(params.get(path, 0) for path in covered[name] if path in named),
+                params=params.get(name, 0),
                 time_s=None if op_seconds is None else math.fsum(op_seconds.get(op.id, 0.0) for op in ops),
                 predicted_s=None
                 if op_predicted_s is None

@@ -31,6 +31,7 @@ from netprof.zoo.mobilevit import (
 from netprof.zoo.shufflenetv1 import ShuffleNetV1, ShuffleV1Unit, shufflenet_v1
 from netprof.zoo.shufflenetv2 import ShuffleNetV2, ShuffleV2Unit, shufflenet_v2
 from netprof.zoo.squeezenet import FireModule, SqueezeNet, squeezenet1_0, squeezenet1_1
+from netprof.zoo.yolo import YOLO, yolo
 
 Builder = Callable[..., nn.Module]
 
@@ -67,6 +68,7 @@ ZOO: dict[str, Builder] = {
 }
 
 __all__ = [
+    "YOLO",
     "ZOO",
     "ConvBNAct",
     "DepthwiseSeparable",
@@ -106,4 +108,5 @@ __all__ = [
     "shufflenet_v2_x2_0",
     "squeezenet1_0",
     "squeezenet1_1",
+    "yolo",
 ]
