@@ -155,3 +155,23 @@ def test_is_all_true_reduces_the_whole_tensor_to_one_value() -> None:
     )
     # read 4 * 6 = 24 bools (1 byte each), write one: 24 + 1 = 25
     assert node.mem_access_bytes == 25
+
+
+def test_nonzero_selects_one_row_per_nonzero_element() -> None:
+    x = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]])
+    node = only(torch.nonzero, x, mode="real")  # a data-dependent shape: counted on a real run
+    assert (node.op, node.category, node.mult_adds) == ("aten.nonzero.default", "reduction", 0)
+    # 3 non-zero elements: one flop each
+    assert node.flops == 3
+    # read 6 * 4 = 24; write 3 rows x 2 int64 indices = 48
+    assert node.mem_access_bytes == 24 + 48
+
+
+def test_unique_writes_each_distinct_value() -> None:
+    node = only(torch.unique, torch.tensor([3, 1, 3, 2, 1]), mode="real")
+    assert (node.op, node.category, node.mult_adds, node.flops) == (
+        "aten._unique2.default",
+        "reduction",
+        0,
+        3,
+    )

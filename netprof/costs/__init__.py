@@ -11,6 +11,7 @@ from netprof.costs import (  # noqa: F401 - imported for their registrations
     pool,
     quantized,
     selection,
+    vision,
     zero_cost,
 )
 from netprof.costs.registry import lookup

@@ -29,6 +29,9 @@ from netprof.errors import NetprofError, one_line
 Formula = Callable[[OpCall], Cost]
 
 _FORMULAS: dict[torch._ops.OpOverloadPacket, Formula] = {}
+# Formulas of ops from a library netprof does not import (torchvision's), by qualified name: their
+# packets exist only once the library is loaded, which a model that calls them has done.
+_BY_NAME: dict[str, Formula] = {}
 # lookup() per overload, remembered: the schema tags are slow to read. Emptied on registration.
 _RESOLVED: dict[torch._ops.OpOverload, Formula | None] = {}
 
@@ -61,6 +64,23 @@ def formula(*packets: torch._ops.OpOverloadPacket, replace: bool = False) -> Cal
                 )
         for packet in packets:
             _FORMULAS[packet] = fn
+        _RESOLVED.clear()
+        return fn
+
+    return register
+
+
+def formula_by_name(*names: str) -> Callable[[Formula], Formula]:
+    """Register ``fn`` for the ops ``"namespace::name"`` of a library that may not be loaded (or installed):
+    it applies when such an op is captured. A name registered twice is an error."""
+
+    def register(fn: Formula) -> Formula:
+        for name in names:
+            if name in _BY_NAME:
+                raise ValueError(
+                    f"a cost formula for {name} is already registered ({_origin(_BY_NAME[name])})"
+                )
+            _BY_NAME[name] = fn
         _RESOLVED.clear()
         return fn
 
@@ -135,7 +155,7 @@ def lookup(func: torch._ops.OpOverload) -> Formula | None:
 
 
 def _resolve(func: torch._ops.OpOverload) -> Formula | None:
-    found = _FORMULAS.get(func.overloadpacket)
+    found = _FORMULAS.get(func.overloadpacket) or _BY_NAME.get(func.overloadpacket._qualified_op_name)
     if found is not None:
         return found
     if func.is_view or torch.Tag.inplace_view in func.tags:

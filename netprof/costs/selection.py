@@ -10,6 +10,10 @@ Mixture-of-experts routers pick each token's experts with ``topk`` (some with a
   (``n log n`` of them for a sort) are not counted: they are neither multiply-adds
   nor the arithmetic the flops column counts. Memory access is the input read plus
   values and indices written (``argsort`` and ``msort`` reach ATen as ``sort``).
+- ``nonzero`` and ``unique`` (``_unique2``, ``unique_dim``, ``unique_consecutive``): a detector's box
+  filtering and batched NMS's per-class loop run them. No multiply-adds; one flop per value
+  selected (a row of indices for ``nonzero``, a distinct value for ``unique``), as for ``topk``; the
+  comparisons are not counted. Both have data-dependent output shapes: they are counted on a real run.
 - ``histc`` and ``bincount``: a scatter-add of ones (or of weights) into the bins,
   one flop per element added, as ``embedding_dense_backward`` is counted.
 - ``_is_all_true`` / ``_is_any_true`` (``torch.all``/``any`` of a whole bool tensor, as
@@ -36,6 +40,19 @@ from netprof.costs.types import Category, Cost
 @formula(aten.topk, aten.sort, aten.kthvalue, aten.median, aten.nanmedian, aten.mode)
 def selection(call: OpCall) -> Cost:
     return Cost(Category.REDUCTION, flops=call.out.numel if call.outputs else 0)
+
+
+# indices [k, ndim] = aten::nonzero(self [...]): one row per selected element
+@formula(aten.nonzero)
+def nonzero(call: OpCall) -> Cost:
+    return Cost(Category.REDUCTION, flops=call.out.shape[0])
+
+
+# (values [k], inverse?, counts?) = aten::_unique2(self [...], sorted, return_inverse, return_counts),
+# unique_dim, unique_consecutive: the distinct values
+@formula(aten._unique2, aten.unique_dim, aten.unique_consecutive)
+def unique(call: OpCall) -> Cost:
+    return Cost(Category.REDUCTION, flops=call.out.numel)
 
 
 # [] = aten::_is_all_true(self [...]), aten::_is_any_true(self [...]): the whole tensor to one bool
