@@ -317,3 +317,29 @@ def _built(spec: str):
 
     loaded = load(spec)
     return loaded.model, loaded.inputs
+
+
+def test_nms_micro_benchmarks_are_counted_on_a_real_run_as_the_nms_kind():
+    from netprof.calibration.profile import measure
+
+    benches = [bench for bench in micro_benchmarks() if bench.name.startswith("nms")]
+    # 10 to 3,000 boxes, in one class and in 90 (torchvision is a test dependency: they must be there)
+    assert len(benches) == 12 and {bench.capture for bench in benches} == {"real"}
+    point = measure(benches[2], torch.device("cpu"), torch.float32, budget_s=0.01)
+    # 100 boxes: 4,950 pairs x 12 flops + 100 x 3 (netprof.costs.vision); nothing else runs
+    assert point.kinds.keys() == {"nms"} and point.kinds["nms"][:2] == (1, 59_700)
+
+
+def test_a_profile_without_nms_benchmarks_prices_it_as_a_stand_in_and_says_so():
+    from torchvision.ops import nms
+
+    class Suppress(nn.Module):
+        def forward(self, boxes, scores):
+            return nms(boxes, scores, 0.5)
+
+    corners = torch.rand(50, 2) * 100
+    analysis = netprof.analyze(Suppress(), (torch.cat([corners, corners + 20], 1), torch.rand(50)))
+    prediction = predict(analysis, hand_profile())
+    assert [op.kind for op in prediction.ops if op.op == "torchvision.nms.default"] == ["nms"]
+    # nms -> reduction -> elementwise, the hand profile's nearest kind
+    assert "1 nms op(s) priced as elementwise: the profile has no nms micro-benchmark" in prediction.notes

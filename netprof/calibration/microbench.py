@@ -10,6 +10,8 @@ fit can tell a kernel's cost from the framework's between kernels.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ class MicroBench:
     build: Callable[[], nn.Module]
     input_shape: tuple[int, ...]
     group: str = "op"  # "op": one op kind (or the framework alone); "network": a synthetic network
+    capture: str = "meta"  # "real" for an op whose output's shape depends on its data (nms)
 
 
 class Lambda(nn.Module):
@@ -261,6 +264,38 @@ def _data_movement() -> Iterator[MicroBench]:
     )
 
 
+class Suppress(nn.Module):
+    """Non-maximum suppression of ``boxes`` fixed boxes (16-96 px in a 300x300 image, seeded) in ``classes``
+    classes, each class's boxes offset apart as torchvision's batched NMS does; the input is their scores."""
+
+    def __init__(self, boxes: int, classes: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(boxes * classes)
+        corner = torch.rand(boxes, 2, generator=generator) * 300
+        size = 16 + torch.rand(boxes, 2, generator=generator) * 80
+        offset = torch.randint(0, classes, (boxes, 1), generator=generator) * 400.0
+        self.register_buffer("boxes", torch.cat([corner, corner + size], dim=1) + offset)
+        from torchvision.ops import nms  # only where torchvision is installed: see _postprocessing
+
+        self.nms = nms
+
+    def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        return self.nms(self.boxes, scores, 0.5)
+
+
+def _postprocessing() -> Iterator[MicroBench]:
+    """A detector's NMS over 10 to 3,000 candidate boxes, in one class (boxes overlap and suppress each
+    other) and in 90 (batched: a class's boxes never meet another's). Only with torchvision installed."""
+    if importlib.util.find_spec("torchvision") is None:
+        return
+    for classes in (1, 90):
+        for boxes in (10, 30, 100, 300, 1000, 3000):
+            bench = MicroBench(
+                f"nms {boxes} boxes {classes} class(es)", lambda b=boxes, c=classes: Suppress(b, c), (boxes,)
+            )
+            yield dataclasses.replace(bench, capture="real")
+
+
 def _framework() -> Iterator[MicroBench]:
     for ops in (1, 4, 16, 64):
         yield MicroBench(f"{ops} relu modules", lambda ops=ops: Chain(ops, True), (1, 8))
@@ -290,6 +325,7 @@ def micro_benchmarks() -> list[MicroBench]:
         *_elementwise(),
         *_normalization_pooling_reduction(),
         *_data_movement(),
+        *_postprocessing(),
         *_framework(),
         *_past_the_cache(),
         *synthetic_networks(),

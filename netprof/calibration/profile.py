@@ -55,9 +55,12 @@ def _prepare(
     """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``."""
     _, llc = caches  # (L2, last-level) bytes: the cache term prices bytes past the last level
     module = bench.build().eval()
-    analysis = pipeline.analyze(
-        module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
-    )
+    if bench.capture == "meta":
+        analysis = pipeline.analyze(
+            module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
+        )
+    else:
+        analysis = pipeline.analyze(module, torch.randn(bench.input_shape, dtype=dtype), mode=bench.capture)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for node in analysis.ops:
         entry = counts[str(kind_of(node))]

@@ -4,7 +4,9 @@ A device profile fits one latency model per kind. Categories are the counting
 conventions' (``netprof.costs.Category``), split three ways: a dense convolution
 into 1x1 and larger kernels (different kernels, different efficiencies);
 element-wise ops into plain arithmetic and transcendental functions (a sigmoid
-or GELU costs several times a ReLU per element); pooling into max and average.
+or GELU costs several times a ReLU per element); pooling into max and average;
+reductions into plain ones and a detector's non-maximum suppression (its cost grows
+with the pairs of boxes, which its flops count, at a per-pair price no reduction has).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _SPLIT = {
     Category.CONV: ("conv_1x1", "conv_kxk"),
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
     Category.POOLING: ("pooling", "max_pooling"),
+    Category.REDUCTION: ("reduction", "nms"),
 }
 Kind = _Named("Kind", [(name.upper(), name) for c in Category for name in _SPLIT.get(c, (c.value,))])
 
@@ -53,6 +56,8 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.TRANSCENDENTAL
     if category == Category.POOLING and _base(node.op).startswith("max_pool"):
         return Kind.MAX_POOLING
+    if category == Category.REDUCTION and _base(node.op) == "nms":
+        return Kind.NMS
     return Kind(category.value)
 
 
