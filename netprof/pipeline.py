@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
 from netprof.crosscheck import against_fvcore
+from netprof.detection.load import DetectionLoadError, LoadPoint, load_point, with_candidates
 from netprof.devices import CAPTURE_MODES, timing_device
 from netprof.environment import available_memory
 from netprof.errors import one_line
@@ -79,6 +81,8 @@ class RunRequest:
     profile: DeviceProfile | None = None  # predict the latency on this device profile
     generation: Generate | None = None  # prefill and decode instead of one forward pass
     rules: Config | None = None  # run the rules with this configuration
+    candidates: int | None = None  # a detector's NMS gets about this many boxes (netprof.detection.load)
+    detections: tuple[int, ...] = ()  # post-processing at each of these candidate counts, beside the run
 
     def validate(self) -> None:
         """Refuse, in one line, a combination no run can honour."""
@@ -92,6 +96,8 @@ class RunRequest:
             )
         if self.generation is not None:
             self._refuse_with_generation(self.generation)
+        if (self.candidates is not None or self.detections) and (self.train is not None or self.memory):
+            raise DetectionLoadError("--detections loads a detector's inference: drop --train and --memory")
         if self.timing is not None:  # last: it imports the runtime, which leaves files in the user's cache
             _refuse_runtime_off_cpu(self.timing.runtime, self.device)
 
@@ -106,6 +112,8 @@ class RunRequest:
             )
         if self.rules is not None:
             raise DecodeError("the rules check one forward pass: drop --prefill/--decode")
+        if self.candidates is not None or self.detections:
+            raise DecodeError("--detections loads a detector's post-processing: drop --prefill/--decode")
         if self.profile is not None and generation.roofline is not None:
             raise DecodeError("predict on a profile or on a roofline, not both")
 
@@ -147,7 +155,16 @@ def execute(
         result = add_prediction(result, request.profile)
     if request.rules is not None:
         result = dataclasses.replace(result, findings=tuple(check(result, loaded.model, request.rules)))
+    if request.detections:
+        result = dataclasses.replace(result, loads=tuple(_load_point(request, n) for n in request.detections))
     return result
+
+
+def _load_point(request: RunRequest, candidates: int) -> LoadPoint:
+    """The request's model run again with about ``candidates`` boxes into NMS: its post-processing."""
+    at_load = dataclasses.replace(request, candidates=candidates, detections=(), crosscheck=False, rules=None)
+    result = execute(at_load)
+    return load_point(candidates, result.analysis, result.op_seconds, result.op_predicted_s)
 
 
 def _generate(
@@ -335,13 +352,16 @@ def load_and_run(
     train, memory = request.train, request.memory
     shapes = list(request.input_shapes) if request.input_shapes else None
     step = {"train": train, "memory": memory}
+    loaded_at = functools.partial(_at_load, candidates=request.candidates)
     if device == "meta" and timing is None and not weights:
         loaded, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
+        loaded = loaded_at(loaded)
         return loaded, run_loaded(loaded, device="meta", notes=notes + built_on_cpu, **step)
     if device != "auto" or timing is not None or weights:
-        loaded = load(spec, shapes, dtype, device, hf_class)
+        loaded = loaded_at(load(spec, shapes, dtype, device, hf_class))
         return loaded, run_loaded(loaded, device=device, timing=timing, notes=notes, **step)
     on_meta, built_on_cpu = load_on_meta(spec, shapes, dtype, hf_class)
+    on_meta = loaded_at(on_meta)
     if built_on_cpu:
         return on_meta, run_loaded(on_meta, device="auto", notes=notes + built_on_cpu, **step)
     # Memory depends on which kernels run: fake CPU tensors dispatch attention to the fused kernel a
@@ -353,8 +373,16 @@ def load_and_run(
         if not needs_data(error.__cause__ or error):
             raise
         _refuse_unless_it_fits(on_meta.model, (available or available_memory)(), error)
-    loaded = load(spec, shapes, dtype, "cpu", hf_class)
+    loaded = loaded_at(load(spec, shapes, dtype, "cpu", hf_class))
     return loaded, run_loaded(loaded, device="auto", notes=notes, **step)
+
+
+def _at_load(loaded: LoadedModel, candidates: int | None) -> LoadedModel:
+    """``loaded`` with its detector set to pass about ``candidates`` boxes to NMS (a copy), with a note."""
+    if candidates is None:
+        return loaded
+    model, note = with_candidates(loaded.model, candidates)
+    return dataclasses.replace(loaded, model=model, notes=(*loaded.notes, note))
 
 
 def load_on_meta(

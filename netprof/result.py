@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from netprof.analysis import Analysis
 from netprof.crosscheck import Crosscheck
 from netprof.detection import Stage, split
+from netprof.detection.load import LoadPoint
 from netprof.prediction import Prediction
 from netprof.rules import Finding, Fusion
 from netprof.serving import GenerationAnalysis, ServingPrediction
@@ -32,6 +33,7 @@ class Result:
     generation: GenerationAnalysis | None = None  # prefill and decode phases, when asked for
     serving: ServingPrediction | None = None  # each phase's predicted time, when a device was given
     findings: tuple[Finding, ...] | None = None  # the rules' findings, when the rules ran
+    loads: tuple[LoadPoint, ...] | None = None  # a detector's post-processing per NMS load, when asked for
 
     @property
     def op_seconds(self) -> dict[int, float] | None:

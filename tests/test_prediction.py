@@ -341,5 +341,5 @@ def test_a_profile_without_nms_benchmarks_prices_it_as_a_stand_in_and_says_so():
     analysis = netprof.analyze(Suppress(), (torch.cat([corners, corners + 20], 1), torch.rand(50)))
     prediction = predict(analysis, hand_profile())
     assert [op.kind for op in prediction.ops if op.op == "torchvision.nms.default"] == ["nms"]
-    # nms -> reduction -> elementwise, the hand profile's nearest kind
-    assert "1 nms op(s) priced as elementwise: the profile has no nms micro-benchmark" in prediction.notes
+    # nms -> other -> view, the hand profile's nearest kind (a reduction would price its pairs as values)
+    assert "1 nms op(s) priced as view: the profile has no nms micro-benchmark" in prediction.notes

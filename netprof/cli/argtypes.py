@@ -42,3 +42,9 @@ def _reported(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 shape = _reported(parse_shape)
 dtype = _reported(parse_dtype)
+
+
+def positive_ints(text: str) -> tuple[int, ...]:
+    """``"10,100,1000"`` -> ``(10, 100, 1000)``: a comma list of positive integers."""
+    count = positive(int)
+    return tuple(count(part.strip().replace("_", "")) for part in text.split(",") if part.strip())

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from netprof.report import html, json_report, markdown, pages, prediction, serving, stages, text, training
+from netprof.report import (
+    html,
+    json_report,
+    loads,
+    markdown,
+    pages,
+    prediction,
+    serving,
+    stages,
+    text,
+    training,
+)
 from netprof.report import timing as timing_report
 from netprof.report.crosscheck import render_crosscheck
 from netprof.result import Result
@@ -37,6 +48,9 @@ def table(report: ModelReport) -> Callable[[Console], None]:
         if (found := result.stages) is not None:
             console.print()
             stages.render(found, console)
+        if result.loads:
+            console.print()
+            loads.render(result.loads, console)
         if result.generation is not None:
             console.print()
             serving.render(result.generation, console, result.serving)
@@ -63,6 +77,8 @@ def to_json(report: ModelReport) -> str:
         document.update(serving.to_dict(result.generation, result.serving))
     if (found := result.stages) is not None:
         document["stages"] = stages.to_dict(found)
+    if result.loads:
+        document["detections"] = loads.to_dict(result.loads)
     return json.dumps(document, indent=1) + "\n"
 
 
@@ -72,6 +88,8 @@ def to_markdown(report: ModelReport) -> str:
     document += training.markdown(result.analysis, depth)
     if (found := result.stages) is not None:
         document += stages.markdown(found)
+    if result.loads:
+        document += loads.markdown(result.loads)
     if result.generation is not None:
         document += "\n" + serving.markdown(result.generation, result.serving)
     if result.crosscheck is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netprof.analysis import Analysis
-from netprof.report import html, serving, stages, training
+from netprof.report import html, loads, serving, stages, training
 from netprof.report.timing import KERNEL_HEADER, kernel_rows, kernel_title
 from netprof.result import Result
 from netprof.rules import docs
@@ -52,6 +52,8 @@ def model_page(result: Result, name: str, findings: Sequence[Any] = ()) -> html.
     if (found := result.stages) is not None:
         figures.append(charts.stages_figure(found, name))
         tables.append(stages.static_table(found))
+    if result.loads:
+        tables.append(loads.static_table(result.loads))
     if result.timing is not None and result.timing.kernels:
         tables.append(
             html.StaticTable(kernel_title(result.timing), KERNEL_HEADER, kernel_rows(result.timing))
