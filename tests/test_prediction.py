@@ -343,3 +343,29 @@ def test_a_profile_without_nms_benchmarks_prices_it_as_a_stand_in_and_says_so():
     assert [op.kind for op in prediction.ops if op.op == "torchvision.nms.default"] == ["nms"]
     # nms -> other -> view, the hand profile's nearest kind (a reduction would price its pairs as values)
     assert "1 nms op(s) priced as view: the profile has no nms micro-benchmark" in prediction.notes
+
+
+def test_indexing_by_a_boolean_mask_is_its_own_kind():
+    from netprof.prediction.kinds import kind_of
+
+    class Filter(nn.Module):
+        def forward(self, boxes, scores):
+            return boxes[scores > 0.5], boxes[torch.tensor([0, 2])]
+
+    analysis = netprof.analyze(Filter(), (torch.rand(8, 4), torch.rand(8)))
+    kinds = [str(kind_of(node)) for node in analysis.ops if node.op == "aten.index.Tensor"]
+    assert kinds == ["masked_index", "data_movement"]  # a mask, then integer indices
+
+
+def test_filtering_and_allocation_micro_benchmarks_capture_their_kinds():
+    from netprof.calibration.profile import measure
+
+    benches = {bench.name: bench for bench in micro_benchmarks()}
+    masked = measure(benches["masked rows 100x4"], torch.device("cpu"), torch.float32, budget_s=0.01)
+    # scores > 0 (one flop per score), then the rows the mask keeps
+    assert masked.kinds.keys() == {"elementwise", "masked_index"} and masked.kinds["elementwise"][:2] == (
+        1,
+        100,
+    )
+    filled = measure(benches["full_like 100"], torch.device("cpu"), torch.float32, budget_s=0.01)
+    assert filled.kinds.keys() == {"other"}

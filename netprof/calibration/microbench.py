@@ -10,7 +10,6 @@ fit can tell a kernel's cost from the framework's between kernels.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -283,6 +282,31 @@ class Suppress(nn.Module):
         return self.nms(self.boxes, scores, 0.5)
 
 
+class MaskedRows(nn.Module):
+    """``boxes[scores > 0]``: a detector's filtering of its ``boxes`` fixed boxes by score (the input)."""
+
+    def __init__(self, boxes: int) -> None:
+        super().__init__()
+        self.register_buffer("boxes", torch.rand(boxes, 4, generator=torch.Generator().manual_seed(boxes)))
+
+    def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        return self.boxes[scores > 0]
+
+
+def _filtering_and_allocation() -> Iterator[MicroBench]:
+    """Indexing by a boolean mask (its output's size depends on the data: counted on a real run) and
+    the ops that make a tensor without reading one (``full_like``, ``arange``): what a detector's
+    box filtering runs by the hundred."""
+    for n in (100, 1000, 3000, 10000, 30000):
+        yield MicroBench(f"masked rows {n}x4", lambda n=n: MaskedRows(n), (n,), capture="real")
+        yield MicroBench(f"masked select {n}", lambda: Lambda(lambda x: x[x > 0]), (n,), capture="real")
+    for n in (100, 3000, 30000, 300000):
+        yield MicroBench(f"full_like {n}", lambda: Lambda(lambda x: torch.full_like(x, 1.0)), (n,))
+        yield MicroBench(
+            f"arange {n}", lambda: Lambda(lambda x: torch.arange(x.shape[0], device=x.device)), (n,)
+        )
+
+
 def _postprocessing() -> Iterator[MicroBench]:
     """A detector's NMS over 10 to 3,000 candidate boxes, in one class (boxes overlap and suppress each
     other) and in 90 (batched: a class's boxes never meet another's). Only with torchvision installed."""
@@ -290,10 +314,12 @@ def _postprocessing() -> Iterator[MicroBench]:
         return
     for classes in (1, 90):
         for boxes in (10, 30, 100, 300, 1000, 3000):
-            bench = MicroBench(
-                f"nms {boxes} boxes {classes} class(es)", lambda b=boxes, c=classes: Suppress(b, c), (boxes,)
+            yield MicroBench(
+                f"nms {boxes} boxes {classes} class(es)",
+                lambda b=boxes, c=classes: Suppress(b, c),
+                (boxes,),
+                capture="real",
             )
-            yield dataclasses.replace(bench, capture="real")
 
 
 def _framework() -> Iterator[MicroBench]:
@@ -325,6 +351,7 @@ def micro_benchmarks() -> list[MicroBench]:
         *_elementwise(),
         *_normalization_pooling_reduction(),
         *_data_movement(),
+        *_filtering_and_allocation(),
         *_postprocessing(),
         *_framework(),
         *_past_the_cache(),

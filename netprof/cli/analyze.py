@@ -12,7 +12,7 @@ from rich.progress import track
 
 from netprof import pipeline
 from netprof.capture.workload import LOSSES, OPTIMIZERS, TrainStep
-from netprof.cli import argtypes, common, generation, runtime_calibrate
+from netprof.cli import common, generation, runtime_calibrate
 from netprof.devices import timing_device
 from netprof.prediction import profile as profiles
 from netprof.report import trace
@@ -47,14 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="with --time: also write the timed pass as a Chrome trace-event JSON (ui.perfetto.dev)",
     )
-    parser.add_argument(
-        "--detections",
-        type=argtypes.positive_ints,
-        metavar="N[,N...]",
-        help="a torchvision detector's post-processing (NMS and decoding) again at each count of candidate "
-        "boxes into NMS, e.g. 10,100,1000 (score threshold off, top-k caps sized for N), counted and, with "
-        "--time or a profile, timed and predicted, in a table beside the run's",
-    )
+    common.add_detections_argument(parser)
     group = parser.add_argument_group("training and memory")
     group.add_argument(
         "--train", action="store_true", help="count a training step: forward, backward, optimizer"

@@ -109,6 +109,17 @@ def add_time_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_detections_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--detections",
+        type=argtypes.positive_ints,
+        metavar="N[,N...]",
+        help="a torchvision detector's post-processing (NMS and decoding) again at each count of candidate "
+        "boxes into NMS, e.g. 10,100,1000 (score threshold off, top-k caps sized for N), counted and, when "
+        "timed or predicted, timed and predicted, in a table beside the run's",
+    )
+
+
 def add_budget_argument(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: float, what: str
 ) -> None:

@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
+    common.add_detections_argument(parser)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
@@ -49,9 +50,12 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     notes = () if args.spec else (common.default_spec_note("predicting"),)
     if args.threads is not None and args.threads != profile.threads:
         notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)
+    # On meta (no weight is read, nothing runs), unless the model needs data (a detector's box
+    # filtering): then it runs once on the CPU, and a note says so.
+    request = pipeline.RunRequest(
+        spec, args.input, args.dtype, "auto", notes=notes, profile=profile, detections=args.detections or ()
+    )
     with err.status(f"capturing {spec} on meta ...", spinner="dots"):
-        result = pipeline.execute(
-            pipeline.RunRequest(spec, args.input, args.dtype, "meta", notes=notes, profile=profile)
-        )
+        result = pipeline.execute(request)
     common.emit(NAME, args.format, ModelReport(result, spec, args.depth), args.output, out, err)
     return common.ExitStatus.SUCCESS

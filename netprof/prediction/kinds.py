@@ -6,12 +6,17 @@ into 1x1 and larger kernels (different kernels, different efficiencies);
 element-wise ops into plain arithmetic and transcendental functions (a sigmoid
 or GELU costs several times a ReLU per element); pooling into max and average;
 reductions into plain ones and a detector's non-maximum suppression (its cost grows
-with the pairs of boxes, which its flops count, at a per-pair price no reduction has).
+with the pairs of boxes, which its flops count, at a per-pair price no reduction has);
+data movement into plain copies and indexing by a boolean mask (``boxes[scores > t]``:
+the kernel first finds the mask's true elements, ~15 us for a few thousand on a CPU,
+whatever the few bytes it then copies).
 """
 
 from __future__ import annotations
 
 import enum
+
+import torch
 
 from netprof.analysis import OpNode
 from netprof.costs import Category
@@ -28,6 +33,7 @@ _SPLIT = {
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
     Category.POOLING: ("pooling", "max_pooling"),
     Category.REDUCTION: ("reduction", "nms"),
+    Category.DATA_MOVEMENT: ("data_movement", "masked_index"),
 }
 Kind = _Named("Kind", [(name.upper(), name) for c in Category for name in _SPLIT.get(c, (c.value,))])
 
@@ -58,6 +64,9 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.MAX_POOLING
     if category == Category.REDUCTION and _base(node.op) == "nms":
         return Kind.NMS
+    masks = (meta.dtype in (torch.bool, torch.uint8) for meta in node.input_metas[1:])
+    if category == Category.DATA_MOVEMENT and _base(node.op) == "index" and any(masks):
+        return Kind.MASKED_INDEX
     return Kind(category.value)
 
 

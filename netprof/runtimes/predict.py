@@ -37,6 +37,7 @@ _STAND_INS = {
     Kind.MAX_POOLING: Kind.POOLING,
     Kind.POOLING: Kind.REDUCTION,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
+    Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
     Kind.OTHER: Kind.VIEW,
 }
 # Views and allocations move nothing: without a model of their own they cost nothing.
