@@ -5,11 +5,13 @@
 Each of torchvision's lightweight and FPN detectors is built without any weights (SPEC builder arguments:
 ``weights_backbone=None``; the FPN detectors with ``min_size=max_size=320``, so that every detector sees the
 same 320x320 image instead of resizing it to 800) and run through ``netprof analyze --time`` on one 3x320x320
-image at 1 thread, with the prediction on the cached (or given) eager device profile. Per detector and stage:
-mult_adds, memory access, the measured sum of the stage's op times and the predicted one; the stages' sum
-against the end-to-end latency. The NMS curve times ``torchvision.ops.batched_nms`` (IoU 0.5, 91 classes) at
-10 to 10,000 candidate boxes, as post-processing sees them: its cost is in the candidates, not the
-multiply-adds. Writes ``benchmarks/results/detection.json``, ``.md`` and ``detection.png``/``.svg``.
+image at 1 thread, with the prediction on the cached (or given) eager device profile; netprof's own YOLOv8n
+(``netprof.zoo:yolo``, built from its config) beside them. Per detector and stage: mult_adds, memory access,
+the measured sum of the stage's op times and the predicted one; the stages' sum against the end-to-end
+latency. Each torchvision detector's post-processing again at 10 to 10,000 candidate boxes into NMS
+(``--detections``), measured and predicted. The NMS curve times ``torchvision.ops.batched_nms`` (IoU 0.5, 91
+classes) at 10 to 10,000 candidate boxes, and predicts it on the profile: its cost is in the candidates, not
+the multiply-adds. Writes ``benchmarks/results/detection.json``, ``.md`` and ``detection.png``/``.svg``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torchvision.ops import batched_nms
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import netprof
 from netprof import pipeline
 from netprof.charts.files import save
 from netprof.prediction import profile as profiles
@@ -36,22 +39,25 @@ from netprof.timing.run import TimingOptions
 
 RESULTS = ROOT / "benchmarks" / "results"
 _SMALL = "min_size=320, max_size=320, "
+_TORCHVISION = "torchvision.models.detection:"
 DETECTORS = {
-    "ssdlite320_mobilenet_v3_large": "ssdlite320_mobilenet_v3_large(weights_backbone=None)",
-    "fasterrcnn_mobilenet_v3_large_320_fpn": "fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)",
-    "fcos_resnet50_fpn": f"fcos_resnet50_fpn({_SMALL}weights_backbone=None)",
-    "retinanet_resnet50_fpn": f"retinanet_resnet50_fpn({_SMALL}weights_backbone=None)",
+    "ssdlite320_mobilenet_v3_large": f"{_TORCHVISION}ssdlite320_mobilenet_v3_large(weights_backbone=None)",
+    "fasterrcnn_mobilenet_v3_large_320_fpn": f"{_TORCHVISION}fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)",
+    "fcos_resnet50_fpn": f"{_TORCHVISION}fcos_resnet50_fpn({_SMALL}weights_backbone=None)",
+    "retinanet_resnet50_fpn": f"{_TORCHVISION}retinanet_resnet50_fpn({_SMALL}weights_backbone=None)",
+    "yolov8n (netprof.zoo)": "netprof.zoo:yolo(scale='n')",  # decoding in the model, NMS outside it
 }
 BOXES = (10, 100, 1000, 10_000)
 
 
 def measure_detector(name: str, args: argparse.Namespace, profile) -> dict:
-    spec = f"torchvision.models.detection:{DETECTORS[name]}"
+    spec = DETECTORS[name]
     request = pipeline.RunRequest(
         spec,
         input_shapes=[(1, 3, 320, 320)],
         timing=TimingOptions(repeat=args.repeat, threads=args.threads),
         profile=profile,
+        detections=BOXES if spec.startswith(_TORCHVISION) else (),
     )
     result = pipeline.execute(request)
     stages = result.stages or ()
@@ -72,11 +78,27 @@ def measure_detector(name: str, args: argparse.Namespace, profile) -> dict:
             }
             for stage in stages
         ],
+        "loads": [
+            {
+                "candidates": load.candidates,
+                "nms_boxes": load.nms_boxes,
+                "time_s": load.postprocess.time_s,
+                "predicted_s": load.postprocess.predicted_s,
+                "ops_s": load.ops_s,
+            }
+            for load in result.loads or ()
+        ],
     }
 
 
-def nms_curve(threads: int, runs: int = 20) -> list[dict]:
-    """Median seconds of one ``batched_nms`` over ``n`` random boxes in 91 classes, for each ``n``."""
+class BatchedNMS(torch.nn.Module):
+    def forward(self, boxes, scores, labels):
+        return batched_nms(boxes, scores, labels, 0.5)
+
+
+def nms_curve(threads: int, profile, runs: int = 20) -> list[dict]:
+    """Median seconds of one ``batched_nms`` over ``n`` random boxes in 91 classes, for each ``n``, and
+    its prediction on ``profile`` (up to 1,000 boxes one NMS, offset by class; above, one per class)."""
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
     curve = []
@@ -89,7 +111,17 @@ def nms_curve(threads: int, runs: int = 20) -> list[dict]:
             begin = time.perf_counter()
             kept = batched_nms(boxes, scores, labels, 0.5)
             times.append(time.perf_counter() - begin)
-        curve.append({"boxes": n, "kept": int(kept.numel()), "median_s": statistics.median(times[2:])})
+        predicted = pipeline.add_prediction(
+            pipeline.Result(netprof.analyze(BatchedNMS(), (boxes, scores, labels))), profile
+        ).prediction
+        curve.append(
+            {
+                "boxes": n,
+                "kept": int(kept.numel()),
+                "median_s": statistics.median(times[2:]),
+                "predicted_s": predicted.ops_s,
+            }
+        )
     return curve
 
 
@@ -129,13 +161,42 @@ def report(document: dict) -> None:
         )
     lines += [
         "",
+        "## Post-processing as a function of its load",
+        "",
+        (
+            "Each torchvision detector again with about N candidate boxes into NMS (`--detections`: score threshold "
+            "off, top-k caps sized for N; `into NMS` is what its NMS calls received, the R-CNN's RPN included). "
+            "Time: the post-processing stage's ops, measured and predicted."
+        ),
+        "",
+        "| detector | candidates | into NMS | measured | % of ops | predicted | error |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in document["detectors"].items():
+        for load in row["loads"]:
+            error = (
+                load["predicted_s"] / load["time_s"] - 1 if load["time_s"] and load["predicted_s"] else None
+            )
+            lines.append(
+                f"| {name} | {load['candidates']:,} | {load['nms_boxes']:,} | {_ms(load['time_s'])} | "
+                f"{load['time_s'] / load['ops_s']:.1%} | {_ms(load['predicted_s'])} | "
+                f"{'-' if error is None else f'{error:+.0%}'} |"
+            )
+    lines += [
+        "",
         "## NMS as a function of its load",
         "",
-        "`torchvision.ops.batched_nms` (IoU 0.5, 91 classes, random boxes), median of 20 runs:",
+        (
+            "`torchvision.ops.batched_nms` (IoU 0.5, 91 classes, random boxes), median of 20 runs, and its "
+            "prediction (the ops it runs, captured, on the profile):"
+        ),
         "",
-        "| candidate boxes | kept | time |",
-        "|---:|---:|---:|",
-        *(f"| {p['boxes']:,} | {p['kept']:,} | {_ms(p['median_s'])} |" for p in document["nms"]),
+        "| candidate boxes | kept | time | predicted |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {p['boxes']:,} | {p['kept']:,} | {_ms(p['median_s'])} | {_ms(p['predicted_s'])} |"
+            for p in document["nms"]
+        ),
         "",
         "![detectors](detection.png)",
         "",
@@ -145,16 +206,31 @@ def report(document: dict) -> None:
 
 
 def chart(document: dict) -> list[Path]:
-    figure = Figure(figsize=(12, 5))
-    left, right = figure.subplots(1, 2)
+    figure = Figure(figsize=(16, 5))
+    left, middle, right = figure.subplots(1, 3)
     for name, row in document["detectors"].items():
         left.scatter(row["mult_adds"] / 1e9, row["latency_s"] * 1e3, label=name)
         left.annotate(name, (row["mult_adds"] / 1e9, row["latency_s"] * 1e3), fontsize=7)
     left.set_xlabel("mult_adds (G)")
     left.set_ylabel("measured latency (ms)")
     left.set_title("Detectors: multiply-adds against latency", fontsize=9)
+    for name, row in document["detectors"].items():
+        if row["loads"]:
+            boxes = [load["candidates"] for load in row["loads"]]
+            (line,) = middle.loglog(boxes, [load["time_s"] * 1e3 for load in row["loads"]], "o-", label=name)
+            middle.loglog(
+                boxes, [load["predicted_s"] * 1e3 for load in row["loads"]], "x--", color=line.get_color()
+            )
+    middle.set_xlabel("candidate boxes into NMS (--detections)")
+    middle.set_ylabel("post-processing time (ms)")
+    middle.set_title("Post-processing per load: measured (o) and predicted (x)", fontsize=9)
+    middle.legend(fontsize=6)
     curve = document["nms"]
-    right.loglog([p["boxes"] for p in curve], [p["median_s"] * 1e3 for p in curve], "o-")
+    right.loglog([p["boxes"] for p in curve], [p["median_s"] * 1e3 for p in curve], "o-", label="measured")
+    right.loglog(
+        [p["boxes"] for p in curve], [p["predicted_s"] * 1e3 for p in curve], "x--", label="predicted"
+    )
+    right.legend(fontsize=7)
     right.set_xlabel("candidate boxes into batched_nms")
     right.set_ylabel("time (ms)")
     right.set_title("NMS: its cost is in the boxes, at 0 multiply-adds", fontsize=9)
@@ -180,7 +256,7 @@ def main() -> None:
         "repeat": args.repeat,
         "profile": profile.key,
         "detectors": detectors,
-        "nms": nms_curve(args.threads),
+        "nms": nms_curve(args.threads, profile),
     }
     (RESULTS / "detection.json").write_text(json.dumps(document, indent=1) + "\n")
     report(document)
