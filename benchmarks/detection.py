@@ -6,9 +6,9 @@ Each of torchvision's lightweight and FPN detectors is built without any weights
 ``weights_backbone=None``; the FPN detectors with ``min_size=max_size=320``, so that every detector sees the
 same 320x320 image instead of resizing it to 800) and run through ``netprof analyze --time`` on one 3x320x320
 image at 1 thread, with the prediction on the cached (or given) eager device profile; netprof's own YOLOv8n
-(``netprof.zoo:yolo``, built from its config) beside them. Per detector and stage: mult_adds, memory access,
+(``netprof.zoo:yolo(nms=True)``, built from its config, with its NMS) beside them. Per detector and stage: mult_adds, memory access,
 the measured sum of the stage's op times and the predicted one; the stages' sum against the end-to-end
-latency. Each torchvision detector's post-processing again at 10 to 10,000 candidate boxes into NMS
+latency. Each detector's post-processing again at 10 to 10,000 candidate boxes into NMS
 (``--detections``), measured and predicted. The NMS curve times ``torchvision.ops.batched_nms`` (IoU 0.5, 91
 classes) at 10 to 10,000 candidate boxes, and predicts it on the profile: its cost is in the candidates, not
 the multiply-adds. Writes ``benchmarks/results/detection.json``, ``.md`` and ``detection.png``/``.svg``.
@@ -45,7 +45,7 @@ DETECTORS = {
     "fasterrcnn_mobilenet_v3_large_320_fpn": f"{_TORCHVISION}fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)",
     "fcos_resnet50_fpn": f"{_TORCHVISION}fcos_resnet50_fpn({_SMALL}weights_backbone=None)",
     "retinanet_resnet50_fpn": f"{_TORCHVISION}retinanet_resnet50_fpn({_SMALL}weights_backbone=None)",
-    "yolov8n (netprof.zoo)": "netprof.zoo:yolo(scale='n')",  # decoding in the model, NMS outside it
+    "yolov8n (netprof.zoo)": "netprof.zoo:yolo(scale='n', nms=True)",
 }
 BOXES = (10, 100, 1000, 10_000)
 
@@ -57,7 +57,7 @@ def measure_detector(name: str, args: argparse.Namespace, profile) -> dict:
         input_shapes=[(1, 3, 320, 320)],
         timing=TimingOptions(repeat=args.repeat, threads=args.threads),
         profile=profile,
-        detections=BOXES if spec.startswith(_TORCHVISION) else (),
+        detections=BOXES,
     )
     result = pipeline.execute(request)
     stages = result.stages or ()
@@ -164,7 +164,7 @@ def report(document: dict) -> None:
         "## Post-processing as a function of its load",
         "",
         (
-            "Each torchvision detector again with about N candidate boxes into NMS (`--detections`: score threshold "
+            "Each detector again with about N candidate boxes into NMS (`--detections`: score threshold "
             "off, top-k caps sized for N; `into NMS` is what its NMS calls received, the R-CNN's RPN included). "
             "Time: the post-processing stage's ops, measured and predicted."
         ),

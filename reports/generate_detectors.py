@@ -3,7 +3,7 @@
     python reports/generate_detectors.py [--repeat 10] [--threads 1] [--profile FILE]
 
 SSDLite320-MobileNetV3, Faster R-CNN MobileNetV3-320-FPN, FCOS and RetinaNet (ResNet-50-FPN, at 320x320)
-from torchvision, and YOLOv8n from its config (``netprof.zoo:yolo``), all without weights, on one 3x320x320
+from torchvision, and YOLOv8n from its config with its NMS (``netprof.zoo:yolo(nms=True)``), all without weights, on one 3x320x320
 image: one run each of ``analyze --time --detections 10,100,1000`` with the rules (``check``) and the
 prediction on the cached (or given) eager profile, written as ``report.md``, ``report.json`` and
 ``report.html`` (one self-contained page) with the layers, roofline, breakdown and stages charts, to
@@ -19,7 +19,9 @@ import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "benchmarks")]
+
+from detection import DETECTORS  # benchmarks/detection.py: the same five detectors, as SPECs
 
 from netprof import pipeline
 from netprof.charts.common import machine
@@ -30,15 +32,6 @@ from netprof.report.model import ModelReport, to_html, to_json, to_markdown
 from netprof.timing.run import TimingOptions
 
 OUT = HERE / "detectors"
-_TORCHVISION = "torchvision.models.detection:"
-_SMALL = "min_size=320, max_size=320, "
-DETECTORS = {
-    "ssdlite320_mobilenet_v3_large": f"{_TORCHVISION}ssdlite320_mobilenet_v3_large(weights_backbone=None)",
-    "fasterrcnn_mobilenet_v3_large_320_fpn": f"{_TORCHVISION}fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)",
-    "fcos_resnet50_fpn": f"{_TORCHVISION}fcos_resnet50_fpn({_SMALL}weights_backbone=None)",
-    "retinanet_resnet50_fpn": f"{_TORCHVISION}retinanet_resnet50_fpn({_SMALL}weights_backbone=None)",
-    "yolov8n": "netprof.zoo:yolo(scale='n')",  # its decoding is in the model, its NMS outside
-}
 LOADS = (10, 100, 1000)
 
 
@@ -49,7 +42,7 @@ def _run(spec: str, args: argparse.Namespace, profile: profiles.DeviceProfile) -
         timing=TimingOptions(repeat=args.repeat, threads=args.threads),
         profile=profile,
         rules=Config(),
-        detections=LOADS if spec.startswith(_TORCHVISION) else (),
+        detections=LOADS,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -109,9 +102,8 @@ def _index(
         "",
         (
             "Each report has the detector's stages (backbone, neck, head, post-processing: their counts and their "
-            "measured and predicted time) and, for torchvision's, its post-processing at 10, 100 and 1,000 "
-            "candidate boxes into NMS. YOLOv8n's NMS runs outside the model (in Ultralytics' predictor), so its "
-            "post-processing is the decoding alone."
+            "measured and predicted time) and its post-processing at 10, 100 and 1,000 candidate boxes into "
+            "NMS (YOLOv8n with the NMS an end-to-end export adds, `yolo(nms=True)`)."
         ),
         "",
     ]
@@ -127,7 +119,8 @@ def main() -> int:
     profile = profiles.load(args.profile) if args.profile else profiles.cached("cpu", args.threads)
     started = time.perf_counter()
     rows = []
-    for name, spec in DETECTORS.items():
+    for label, spec in DETECTORS.items():
+        name = label.split()[0]  # "yolov8n (netprof.zoo)" -> "yolov8n"
         print(f"{name} ...", file=sys.stderr, flush=True)
         rows.append(_write(name, spec, _run(spec, args, profile)))
     OUT.mkdir(parents=True, exist_ok=True)

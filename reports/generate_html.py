@@ -29,7 +29,16 @@ def main() -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     for name, args in REPORTS.items():
-        command = [sys.executable, "-m", "netprof", *args, "--format", "html", "-o", str(OUT / f"{name}.html")]
+        command = [
+            sys.executable,
+            "-m",
+            "netprof",
+            *args,
+            "--format",
+            "html",
+            "-o",
+            str(OUT / f"{name}.html"),
+        ]
         subprocess.run(command, check=True, cwd=ROOT)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as playwright:

@@ -87,3 +87,24 @@ def test_a_config_file_of_ones_own(tmp_path, capsys):
     report = json.loads(out)
     assert report["totals"]["params"] < YOLOV8N_PARAMS  # 3 classes instead of 80
     assert [stage["name"] for stage in report["stages"]] == ["backbone", "neck", "head", "postprocess"]
+
+
+def test_yolo_with_nms_ends_in_detections_and_its_load_can_be_chosen():
+    from netprof.detection.load import DetectionLoadError, load_point, with_candidates
+
+    model = yolo(scale="n", nms=True).eval()
+    image = torch.randn(1, 3, 320, 320)
+    with torch.no_grad():
+        (detections,) = model(image)
+    # untrained: every anchor's best sigmoid score is above 0.25; at most 300 detections, 6 numbers each
+    assert detections.shape == (300, 6) and (detections[:, 4] > 0.25).all()
+    twin, note = with_candidates(model, 100)
+    assert note == "100 candidate boxes: the best 100 of all, score threshold off"
+    assert (model.score_thresh, model.topk_candidates) == (0.25, 30_000)  # the model itself is untouched
+    analysis = netprof.analyze(twin, image)
+    assert analysis.totals.uncounted_ops == 0
+    point = load_point(100, analysis, None, None)
+    # one class-aware NMS over the 100 best anchors: 4,950 pairs x 12 flops + 100 x 3 are part of it
+    assert (point.nms_boxes, point.nms_calls) == (100, 1) and point.postprocess.totals.flops > 4950 * 12 + 300
+    with pytest.raises(DetectionLoadError, match="YOLO has no score threshold"):
+        with_candidates(yolo(scale="n"), 100)  # without nms=True there is no NMS to load

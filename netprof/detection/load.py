@@ -9,6 +9,7 @@ included): the score threshold off, the caps sized for ``n``.
   ``ceil(n / (C - 1))``, so fewer than ``C - 1`` boxes (90 for COCO) cannot be asked for.
 - ``RetinaNet``, ``FCOS``: every feature level keeps its ``topk_candidates`` best (box, class) pairs;
   each of the ``L`` levels keeps ``ceil(n / L)``.
+- ``netprof.zoo``'s YOLO built with ``nms=True``: the best ``n`` of all anchors (each its best class).
 - Two-stage (``rpn`` and ``roi_heads``: Faster, Mask and Keypoint R-CNN): every proposal has a box per
   class, all of them scored; the RPN keeps ``ceil(n / (C - 1))`` proposals, so the box head's work
   follows ``n`` too.
@@ -70,7 +71,7 @@ def with_candidates(model: nn.Module, candidates: int) -> tuple[nn.Module, str]:
     if not all(hasattr(twin, knob) for knob in ("score_thresh", "topk_candidates")):
         raise DetectionLoadError(
             f"--detections: {kind} has no score threshold and top-k candidates to set (torchvision's SSD, "
-            "RetinaNet, FCOS and R-CNN detectors have); its NMS load cannot be chosen"
+            "RetinaNet, FCOS and R-CNN detectors have, and netprof.zoo's yolo(nms=True)); its NMS load cannot be chosen"
         )
     twin.score_thresh = 0.0
     if kind == "SSD":
@@ -80,6 +81,9 @@ def with_candidates(model: nn.Module, candidates: int) -> tuple[nn.Module, str]:
             f"{candidates} candidate boxes: the best {twin.topk_candidates} of each of {classes} classes, "
             "score threshold off"
         )
+    if not hasattr(twin, "anchor_generator"):  # one top-k over all (netprof.zoo's YOLO with nms=True)
+        twin.topk_candidates = candidates
+        return twin, f"{candidates} candidate boxes: the best {candidates} of all, score threshold off"
     levels = len(twin.anchor_generator.sizes)
     twin.topk_candidates = math.ceil(candidates / levels)
     return twin, (

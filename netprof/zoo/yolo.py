@@ -5,11 +5,16 @@ The config is a layer table, as YOLOv8's published one: each layer ``[from, repe
 multiple of 8, capped at ``max_channels``) of a scale (``n``, ``s``, ``m``). Written from the
 architecture as published (Jocher et al., Ultralytics YOLOv8, 2023), not from its code. The head
 decodes boxes (distribution focal loss bins to distances, distances to boxes at each anchor) and
-scores; non-maximum suppression is left to the caller, as the published model leaves it.
+scores; non-maximum suppression is left to the caller, as the published model leaves it, unless
+``nms=True``: then the model ends as a deployment that exports it end to end does, with class-aware
+NMS over the candidates whose best class scores above ``score_thresh`` (at most ``topk_candidates``
+of them, the best), as Ultralytics' ``non_max_suppression`` runs it (conf 0.25, IoU 0.7, 30,000
+candidates, 300 detections; torchvision's ``nms`` kernel, so torchvision must be installed).
 
     >>> from netprof.zoo import yolo
     >>> model = yolo(scale="n")            # netprof/zoo/configs/yolov8.toml
     >>> model(torch.randn(1, 3, 640, 640)).shape  # (1, 4 + 80, 8400): boxes and class scores per anchor
+    >>> yolo(scale="n", nms=True)(torch.randn(1, 3, 640, 640))[0].shape  # (kept, 6): x1 y1 x2 y2 score class
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 from torch import nn
 
 REG_MAX = 16  # bins of the distribution each box side is predicted as
+CLASS_OFFSET = 7680.0  # added per class to the boxes before one NMS, so that two classes never overlap
 
 
 class Conv(nn.Module):
@@ -144,14 +150,21 @@ def _anchors(outputs: Sequence[torch.Tensor], strides: Sequence[int]) -> tuple[t
 
 
 class YOLO(nn.Module):
-    """The layer list (``model``, as the config numbers it) and the layers each one reads."""
+    """The layer list (``model``, as the config numbers it) and the layers each one reads; with ``nms``,
+    the detections of each image after non-maximum suppression instead of every anchor's prediction."""
 
-    def __init__(self, layers: Sequence[nn.Module], sources: Sequence[int | list[int]]) -> None:
+    def __init__(
+        self, layers: Sequence[nn.Module], sources: Sequence[int | list[int]], nms: bool = False
+    ) -> None:
         super().__init__()
         self.model = nn.ModuleList(layers)
         self.sources = [list(s) if isinstance(s, list) else s for s in sources]
+        self.nms = nms
+        if nms:  # the knobs torchvision's detectors name the same way (netprof.detection.load sets them)
+            self.score_thresh, self.iou_thresh = 0.25, 0.7
+            self.topk_candidates, self.detections_per_img = 30_000, 300
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         outputs: list[Any] = []
         for layer, source in zip(self.model, self.sources):
             if isinstance(source, list):
@@ -160,7 +173,24 @@ class YOLO(nn.Module):
                 x = outputs[source]
             x = layer(x)
             outputs.append(x)
-        return x
+        return [self._suppress(image) for image in x] if self.nms else x
+
+    def _suppress(self, prediction: torch.Tensor) -> torch.Tensor:
+        """``(4 + classes, anchors)`` -> ``(kept, 6)``: x1, y1, x2, y2, score, class of each detection."""
+        from torchvision.ops import nms
+
+        candidates = prediction.T
+        score, label = candidates[:, 4:].max(dim=1)
+        keep = score > self.score_thresh
+        candidates, score, label = candidates[keep], score[keep], label[keep]
+        if score.numel() > self.topk_candidates:
+            score, best = score.topk(self.topk_candidates)
+            candidates, label = candidates[best], label[best]
+        center, size = candidates[:, :2], candidates[:, 2:4]
+        boxes = torch.cat([center - size / 2, center + size / 2], dim=1)
+        offsets = label[:, None] * CLASS_OFFSET
+        kept = nms(boxes + offsets, score, self.iou_thresh)[: self.detections_per_img]
+        return torch.cat([boxes[kept], score[kept, None], label[kept, None].to(boxes.dtype)], dim=1)
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -174,8 +204,11 @@ def _config(config: str | Path) -> dict[str, Any]:
     return tomllib.loads(resources.files("netprof.zoo").joinpath("configs", f"{config}.toml").read_text())
 
 
-def yolo(*, config: str = "yolov8", scale: str = "n", num_classes: int | None = None) -> YOLO:
-    """The detector of ``config`` (a name under ``netprof/zoo/configs`` or a ``.toml`` path) at ``scale``."""
+def yolo(
+    *, config: str = "yolov8", scale: str = "n", num_classes: int | None = None, nms: bool = False
+) -> YOLO:
+    """The detector of ``config`` (a name under ``netprof/zoo/configs`` or a ``.toml`` path) at ``scale``,
+    ending with non-maximum suppression when ``nms``."""
     spec = _config(config)
     depth, width, max_channels = spec["scales"][scale]
     nc = num_classes if num_classes is not None else spec["nc"]
@@ -208,4 +241,4 @@ def yolo(*, config: str = "yolov8", scale: str = "n", num_classes: int | None = 
         sources.append(source)
         channels.append(c2)
         strides.append(stride)
-    return YOLO(layers, sources)
+    return YOLO(layers, sources, nms)
