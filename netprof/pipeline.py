@@ -1,6 +1,6 @@
 """The one path from a model to its results, which every command, benchmark and the Python API take.
 
-    RunRequest -> build -> capture -> analysis -> [timing] [crosscheck] [prediction] [rules] -> Result
+    RunRequest -> build -> capture -> analysis -> [timing] [stages] [crosscheck] [prediction] [rules] -> Result
     RunRequest with ``generation`` -> build -> prefill and decode phases -> [serving prediction] -> Result
 
 A command turns its flags into one ``RunRequest`` and makes one call,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -28,6 +28,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
 from netprof.crosscheck import against_fvcore
+from netprof.detection import StageModules, override_notes
 from netprof.devices import CAPTURE_MODES, timing_device
 from netprof.environment import available_memory
 from netprof.errors import one_line
@@ -79,6 +80,8 @@ class RunRequest:
     profile: DeviceProfile | None = None  # predict the latency on this device profile
     generation: Generate | None = None  # prefill and decode instead of one forward pass
     rules: Config | None = None  # run the rules with this configuration
+    # A detector's stages by module path ([tool.netprof.stages]), over those its module names give.
+    stage_modules: StageModules = field(default_factory=dict)
 
     def validate(self) -> None:
         """Refuse, in one line, a combination no run can honour."""
@@ -141,6 +144,8 @@ def execute(
     if request.generation is not None:
         return _generate(request, request.generation, progress)
     loaded, result = load_and_run(request, available)
+    if request.stage_modules:
+        result = add_stage_modules(result, request.stage_modules)
     if request.crosscheck:
         result = add_crosscheck(result, loaded.model, loaded.workload)
     if request.profile is not None:
@@ -255,6 +260,14 @@ def _after_one_call(model: nn.Module, workload: Workload) -> nn.Module:
     with workload.mode(twin):
         workload.run(twin, workload.inputs)
     return twin
+
+
+def add_stage_modules(result: Result, stage_modules: StageModules) -> Result:
+    """``result`` with a detector's stages set by module path (stage -> paths or globs) over those its
+    module names give, and a note naming the patterns that match no module of a detector."""
+    notes = override_notes(result.analysis.modules, stage_modules)
+    analysis = dataclasses.replace(result.analysis, notes=result.analysis.notes + notes)
+    return dataclasses.replace(result, analysis=analysis, stage_modules=stage_modules)
 
 
 def add_crosscheck(result: Result, model: nn.Module, workload: Workload | Any) -> Result:
@@ -394,6 +407,7 @@ def check(result: Result, model: nn.Module | None, config: Config) -> list[Findi
         op_seconds=result.op_seconds,
         op_predicted_s=result.op_predicted_s,
         fusion=result.fusion,
+        stage_modules=result.stage_modules,
     )
 
 

@@ -41,17 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
+    common.add_config_argument(parser)  # [tool.netprof.stages]: a detector's stages by module path
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     spec = args.spec or common.DEFAULT_SPEC
+    config = common.read_config(args.config)
     profile = common.latency_profile(args.profile, args.runtime, args.device, args.threads, args.dtype)
     notes = () if args.spec else (common.default_spec_note("predicting"),)
     if args.threads is not None and args.threads != profile.threads:
         notes += (f"the profile was measured with {profile.threads} thread(s), not {args.threads}",)
     with err.status(f"capturing {spec} on meta ...", spinner="dots"):
         result = pipeline.execute(
-            pipeline.RunRequest(spec, args.input, args.dtype, "meta", notes=notes, profile=profile)
+            pipeline.RunRequest(
+                spec,
+                args.input,
+                args.dtype,
+                "meta",
+                notes=notes,
+                profile=profile,
+                stage_modules=config.stage_modules,
+            )
         )
     common.emit(NAME, args.format, ModelReport(result, spec, args.depth), args.output, out, err)
     return common.ExitStatus.SUCCESS
