@@ -151,10 +151,11 @@ def test_analyze_reports_the_stages_in_json_and_the_table(capsys):
 
 
 def _d1(analysis, op_seconds, stage_modules=None):
+    from netprof.rules import all_rules
     from netprof.rules import run as run_rules
     from netprof.rules.base import RuleSettings
 
-    only_d1 = {rule: RuleSettings(enabled=rule == "D1") for rule in ("G1", "G2", "G3", "G4", "M1", "D1")}
+    only_d1 = {rule.id: RuleSettings(enabled=rule.id == "D1") for rule in all_rules()}
     return run_rules(analysis, settings=only_d1, op_seconds=op_seconds, stage_modules=stage_modules)
 
 

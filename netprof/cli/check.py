@@ -38,7 +38,8 @@ def _size(text: str) -> int:
 NAME = "check"
 HELP = "check models against the ShuffleNet V2 guidelines and a memory budget (exit 1 on findings)"
 DESCRIPTION = (
-    "Analyze each model and run the rules on it: G1-G4, and M1 when a memory budget is set. Exit "
+    "Analyze each model and run the rules on it: G1-G4, M1 when a memory budget is set, D1 and D2 on "
+    "detectors. Exit "
     "status: 0 clean, 1 a finding at or above --fail-on, 2 usage/config/model error, 3 internal error. "
     "Configuration: [tool.netprof] in pyproject.toml; the command line overrides it."
 )

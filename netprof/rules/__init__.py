@@ -1,4 +1,4 @@
-"""Check a model against ShuffleNet V2's four guidelines (G1-G4), a memory budget (M1), a detector's post-processing (D1) and any plugin rules.
+"""Check a model against ShuffleNet V2's four guidelines (G1-G4), a memory budget (M1), a detector's post-processing (D1) and head (D2), and any plugin rules.
 
     >>> findings = netprof.rules.run(netprof.analyze(model, x), model)
     >>> [f.fingerprint for f in findings]
