@@ -24,6 +24,17 @@ Hand-validated rather than with ``jsonschema``: the schema is a dozen keys, and 
     enabled = true
     severity = "warning"
     max_ratio = 3                   # any option the rule declares in default_options
+
+    [tool.netprof.stages]           # a detector's stages by module path or glob (as ignore's)
+    backbone = ["body"]             # preprocess | backbone | neck | head | postprocess
+    neck = ["fpn"]
+    head = ["head.cls", "head.box"]
+    postprocess = ["decode"]
+
+``stages`` overrides the stages netprof reads from a detector's module names (``netprof.detection``):
+a module it names takes that stage with every module inside it, the innermost named module deciding,
+and a model that no module name makes a detector is one when it names any of its modules. ``analyze``,
+``predict`` and ``check`` read it: the stages table and JSON ``stages``, and the detector rules.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import torch
 
 from netprof.capture.loader import SpecError, parse_dtype, parse_shape
 from netprof.datafiles import read_toml
+from netprof.detection import STAGES
 from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError
 from netprof.rules import memory_budget as budget_rule
@@ -72,6 +84,7 @@ class Config:
     fail_on: Severity = Severity.ERROR
     plugins: tuple[str, ...] = ()
     source: Path | None = None
+    stage_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # stage -> paths or globs
 
 
 # --- the schema: key -> (check, what it expects) ----------------------------------------------
@@ -165,7 +178,7 @@ _MODEL_SCHEMA: dict[str, Check] = {
     "device": _one_of(*CAPTURE_DEVICES),
 }
 _RULE_SCHEMA: dict[str, Check] = {"enabled": _boolean, "severity": _severity}
-_TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins", "memory-budget")
+_TOP_SCHEMA = ("models", "rules", "ignore", "fail-on", "plugins", "memory-budget", "stages")
 
 
 def _table(key: str, value: Any) -> Mapping[str, Any]:
@@ -179,6 +192,22 @@ def _unknown(key: str, name: str, known: Iterable[str], what: str = "key") -> Co
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
     return ConfigError(f"{key}.{name}: unknown {what}{hint}")
+
+
+def _stages(key: str, value: Any) -> dict[str, tuple[str, ...]]:
+    """Stage -> module paths or globs; a pattern under two stages would give one module two."""
+    stages: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name, patterns in _table(key, value).items():
+        if name not in STAGES:
+            close = difflib.get_close_matches(name, STAGES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{key}.{name}: unknown stage; {hint}expected one of {', '.join(STAGES)}")
+        stages[name] = _strings(f"{key}.{name}", patterns)
+        for pattern in stages[name]:
+            if owner.setdefault(pattern, name) != name:
+                raise ConfigError(f"{key}.{name}: {pattern!r} is under {key}.{owner[pattern]} too")
+    return stages
 
 
 def _model(key: str, value: Any) -> ModelConfig:
@@ -272,6 +301,7 @@ def parse(
         fail_on=_severity(f"{prefix}.fail-on", table.get("fail-on", Severity.ERROR.value)),
         plugins=plugins,
         source=source,
+        stage_modules=_stages(f"{prefix}.stages", table.get("stages", {})),
     )
 
 

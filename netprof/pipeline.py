@@ -1,6 +1,6 @@
 """The one path from a model to its results, which every command, benchmark and the Python API take.
 
-    RunRequest -> build -> capture -> analysis -> [timing] [crosscheck] [prediction] [rules] -> Result
+    RunRequest -> build -> capture -> analysis -> [timing] [stages] [crosscheck] [prediction] [rules] -> Result
     RunRequest with ``generation`` -> build -> prefill and decode phases -> [serving prediction] -> Result
 
 A command turns its flags into one ``RunRequest`` and makes one call,
@@ -15,7 +15,7 @@ import copy
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,6 +29,7 @@ from netprof.capture.run import CaptureError, capture, needs_data
 from netprof.capture.workload import Forward, TrainingError, TrainStep, Workload, as_workload
 from netprof.config import Config
 from netprof.crosscheck import against_fvcore
+from netprof.detection import StageModules, override_notes
 from netprof.detection.load import DetectionLoadError, LoadPoint, load_point, with_candidates
 from netprof.devices import CAPTURE_MODES, timing_device
 from netprof.environment import available_memory
@@ -83,6 +84,8 @@ class RunRequest:
     rules: Config | None = None  # run the rules with this configuration
     candidates: int | None = None  # a detector's NMS gets about this many boxes (netprof.detection.load)
     detections: tuple[int, ...] = ()  # post-processing at each of these candidate counts, beside the run
+    # A detector's stages by module path ([tool.netprof.stages]), over those its module names give.
+    stage_modules: StageModules = field(default_factory=dict)
 
     def validate(self) -> None:
         """Refuse, in one line, a combination no run can honour."""
@@ -149,6 +152,8 @@ def execute(
     if request.generation is not None:
         return _generate(request, request.generation, progress)
     loaded, result = load_and_run(request, available)
+    if request.stage_modules:
+        result = add_stage_modules(result, request.stage_modules)
     if request.crosscheck:
         result = add_crosscheck(result, loaded.model, loaded.workload)
     if request.profile is not None:
@@ -164,7 +169,9 @@ def _load_point(request: RunRequest, candidates: int) -> LoadPoint:
     """The request's model run again with about ``candidates`` boxes into NMS: its post-processing."""
     at_load = dataclasses.replace(request, candidates=candidates, detections=(), crosscheck=False, rules=None)
     result = execute(at_load)
-    return load_point(candidates, result.analysis, result.op_seconds, result.op_predicted_s)
+    return load_point(
+        candidates, result.analysis, result.op_seconds, result.op_predicted_s, result.stage_modules
+    )
 
 
 def _generate(
@@ -272,6 +279,14 @@ def _after_one_call(model: nn.Module, workload: Workload) -> nn.Module:
     with workload.mode(twin):
         workload.run(twin, workload.inputs)
     return twin
+
+
+def add_stage_modules(result: Result, stage_modules: StageModules) -> Result:
+    """``result`` with a detector's stages set by module path (stage -> paths or globs) over those its
+    module names give, and a note naming the patterns that match no module of a detector."""
+    notes = override_notes(result.analysis.modules, stage_modules)
+    analysis = dataclasses.replace(result.analysis, notes=result.analysis.notes + notes)
+    return dataclasses.replace(result, analysis=analysis, stage_modules=stage_modules)
 
 
 def add_crosscheck(result: Result, model: nn.Module, workload: Workload | Any) -> Result:
@@ -422,6 +437,7 @@ def check(result: Result, model: nn.Module | None, config: Config) -> list[Findi
         op_seconds=result.op_seconds,
         op_predicted_s=result.op_predicted_s,
         fusion=result.fusion,
+        stage_modules=result.stage_modules,
     )
 
 

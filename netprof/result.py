@@ -6,11 +6,11 @@ section to the reporters, not a new kind of run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netprof.analysis import Analysis
 from netprof.crosscheck import Crosscheck
-from netprof.detection import Stage, split
+from netprof.detection import Stage, StageModules, split
 from netprof.detection.load import LoadPoint
 from netprof.prediction import Prediction
 from netprof.rules import Finding, Fusion
@@ -34,6 +34,8 @@ class Result:
     serving: ServingPrediction | None = None  # each phase's predicted time, when a device was given
     findings: tuple[Finding, ...] | None = None  # the rules' findings, when the rules ran
     loads: tuple[LoadPoint, ...] | None = None  # a detector's post-processing per NMS load, when asked for
+    # A detector's stages set by module path ([tool.netprof.stages]), over those its module names give.
+    stage_modules: StageModules = field(default_factory=dict)
 
     @property
     def op_seconds(self) -> dict[int, float] | None:
@@ -56,4 +58,4 @@ class Result:
     def stages(self) -> tuple[Stage, ...] | None:
         """A detector's stages with their counts, measured and predicted seconds; ``None`` for a model
         that is not a detector (``netprof.detection``)."""
-        return split(self.analysis, self.op_seconds, self.op_predicted_s)
+        return split(self.analysis, self.op_seconds, self.op_predicted_s, self.stage_modules)

@@ -11,6 +11,7 @@ from netprof.rules.base import Severity
 
 KNOWN = {"G1": {"max_ratio": 2.0}, "G4": {"min_share": 0.1}}
 SPEC = "tests/snapshots/models.py:bottleneck"
+STAGE_NAMES = "preprocess, backbone, neck, head, postprocess"
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +32,11 @@ def test_full_table_parses():
                 "c.py:build",
             ],
             "rules": {"G1": {"enabled": True, "severity": "info", "max_ratio": 3}},
+            "stages": {"backbone": ["body"], "head": ["head.cls", "head.*.box"]},
         },
         KNOWN,
     )
+    assert parsed.stage_modules == {"backbone": ("body",), "head": ("head.cls", "head.*.box")}
     assert parsed.fail_on is Severity.WARNING
     assert parsed.ignore == ("blocks.*.expand",)
     assert parsed.models[0] == config.ModelConfig("a.py:build", ((1, 3, 32, 32),), torch.bfloat16, "meta")
@@ -85,6 +88,17 @@ def test_defaults_when_no_pyproject(tmp_path, monkeypatch):
         ),
         ({"models": [{"spec": "a.py:b", "batch": 2}]}, "tool.netprof.models[0].batch: unknown key"),
         ({"ignore": "blocks.*"}, "tool.netprof.ignore: expected a list of strings, got 'blocks.*'"),
+        (
+            {"stages": {"trunk": ["body"]}},
+            f"tool.netprof.stages.trunk: unknown stage; expected one of {STAGE_NAMES}",
+        ),
+        ({"stages": {"head": "head"}}, "tool.netprof.stages.head: expected a list of strings, got 'head'"),
+        ({"stages": {"head": [1]}}, "tool.netprof.stages.head: expected a list of strings, got [1]"),
+        ({"stages": ["head"]}, "tool.netprof.stages: expected a table, got ['head']"),
+        (
+            {"stages": {"neck": ["fpn"], "head": ["fpn"]}},
+            "tool.netprof.stages.head: 'fpn' is under tool.netprof.stages.neck too",
+        ),
     ],
 )
 def test_bad_value_is_one_error_naming_the_key(table, message):
@@ -119,6 +133,14 @@ def test_command_line_overrides_the_file():
         ),
         ("[tool.netprof]\nfail-on = [\n", "invalid TOML"),
         ("[tool.netprof]\ncolour = true\n", "tool.netprof.colour: unknown key"),
+        (
+            '[tool.netprof.stages]\nbakbone = ["body"]\n',
+            f"tool.netprof.stages.bakbone: unknown stage; did you mean 'backbone'? expected one of {STAGE_NAMES}",
+        ),
+        (
+            '[tool.netprof.stages]\nhead = "head"\n',
+            "tool.netprof.stages.head: expected a list of strings, got 'head'",
+        ),
     ],
 )
 def test_bad_config_file_exits_2_with_one_line(capsys, tmp_path, toml, message):

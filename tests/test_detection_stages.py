@@ -11,7 +11,7 @@ from torchvision.models import detection, resnet18
 
 from netprof import pipeline
 from netprof.analysis import ModuleSummary, Totals
-from netprof.detection import STAGES, split
+from netprof.detection import STAGES, StageError, override_notes, split
 from netprof.detection.stages import module_stages
 
 ROOT = Path(__file__).parents[1]
@@ -41,6 +41,48 @@ def test_each_detector_layout_names_its_stages():
     }
     assert module_stages(_modules("features", "classifier")) is None
     assert module_stages(_modules("backbone", "classifier")) is None
+
+
+def test_stages_set_by_module_path_replace_those_the_names_give():
+    ssd = _modules("backbone", "backbone.features", "backbone.extra", "head")
+    assert module_stages(ssd, {"backbone": ["backbone.extra"]}) == {
+        "backbone.features": "backbone",
+        "backbone.extra": "backbone",
+        "head": "head",
+    }
+    # A module named by hand takes its subtree: the names' backbone.body and backbone.fpn are gone.
+    fpn = _modules("backbone", "backbone.body", "backbone.fpn", "head", "head.cls", "head.box")
+    assert module_stages(fpn, {"backbone": ["backbone"]}) == {"backbone": "backbone", "head": "head"}
+    # A glob names every module it matches; the innermost named module decides.
+    assert module_stages(fpn, {"neck": ["head.*"]}) == {
+        "backbone.body": "backbone",
+        "backbone.fpn": "neck",
+        "head": "head",
+        "head.cls": "neck",
+        "head.box": "neck",
+    }
+    # No detector by its names: one when the overrides name its modules, not when they name none.
+    classifier = _modules("features", "classifier")
+    assert module_stages(classifier, {"backbone": ["features"], "head": ["classifier"]}) == {
+        "features": "backbone",
+        "classifier": "head",
+    }
+    assert module_stages(classifier, {"backbone": ["body"]}) is None
+    with pytest.raises(
+        StageError, match=r"module 'head' is named by backbone \('h\*'\) and by head \('head'\)"
+    ):
+        module_stages(fpn, {"backbone": ["h*"], "head": ["head"]})
+
+
+def test_a_pattern_that_names_nothing_is_a_note_on_a_detector_only():
+    ssd = _modules("backbone", "backbone.features", "backbone.extra", "head")
+    (note,) = override_notes(ssd, {"backbone": ["backbone.extra", "backbone.xtra"], "neck": ["fpn"]})
+    assert (
+        note
+        == "[tool.netprof.stages] names no module of this model with backbone 'backbone.xtra', neck 'fpn'"
+    )
+    assert override_notes(ssd, {"backbone": ["backbone.extra"]}) == ()
+    assert override_notes(_modules("features", "classifier"), {"backbone": ["body"]}) == ()
 
 
 def _analysis(builder, side=320):
@@ -108,12 +150,13 @@ def test_analyze_reports_the_stages_in_json_and_the_table(capsys):
     assert "stages" not in json.loads(out)
 
 
-def _d1(analysis, op_seconds):
+def _d1(analysis, op_seconds, stage_modules=None):
+    from netprof.rules import all_rules
     from netprof.rules import run as run_rules
     from netprof.rules.base import RuleSettings
 
-    only_d1 = {rule: RuleSettings(enabled=rule == "D1") for rule in ("G1", "G2", "G3", "G4", "M1", "D1")}
-    return run_rules(analysis, settings=only_d1, op_seconds=op_seconds)
+    only_d1 = {rule.id: RuleSettings(enabled=rule.id == "D1") for rule in all_rules()}
+    return run_rules(analysis, settings=only_d1, op_seconds=op_seconds, stage_modules=stage_modules)
 
 
 def test_d1_flags_post_processing_that_takes_time_at_no_multiply_adds():
@@ -168,3 +211,128 @@ def test_the_html_page_shows_the_stages(capsys, tmp_path):
     assert code == 0, err
     text = page.read_text()
     assert "Detector stages" in text and "postprocess" in text
+
+
+NAMED_BY_HAND = f"{ROOT}/tests/fixtures/detectors.py:named_by_hand"
+STAGES_TOML = """
+[tool.netprof.stages]
+backbone = ["body"]
+neck = ["fpn"]
+head = ["head.cls", "head.box"]
+postprocess = ["decode"]
+"""
+
+
+def _stages_json(out):
+    return {stage["name"]: stage for stage in json.loads(out).get("stages", [])}
+
+
+def test_a_model_named_otherwise_gets_its_stages_from_pyproject(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "analyze", NAMED_BY_HAND, "--format", "json")
+    assert code == 0, err
+    assert "stages" not in json.loads(out)  # no module named backbone: no detector by its names
+    (tmp_path / "pyproject.toml").write_text(STAGES_TOML)
+    code, out, err = run(capsys, "analyze", NAMED_BY_HAND, "--format", "json")
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), SCHEMA)
+    stages = _stages_json(out)
+    assert list(stages) == ["backbone", "neck", "head", "postprocess"]
+    assert {name: stage["modules"] for name, stage in stages.items()} == {
+        "backbone": ["body"],
+        "neck": ["fpn"],
+        "head": ["head.box", "head.cls"],
+        "postprocess": ["decode"],
+    }
+    # 1x3x32x32; body: 3x3 conv 3 -> 8, stride 2: 16x16 outputs * 8 * (3 * 3 * 3) = 55,296, params 8 * 27 + 8;
+    # fpn: 1x1 8 -> 8 over 256 positions: 256 * 8 * 8 = 16,384, params 64 + 8; head: two 1x1 8 -> 4:
+    # 2 * 256 * 4 * 8 = 16,384, params 2 * (32 + 4); decode: a sigmoid and an exp, no multiply-adds.
+    assert {name: stage["mult_adds"] for name, stage in stages.items()} == {
+        "backbone": 55_296,
+        "neck": 16_384,
+        "head": 16_384,
+        "postprocess": 0,
+    }
+    assert {name: stage["params"] for name, stage in stages.items()} == {
+        "backbone": 224,
+        "neck": 72,
+        "head": 72,
+        "postprocess": 0,
+    }
+    assert stages["postprocess"]["ops"] == 2
+    code, out, err = run(capsys, "analyze", NAMED_BY_HAND)
+    assert code == 0, err
+    assert "Detector stages" in out and "head: head.box, head.cls" in out
+
+
+def test_an_override_moves_ssdlite_extra_layers_from_the_neck_to_the_backbone(capsys, tmp_path):
+    code, out, err = run(capsys, "analyze", SSDLITE, "--input", "1,3,320,320", "--format", "json")
+    assert code == 0, err
+    named = _stages_json(out)
+    config = tmp_path / "netprof.toml"
+    config.write_text('[tool.netprof.stages]\nbackbone = ["backbone.extra"]\n')
+    argv = ["analyze", SSDLITE, "--input", "1,3,320,320", "--format", "json", "--config", str(config)]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    moved = _stages_json(out)
+    assert list(moved) == ["preprocess", "backbone", "head", "postprocess"]  # the neck is empty
+    assert moved["backbone"]["modules"] == ["backbone.extra", "backbone.features"]
+    for key in ("mult_adds", "params", "ops", "mem_access_bytes"):
+        assert moved["backbone"][key] == named["backbone"][key] + named["neck"][key]
+    assert named["neck"]["mult_adds"] == 18_070_976  # the README's 18.07 M: what moved
+    for name in ("preprocess", "head", "postprocess"):
+        assert moved[name] == named[name]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[tool.netprof.stages]\nbakbone = ["body"]\n',
+            "tool.netprof.stages.bakbone: unknown stage; did you mean 'backbone'?",
+        ),
+        ('[tool.netprof.stages]\nhead = "head"\n', "tool.netprof.stages.head: expected a list of strings"),
+        # Found on the model: two stages' patterns name one module.
+        (
+            '[tool.netprof.stages]\nbackbone = ["*"]\nhead = ["head"]\n',
+            "module 'head' is named by backbone ('*') and by head ('head')",
+        ),
+    ],
+)
+def test_bad_stages_exit_2_with_one_line(capsys, tmp_path, toml, message):
+    config = tmp_path / "netprof.toml"
+    config.write_text(toml)
+    code, out, err = run(capsys, "analyze", NAMED_BY_HAND, "--config", str(config))
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_request_carries_the_stages_to_the_result_and_notes_what_names_nothing():
+    request = pipeline.RunRequest(
+        NAMED_BY_HAND, stage_modules={"backbone": ["body"], "head": ["head.cls", "head.obj"]}
+    )
+    result = pipeline.execute(request)
+    assert [(stage.name, stage.modules) for stage in result.stages] == [
+        ("backbone", ("body",)),
+        ("head", ("head.cls",)),
+        # fpn and head.box are named by nothing: after the backbone's first op, post-processing.
+        ("postprocess", ("decode", "fpn", "head")),
+    ]
+    assert result.analysis.notes[-1] == (
+        "[tool.netprof.stages] names no module of this model with head 'head.obj'"
+    )
+    assert pipeline.execute(pipeline.RunRequest(NAMED_BY_HAND)).stages is None
+
+
+def test_d1_reads_the_stages_set_by_module_path():
+    from fixtures.detectors import named_by_hand
+
+    model, x = named_by_hand()
+    analysis = pipeline.analyze(model, x)
+    # body, fpn, head.cls, head.box 1 us each; decode's sigmoid and exp 3 us each: 6 of 10 us.
+    seconds = {op.id: 3e-6 if op.module == "decode" else 1e-6 for op in analysis.ops}
+    assert _d1(analysis, seconds) == []  # no detector by its names
+    stages = {"backbone": ["body"], "neck": ["fpn"], "head": ["head.*"], "postprocess": ["decode"]}
+    (found,) = _d1(analysis, seconds, stages)
+    assert found.measured == pytest.approx(0.6) and found.evidence["mult_adds_share"] == 0
+    assert "(box decoding, score filtering, NMS: decode)" in found.message

@@ -216,7 +216,16 @@ def plugin(tmp_path, monkeypatch):
 
 def test_plugin_rule_from_the_plugins_list(plugin):
     spec = plugin("np_plugin_a")
-    assert [r.id for r in netprof.rules.all_rules([spec])] == ["G1", "G2", "G3", "G4", "M1", "D1", "X100"]
+    assert [r.id for r in netprof.rules.all_rules([spec])] == [
+        "G1",
+        "G2",
+        "G3",
+        "G4",
+        "M1",
+        "D1",
+        "D2",
+        "X100",
+    ]
     model = net(Bottleneck())
     analysis = netprof.analyze(model, torch.randn(1, 3, 16, 16))
     findings = run(analysis, model, {"X100": RuleSettings(options={"min_fragments": 2})}, plugins=[spec])
@@ -267,7 +276,7 @@ SECTIONS = [
 ]
 
 
-@pytest.mark.parametrize("rule_id", ["G1", "G2", "G3", "G4", "M1", "D1"])
+@pytest.mark.parametrize("rule_id", ["G1", "G2", "G3", "G4", "M1", "D1", "D2"])
 def test_rule_documents(rule_id):
     text = docs.load(rule_id)
     rule = BUILTIN[rule_id].rule

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_output_argument(parser)
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=2, help="module depth of the table (default 2)")
+    common.add_config_argument(parser)  # [tool.netprof.stages]: a detector's stages by module path
     parser.add_argument("--crosscheck", choices=["fvcore"], help="compare with another counter, per op type")
     common.add_time_arguments(parser)
     parser.add_argument(
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             "--plot charts measured times (add --time) or memory (add --memory), or prefill and decode (--decode)"
         )
     spec = args.spec or common.DEFAULT_SPEC
+    config = common.read_config(args.config)
     request = pipeline.RunRequest(
         spec,
         args.input,
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
         crosscheck=args.crosscheck is not None,
         generation=generate,
         detections=args.detections or (),
+        stage_modules=config.stage_modules,
     )
     request.validate()  # before looking for a profile: a request no run can honour is one line
     profile, missing = _profile(request, args)

@@ -15,7 +15,6 @@ from netprof.cli import common
 from netprof.prediction import profile as profiles
 from netprof.report import findings_rows
 from netprof.report.check import CheckReport
-from netprof.rules import all_rules
 from netprof.rules import baseline as baselines
 from netprof.rules.base import Severity
 from netprof.rules.memory_budget import budget_of
@@ -39,7 +38,8 @@ def _size(text: str) -> int:
 NAME = "check"
 HELP = "check models against the ShuffleNet V2 guidelines and a memory budget (exit 1 on findings)"
 DESCRIPTION = (
-    "Analyze each model and run the rules on it: G1-G4, and M1 when a memory budget is set. Exit "
+    "Analyze each model and run the rules on it: G1-G4, M1 when a memory budget is set, D1 and D2 on "
+    "detectors. Exit "
     "status: 0 clean, 1 a finding at or above --fail-on, 2 usage/config/model error, 3 internal error. "
     "Configuration: [tool.netprof] in pyproject.toml; the command line overrides it."
 )
@@ -78,12 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write every current finding to FILE as the new baseline (then exit 0)",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="TOML file with a [tool.netprof] table (default ./pyproject.toml when present)",
-    )
+    common.add_config_argument(parser)
     parser.add_argument(
         "--select", action="append", type=_rule_ids, metavar="IDS", help="run only these rules, e.g. G1,G2"
     )
@@ -109,19 +104,15 @@ def _flatten(groups: list[list[str]] | None) -> list[str] | None:
     return None if groups is None else [item for group in groups for item in group]
 
 
-def _known_options(plugins: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-    return {rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in all_rules(plugins)}
-
-
 def _config(args: argparse.Namespace) -> configuration.Config:
     """Defaults < pyproject.toml (or --config) < the command line."""
-    config = configuration.load(args.config, _known_options())
+    config = common.read_config(args.config)
     return configuration.with_command_line(
         config,
         fail_on=Severity(args.fail_on) if args.fail_on else None,
         select=_flatten(args.select),
         ignore_rules=_flatten(args.ignore_rules) or (),
-        known=_known_options(config.plugins) if config.plugins else _known_options(),
+        known=common.known_rule_options(config.plugins),
         memory_budget=args.memory_budget,
     )
 
@@ -156,6 +147,7 @@ def _check_one(
             memory=budget_of(config.rules) is not None,  # M1 reads the memory profile
             profile=profile,
             rules=config,
+            stage_modules=config.stage_modules,
         )
     )
 

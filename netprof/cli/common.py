@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from netprof import config as configuration
 from netprof import datafiles
 from netprof.cli import argtypes
 from netprof.deadlines import Deadline
@@ -20,6 +21,7 @@ from netprof.devices import CAPTURE_DEVICES
 from netprof.errors import NetprofError
 from netprof.prediction import profile as profiles
 from netprof.report import formats
+from netprof.rules import all_rules
 from netprof.runtimes import RUNTIMES
 from netprof.runtimes import profile as runtime_profiles
 from netprof.timing.run import DEFAULT_BUDGET_S, TimingOptions
@@ -64,6 +66,26 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, defaults: bool = Tru
         "cpu: real execution; cuda: real execution and --time on the GPU; auto (default): meta, else fake, "
         "else cpu",
     )
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with a [tool.netprof] table (default ./pyproject.toml when present)",
+    )
+
+
+def known_rule_options(plugins: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """Each rule's id and default options: what a config's rule tables are checked against."""
+    return {rule.id: dict(getattr(rule, "default_options", {}) or {}) for rule in all_rules(plugins)}
+
+
+def read_config(path: Path | None) -> configuration.Config:
+    """``--config FILE``, else ``./pyproject.toml`` when present, else the defaults; checked as ``check``
+    checks it, so a bad key stops every command the same way."""
+    return configuration.load(path, known_rule_options())
 
 
 def add_input_argument(parser: argparse.ArgumentParser) -> None:

@@ -42,10 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_timeout_argument(parser)
     parser.add_argument("--depth", type=int, default=1, help="module depth of the table (default 1)")
     common.add_detections_argument(parser)
+    common.add_config_argument(parser)  # [tool.netprof.stages]: a detector's stages by module path
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStatus:
     spec = args.spec or common.DEFAULT_SPEC
+    config = common.read_config(args.config)
     profile = common.latency_profile(args.profile, args.runtime, args.device, args.threads, args.dtype)
     notes = () if args.spec else (common.default_spec_note("predicting"),)
     if args.threads is not None and args.threads != profile.threads:
@@ -53,7 +55,14 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
     # On meta (no weight is read, nothing runs), unless the model needs data (a detector's box
     # filtering): then it runs once on the CPU, and a note says so.
     request = pipeline.RunRequest(
-        spec, args.input, args.dtype, "auto", notes=notes, profile=profile, detections=args.detections or ()
+        spec,
+        args.input,
+        args.dtype,
+        "auto",
+        notes=notes,
+        profile=profile,
+        detections=args.detections or (),
+        stage_modules=config.stage_modules,
     )
     with err.status(f"capturing {spec} on meta ...", spinner="dots"):
         result = pipeline.execute(request)

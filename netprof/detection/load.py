@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from netprof.analysis import Analysis
-from netprof.detection.stages import Stage, split
+from netprof.detection.stages import Stage, StageModules, split
 from netprof.errors import NetprofError
 
 NMS_OP = "torchvision.nms.default"
@@ -103,9 +103,11 @@ def load_point(
     analysis: Analysis,
     op_seconds: Mapping[int, float] | None,
     op_predicted_s: Mapping[int, float] | None,
+    stage_modules: StageModules | None = None,
 ) -> LoadPoint:
-    """What post-processing did at ``candidates``: its stage, the boxes NMS saw and every op's time."""
-    stages = split(analysis, op_seconds, op_predicted_s)
+    """What post-processing did at ``candidates``: its stage (``stage_modules`` as ``split`` takes them),
+    the boxes NMS saw and every op's time."""
+    stages = split(analysis, op_seconds, op_predicted_s, stage_modules)
     if stages is None:
         raise DetectionLoadError(
             f"--detections: {analysis.model} is not a detector netprof can split into stages"

@@ -1,4 +1,4 @@
-"""Check a model against ShuffleNet V2's four guidelines (G1-G4), a memory budget (M1), a detector's post-processing (D1) and any plugin rules.
+"""Check a model against ShuffleNet V2's four guidelines (G1-G4), a memory budget (M1), a detector's post-processing (D1) and head (D2), and any plugin rules.
 
     >>> findings = netprof.rules.run(netprof.analyze(model, x), model)
     >>> [f.fingerprint for f in findings]
@@ -19,6 +19,7 @@ from pathlib import Path
 from torch import nn
 
 from netprof.analysis import Analysis
+from netprof.detection import StageModules
 from netprof.errors import one_line
 from netprof.metrics import compute
 from netprof.rules import docs
@@ -114,6 +115,7 @@ def run(
     op_seconds: Mapping[int, float] | None = None,
     op_predicted_s: Mapping[int, float] | None = None,
     fusion: Fusion | None = None,
+    stage_modules: StageModules | None = None,
 ) -> list[Finding]:
     """Every finding of every enabled rule, worst first (most memory access added).
 
@@ -124,7 +126,9 @@ def run(
     directory when inside it, and line). ``op_seconds`` (op id -> measured median
     seconds) lets findings carry the share of op time they cost, ``op_predicted_s`` (op id ->
     predicted seconds on a device profile) the time a prediction gives them, ``fusion`` (from a
-    deployment runtime's timing) whether their ops still cost time there or vanish into fused kernels.
+    deployment runtime's timing) whether their ops still cost time there or vanish into fused kernels,
+    ``stage_modules`` (stage -> module paths or globs) a detector's stages for the detector rules, over
+    those its module names give.
     """
     table = entries(plugins)
     unknown = [rule_id for rule_id in settings if rule_id not in table]
@@ -138,7 +142,7 @@ def run(
             chosen.append((entry.rule, setting, options))
     if not chosen:
         return []
-    context = RuleContext(analysis, compute(analysis), op_seconds, op_predicted_s, fusion)
+    context = RuleContext(analysis, compute(analysis), op_seconds, op_predicted_s, fusion, stage_modules)
     findings: list[Finding] = []
     for rule, setting, options in chosen:
         severity = Severity(setting.severity) if setting.severity is not None else rule.default_severity

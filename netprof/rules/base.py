@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from netprof.analysis import Analysis
+from netprof.detection import StageModules
 from netprof.errors import NetprofError
 from netprof.fingerprints import finding_key
 from netprof.metrics import ConvMetrics, GraphMetrics
@@ -126,7 +127,8 @@ class RuleContext:
     ``op_seconds`` maps op ids to their measured median seconds when the model was
     timed, so that findings can say what share of op time they cost; ``op_predicted_s``
     to their predicted seconds on a device profile, so that they can say what time;
-    ``fusion``, when timed in a deployment runtime, which ops it fused away.
+    ``fusion``, when timed in a deployment runtime, which ops it fused away; ``stage_modules``, a
+    detector's stages set by module path (``netprof.detection``), over those its module names give.
     """
 
     analysis: Analysis
@@ -134,6 +136,7 @@ class RuleContext:
     op_seconds: Mapping[int, float] | None = None
     op_predicted_s: Mapping[int, float] | None = None
     fusion: Fusion | None = None
+    stage_modules: StageModules | None = None
 
     def module_type(self, path: str) -> str:
         try:

@@ -35,7 +35,7 @@ class PostProcessing:
     }
 
     def check(self, context: RuleContext, options: Mapping[str, Any]) -> Iterator[Finding]:
-        stages = split(context.analysis, context.op_seconds, context.op_predicted_s)
+        stages = split(context.analysis, context.op_seconds, context.op_predicted_s, context.stage_modules)
         if stages is None:
             return
         basis = "measured" if context.op_seconds else "predicted" if context.op_predicted_s else None

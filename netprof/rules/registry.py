@@ -1,4 +1,4 @@
-"""The table of rules: the built-ins (G1-G4, M1, D1), then plugins.
+"""The table of rules: the built-ins (G1-G4, M1, D1, D2), then plugins.
 
 Plugins come from the ``netprof.rules`` entry point group (each entry point loads a rule
 object) and from ``"package.module:OBJECT"`` specs passed by the caller. A rule is any
@@ -15,6 +15,7 @@ from typing import Any
 
 from netprof.rules import (
     d1_postprocessing,
+    d2_head_fragmentation,
     g1_equal_channels,
     g2_group_convolution,
     g3_fragmentation,
@@ -43,6 +44,7 @@ BUILTIN: dict[str, RuleEntry] = {
         RuleEntry(g4_elementwise.RULE, Status.STABLE, "builtin"),
         RuleEntry(memory_budget.RULE, Status.STABLE, "builtin"),
         RuleEntry(d1_postprocessing.RULE, Status.STABLE, "builtin"),
+        RuleEntry(d2_head_fragmentation.RULE, Status.STABLE, "builtin"),
     )
 }
 
