@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from cli_runner import run as run_cli
+from fixtures.wrappers import Fn
 from torch import nn
 
 import netprof
@@ -369,3 +370,11 @@ def test_filtering_and_allocation_micro_benchmarks_capture_their_kinds():
     )
     filled = measure(benches["full_like 100"], torch.device("cpu"), torch.float32, budget_s=0.01)
     assert filled.kinds.keys() == {"other"}
+
+
+def test_top_k_and_sorts_are_their_own_kind():
+    from netprof.prediction.kinds import kind_of
+
+    model = Fn(lambda x: (x.topk(3).values, x.sort().values, x.amax(-1)))
+    kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(2, 50)).ops]
+    assert kinds == ["topk", "topk", "reduction"]  # selections read every value; a max reduces them

@@ -294,12 +294,24 @@ class MaskedRows(nn.Module):
 
 
 def _filtering_and_allocation() -> Iterator[MicroBench]:
-    """Indexing by a boolean mask (its output's size depends on the data: counted on a real run) and
-    the ops that make a tensor without reading one (``full_like``, ``arange``): what a detector's
-    box filtering runs by the hundred."""
+    """Indexing by a boolean mask (its output's size depends on the data: counted on a real run), top-k
+    and sorts, and the ops that make a tensor without reading one (``full_like``, ``arange``): what a
+    detector's candidate selection runs, by the hundred or over a million scores."""
     for n in (100, 1000, 3000, 10000, 30000):
         yield MicroBench(f"masked rows {n}x4", lambda n=n: MaskedRows(n), (n,), capture="real")
+    for n in (100, 1000, 10000, 100_000, 1_000_000):  # a level's scores of every anchor and class
         yield MicroBench(f"masked select {n}", lambda: Lambda(lambda x: x[x > 0]), (n,), capture="real")
+    for n, k in (
+        (1000, 10),
+        (10_000, 100),
+        (100_000, 10),
+        (100_000, 1000),
+        (1_000_000, 10),
+        (1_000_000, 1000),
+    ):
+        yield MicroBench(f"topk {k} of {n}", lambda k=k: Lambda(lambda x: x.topk(k).values), (n,))
+    for n in (1000, 30_000):
+        yield MicroBench(f"sort {n}", lambda: Lambda(lambda x: x.sort().values), (n,))
     for n in (100, 3000, 30000, 300000):
         yield MicroBench(f"full_like {n}", lambda: Lambda(lambda x: torch.full_like(x, 1.0)), (n,))
         yield MicroBench(

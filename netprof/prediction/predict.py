@@ -29,6 +29,7 @@ _STAND_INS = {
     Kind.CONV_1X1: Kind.GEMM,
     Kind.ATTENTION: Kind.GEMM,
     Kind.REDUCTION: Kind.ELEMENTWISE,
+    Kind.TOPK: Kind.REDUCTION,
     Kind.NMS: Kind.OTHER,  # not a reduction: its flops are pairs of boxes, a reduction prices them far too high
     Kind.NORMALIZATION: Kind.ELEMENTWISE,
     Kind.POOLING: Kind.ELEMENTWISE,

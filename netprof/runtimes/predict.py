@@ -33,6 +33,7 @@ _STAND_INS = {
     Kind.TRANSCENDENTAL: Kind.ELEMENTWISE,
     Kind.NORMALIZATION: Kind.ELEMENTWISE,
     Kind.REDUCTION: Kind.ELEMENTWISE,
+    Kind.TOPK: Kind.REDUCTION,
     Kind.NMS: Kind.OTHER,  # not a reduction: its flops are pairs of boxes, a reduction prices them far too high
     Kind.MAX_POOLING: Kind.POOLING,
     Kind.POOLING: Kind.REDUCTION,
