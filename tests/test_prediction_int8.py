@@ -1,5 +1,5 @@
 """Int8 latency: the kinds of a quantized network's ops, their features by hand, a hand-priced int8 model,
-and a profile without int8 kinds refusing to price one."""
+a calibrated profile that prices an int8 what-if variant, and a profile without int8 kinds refusing to."""
 
 import dataclasses
 import json
@@ -13,6 +13,9 @@ from torch import nn
 import netprof
 from netprof import pipeline
 from netprof.analysis import OpNode
+from netprof.calibration.microbench import int8_benchmarks, micro_benchmarks, quantized_fx
+from netprof.calibration.profile import calibrate
+from netprof.calibration.runtime import runtime_benches
 from netprof.capture.ir import TensorMeta
 from netprof.compression.quantize import quantize
 from netprof.compression.whatif import whatif
@@ -191,6 +194,54 @@ def test_a_profile_without_int8_kinds_refuses_an_int8_model_naming_what_it_lacks
                                            if kind is not Kind.INT8_POOLING})  # fmt: skip
     prediction = predict(pipeline.analyze(model, x), int8_pooling_missing)
     assert "1 int8_pooling op(s) priced as int8_elementwise" in prediction.notes[0]
+
+
+def test_int8_micro_benchmarks_run_the_kernels_whatif_runs():
+    torch.manual_seed(0)
+    shape = (1, 8, 6, 6)
+
+    def layer():
+        return nn.Sequential(nn.Conv2d(8, 16, 1), nn.ReLU())
+
+    bench = quantized_fx(layer, shape)()
+    whatif_model = quantize(layer(), (torch.randn(shape),), "int8")
+    ops = [
+        [node.op for node in pipeline.analyze(model, torch.randn(shape)).ops]
+        for model in (bench, whatif_model)
+    ]
+    assert ops[0] == ops[1] == ["aten.quantize_per_tensor.tensor_qparams", "quantized.conv2d_relu.new",
+                                "aten.dequantize.self"]  # fmt: skip
+    benches = int8_benchmarks()
+    assert all(b.name.startswith("int8 ") and b.capture == "real" for b in benches)
+    assert [b.name for b in benches] == [b.name for b in micro_benchmarks()[-len(benches) :]]
+    assert not any(b.name.startswith("int8") for b in runtime_benches())  # ONNX runtimes do not run them
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    """A profile from a few float and int8 micro-benchmarks: every kind the int8 block runs, fitted."""
+    names = {
+        "int8 conv3x3 32->64 28^2 s1", "int8 conv3x3 3->32 224^2 s2", "int8 conv1x1 64->384 14^2",
+        "int8 conv1x1 24->144 56^2", "int8 depthwise3x3 64 56^2 s1", "int8 depthwise3x3 384 14^2 s1",
+        "int8 linear 1x512->1000", "int8 linear 1x1280->1000", "int8 relu6 x4 384x14^2",
+        "int8 add x4 96x14^2", "int8 global avgpool 512x7^2", "int8 quantize+dequantize 160x14^2",
+        "int8 quantize+dequantize 3x224^2",
+    }  # fmt: skip
+    benches = [b for b in micro_benchmarks() if b.name in names or (b.capture == "meta" and b.group == "op")]
+    chosen = [b for b in benches if b.capture == "real"] + [b for b in benches if b.capture == "meta"][::6]
+    assert len([b for b in chosen if b.capture == "real"]) == len(names)
+    return calibrate("cpu", threads=1, budget_s=2.0, benches=chosen, rounds=1)
+
+
+def test_a_calibrated_profile_prices_the_int8_whatif_variant(calibrated):
+    assert {Kind.QUANTIZE, Kind.INT8_CONV_1X1, Kind.INT8_GEMM, Kind.INT8_ELEMENTWISE} <= set(calibrated.kinds)
+    torch.manual_seed(0)
+    report = whatif(Block().eval(), torch.randn(1, 3, 16, 16), ["quantize=int8"], profile=calibrated)
+    (int8,) = report.variants
+    assert int8.predicted_s is not None and int8.predicted_s > 0
+    assert not any(note.startswith("latency not predicted") for note in int8.notes)
+    kinds = set(int8.result.prediction.kinds)
+    assert {"quantize", "int8_conv_kxk", "int8_conv_1x1", "int8_depthwise_conv", "int8_gemm"} <= kinds
 
 
 def test_the_command_says_in_red_that_an_old_profile_cannot_price_int8(capsys, tmp_path):
