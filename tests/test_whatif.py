@@ -171,13 +171,16 @@ def test_whatif_counts_each_variant_by_hand(small_report):
     assert model[0].out_channels == 8  # the model given is untouched
 
 
-def test_every_float_variant_is_priced_and_int8_says_why_not(small_report):
+def test_every_float_variant_is_priced_and_int8_on_a_float_only_profile_says_why_not(small_report):
     _, report = small_report
     base, width, resolution, int8 = report.base, *report.variants
     assert all(p.predicted_s is not None and p.predicted_s > 0 for p in (base, width, resolution))
     assert width.predicted_s < base.predicted_s
+    # flat_profile has no int8 kinds, as a profile calibrated before them: no float kind stands in.
     assert int8.predicted_s is None
-    assert any("no int8 or int4 kernels" in note for note in int8.notes)
+    (note,) = [note for note in int8.notes if note.startswith("latency not predicted")]
+    assert "cannot price int8 kernels: it has no int8_conv_1x1, int8_conv_kxk, int8_gemm" in note
+    assert "netprof calibrate --force --threads 1" in note
 
 
 def test_the_json_report_holds_totals_ratios_prediction_and_findings(small_report):

@@ -78,7 +78,10 @@ def test_the_pruned_model_runs_and_keeps_its_output_shape():
 def test_every_variant_is_priced_or_says_why_and_has_its_findings_diff(report):
     for variant in report.variants:
         if variant.variant.move == "quantize":
-            assert variant.predicted_s is None and any("no int8 or int4 kernels" in n for n in variant.notes)
+            # flat_profile has no int8 kinds, as a profile calibrated before them
+            assert variant.predicted_s is None and any(
+                "cannot price int8 kernels" in n for n in variant.notes
+            )
         else:
             assert variant.predicted_s is not None and variant.predicted_s > 0
         assert isinstance(report.findings_added(variant), list)

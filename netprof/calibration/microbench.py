@@ -5,14 +5,17 @@ batch 1 to 8 (224x224 input: feature maps from 112x112 down to 7x7, 3 to 2048
 channels; 1 to 1024 tokens of width 64 to 1280), chosen by a fixed grid, never by
 looking at a model a prediction is later judged on. Besides one-op modules there
 are chains that vary the number of ops and of module calls independently, so the
-fit can tell a kernel's cost from the framework's between kernels.
+fit can tell a kernel's cost from the framework's between kernels. The int8 benchmarks quantize
+small float modules through PyTorch's FX quantization with the x86 backend, as ``netprof whatif
+--quantize int8`` does, so they run the kernels an int8 variant runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -26,7 +29,12 @@ class MicroBench:
     build: Callable[[], nn.Module]
     input_shape: tuple[int, ...]
     group: str = "op"  # "op": one op kind (or the framework alone); "network": a synthetic network
-    capture: str = "meta"  # "real" for an op whose output's shape depends on its data (nms)
+    # "meta" (counted without data), or "real" for modules whose kernels have no meta implementation
+    # (quantized ones, and nms, masked selection: their output's shape depends on the data): counted on a real input, on the CPU in float32 only.
+    capture: str = "meta"
+    # The input in channels-last order: inside an int8 network every quantized tensor is, and a plain
+    # one sends quantized kernels down slow paths (an int8 3x3 max-pool on 64x112x112: 1.4 ms, 0.11 ms).
+    channels_last: bool = False
 
 
 class Lambda(nn.Module):
@@ -369,7 +377,163 @@ def micro_benchmarks() -> list[MicroBench]:
         *_past_the_cache(),
         *synthetic_networks(),
         *synthetic_networks(12, seed=1, batch=8),  # feature maps past the caches, as large batches make
+        *int8_benchmarks(),
     ]
+
+
+# --- int8 kernels ----------------------------------------------------------------------------------
+# Each a float module quantized as ``netprof.compression.quantize`` quantizes a model (FX graph mode,
+# the x86 backend's default mapping, scales observed on one example input), so that it runs the same
+# kernels: quantize_per_tensor on the way in, the int8 op(s), dequantize on the way out. The fit splits
+# the conversions from the op with the quantize-only benchmarks.
+
+
+def quantized_fx(build: Callable[[], nn.Module], shape: tuple[int, ...]) -> Callable[[], nn.Module]:
+    """A builder of ``build()`` quantized to int8 by FX (weights per channel, activations per tensor,
+    observed on a seeded random input of ``shape``)."""
+
+    def quantized() -> nn.Module:
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        example = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        with warnings.catch_warnings():  # FX quantization warns that it will move to torchao
+            warnings.simplefilter("ignore")
+            prepared = prepare_fx(build().eval(), get_default_qconfig_mapping("x86"), (example,))
+            with torch.no_grad():
+                prepared(example)
+            return convert_fx(prepared)
+
+    return quantized
+
+
+class QuantizeDequantize(nn.Module):
+    """Float to int8 and back (``quantize_per_tensor``, ``dequantize``): the conversions alone."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.quantize_per_tensor(x, 0.05, 128, torch.quint8).dequantize()
+
+
+_CHAIN = 4
+
+
+class Residuals(nn.Module):
+    """``x = x + input`` (then a ReLU when asked) ``adds`` times: residual adds in a row."""
+
+    def __init__(self, adds: int, relu: bool) -> None:
+        super().__init__()
+        self.adds, self.relu = adds, relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for _ in range(self.adds):
+            x = torch.relu(x + y) if self.relu else x + y
+        return x
+
+
+class Scales(nn.Module):
+    """``x = x * mean(input)`` per channel ``count`` times: the broadcast multiply of a squeeze-excite."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = x.mean((2, 3), keepdim=True)
+        for _ in range(self.count):
+            x = x * scale
+        return x
+
+
+def _int8(name: str, build: Callable[[], nn.Module], shape: tuple[int, ...]) -> MicroBench:
+    """Inside a Sequential, as a layer sits in a network: FX keeps it a module (``QuantizedConv2d``), where a
+    root module alone is traced into a functional call whose scale is a tensor read by ``.item()``.
+    A stem (3 input channels) takes the network's image as given; every later layer a channels-last one."""
+    return MicroBench(
+        f"int8 {name}",
+        quantized_fx(lambda: nn.Sequential(build()), shape),
+        shape,
+        capture="real",
+        channels_last=len(shape) == 4 and shape[1] != 3,
+    )
+
+
+def int8_benchmarks() -> list[MicroBench]:
+    """Int8 convolutions (1x1, kxk, depthwise on both sides of 100 channels, where x86's int8 backend
+    moves from oneDNN to FBGEMM, and on inputs not in channels-last order), linear layers, element-wise
+    ops, pooling, the conversions, and six int8 synthetic networks."""
+    benches = []
+    for c_in, c_out, hw in [(16, 96, 112), (24, 144, 56), (144, 24, 56), (64, 384, 14), (384, 64, 14),
+                            (960, 160, 7), (320, 1280, 7), (256, 64, 56), (512, 128, 28)]:  # fmt: skip
+        benches.append(_int8(f"conv1x1 {c_in}->{c_out} {hw}^2", _conv(c_in, c_out, 1), (1, c_in, hw, hw)))
+    for c_in, c_out, hw, k, s in [(3, 32, 224, 3, 2), (3, 64, 224, 7, 2), (64, 64, 56, 3, 1),
+                                  (128, 128, 28, 3, 1), (256, 256, 14, 3, 1), (512, 512, 7, 3, 1),
+                                  (64, 128, 56, 3, 2), (32, 64, 28, 3, 1)]:  # fmt: skip
+        benches.append(
+            _int8(f"conv{k}x{k} {c_in}->{c_out} {hw}^2 s{s}", _conv(c_in, c_out, k, s), (1, c_in, hw, hw))
+        )
+    for c, hw, k, s in [(32, 112, 3, 1), (96, 112, 3, 2), (64, 56, 3, 1), (144, 56, 3, 1), (144, 56, 5, 2),
+                        (384, 14, 3, 1), (576, 14, 3, 1), (960, 7, 3, 1), (240, 28, 5, 1)]:  # fmt: skip
+        benches.append(_int8(f"depthwise{k}x{k} {c} {hw}^2 s{s}", _conv(c, c, k, s, c), (1, c, hw, hw)))
+    # more than 100 channels, not a multiple of 8: a generic kernel, ~100x slower (netprof.prediction.kinds)
+    for c, hw, k, s in [(116, 14, 3, 1), (116, 28, 3, 2), (236, 7, 3, 1)]:
+        benches.append(_int8(f"depthwise{k}x{k} {c} {hw}^2 s{s}", _conv(c, c, k, s, c), (1, c, hw, hw)))
+    # Inputs in plain (not channels-last) order, as after a channel split or a concatenation: the kernel
+    # reorders them first (netprof.prediction.kinds.int8_relayout_bytes).
+    for c_in, c_out, hw, k, groups in [(58, 58, 28, 1, 1), (116, 116, 14, 1, 1), (64, 64, 28, 3, 1),
+                                       (58, 58, 28, 3, 58)]:  # fmt: skip
+        bench = _int8(f"conv{k}x{k} g{groups} {c_in}->{c_out} {hw}^2 plain input", _conv(c_in, c_out, k, 1, groups),
+                      (1, c_in, hw, hw))  # fmt: skip
+        benches.append(replace(bench, channels_last=False))
+    for t, c_in, c_out in [(1, 1280, 1000), (1, 512, 1000), (1, 2048, 1000), (49, 768, 3072)]:
+        benches.append(
+            _int8(f"linear {t}x{c_in}->{c_out}", lambda c_in=c_in, c_out=c_out: nn.Linear(c_in, c_out),
+                  (1, t, c_in))
+        )  # fmt: skip
+    # Element-wise ops four in a row between one quantize and one dequantize, so that the int8 ops, not
+    # the conversions, take most of the time: in-place ReLU6 (MobileNet's), residual adds with and
+    # without a ReLU (ResNet's quantized.add_relu), hardswish.
+    for c, hw in [(32, 112), (144, 56), (64, 56), (384, 14)]:
+        layers = lambda: nn.Sequential(*(nn.ReLU6(inplace=True) for _ in range(_CHAIN)))
+        benches.append(_int8(f"relu6 x{_CHAIN} {c}x{hw}^2", layers, (1, c, hw, hw)))
+    for c, hw, relu in [(24, 56, False), (96, 14, False), (256, 28, False), (64, 56, True), (128, 28, True),
+                        (512, 7, True)]:  # fmt: skip
+        name = f"add{'+relu' if relu else ''} x{_CHAIN} {c}x{hw}^2"
+        benches.append(_int8(name, lambda relu=relu: Residuals(_CHAIN, relu), (1, c, hw, hw)))
+    benches.append(
+        _int8(
+            f"hardswish x{_CHAIN} 40x28^2",
+            lambda: nn.Sequential(*(nn.Hardswish() for _ in range(_CHAIN))),
+            (1, 40, 28, 28),
+        )
+    )
+    # MobileNetV3's squeeze-excite on int8: the mean over H and W, and the per-channel scale (a broadcast
+    # quantized.mul, a slower kernel than the plain one); ShuffleNet's concatenation and channel shuffle.
+    for c, hw in [(96, 56), (240, 28), (960, 7)]:
+        mean = lambda: Lambda(lambda x: x.mean((2, 3), keepdim=True))
+        benches.append(_int8(f"mean {c}x{hw}^2", mean, (1, c, hw, hw)))
+    for c, hw in [(72, 56), (480, 14)]:
+        benches.append(_int8(f"scale x{_CHAIN} {c}x{hw}^2", lambda: Scales(_CHAIN), (1, c, hw, hw)))
+    for c, hw, parts in [(58, 28, 2), (116, 14, 2)]:
+        benches.append(_int8(f"cat x{parts} {c}x{hw}^2", lambda parts=parts: Concat(parts), (1, c, hw, hw)))
+    for c, hw in [(116, 28), (232, 14)]:
+        benches.append(_int8(f"channel shuffle g2 {c}x{hw}^2", lambda: ChannelShuffle(2), (1, c, hw, hw)))
+    benches.append(_int8("maxpool3x3s2 64x112^2", lambda: nn.MaxPool2d(3, 2, 1), (1, 64, 112, 112)))
+    for c in (1280, 512):
+        benches.append(_int8(f"global avgpool {c}x7^2", lambda: nn.AdaptiveAvgPool2d(1), (1, c, 7, 7)))
+    for c, hw in [(3, 224), (32, 112), (64, 56), (160, 14), (1000, 1)]:
+        benches.append(
+            MicroBench(
+                f"int8 quantize+dequantize {c}x{hw}^2", QuantizeDequantize, (1, c, hw, hw), capture="real"
+            )
+        )
+    # Whole int8 networks, for what one-op modules cannot show (kernels after one another on cold weights,
+    # layouts a split or a concatenation leaves): the convolutional ones of a third seeded draw, quantized.
+    for index, bench in enumerate(synthetic_networks(8, seed=3)):
+        if index % 4 != 3:  # the transformers: FX int8 is netprof's what-if for CNNs
+            build = quantized_fx(bench.build, bench.input_shape)
+            benches.append(MicroBench(f"int8 {bench.name}", build, bench.input_shape, "network", "real"))
+    return benches
 
 
 # --- synthetic networks ----------------------------------------------------------------------------

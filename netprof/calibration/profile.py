@@ -27,7 +27,7 @@ from netprof.calibration.caches import cache_sizes
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import fit_relative
-from netprof.prediction.kinds import Kind, kind_of, past_cache_bytes, transient_bytes, weight_bytes
+from netprof.prediction.kinds import Kind, features, kind_of, past_cache_bytes, transient_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
@@ -55,19 +55,18 @@ def _prepare(
     """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``."""
     _, llc = caches  # (L2, last-level) bytes: the cache term prices bytes past the last level
     module = bench.build().eval()
-    if bench.capture == "meta":
-        analysis = pipeline.analyze(
-            module, torch.empty(bench.input_shape, dtype=dtype, device="meta"), mode="meta"
-        )
+    if bench.capture == "real":  # quantized kernels have no meta implementation: counted on a real input
+        analysis = pipeline.analyze(module, _input(bench, dtype, "cpu"), mode="real")
     else:
-        analysis = pipeline.analyze(module, torch.randn(bench.input_shape, dtype=dtype), mode=bench.capture)
+        analysis = pipeline.analyze(module, _input(bench, dtype, "meta"), mode="meta")
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for node in analysis.ops:
         entry = counts[str(kind_of(node))]
+        flops, nbytes, weights = features(node)
         entry[0] += 1
-        entry[1] += node.flops
-        entry[2] += node.mem_access_bytes
-        entry[3] += weight_bytes(node)
+        entry[1] += flops
+        entry[2] += nbytes
+        entry[3] += weights
     past_llc = sum(past_cache_bytes(node, llc) for node in analysis.ops) if llc else 0
     # A one-op loop gets the same pages back every pass: its buffers are never fresh (see transient_bytes).
     network = bench.group == "network"
@@ -83,7 +82,12 @@ def _prepare(
         transient,
     )
     module = module.to(device=device, dtype=dtype)
-    return point, module, torch.randn(bench.input_shape, dtype=dtype, device=device)
+    return point, module, _input(bench, dtype, device)
+
+
+def _input(bench: MicroBench, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    x = torch.randn(bench.input_shape, dtype=dtype, device=device)
+    return x.contiguous(memory_format=torch.channels_last) if bench.channels_last else x
 
 
 def _timed(point: BenchPoint, round_medians: Sequence[float]) -> BenchPoint:
@@ -160,6 +164,8 @@ def calibrate(
     """
     dev = device_of(device)
     benches = micro_benchmarks() if benches is None else list(benches)
+    if dev.type != "cpu" or dtype != torch.float32:  # int8 kernels run on the CPU, from float32 inputs
+        benches = [bench for bench in benches if bench.capture == "meta"]
     started = time.perf_counter()
     caches = cache_sizes() if dev.type == "cpu" else (0, 0)
     if not benches:

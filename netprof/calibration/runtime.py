@@ -205,7 +205,13 @@ def runtime_benches() -> list[MicroBench]:
     networks and every fusion pair's three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
-        if bench.group == "op" and "relu modules" not in bench.name and "containers" not in bench.name:
+        exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here
+        if (
+            exportable
+            and bench.group == "op"
+            and "relu modules" not in bench.name
+            and "containers" not in bench.name
+        ):
             families.setdefault(bench.name.split()[0], []).append(bench)
     chosen = [MicroBench(BASELINE, nn.ReLU, (1, 8))]
     for name, members in families.items():

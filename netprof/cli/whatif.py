@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from netprof.capture.loader import load
 from netprof.cli import common
 from netprof.compression.variants import MOVES, variants
-from netprof.compression.whatif import WhatIf, whatif
+from netprof.compression.whatif import UNPRICED, WhatIf, whatif
 from netprof.errors import NetprofError
 from netprof.prediction import DeviceProfile, ProfileError
 from netprof.runtimes import profile as runtime_profiles
@@ -140,9 +140,20 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> common.ExitStat
             progress=progress,
         )
     common.emit(NAME, args.format, report, args.output, out, err)
+    _say_unpriced(report, err)
     if args.plot is not None:
         _write_chart(report, args, err)
     return common.ExitStatus.SUCCESS
+
+
+def _say_unpriced(report: WhatIf, err: Console) -> None:
+    """A variant the profile cannot price (int8 on a profile older than its int8 kinds), in red on stderr:
+    the table's empty cell alone would read as a missing profile."""
+    for priced in report.variants:
+        for note in priced.notes:
+            if note.startswith(UNPRICED):
+                line = f"netprof: {priced.name}: {note}"
+                err.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)
 
 
 def _write_chart(report: WhatIf, args: argparse.Namespace, err: Console) -> None:

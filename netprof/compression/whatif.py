@@ -8,9 +8,10 @@
 Every model, the base included, goes through the same pipeline (``pipeline.run``: the counts, and
 with ``timing`` a measured run), the rules (``pipeline.check``) and, with a device profile, the
 latency predictor. A variant's findings are compared with the base's by their identity within a
-model (``Finding.fingerprint``: the rule and the module path). A quantized variant is not priced on a
-profile: neither the eager profile nor a runtime's has int8 kernels, and a made-up number would be
-worse than none; its notes say so.
+model (``Finding.fingerprint``: the rule and the module path). An int8 variant is priced by the eager
+profile's int8 kinds (``netprof calibrate`` times int8 kernels); a profile calibrated before them, or a
+runtime's (whose runtime does not run the quantized model here), has none, and a number made up from
+float kernels would be worse than none: the variant's notes say so and its latency stays empty.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from netprof.compression import lowrank, pruning, quantize
 from netprof.compression.variants import Variant, VariantError, variant
 from netprof.config import Config
 from netprof.fingerprints import finding_key
-from netprof.prediction import DeviceProfile
+from netprof.prediction import DeviceProfile, MissingInt8Kinds
 from netprof.result import Result
 from netprof.rules import Finding
+from netprof.runtimes.profile import RuntimeProfile
 from netprof.timing.run import TimingOptions
 
 BASE = "base"
 TOTALS = ("mult_adds", "flops", "params", "param_bytes", "mem_access_bytes")
+UNPRICED = "latency not predicted: "  # how a variant's note that its latency could not be priced begins
 
 
 @dataclass(frozen=True)
@@ -240,11 +243,13 @@ def _price(
         notes += (f"not timed in {timing.runtime}: the quantized model runs in eager PyTorch only here",)
         timing = None
     result = pipeline.run(model, inputs, name=f"{name} {label}", timing=timing)
-    if profile is not None and quantized:
-        notes += (
-            "latency not predicted: the device profile has no int8 or int4 kernels (time it with --time)",
-        )
+    if profile is not None and quantized and isinstance(profile, RuntimeProfile):
+        why = f"{profile.runtime}'s profile prices no quantized kernels, and the quantized model runs in "
+        notes += (f"{UNPRICED}{why}eager PyTorch only here (time it with --time)",)
     elif profile is not None:
-        result = pipeline.add_prediction(result, profile)
+        try:
+            result = pipeline.add_prediction(result, profile)
+        except MissingInt8Kinds as error:
+            notes += (f"{UNPRICED}{error} (or time it with --time)",)
     result = dataclasses.replace(result, findings=tuple(pipeline.check(result, model, rules)))
     return Priced(label, move, result, parameter_bytes(model), notes)

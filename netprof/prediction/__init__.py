@@ -6,13 +6,14 @@ fits; ``fit`` is the non-negative least squares both use.
 """
 
 from netprof.prediction.kinds import Kind, kind_of
-from netprof.prediction.predict import OpPrediction, Prediction, predict
+from netprof.prediction.predict import MissingInt8Kinds, OpPrediction, Prediction, predict
 from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
 
 __all__ = [
     "DeviceProfile",
     "Kind",
     "KindModel",
+    "MissingInt8Kinds",
     "OpPrediction",
     "Prediction",
     "ProfileError",

@@ -1,7 +1,7 @@
 """The kind of an op for latency: its cost category, split where one category runs unlike kernels.
 
 A device profile fits one latency model per kind. Categories are the counting
-conventions' (``netprof.costs.Category``), split three ways: a dense convolution
+conventions' (``netprof.costs.Category``), split where their kernels differ: a dense convolution
 into 1x1 and larger kernels (different kernels, different efficiencies);
 element-wise ops into plain arithmetic and transcendental functions (a sigmoid
 or GELU costs several times a ReLU per element); pooling into max and average;
@@ -12,6 +12,19 @@ with the pairs of boxes, which its flops count, at a per-pair price no reduction
 data movement into plain copies and indexing by a boolean mask (``boxes[scores > t]``:
 the kernel first finds the mask's true elements, ~15 us for a few thousand on a CPU,
 whatever the few bytes it then copies).
+
+Ops on quantized tensors (``quint8``, ``qint8``: what PyTorch's int8 quantization runs) run other
+kernels than the float ones of their category (oneDNN's and FBGEMM's int8 convolutions, requantizing
+element-wise ops), so they get kinds of their own, never priced as float ones: ``int8_conv_1x1``,
+``int8_conv_kxk`` (grouped convolutions included), ``int8_depthwise_conv``, ``int8_depthwise_unaligned``
+(``unaligned_depthwise``: more than 100 channels, not a multiple of 8, a ~100x slower kernel), ``int8_gemm``,
+``int8_pooling`` (reductions too: a mean over H and W), ``int8_requantize`` (the ``quantized::``
+element-wise ops: add, add_relu, mul, hardswish, cat, which compute each element in float and
+requantize it to a new scale; an add of two int8 tensors takes ~2.5x a ReLU6 per element here),
+``int8_elementwise`` (ATen's other ops on int8 values: ReLU, ReLU6's hardtanh and clamp, which keep the
+input's scale and compare integers, and copies: cat, a channel shuffle's clone), and ``quantize`` for
+the conversions between float and int8 (``quantize_per_tensor``, ``quantize_per_channel``,
+``dequantize``). Views stay views.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ class _Named(str, enum.Enum):
         return self.value
 
 
-# Every category is a kind, but for the three split in two.
+# Every category is a kind, but for those split where their kernels differ.
 _SPLIT = {
     Category.CONV: ("conv_1x1", "conv_kxk"),
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
@@ -37,7 +50,16 @@ _SPLIT = {
     Category.REDUCTION: ("reduction", "topk", "nms"),
     Category.DATA_MOVEMENT: ("data_movement", "masked_index"),
 }
-Kind = _Named("Kind", [(name.upper(), name) for c in Category for name in _SPLIT.get(c, (c.value,))])
+_INT8 = (
+    "int8_conv_1x1", "int8_conv_kxk", "int8_depthwise_conv", "int8_depthwise_unaligned", "int8_gemm",
+    "int8_requantize", "int8_elementwise", "int8_pooling", "quantize",
+)  # fmt: skip
+Kind = _Named(
+    "Kind",
+    [(name.upper(), name) for c in Category for name in _SPLIT.get(c, (c.value,))]
+    + [(name.upper(), name) for name in _INT8],
+)
+INT8_KINDS = frozenset(Kind(name) for name in _INT8)
 
 
 # Element-wise functions that evaluate exp, log, erf or a root per element (softmax included).
@@ -47,6 +69,23 @@ _TRANSCENDENTAL = frozenset(
 )  # fmt: skip
 _SELECTIONS = frozenset({"topk", "sort", "kthvalue", "median", "nanmedian", "mode"})
 _CONVOLUTIONS = frozenset({Category.CONV, Category.GROUP_CONV, Category.DEPTHWISE_CONV})
+_QUANTIZED_DTYPES = frozenset({torch.quint8, torch.qint8, torch.qint32, torch.quint4x2, torch.quint2x4})
+_CONVERSIONS = frozenset(
+    {"quantize_per_tensor", "quantize_per_channel", "quantize_per_tensor_dynamic", "dequantize"}
+)
+# ``.item()`` and its kin move one element: a dispatch and nothing else, as a view costs (``features``).
+# An int8 network reads each quantized add's scale and zero point so. Priced by their bytes (as ``other``
+# ops, whose model also prices factories), those few bytes would be a column of the fit that only int8
+# adds have, free to take up the adds' own cost at an absurd price per byte.
+_SCALAR_READS = frozenset({"_local_scalar_dense", "item"})
+_INT8_CATEGORIES = {
+    Category.DEPTHWISE_CONV: "int8_depthwise_conv",
+    Category.GEMM: "int8_gemm",
+    Category.POOLING: "int8_pooling",
+    Category.REDUCTION: "int8_pooling",  # a mean over H and W on int8 costs a global average pool's
+    Category.VIEW: "view",
+    Category.OTHER: "other",
+}
 
 
 def _base(op: str) -> str:
@@ -55,9 +94,56 @@ def _base(op: str) -> str:
     return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
 
 
+def is_int8(node: OpNode) -> bool:
+    """Whether the op reads or writes a quantized tensor (``quint8``, ``qint8``, ...)."""
+    return any(meta.dtype in _QUANTIZED_DTYPES for meta in (*node.input_metas, *node.output_metas))
+
+
+def _int8_kind(node: OpNode, category: Category) -> Kind:
+    if _base(node.op) in _CONVERSIONS:
+        return Kind.QUANTIZE
+    if category == Category.CONV:
+        return Kind.INT8_CONV_1X1 if int8_kernel_volume(node) == 1 else Kind.INT8_CONV_KXK
+    if category == Category.GROUP_CONV:
+        return Kind.INT8_CONV_KXK
+    if category == Category.DEPTHWISE_CONV and unaligned_depthwise(node):
+        return Kind.INT8_DEPTHWISE_UNALIGNED
+    if category in _INT8_CATEGORIES:
+        return Kind(_INT8_CATEGORIES[category])
+    return Kind.INT8_REQUANTIZE if node.op.startswith("quantized.") else Kind.INT8_ELEMENTWISE
+
+
+def unaligned_depthwise(node: OpNode) -> bool:
+    """An int8 depthwise convolution of more than 100 channels that are not a multiple of 8.
+
+    PyTorch's x86 engine runs an int8 convolution of at most 100 groups on oneDNN (on a CPU with AVX-512
+    VNNI) and the others on FBGEMM, whose fast depthwise kernel needs a multiple of 8 channels; the rest
+    take a generic path. Measured here (3x3, 28x28, one thread): 96, 99, 100, 104, 112 and 120 channels
+    45-61 us; 101, 108, 116 and 124 channels 6-10 ms. ShuffleNet V2's 116-channel stage runs so.
+    """
+    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
+    return channels > 100 and channels % 8 != 0
+
+
+def int8_kernel_volume(node: OpNode) -> int:
+    """A quantized dense (``groups=1``) convolution's kernel volume (9 for 3x3), from its counts: its packed
+    weight is no tensor the capture records. ``mult_adds = out.numel * c_in * volume``
+    (``netprof.costs.quantized``); 0 when the op has no output or input channels to divide by."""
+    outputs = node.output_metas[0].numel if node.output_metas else 0
+    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
+    if outputs == 0 or channels == 0:
+        return 0
+    return round(node.mult_adds / (outputs * channels))
+
+
 def kind_of(node: OpNode) -> Kind:
-    """``conv`` ops by their weight's spatial size (``input_metas[1]``: out, in/groups, k...)."""
+    """``conv`` ops by their weight's spatial size (``input_metas[1]``: out, in/groups, k...); ops on
+    quantized tensors by ``_int8_kind`` (the module docstring)."""
     category = Category(node.category)
+    if is_int8(node):
+        return _int8_kind(node, category)
+    if _base(node.op) in _SCALAR_READS:
+        return Kind.VIEW
     if category == Category.CONV:
         weight = node.input_metas[1].shape if len(node.input_metas) > 1 else ()
         return Kind.CONV_1X1 if all(size == 1 for size in weight[2:]) else Kind.CONV_KXK
@@ -89,8 +175,10 @@ def transient_bytes(node: OpNode, threshold_bytes: int) -> int:
     pass. Small buffers come from the heap's free lists and rarely fault; where the line falls depends
     on the allocator's history, so the profile fits the price on synthetic networks and the threshold
     (half the LLC) was chosen on the torchvision models among 0.5, 1, 2, 4, 8 and 16 MiB.
+    An int8 convolution is left out: its own kinds carry what it costs inside a network.
     """
-    if Category(node.category) not in (Category.DEPTHWISE_CONV, Category.GROUP_CONV) or not node.input_metas:
+    grouped = Category(node.category) in (Category.DEPTHWISE_CONV, Category.GROUP_CONV)
+    if not grouped or not node.input_metas or is_int8(node):
         return 0
     moved = node.input_metas[0].nbytes + sum(meta.nbytes for meta in node.output_metas)
     return moved if moved > threshold_bytes else 0
@@ -103,6 +191,42 @@ def past_cache_bytes(node: OpNode, llc_bytes: int) -> int:
     them there; past that size the rest comes from DRAM, at a higher cost per byte.
     """
     return max(0, node.mem_access_bytes - llc_bytes)
+
+
+def features(node: OpNode) -> tuple[int, int, int]:
+    """``(flops, mem_access_bytes, relayout_bytes)`` its kind's model prices: none for a view, whose latency
+    is its launch (a scalar read's one element included). ``relayout_bytes`` are what the kernel lays out
+    again on every call: a float convolution's weight (``weight_bytes``), an int8 one's input when it is
+    not in channels-last order (``int8_relayout_bytes``)."""
+    kind = kind_of(node)
+    if kind is Kind.VIEW:
+        return 0, 0, 0
+    relayout = int8_relayout_bytes(node) if kind in INT8_KINDS else weight_bytes(node)
+    return node.flops, node.mem_access_bytes, relayout
+
+
+def int8_relayout_bytes(node: OpNode) -> int:
+    """An int8 convolution's input bytes when the input is not in channels-last order, else 0.
+
+    Quantized tensors between int8 layers are channels-last; a network's image (the stem's input) or a
+    channel slice (ShuffleNet's split, a concatenation) is not, and the kernel reorders it first: an int8
+    1x1 convolution on ShuffleNet V2's 58-channel half at 28x28 took 49-54 us here, on a channels-last
+    input 32-36 us.
+    """
+    if Category(node.category) not in _CONVOLUTIONS or not node.input_metas:
+        return 0
+    x = node.input_metas[0]
+    return 0 if len(x.shape) != 4 or _channels_last(x.shape, x.stride) else x.nbytes
+
+
+def _channels_last(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """Whether an ``[n, c, h, w]`` tensor is dense in ``n, h, w, c`` order (sizes of 1 have any stride)."""
+    expected = 1
+    for dim in (1, 3, 2, 0):
+        if shape[dim] != 1 and stride[dim] != expected:
+            return False
+        expected *= shape[dim]
+    return True
 
 
 def weight_bytes(node: OpNode) -> int:

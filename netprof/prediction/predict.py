@@ -7,7 +7,9 @@ last-level cache; a depthwise or grouped convolution's per-call buffers past hal
 compute- or memory-bound. The model's latency is the sum over its ops, plus the
 profile's cost per module call and per run (the Python between kernels, which the
 paper's G3 counts as the price of fragmentation). Module and category times are
-sums over their ops, as ``Analysis`` sums counts.
+sums over their ops, as ``Analysis`` sums counts. An op on int8 tensors is priced by an int8 kind
+only (``netprof.prediction.kinds``): on a profile without them the prediction is refused
+(``MissingInt8Kinds``), never made up from float kinds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from dataclasses import dataclass, field
 
 from netprof.analysis import Analysis, OpNode
 from netprof.module_paths import ancestors
-from netprof.prediction.kinds import Kind, kind_of, past_cache_bytes, transient_bytes, weight_bytes
+from netprof.prediction.kinds import (
+    INT8_KINDS,
+    Kind,
+    features,
+    kind_of,
+    past_cache_bytes,
+    transient_bytes,
+)
 from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
 
 BOUNDS = ("overhead", "compute", "memory")
@@ -38,6 +47,9 @@ _STAND_INS = {
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
     Kind.OTHER: Kind.VIEW,
+    # int8 kinds stand in for one another, never for a float kind: an int8 kernel is not a float one.
+    Kind.INT8_POOLING: Kind.INT8_ELEMENTWISE,
+    Kind.INT8_REQUANTIZE: Kind.INT8_ELEMENTWISE,
 }
 
 
@@ -75,6 +87,26 @@ def _model(profile: DeviceProfile, kind: Kind) -> tuple[KindModel, Kind]:
     return profile.kinds[seen], seen
 
 
+class MissingInt8Kinds(ProfileError):
+    """The model runs int8 kernels and the profile has no latency model for them (one calibrated before
+    netprof timed int8 kernels): a float kind would misprice them, so nothing is predicted."""
+
+
+def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
+    missing = []
+    for kind in sorted({kind_of(node) for node in analysis.ops} & INT8_KINDS, key=str):
+        try:
+            _model(profile, kind)
+        except ProfileError:
+            missing.append(str(kind))
+    if missing:
+        raise MissingInt8Kinds(
+            f"profile {profile.key} cannot price int8 kernels: it has no {', '.join(missing)} kind "
+            "(calibrated before netprof timed int8 kernels; float kinds would misprice them); refit it with "
+            f"`netprof calibrate --force --threads {profile.threads}`"
+        )
+
+
 def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
     """Seconds of the profile's cache-aware terms for one op; zero where a cache size is unknown."""
     seconds = 0.0
@@ -90,7 +122,7 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
     model, used = _model(profile, kind)
     if used is not kind:
         stand_ins[(kind, used)] += 1
-    overhead, compute, memory = model.terms(node.flops, node.mem_access_bytes, weight_bytes(node))
+    overhead, compute, memory = model.terms(*features(node))
     memory += cache_terms(node, profile)
     terms = (overhead, compute, memory)
     return OpPrediction(
@@ -105,6 +137,7 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
 
 def predict(analysis: Analysis, profile: DeviceProfile) -> Prediction:
     """Predicted latency of ``analysis``'s model on ``profile``'s device, per op, module, category and kind."""
+    _require_int8(analysis, profile)
     stand_ins: Counter[tuple[Kind, Kind]] = Counter()
     ops = tuple(_op(node, profile, stand_ins) for node in analysis.ops)
     calls = sum(summary.calls for summary in analysis.modules)

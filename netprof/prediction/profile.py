@@ -4,7 +4,8 @@ Per op of kind ``k``, ``seconds = overhead_s[k] + s_per_flop[k] * flops + s_per_
 + s_per_weight_byte[k] * weight_bytes``: a fixed cost of launching the op, a compute
 term and a memory term (a roofline with per-kind efficiency whose sum, not max, lets
 one fit absorb the curve between the two roofs), and for convolutions the cost of
-laying out the weight again on every call, as CPU backends do in eager mode. Two terms shared by all
+laying out the weight again on every call, as CPU backends do in eager mode (for an int8 convolution,
+its input when that is not channels-last: ``netprof.prediction.kinds.features``). Two terms shared by all
 kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - llc_bytes)`` (bytes the last-level
 cache cannot hold come from DRAM) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
 per-call buffers when larger than half the LLC (``netprof.prediction.kinds.transient_bytes``: in a network they are
