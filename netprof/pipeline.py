@@ -396,7 +396,8 @@ def _at_load(loaded: LoadedModel, candidates: int | None) -> LoadedModel:
     """``loaded`` with its detector set to pass about ``candidates`` boxes to NMS (a copy), with a note."""
     if candidates is None:
         return loaded
-    model, note = with_candidates(loaded.model, candidates)
+    on_meta = any(p.is_meta for p in loaded.model.parameters())
+    model, note = with_candidates(loaded.model, candidates, None if on_meta else loaded.inputs)
     return dataclasses.replace(loaded, model=model, notes=(*loaded.notes, note))
 
 

@@ -15,7 +15,7 @@ import torchvision
 from cli_runner import run
 
 import netprof
-from netprof.detection.load import DetectionLoadError, load_point, nms_boxes, with_candidates
+from netprof.detection.load import NMS_OP, DetectionLoadError, load_point, nms_boxes, with_candidates
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "netprof/report/analysis.schema.json").read_text())
 SSDLITE = "torchvision.models.detection:ssdlite320_mobilenet_v3_large(weights_backbone=None)"
@@ -46,18 +46,33 @@ def test_ssdlite_keeps_the_best_boxes_of_each_class(ssdlite, candidates, boxes, 
     assert nms_boxes(netprof.analyze(twin, _image())) == (boxes, calls)
 
 
-def test_faster_rcnn_keeps_proposals_for_the_count():
+def test_faster_rcnn_sets_its_score_threshold_for_the_count():
+    build = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn
+    model, image = build(weights=None, weights_backbone=None), _image()
+    twin, note = with_candidates(model, 1000, image)
+    assert model.roi_heads.score_thresh == 0.05  # the model as built is untouched
+    assert twin.rpn._post_nms_top_n["testing"] == 150  # and the proposals stay as built
+    # 150 proposals x 90 classes are scored; the threshold leaves the best 1,000 above it, and those
+    # tied with the 1,000th (an untrained head scores identical proposals alike)
+    above = int(note.split("above which ")[1].split()[0].replace(",", ""))
+    assert note.startswith("1000 candidate boxes: score threshold ") and 1000 <= above <= 1100
+    assert note.endswith(f"{above:,} of the 13,500 (proposal, class) scores of this input lie")
+    analysis = netprof.analyze(twin, image)
+    point = load_point(1000, analysis, None, None)
+    # the RPN's NMS over 3 x 150 anchors, then batched NMS over those scores' boxes (less any that
+    # torchvision drops as too small)
+    rpn, *second = [node.input_metas[0].shape[0] for node in analysis.ops if node.op == NMS_OP]
+    assert rpn == 450 and 0.95 * above <= sum(second) <= above and point.nms_boxes == rpn + sum(second)
+    assert point.postprocess.name == "postprocess" and point.postprocess.totals.mult_adds == 0
+    assert point.ops_s is None and point.predicted_ops_s is None
+
+
+def test_a_two_stage_threshold_is_not_set_on_meta():
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
         weights=None, weights_backbone=None
     )
-    twin, _ = with_candidates(model.eval(), 100)
-    assert twin.rpn._post_nms_top_n["testing"] == 2 and model.rpn._post_nms_top_n["testing"] == 150
-    analysis = netprof.analyze(twin, _image())
-    point = load_point(100, analysis, None, None)
-    # the RPN's NMS over 3 x 150 anchors, then 2 proposals x 90 classes
-    assert (point.nms_boxes, point.nms_calls) == (450 + 180, 2)
-    assert point.postprocess.name == "postprocess" and point.postprocess.totals.mult_adds == 0
-    assert point.ops_s is None and point.predicted_ops_s is None
+    twin, note = with_candidates(model, 100, None)
+    assert twin.roi_heads.score_thresh == 0.05 and "not set on meta" in note
 
 
 def test_a_model_without_post_processing_knobs_is_one_clear_error():

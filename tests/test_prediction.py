@@ -378,3 +378,14 @@ def test_top_k_and_sorts_are_their_own_kind():
     model = Fn(lambda x: (x.topk(3).values, x.sort().values, x.amax(-1)))
     kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(2, 50)).ops]
     assert kinds == ["topk", "topk", "reduction"]  # selections read every value; a max reduces them
+
+
+def test_roi_align_is_its_own_kind_and_benchmarked():
+    from netprof.calibration.profile import measure
+
+    benches = {bench.name: bench for bench in micro_benchmarks()}
+    point = measure(
+        benches["roi_align 10 regions 256x10^2"], torch.device("cpu"), torch.float32, budget_s=0.01
+    )
+    # 10 regions x 256 channels x 7 x 7 bins x (4 samples x 8 + 1) flops (netprof.costs.vision)
+    assert point.kinds.keys() == {"roi_align"} and point.kinds["roi_align"][:2] == (1, 10 * 256 * 49 * 33)

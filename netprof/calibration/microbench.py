@@ -333,11 +333,43 @@ def _filtering_and_allocation() -> Iterator[MicroBench]:
         yield replace(bench, capture="real")
 
 
+class PoolRegions(nn.Module):
+    """``roi_align`` of ``regions`` fixed boxes (seeded) to 7x7 bins, 2x2 samples each, from the input map:
+    a two-stage detector's box head reading its proposals' features."""
+
+    def __init__(self, regions: int, size: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(regions)
+        corner = torch.rand(regions, 2, generator=generator) * size * 0.7
+        extent = 1 + torch.rand(regions, 2, generator=generator) * size * 0.3
+        self.register_buffer("boxes", torch.cat([torch.zeros(regions, 1), corner, corner + extent], dim=1))
+        from torchvision.ops import roi_align  # only where torchvision is installed: see _postprocessing
+
+        self.roi_align = roi_align
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.roi_align(features, self.boxes, (7, 7), 1.0, 2)
+
+
 def _postprocessing() -> Iterator[MicroBench]:
     """A detector's NMS over 10 to 3,000 candidate boxes, in one class (boxes overlap and suppress each
-    other) and in 90 (batched: a class's boxes never meet another's). Only with torchvision installed."""
+    other) and in 90 (batched: a class's boxes never meet another's), and a two-stage detector's RoI
+    pooling of 10 to 300 regions. Only with torchvision installed."""
     if importlib.util.find_spec("torchvision") is None:
         return
+    for channels, size, regions in (
+        (256, 40, 150),
+        (256, 20, 300),
+        (64, 40, 100),
+        (256, 10, 10),
+        (128, 80, 50),
+    ):
+        yield MicroBench(
+            f"roi_align {regions} regions {channels}x{size}^2",
+            lambda r=regions, s=size: PoolRegions(r, s),
+            (1, channels, size, size),
+            capture="real",
+        )
     for classes in (1, 90):
         for boxes in (10, 30, 100, 300, 1000, 3000):
             yield MicroBench(

@@ -3,7 +3,8 @@
 How many boxes a detector's non-maximum suppression sees is set by its score threshold and its
 top-k caps, and on a trained model by the image. ``with_candidates`` sets those knobs on a copy of
 a torchvision detector so that about ``n`` boxes reach NMS whatever the weights (untrained ones
-included): the score threshold off, the caps sized for ``n``.
+included): the score threshold off and the top-k caps sized for ``n``, or, with no cap to size, the
+threshold set for ``n``.
 
 - ``SSD``: every class keeps its ``topk_candidates`` best boxes; each of the ``C - 1`` classes keeps
   ``ceil(n / (C - 1))``, so fewer than ``C - 1`` boxes (90 for COCO) cannot be asked for.
@@ -11,8 +12,8 @@ included): the score threshold off, the caps sized for ``n``.
   each of the ``L`` levels keeps ``ceil(n / L)``.
 - ``netprof.zoo``'s YOLO built with ``nms=True``: the best ``n`` of all anchors (each its best class).
 - Two-stage (``rpn`` and ``roi_heads``: Faster, Mask and Keypoint R-CNN): every proposal has a box per
-  class, all of them scored; the RPN keeps ``ceil(n / (C - 1))`` proposals, so the box head's work
-  follows ``n`` too.
+  class and no top-k cap, so the score threshold is set where ``n`` of this input's (proposal, class)
+  scores lie above it, read from one run (the proposals, and the box head's work, stay as built).
 
 The boxes a run's NMS received are read back from its capture (``nms_boxes``), so a report shows
 what ran, not what was asked for.
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import torch
 from torch import nn
 
 from netprof.analysis import Analysis
@@ -50,9 +53,12 @@ class LoadPoint:
     predicted_ops_s: float | None  # the same, predicted
 
 
-def with_candidates(model: nn.Module, candidates: int) -> tuple[nn.Module, str]:
+def with_candidates(
+    model: nn.Module, candidates: int, inputs: Sequence[Any] | None = None
+) -> tuple[nn.Module, str]:
     """A copy of the torchvision detector ``model`` whose NMS receives about ``candidates`` boxes, and a
-    note that says how; ``model`` itself is left as it is."""
+    note that says how; ``model`` itself is left as it is. A two-stage detector's threshold is read from
+    one run on ``inputs`` (without them, on meta, its threshold is left as built)."""
     if candidates < 1:
         raise DetectionLoadError(f"--detections: {candidates} candidate boxes: give a positive count")
     kind = type(model).__name__
@@ -60,13 +66,13 @@ def with_candidates(model: nn.Module, candidates: int) -> tuple[nn.Module, str]:
     if isinstance(getattr(twin, "rpn", None), nn.Module) and isinstance(
         getattr(twin, "roi_heads", None), nn.Module
     ):
-        classes = twin.roi_heads.box_predictor.cls_score.out_features - 1
-        proposals = math.ceil(candidates / classes)
-        twin.roi_heads.score_thresh = 0.0
-        twin.rpn._post_nms_top_n = {**twin.rpn._post_nms_top_n, "testing": proposals}
+        if inputs is None:
+            return twin, f"{candidates} candidate boxes: not set on meta (the threshold needs a run)"
+        threshold, above, scored = _score_threshold(twin, inputs, candidates)
+        twin.roi_heads.score_thresh = threshold
         return twin, (
-            f"{candidates} candidate boxes: the RPN keeps {proposals} proposal(s), each scored for {classes} "
-            "classes, score threshold off (the box head's work follows the proposals)"
+            f"{candidates} candidate boxes: score threshold {threshold:.4g}, above which {above:,} "
+            f"of the {scored:,} (proposal, class) scores of this input lie"
         )
     if not all(hasattr(twin, knob) for knob in ("score_thresh", "topk_candidates")):
         raise DetectionLoadError(
@@ -90,6 +96,28 @@ def with_candidates(model: nn.Module, candidates: int) -> tuple[nn.Module, str]:
         f"{candidates} candidate boxes: the best {twin.topk_candidates} of each of {levels} feature levels, "
         "score threshold off"
     )
+
+
+def _score_threshold(detector: nn.Module, inputs: Sequence[Any], candidates: int) -> tuple[float, int, int]:
+    """The class score above which ``candidates`` (or, with ties, a few more) of the R-CNN's (proposal,
+    class) scores lie on ``inputs``, how many lie above it and how many there are: one run with a hook on
+    the box predictor, whose class logits ``roi_heads`` turns into scores by a softmax, background dropped."""
+    logits: list[torch.Tensor] = []
+    hook = detector.roi_heads.box_predictor.register_forward_hook(lambda m, i, out: logits.append(out[0]))
+    training = detector.training
+    try:
+        with torch.no_grad():
+            detector.eval()(*inputs)  # as the analysis runs it: a detector in training wants targets
+    finally:
+        hook.remove()
+        detector.train(training)
+    scores = torch.softmax(logits[0], -1)[:, 1:].flatten()
+    # roi_heads keeps scores > threshold: the highest score below the candidates-th best keeps it and
+    # every score tied with it (an untrained head scores identical proposals alike)
+    cutoff = scores.topk(min(candidates, scores.numel())).values[-1]
+    below = scores[scores < cutoff]
+    threshold = float(below.max()) if below.numel() else 0.0
+    return threshold, int((scores > threshold).sum()), scores.numel()
 
 
 def nms_boxes(analysis: Analysis) -> tuple[int, int]:

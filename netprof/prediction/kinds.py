@@ -4,7 +4,8 @@ A device profile fits one latency model per kind. Categories are the counting
 conventions' (``netprof.costs.Category``), split where their kernels differ: a dense convolution
 into 1x1 and larger kernels (different kernels, different efficiencies);
 element-wise ops into plain arithmetic and transcendental functions (a sigmoid
-or GELU costs several times a ReLU per element); pooling into max and average;
+or GELU costs several times a ReLU per element); pooling into max, average and a two-stage
+detector's RoI pooling (bilinear samples gathered from anywhere in a map, ~5 ns an output here);
 reductions into plain ones, top-k and sorts (a detector's candidate selection: their
 cost is in the values they read, ~7 ns each for a top-10 of 1.3 M scores on a CPU, where
 a sum reads 100 times faster), and a detector's non-maximum suppression (its cost grows
@@ -46,7 +47,7 @@ class _Named(str, enum.Enum):
 _SPLIT = {
     Category.CONV: ("conv_1x1", "conv_kxk"),
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
-    Category.POOLING: ("pooling", "max_pooling"),
+    Category.POOLING: ("pooling", "max_pooling", "roi_align"),
     Category.REDUCTION: ("reduction", "topk", "nms"),
     Category.DATA_MOVEMENT: ("data_movement", "masked_index"),
 }
@@ -151,6 +152,8 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.TRANSCENDENTAL
     if category == Category.POOLING and _base(node.op).startswith("max_pool"):
         return Kind.MAX_POOLING
+    if category == Category.POOLING and _base(node.op) == "roi_align":
+        return Kind.ROI_ALIGN
     if category == Category.REDUCTION and _base(node.op) == "nms":
         return Kind.NMS
     if category == Category.REDUCTION and _base(node.op) in _SELECTIONS:

@@ -35,6 +35,7 @@ _STAND_INS = {
     Kind.REDUCTION: Kind.ELEMENTWISE,
     Kind.TOPK: Kind.REDUCTION,
     Kind.NMS: Kind.OTHER,  # not a reduction: its flops are pairs of boxes, a reduction prices them far too high
+    Kind.ROI_ALIGN: Kind.OTHER,  # nor an average pool: their price per flop is far from a RoI's
     Kind.MAX_POOLING: Kind.POOLING,
     Kind.POOLING: Kind.REDUCTION,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
