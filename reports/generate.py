@@ -78,6 +78,10 @@ LANGUAGE_AND_TRAINING_SECTIONS = """## A language model: prefill and decode
 [resnet18-training/](resnet18-training/report.md) is resnet18 at batch 8, one AdamW step: mult_adds by phase (forward, backward, optimizer) and memory at the peak by kind and by module, from a capture without weights: [report.md](resnet18-training/report.md), [report.txt](resnet18-training/report.txt), [report.json](resnet18-training/report.json), timeline [png](resnet18-training/memory.png) [svg](resnet18-training/memory.svg). Regenerate with `python reports/generate_training.py` (a few seconds; nothing is timed).
 
 ![resnet18 training memory](resnet18-training/memory.png)
+
+## A detector zoo
+
+[detectors/](detectors/README.md) holds five detectors built without weights and run on one 320 x 320 image: SSDLite320-MobileNetV3, Faster R-CNN MobileNetV3-320-FPN, FCOS and RetinaNet (ResNet-50-FPN) from torchvision, and YOLOv8n from its config with its NMS (`netprof.zoo:yolo(nms=True)`). Each one timed, predicted and checked in one run: its stages (backbone, neck, head, post-processing), its post-processing at 10, 100 and 1,000 candidate boxes into NMS (`--detections`) and the rules' findings (D1, D2 among them), as [Markdown, JSON, HTML and charts](detectors/README.md). Regenerate with `python reports/generate_detectors.py` (a few minutes).
 """
 
 
