@@ -364,10 +364,11 @@ def test_filtering_and_allocation_micro_benchmarks_capture_their_kinds():
     benches = {bench.name: bench for bench in micro_benchmarks()}
     masked = measure(benches["masked rows 100x4"], torch.device("cpu"), torch.float32, budget_s=0.01)
     # scores > 0 (one flop per score), then the rows the mask keeps
-    assert masked.kinds.keys() == {"elementwise", "masked_index"} and masked.kinds["elementwise"][:2] == (
-        1,
-        100,
-    )
+    assert masked.kinds.keys() == {"elementwise", "masked_index"}
+    assert masked.kinds["elementwise"][:2] == (1, 100)
+    # the mask index is priced by its mask's 100 elements and the rows it writes (4 floats each)
+    ops, mask, written, _ = masked.kinds["masked_index"]
+    assert (ops, mask) == (1, 100) and written % 16 == 0 and 0 < written <= 100 * 16
     filled = measure(benches["full_like 100"], torch.device("cpu"), torch.float32, budget_s=0.01)
     assert filled.kinds.keys() == {"other"}
 

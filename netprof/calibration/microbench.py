@@ -313,6 +313,9 @@ def _filtering_and_allocation() -> Iterator[MicroBench]:
     ]
     for n in (100, 1000, 10000, 100_000, 1_000_000):  # a level's scores of every anchor and class
         benches.append(MicroBench(f"masked select {n}", lambda: Lambda(lambda x: x[x > 0]), (n,)))
+    for n in (10000, 1_000_000):  # everything selected (a threshold below every score), or 1%
+        benches.append(MicroBench(f"masked select all {n}", lambda: Lambda(lambda x: x[x > -10]), (n,)))
+        benches.append(MicroBench(f"masked select 1% {n}", lambda: Lambda(lambda x: x[x > 2.33]), (n,)))
     for n, k in (
         (1000, 10),
         (10_000, 100),
