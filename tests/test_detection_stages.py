@@ -336,3 +336,26 @@ def test_d1_reads_the_stages_set_by_module_path():
     (found,) = _d1(analysis, seconds, stages)
     assert found.measured == pytest.approx(0.6) and found.evidence["mult_adds_share"] == 0
     assert "(box decoding, score filtering, NMS: decode)" in found.message
+
+
+def test_the_stage_table_shows_only_the_times_it_has():
+    from rich.console import Console
+
+    from netprof.analysis import Totals
+    from netprof.detection import Stage
+    from netprof.report import stages as stage_report
+
+    def table(time_s, predicted_s):
+        rows = [Stage("backbone", ("body",), Totals(mult_adds=3), 1, time_s, predicted_s)]
+        rows.append(Stage("postprocess", ("decode",), Totals(), 0, time_s, predicted_s))
+        console = Console(record=True, width=120)
+        stage_report.render(rows, console)
+        return console.export_text()
+
+    counted = table(None, None)
+    assert "time" not in counted and "predicted" not in counted and "mult_adds" in counted
+    predicted = table(None, 0.002)
+    assert "predicted" in predicted and "2 ms" in predicted and "│ time" not in predicted
+    both = table(0.001, 0.002)
+    assert "time" in both and "predicted" in both and "50.0%" in both  # each stage half of either total
+    assert "params" not in both and "params" in predicted  # beside both times, left to the other formats

@@ -13,20 +13,19 @@ from netprof.report.html import StaticTable
 from netprof.report.tables import markdown_table
 from netprof.units import count, nbytes, seconds, share
 
-_HEADER = ("stage", "mult_adds", "%", "mem_access", "params", "ops", "time", "%", "modules")
+_HEADER = ("stage", "mult_adds", "%", "mem_access", "params", "ops", "time", "%", "predicted", "%", "modules")
+_NOTE = "time: the sum of the stage's measured ops; predicted: of its ops' predicted seconds"
 
 
 def static_table(stages: Sequence[Stage]) -> StaticTable:
     """The stages for the HTML page."""
-    return StaticTable(
-        "Detector stages", _HEADER, _rows(stages), ("time: the sum of the stage's measured ops",)
-    )
+    return StaticTable("Detector stages", _HEADER, _rows(stages), (_NOTE,))
 
 
 def _rows(stages: Sequence[Stage]) -> list[list[str]]:
     mult_adds = sum(stage.totals.mult_adds for stage in stages)
-    timed = [stage.time_s for stage in stages if stage.time_s is not None]
-    total_s = sum(timed) if timed else 0.0
+    measured = sum(stage.time_s or 0.0 for stage in stages)
+    predicted = sum(stage.predicted_s or 0.0 for stage in stages)
     return [
         [
             stage.name,
@@ -36,7 +35,9 @@ def _rows(stages: Sequence[Stage]) -> list[list[str]]:
             count(stage.params),
             str(stage.totals.ops),
             seconds(stage.time_s),
-            share(stage.time_s, total_s) if stage.time_s is not None else "-",
+            share(stage.time_s, measured) if stage.time_s is not None else "-",
+            seconds(stage.predicted_s),
+            share(stage.predicted_s, predicted) if stage.predicted_s is not None else "-",
             ", ".join(stage.modules),
         ]
         for stage in stages
@@ -44,15 +45,30 @@ def _rows(stages: Sequence[Stage]) -> list[list[str]]:
 
 
 def render(stages: Sequence[Stage], console: Console) -> None:
-    """The stages table in 80 columns: the op counts are left to JSON and Markdown, and the modules each
-    stage covers go below it, where a long list has room."""
-    shown = [i for i, column in enumerate(_HEADER) if column not in ("ops", "modules")]
-    table = Table(title="Detector stages (time: the sum of the stage's measured ops)", title_justify="left")
+    """The stages table in 80 columns: the op counts (and, beside both times, the memory access and
+    params) are left to JSON, Markdown and HTML, the measured and predicted times shown where there are
+    any, and the modules each stage covers go below it, where a long list has room."""
+    hidden = {"ops", "modules"}
+    if all(stage.time_s is None for stage in stages):
+        hidden.add("time")
+    if all(stage.predicted_s is None for stage in stages):
+        hidden.add("predicted")
+    if not hidden & {"time", "predicted"}:  # both times: the memory access and params go to the other formats
+        hidden |= {"mem_access", "params"}
+    # a share column follows the column it is a share of, and goes with it
+    shown = [
+        i
+        for i, column in enumerate(_HEADER)
+        if column not in hidden and not (column == "%" and _HEADER[i - 1] in hidden)
+    ]
+    table = Table(title="Detector stages", title_justify="left")
     for i in shown:
         table.add_column(_HEADER[i], justify="left" if i == 0 else "right", no_wrap=True)
     for row in _rows(stages):
         table.add_row(*(row[i] for i in shown))
     console.print(table)
+    if not hidden >= {"time", "predicted"}:
+        console.print(_NOTE, highlight=False)
     for stage in stages:
         console.print(f"  {stage.name}: {', '.join(stage.modules)}", highlight=False)
 
