@@ -125,3 +125,17 @@ def test_bad_loads_are_one_line_exit_2(capsys, argv, message):
 def test_a_count_that_is_not_positive_is_refused_by_the_parser(capsys):
     code, _, err = run(capsys, "analyze", SSDLITE, "--detections", "10,0")
     assert code == 2 and "expected a positive int, got '0'" in err
+
+
+def test_predict_prices_each_load_on_a_profile(capsys):
+    profile = Path(__file__).parents[1] / "benchmarks/results/profile_cpu_t1_avx512.json"
+    argv = [SSDLITE, "--input", "1,3,320,320", "--detections", "100", "--profile", str(profile)]
+    code, out, err = run(capsys, "predict", *argv, "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    jsonschema.validate(document, SCHEMA)
+    (load,) = document["detections"]
+    # nothing measured; the post-processing predicted on the profile's nms, topk and masked_index kinds
+    assert load["postprocess"]["time_s"] is None and load["postprocess"]["predicted_s"] > 0
+    assert load["predicted_ops_s"] > load["postprocess"]["predicted_s"] and load["nms_boxes"] == 180
+    assert all(stage["predicted_s"] is not None for stage in document["stages"])
