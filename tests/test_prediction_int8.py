@@ -127,7 +127,7 @@ def test_an_int8_conv_input_not_channels_last_is_laid_out_again_by_hand():
     # 58 channels, 28x28, quint8: 58 * 784 = 45,472 bytes.
     plain = _conv_node(58, 58, 28, 58 * 58 * 784, stride=(45_472, 784, 28, 1))
     assert int8_relayout_bytes(plain) == 45_472
-    assert features(plain) == (2 * 58 * 58 * 784, 0, 45_472)
+    assert features(plain, kind_of(plain)) == (2 * 58 * 58 * 784, 0, 45_472)
     assert int8_relayout_bytes(_conv_node(58, 58, 28, 58 * 58 * 784)) == 0
     # half the channels of a 116-channel channels-last map (ShuffleNet's split): strides of 116 channels
     half = _conv_node(58, 58, 28, 58 * 58 * 784, stride=(90_944, 1, 3_248, 116))
@@ -141,7 +141,7 @@ def test_a_float_op_keeps_its_float_kind_and_a_view_is_launch_only():
     assert kind_of(node) is Kind.CONV_1X1
     scalar = OpNode(0, "aten._local_scalar_dense.default", "", (None,), (TensorMeta((), torch.float32, ()),),
                     (), "other", 0, 0, 4, True)  # fmt: skip
-    assert kind_of(scalar) is Kind.VIEW and features(scalar) == (0, 0, 0)
+    assert kind_of(scalar) is Kind.VIEW and features(scalar, kind_of(scalar)) == (0, 0, 0)
 
 
 def int8_profile(**kinds: KindModel) -> DeviceProfile:

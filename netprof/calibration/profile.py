@@ -61,8 +61,9 @@ def _prepare(
         analysis = pipeline.analyze(module, _input(bench, dtype, "meta"), mode="meta")
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for node in analysis.ops:
-        entry = counts[str(kind_of(node))]
-        flops, nbytes, weights = features(node)
+        kind = kind_of(node)
+        entry = counts[str(kind)]
+        flops, nbytes, weights = features(node, kind)
         entry[0] += 1
         entry[1] += flops
         entry[2] += nbytes

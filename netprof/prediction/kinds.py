@@ -35,6 +35,7 @@ import enum
 import torch
 
 from netprof.analysis import OpNode
+from netprof.capture.ir import TensorMeta
 from netprof.costs import Category
 
 
@@ -159,8 +160,7 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.NMS
     if category == Category.REDUCTION and _base(node.op) in _SELECTIONS:
         return Kind.TOPK
-    masks = (meta.dtype in _MASK_DTYPES for meta in node.input_metas[1:])
-    if category == Category.DATA_MOVEMENT and _base(node.op) == "index" and any(masks):
+    if category == Category.DATA_MOVEMENT and _base(node.op) == "index" and _masks(node):
         return Kind.MASKED_INDEX
     return Kind(category.value)
 
@@ -197,13 +197,12 @@ def past_cache_bytes(node: OpNode, llc_bytes: int) -> int:
     return max(0, node.mem_access_bytes - llc_bytes)
 
 
-def features(node: OpNode) -> tuple[int, int, int]:
-    """``(flops, mem_access_bytes, relayout_bytes)`` its kind's model prices: none for a view, whose latency
+def features(node: OpNode, kind: Kind) -> tuple[int, int, int]:
+    """``(flops, mem_access_bytes, relayout_bytes)`` the model of its kind (``kind_of(node)``) prices: none for a view, whose latency
     is its launch (a scalar read's one element included); for a boolean-mask index, its mask's elements and
     the bytes it writes (``masked_index_features``). ``relayout_bytes`` are what the kernel lays out
     again on every call: a float convolution's weight (``weight_bytes``), an int8 one's input when it is
     not in channels-last order (``int8_relayout_bytes``)."""
-    kind = kind_of(node)
     if kind is Kind.VIEW:
         return 0, 0, 0
     if kind is Kind.MASKED_INDEX:
@@ -217,8 +216,12 @@ def masked_index_features(node: OpNode) -> tuple[int, int, int]:
     what it selects. Its bytes read do not price it: on this CPU a mask of 1.3 M scores costs 0.8 ns an
     element when 1% is selected and 4.8 ns when all is, at nearly the same bytes read (the values are
     read only where selected); the mask's length and the bytes written do (0.8 ns and ~1 ns a byte)."""
-    masks = (meta for meta in node.input_metas[1:] if meta.dtype in _MASK_DTYPES)
-    return sum(meta.numel for meta in masks), sum(meta.nbytes for meta in node.output_metas), 0
+    return sum(meta.numel for meta in _masks(node)), sum(meta.nbytes for meta in node.output_metas), 0
+
+
+def _masks(node: OpNode) -> list[TensorMeta]:
+    """An index op's boolean (or byte) mask indices: its inputs after the indexed tensor."""
+    return [meta for meta in node.input_metas[1:] if meta.dtype in _MASK_DTYPES]
 
 
 def int8_relayout_bytes(node: OpNode) -> int:

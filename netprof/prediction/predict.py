@@ -123,7 +123,7 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
     model, used = _model(profile, kind)
     if used is not kind:
         stand_ins[(kind, used)] += 1
-    overhead, compute, memory = model.terms(*features(node))
+    overhead, compute, memory = model.terms(*features(node, kind))
     memory += cache_terms(node, profile)
     terms = (overhead, compute, memory)
     return OpPrediction(
