@@ -169,9 +169,7 @@ def _load_point(request: RunRequest, candidates: int) -> LoadPoint:
     """The request's model run again with about ``candidates`` boxes into NMS: its post-processing."""
     at_load = dataclasses.replace(request, candidates=candidates, detections=(), crosscheck=False, rules=None)
     result = execute(at_load)
-    return load_point(
-        candidates, result.analysis, result.op_seconds, result.op_predicted_s, result.stage_modules
-    )
+    return load_point(candidates, result.analysis, result.stages, result.op_seconds, result.op_predicted_s)
 
 
 def _generate(

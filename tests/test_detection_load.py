@@ -15,6 +15,7 @@ import torchvision
 from cli_runner import run
 
 import netprof
+from netprof.detection import split
 from netprof.detection.load import NMS_OP, DetectionLoadError, load_point, nms_boxes, with_candidates
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "netprof/report/analysis.schema.json").read_text())
@@ -58,7 +59,7 @@ def test_faster_rcnn_sets_its_score_threshold_for_the_count():
     assert note.startswith("1000 candidate boxes: score threshold ") and 1000 <= above <= 1100
     assert note.endswith(f"{above:,} of the 13,500 (proposal, class) scores of this input lie")
     analysis = netprof.analyze(twin, image)
-    point = load_point(1000, analysis, None, None)
+    point = load_point(1000, analysis, split(analysis), None, None)
     # the RPN's NMS over 3 x 150 anchors, then batched NMS over those scores' boxes (less any that
     # torchvision drops as too small)
     rpn, *second = [node.input_metas[0].shape[0] for node in analysis.ops if node.op == NMS_OP]

@@ -103,7 +103,7 @@ def test_yolo_with_nms_ends_in_detections_and_its_load_can_be_chosen():
     assert (model.score_thresh, model.topk_candidates) == (0.25, 30_000)  # the model itself is untouched
     analysis = netprof.analyze(twin, image)
     assert analysis.totals.uncounted_ops == 0
-    point = load_point(100, analysis, None, None)
+    point = load_point(100, analysis, split(analysis), None, None)
     # one class-aware NMS over the 100 best anchors: 4,950 pairs x 12 flops + 100 x 3 are part of it
     assert (point.nms_boxes, point.nms_calls) == (100, 1) and point.postprocess.totals.flops > 4950 * 12 + 300
     with pytest.raises(DetectionLoadError, match="YOLO has no score threshold"):

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from netprof.analysis import Analysis
-from netprof.detection.stages import Stage, StageModules, split
+from netprof.detection.stages import Stage
 from netprof.errors import NetprofError
 
 NMS_OP = "torchvision.nms.default"
@@ -129,13 +129,12 @@ def nms_boxes(analysis: Analysis) -> tuple[int, int]:
 def load_point(
     candidates: int,
     analysis: Analysis,
+    stages: Sequence[Stage] | None,
     op_seconds: Mapping[int, float] | None,
     op_predicted_s: Mapping[int, float] | None,
-    stage_modules: StageModules | None = None,
 ) -> LoadPoint:
-    """What post-processing did at ``candidates``: its stage (``stage_modules`` as ``split`` takes them),
-    the boxes NMS saw and every op's time."""
-    stages = split(analysis, op_seconds, op_predicted_s, stage_modules)
+    """What post-processing did at ``candidates``: its stage (of ``stages``, the run's ``split``), the
+    boxes NMS saw and every op's time."""
     if stages is None:
         raise DetectionLoadError(
             f"--detections: {analysis.model} is not a detector netprof can split into stages"
