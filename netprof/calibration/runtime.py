@@ -13,17 +13,22 @@ it, and one non-negative least-squares fit gives each kind's cost per kernel,
 per FLOP and per byte, and the cost per run.
 
 The same data travels as a pack (``write_pack``): the ONNX files, a manifest of
-each benchmark's ops and the pairs, and ``run.py``; ``import_results`` makes the
+each benchmark's ops, its exported graph and which ops each node computes, the
+pairs, and ``run.py``, which also profiles every benchmark and returns the
+optimized graph ONNX Runtime ran (without weights); ``import_results`` makes the
 profile from what ``run.py`` wrote on the device, with no capture of a model.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import importlib.util
 import json
 import math
 import shutil
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,21 +40,25 @@ import torch
 from torch import nn
 
 from netprof import pipeline
+from netprof.analysis import Analysis
+from netprof.calibration import runtime_fit
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
+from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
 from netprof.datafiles import read_json, write_text
 from netprof.environment import cache_dir, processor, versions
 from netprof.errors import NetprofError
-from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import Kind
-from netprof.prediction.profile import BenchPoint, KindModel
+from netprof.prediction.profile import BenchPoint
 from netprof.runtimes import openvino, pack_run
-from netprof.runtimes.backends import require
-from netprof.runtimes.export import export
+from netprof.runtimes.backends import backend_for, require
+from netprof.runtimes.export import ExportedModel, OnnxNode, export, read
 from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
+from netprof.runtimes.join import compose, ops_by_node
+from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.profile import RuntimeProfile
 from netprof.timing.clocks import clock_for
-from netprof.timing.loop import Stop, time_calls
+from netprof.timing.loop import Stop, run_until, time_calls
 
 PACK_FORMAT = "netprof.runtime-pack/1"
 RESULTS_FORMAT = pack_run.RESULTS_FORMAT
@@ -57,7 +66,7 @@ DEFAULT_BENCH_BUDGET_S = 0.3
 # Every benchmark is timed in this many rounds, one after the other over the whole list, and keeps its
 # lowest round median: on a shared machine, a round disturbed by other work only ever runs slower.
 ROUNDS = 3
-MIN_RUNS, MAX_RUNS = 5, 200
+WARMUP, MIN_RUNS, MAX_RUNS = 2, 5, 200
 BASELINE = "run baseline: relu 1x8"
 _MAX_WEIGHT_BYTES = 16 << 20  # keeps a pack small enough to copy to a phone
 
@@ -230,11 +239,10 @@ def runtime_benches() -> list[MicroBench]:
 # --- what each benchmark computes ------------------------------------------------------------------
 
 
-def capture_ops(bench: MicroBench) -> list[FusionOp]:
-    """The benchmark's ops as ``netprof predict`` captures them (on meta)."""
+def _capture(bench: MicroBench) -> Analysis:
+    """The benchmark as ``netprof predict`` captures it (on meta)."""
     module = bench.build().eval()
-    analysis = pipeline.analyze(module, torch.empty(bench.input_shape, device="meta"), mode="meta")
-    return [fusion_op(node) for node in analysis.ops]
+    return pipeline.analyze(module, torch.empty(bench.input_shape, device="meta"), mode="meta")
 
 
 def _op_row(op: FusionOp) -> list[Any]:
@@ -267,18 +275,24 @@ def exported(bench: MicroBench) -> Path:
 
 
 def manifest(benches: Sequence[MicroBench], progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """What a pack carries besides its ONNX files: each benchmark's ops and input, and the fusion pairs."""
+    """What a pack carries besides its ONNX files: each benchmark's ops, input, exported graph and which
+    ops each of its nodes computes (the export join), and the fusion pairs."""
     entries = []
     for index, bench in enumerate(benches):
         if progress:
-            progress(index, len(benches), f"capturing {bench.name}")
+            progress(index, len(benches), f"capturing and exporting {bench.name}")
+        analysis = _capture(bench)
+        graph = read(exported(bench))
         entries.append(
             {
                 "name": bench.name,
                 "file": _file_name(bench),
                 "input_shape": list(bench.input_shape),
                 "group": "network" if bench.group == "network" else "op",
-                "ops": [_op_row(op) for op in capture_ops(bench)],
+                "ops": [_op_row(fusion_op(op)) for op in analysis.ops],
+                "nodes": [[n.name, n.op_type, list(n.inputs), list(n.outputs)] for n in graph.nodes],
+                "constants": sorted({*graph.initializers, *graph.input_names}),
+                "node_ops": {name: list(ids) for name, ids in ops_by_node(graph.nodes, analysis.ops).items()},
             }
         )
     document = {
@@ -299,6 +313,25 @@ def manifest(benches: Sequence[MicroBench], progress: Callable[[int, int, str], 
         ],
     }
     return {**document, "digest": _digest(document)}
+
+
+def _graph(entry: Mapping[str, Any]) -> ExportedModel:
+    """A manifest entry's exported graph, as the runtime join reads it (no file, no weights)."""
+    nodes = tuple(
+        OnnxNode(str(name), str(op_type), tuple(inputs), tuple(outputs), None, None, None)
+        for name, op_type, inputs, outputs in entry["nodes"]
+    )
+    return ExportedModel(Path(entry["file"]), nodes, (), frozenset(entry["constants"]))
+
+
+def kernel_times(
+    entry: Mapping[str, Any], kernels: Sequence[Kernel], seconds: Sequence[float]
+) -> tuple[KernelTime, ...]:
+    """The runtime's kernels of one benchmark, each with its median seconds and the ops it computes."""
+    joined = compose({k.name: k.nodes for k in kernels}, entry["node_ops"])
+    return tuple(
+        KernelTime(k.op_type, float(t), tuple(joined.get(k.name, ()))) for k, t in zip(kernels, seconds)
+    )
 
 
 def _digest(document: Mapping[str, Any]) -> str:
@@ -337,45 +370,60 @@ def time_file(
     run = _session(runtime, path, threads)
     x = np.random.default_rng(0).standard_normal(tuple(shape), dtype=np.float32)
     stop = Stop(budget_s=budget_s, min_runs=MIN_RUNS, max_runs=MAX_RUNS)
-    measured = time_calls(lambda: run(x), clock_for(torch.device("cpu")), stop, warmup=2, threads=threads)
+    measured = time_calls(
+        lambda: run(x), clock_for(torch.device("cpu")), stop, warmup=WARMUP, threads=threads
+    )
     return measured.median, measured.iqr
+
+
+def profile_file(
+    runtime: str, path: Path, shape: Sequence[int], threads: int, budget_s: float
+) -> tuple[list[Kernel], list[float]]:
+    """The runtime's kernels of the ONNX file and each one's median seconds under its profiler."""
+    x = np.random.default_rng(0).standard_normal(tuple(shape), dtype=np.float32)
+    backend = backend_for(runtime, read(path), [x], threads)
+    try:
+        stop = Stop(budget_s=budget_s, min_runs=MIN_RUNS, max_runs=MAX_RUNS)
+        run_until(backend.profiled_run, stop, warmup=WARMUP)
+        per_run = backend.kernel_times()[WARMUP:]
+        kernels = list(backend.kernels())
+    finally:
+        backend.close()
+    return kernels, [statistics.median(run.get(k.name, 0.0) for run in per_run) for k in kernels]
 
 
 def runtime_version(runtime: str) -> str:
     return str(getattr(require(runtime), "__version__", "?"))
 
 
-# --- the fit --------------------------------------------------------------------------------------
+# --- the profile ----------------------------------------------------------------------------------
 
 
-def fit(points: Sequence[BenchPoint]) -> tuple[dict[Kind, KindModel], float, float]:
-    """Each kind's cost per kernel, FLOP, byte and weight byte, the cost per run, and the fit's MAPE.
+def _pairs(
+    document: Mapping[str, Any],
+    times: Mapping[str, tuple[float, float]],
+    evidence: Mapping[tuple[str, str], tuple[int, int]],
+) -> tuple[FusionPair, ...]:
+    """The timed pairs (less the per-run baseline, or the pair's own prefix) with the profiler's evidence,
+    then every pair only the profiler saw."""
 
-    Rows are weighted by ``1 / seconds`` (relative error); one-op benchmarks and synthetic networks carry
-    the same total weight, as in eager calibration."""
-    kinds = [kind for kind in Kind if any(str(kind) in point.kinds for point in points)]
-    design = np.array(
-        [
-            [float(v) for kind in kinds for v in point.kinds.get(str(kind), (0, 0, 0, 0))] + [1.0]
-            for point in points
-        ]
-    )
-    seconds = np.array([point.seconds for point in points])
-    coefficients = fit_relative(design, seconds, [point.group for point in points])
-    models = {
-        kind: KindModel(
-            *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
-            benches=sum(str(kind) in point.kinds for point in points),
-        )
-        for i, kind in enumerate(kinds)
+    def net(name: str, base: str | None) -> float:
+        return max(times[name][0] - times[base or document["baseline"]][0], 0.0)
+
+    timed = {
+        (p["anchor"], p["follower"]): tuple(net(p[m], p.get("base")) for m in ("first", "second", "both"))
+        for p in document["pairs"]
     }
-    mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds))
-    return models, float(coefficients[-1]), mape
+    keys = list(timed) + [pair for pair in evidence if pair not in timed]
+    return tuple(
+        FusionPair(*pair, *timed.get(pair, (0.0, 0.0, 0.0)), *evidence.get(pair, (0, 0))) for pair in keys
+    )
 
 
 def build_profile(
     document: Mapping[str, Any],
     times: Mapping[str, tuple[float, float]],
+    kernels: Mapping[str, Sequence[KernelTime]],
     *,
     runtime: str,
     version: str,
@@ -384,46 +432,49 @@ def build_profile(
     calibration_s: float | None,
     notes: Sequence[str] = (),
 ) -> RuntimeProfile:
-    """The profile from a manifest and each benchmark's ``(median, iqr)`` seconds: fusion, kernels, fit."""
-
-    def net(name: str, base: str | None) -> float:
-        return max(times[name][0] - times[base or document["baseline"]][0], 0.0)
-
-    pairs = tuple(
-        FusionPair(
-            p["anchor"], p["follower"], *(net(p[m], p.get("base")) for m in ("first", "second", "both"))
-        )
-        for p in document["pairs"]
-    )
-    fused = fused_pairs(pairs)
-    points = tuple(
-        BenchPoint(
+    """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
+    kernels: fusion, then the kernel-level fit (``runtime_fit``)."""
+    benches = [
+        BenchKernels(
             entry["name"],
-            kernel_counts([_op_of(row) for row in entry["ops"]], fused),
-            0,
-            times[entry["name"]][0],
-            times[entry["name"]][1],
             entry["group"],
+            tuple(_op_of(row) for row in entry["ops"]),
+            times[entry["name"]][0],
+            tuple(kernels.get(entry["name"], ())),
         )
         for entry in document["benches"]
+    ]
+    pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
+    fused = fused_pairs(pairs)
+    fitted = runtime_fit.fit(benches, fused)
+    points = tuple(
+        BenchPoint(
+            bench.name,
+            kernel_counts(list(bench.ops), fused),
+            0,
+            bench.seconds,
+            times[bench.name][1],
+            bench.group,
+        )
+        for bench in benches
     )
-    models, per_run, mape = fit(points)
     return RuntimeProfile(
         device="cpu",
         processor=processor_name,
         threads=threads,
         dtype="float32",
         versions={**dict(document.get("versions", {})), runtime: version},
-        kinds=models,
+        kinds=fitted.kinds,
         per_module_call_s=0.0,
-        per_run_s=per_run,
+        per_run_s=fitted.per_run_s,
         points=points,
-        fit_mape=mape if math.isfinite(mape) else None,
+        fit_mape=fitted.mape if math.isfinite(fitted.mape) else None,
         calibration_s=calibration_s,
         notes=tuple(notes),
         runtime=runtime,
         runtime_version=version,
         fusion=pairs,
+        fused_s_per_flop=fitted.fused_s_per_flop,
     )
 
 
@@ -435,26 +486,29 @@ def calibrate(
     benches: Sequence[MicroBench] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RuntimeProfile:
-    """Export, time and fit every runtime micro-benchmark (default: ``runtime_benches()``) in ``runtime``."""
+    """Export, time, profile and fit every runtime micro-benchmark (default: ``runtime_benches()``) in
+    ``runtime``."""
     version = runtime_version(runtime)
     benches = runtime_benches() if benches is None else list(benches)
     started = time.perf_counter()
     document = manifest(benches, progress)
-    files = []
-    for index, bench in enumerate(benches):
-        if progress:
-            progress(index, len(benches), f"exporting {bench.name}")
-        files.append(exported(bench))
+    files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}
     for round_ in range(ROUNDS):
         for index, (bench, path) in enumerate(zip(benches, files)):
             if progress:
                 progress(index, len(benches), f"{runtime} round {round_ + 1}/{ROUNDS}: {bench.name}")
             rounds[bench.name].append(time_file(runtime, path, bench.input_shape, threads, budget_s / ROUNDS))
-    times = {name: min(measured) for name, measured in rounds.items()}
+    kernels = {}
+    for index, (entry, path) in enumerate(zip(document["benches"], files)):
+        if progress:
+            progress(index, len(benches), f"{runtime} profiler: {entry['name']}")
+        ran, seconds = profile_file(runtime, path, entry["input_shape"], threads, budget_s / ROUNDS)
+        kernels[entry["name"]] = kernel_times(entry, ran, seconds)
     return build_profile(
         document,
-        times,
+        {name: min(measured) for name, measured in rounds.items()},
+        kernels,
         runtime=runtime,
         version=version,
         threads=threads,
@@ -519,14 +573,53 @@ def _check_results(data: Any, where: str) -> tuple[dict, dict[str, tuple[float, 
     return document, times
 
 
+def _imported_kernels(
+    data: Mapping[str, Any], document: Mapping[str, Any], where: str
+) -> dict[str, tuple[KernelTime, ...]]:
+    """Each benchmark's profiled kernels from ``run.py``'s results, joined through its optimized graph."""
+    import onnx
+
+    from netprof.runtimes.onnxruntime import optimized_kernels
+
+    found = data.get("kernels")
+    if not isinstance(found, dict):
+        raise CalibrationError(
+            f"{where}: no profiled kernels: results of an older run.py, run the pack again"
+        )
+    kernels = {}
+    for entry in document["benches"]:
+        try:
+            profiled = found[entry["name"]]
+            graph = onnx.load_from_string(base64.b64decode(profiled["graph"])).graph
+            executed = {
+                name: (op_type, provider) for name, (op_type, provider, _) in profiled["kernels"].items()
+            }
+            ran = optimized_kernels(graph, executed, _graph(entry))
+            seconds = [float(profiled["kernels"][k.name][2]) for k in ran]
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            binascii.Error,
+            onnx.onnx_cpp2py_export.checker.ValidationError,
+        ) as error:
+            raise CalibrationError(
+                f"{where}: unusable kernels for micro-benchmark {entry['name']!r} ({type(error).__name__})"
+            ) from None
+        kernels[entry["name"]] = kernel_times(entry, ran, seconds)
+    return kernels
+
+
 def import_results(path: Path) -> RuntimeProfile:
     """The profile of the device ``run.py`` ran on, from the ``results.json`` it wrote."""
     data = read_json(path, CalibrationError, "results file not found")
     document, times = _check_results(data, str(path))
+    kernels = _imported_kernels(data, document, str(path))
     try:
         return build_profile(
             document,
             times,
+            kernels,
             runtime="onnxruntime",
             version=str(data.get("runtime_version", "?")),
             threads=data["threads"],

@@ -30,14 +30,23 @@ class CalibrationReport:
 
 
 def _fusion_table(profile: RuntimeProfile) -> Table:
-    table = Table(title="Fusion pairs (nn-Meter's rule: T1 + T2 - T12 > 0.5 min(T1, T2))", title_justify="left",
-                  show_edge=False, pad_edge=False)  # fmt: skip
-    for column in ("anchor", "follower", "T1", "T2", "T12", "fused"):
+    title = (
+        "Fusion pairs (the profiler: one kernel in most places seen; else nn-Meter's rule: "
+        "T1 + T2 - T12 > 0.5 min(T1, T2))"
+    )
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("anchor", "follower", "T1", "T2", "T12", "one kernel", "fused", "fused cost"):
         table.add_column(column, justify="left" if column in ("anchor", "follower") else "right")
     for pair in profile.fusion:
         times = (pair.first_s, pair.second_s, pair.both_s)
+        cost = profile.fused_s_per_flop.get(pair.follower) if pair.fused else None
         table.add_row(
-            pair.anchor, pair.follower, *(f"{t * 1e6:.1f} us" for t in times), "yes" if pair.fused else "no"
+            pair.anchor,
+            pair.follower,
+            *(f"{t * 1e6:.1f} us" if t else "-" for t in times),
+            f"{pair.together}/{pair.seen}" if pair.seen else "not seen",
+            "yes" if pair.fused else "no",
+            "-" if cost is None else f"{cost * 1e12:.1f} ps/flop",
         )
     return table
 

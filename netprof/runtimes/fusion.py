@@ -2,9 +2,14 @@
 
 A deployment runtime fuses an activation, a batch-norm or a residual add into
 the convolution or matrix multiply before it. Which pairs it fuses is measured,
-not assumed, by nn-Meter's rule (Zhang et al., MobiSys 2021): ops 1 and 2 fuse
-when ``T1 + T2 - T12 > 0.5 * min(T1, T2)``, where ``T12`` is the two in one
-model. ``group_kernels`` then walks a capture in order and lets a follower join
+not assumed, two ways: by the runtime's profiler (the pair ran as one kernel in
+most places of the calibration's benchmarks and networks where the follower came
+right after such an anchor), and, where no profiler saw the pair, by nn-Meter's
+rule (Zhang et al., MobiSys 2021): ops 1 and 2 fuse when ``T1 + T2 - T12 > 0.5 *
+min(T1, T2)``, where ``T12`` is the two in one model. The profiler decides where it
+saw the pair: ONNX Runtime fuses a ReLU6 into its convolution at no saving the
+timing rule could see, and OpenVINO fuses a residual add into a convolution in a
+network but not in the pair's own three-op model. ``group_kernels`` then walks a capture in order and lets a follower join
 the kernel that writes its input when the runtime fuses that pair, the kernel's
 result is read by nothing else, and the follower comes later in a fused
 kernel's order (batch-norm, then the residual add, then one activation).
@@ -53,16 +58,22 @@ def fuses(first_s: float, second_s: float, both_s: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FusionPair:
-    """One measured pair: the anchor alone, the follower alone and both, each less the per-run cost."""
+    """One measured pair: the anchor alone, the follower alone and both, each less the per-run cost, and
+    the profiler's evidence: ``seen`` places the follower came right after such an anchor, ``together``
+    of them in its kernel."""
 
     anchor: str
     follower: str
     first_s: float
     second_s: float
     both_s: float
+    seen: int = 0
+    together: int = 0
 
     @property
     def fused(self) -> bool:
+        if self.seen:
+            return 2 * self.together > self.seen
         return fuses(self.first_s, self.second_s, self.both_s)
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,6 @@ class OnnxRuntime:
     def kernels(self) -> Sequence[Kernel]:
         import onnx
 
-        graph = onnx.load(str(self._optimized), load_external_data=False).graph
         executed = {}
         for event in self._trace():
             if event.get("cat") == "Node" and event["name"].endswith(_SUFFIX):
@@ -98,16 +97,8 @@ class OnnxRuntime:
                 executed.setdefault(
                     event["name"][: -len(_SUFFIX)], (args.get("op_name", "?"), args.get("provider", "?"))
                 )
-        nodes = [
-            KernelNode(n.name, n.op_type, tuple(n.input), tuple(n.output), _activation(n)) for n in graph.node
-        ]
-        constants = {*self.exported.initializers, *self.exported.input_names}
-        covered = covered_nodes(self.exported.nodes, nodes, constants)
-        return tuple(
-            Kernel(node.name, *executed[node.name], covered.get(node.name, ()))
-            for node in nodes
-            if node.name in executed
-        )
+        graph = onnx.load(str(self._optimized), load_external_data=False).graph
+        return optimized_kernels(graph, executed, self.exported)
 
     def notes(self) -> list[str]:
         return []
@@ -115,6 +106,23 @@ class OnnxRuntime:
     def close(self) -> None:
         self._trace()
         self._scratch.cleanup()
+
+
+def optimized_kernels(
+    graph, executed: Mapping[str, tuple[str, str]], exported: ExportedModel
+) -> tuple[Kernel, ...]:
+    """The kernels that ran (``executed``: name -> op type and provider), in the optimized ``graph``'s
+    order, each with the original nodes of ``exported`` it covers."""
+    nodes = [
+        KernelNode(n.name, n.op_type, tuple(n.input), tuple(n.output), _activation(n)) for n in graph.node
+    ]
+    constants = {*exported.initializers, *exported.input_names}
+    covered = covered_nodes(exported.nodes, nodes, constants)
+    return tuple(
+        Kernel(node.name, *executed[node.name], covered.get(node.name, ()))
+        for node in nodes
+        if node.name in executed
+    )
 
 
 def _run_index(starts: list[float], ts: float) -> int | None:

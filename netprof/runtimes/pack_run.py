@@ -9,20 +9,27 @@ runs in a plain session (one intra-op thread pool of ``--threads``, no inter-op
 pool, every graph optimization), two warm-up runs, then until its share of
 ``--budget`` seconds has gone by (at least 5 runs, at most 200), in ``--rounds``
 rounds over the whole list; its lowest round median goes to ``results.json``
-with the manifest, which ``netprof calibrate --runtime
+with the manifest. Then each model runs once more under ONNX Runtime's profiler:
+each kernel's median, and the optimized graph the session ran (its nodes, not its
+weights), go there too, so that netprof can credit each kernel to the ops it
+computes. The manifest and results then go to ``netprof calibrate --runtime
 onnxruntime --import-results results.json -o profile.json`` turns into a profile.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
+import statistics
 import sys
+import tempfile
 import time
 
-RESULTS_FORMAT = "netprof.runtime-results/1"
+RESULTS_FORMAT = "netprof.runtime-results/2"
+_SUFFIX = "_kernel_time"  # a kernel's event in ONNX Runtime's trace: "<node>_kernel_time"
 WARMUP, MIN_RUNS, MAX_RUNS = 2, 5, 200
 
 
@@ -49,9 +56,7 @@ def _quartiles(times: list[float]) -> tuple[float, float, float]:
     return at(0.25), at(0.5), at(0.75)
 
 
-def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tuple[float, float, int]:
-    """Median, IQR and count of plain runs of one model, after two warm-up runs."""
-    import numpy as np
+def _options(threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -59,7 +64,13 @@ def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tu
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return options
+
+
+def _runs(session, shape: list[int], budget_s: float) -> list[float]:
+    """Seconds of each run after two warm-up runs, until ``budget_s`` (at least 5 runs, at most 200)."""
+    import numpy as np
+
     feeds = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
     for _ in range(WARMUP):
         session.run(None, feeds)
@@ -69,8 +80,57 @@ def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tu
         begin = time.perf_counter()
         session.run(None, feeds)
         times.append(time.perf_counter() - begin)
+    return times
+
+
+def time_model(path: str, shape: list[int], threads: int, budget_s: float) -> tuple[float, float, int]:
+    """Median, IQR and count of plain runs of one model, after two warm-up runs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, _options(threads), providers=["CPUExecutionProvider"])
+    times = _runs(session, shape, budget_s)
     q1, median, q3 = _quartiles(times)
     return median, q3 - q1, len(times)
+
+
+def profile_model(path: str, shape: list[int], threads: int, budget_s: float) -> dict:
+    """Each kernel's op type, provider and median seconds under ONNX Runtime's profiler (the warm-up runs
+    left out), and the optimized graph the session ran, base64, without its weights."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="netprof-pack-") as scratch:
+        options = _options(threads)
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(scratch, "profile")
+        options.optimized_model_filepath = os.path.join(scratch, "optimized.onnx")
+        # The weights go to a file of their own, left behind: netprof reads the graph's nodes only.
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights")
+        options.add_session_config_entry(
+            "session.optimized_model_external_initializers_min_size_in_bytes", "0"
+        )
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        _runs(session, shape, budget_s)
+        with open(session.end_profiling(), encoding="utf-8") as file:
+            events = json.load(file)
+        with open(options.optimized_model_filepath, "rb") as file:
+            graph = base64.b64encode(file.read()).decode("ascii")
+    starts = sorted(e["ts"] for e in events if e.get("name") == "model_run")[WARMUP:]
+    per_kernel: dict[str, list[float]] = {}
+    kinds: dict[str, list[str]] = {}
+    for event in events:
+        name = event.get("name", "")
+        if event.get("cat") != "Node" or not name.endswith(_SUFFIX) or not starts or event["ts"] < starts[0]:
+            continue
+        kernel = name[: -len(_SUFFIX)]
+        run = sum(start <= event["ts"] for start in starts) - 1
+        times = per_kernel.setdefault(kernel, [0.0] * len(starts))
+        times[run] += event["dur"] * 1e-6
+        args = event.get("args", {})
+        kinds.setdefault(kernel, [args.get("op_name", "?"), args.get("provider", "?")])
+    return {
+        "kernels": {k: [*kinds[k], statistics.median(times)] for k, times in per_kernel.items()},
+        "graph": graph,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                     args.budget / args.rounds,
                 )
             )
+    kernels = {}
+    for index, bench in enumerate(benches):
+        print(f"profiler [{index + 1}/{len(benches)}] {bench['name']}", file=sys.stderr)
+        kernels[bench["name"]] = profile_model(
+            os.path.join(here, bench["file"]), bench["input_shape"], args.threads, args.budget / args.rounds
+        )
     times = {}
     for name, measured in rounds.items():
         median, iqr, runs = min(measured)
@@ -123,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "manifest": manifest,
         "times": times,
+        "kernels": kernels,
     }
     with open(args.output, "w", encoding="utf-8") as file:
         json.dump(results, file, indent=1)

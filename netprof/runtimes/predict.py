@@ -3,9 +3,10 @@
 The captured ops are grouped into the kernels the runtime runs (``fusion.group_kernels``
 on the profile's measured fusion pairs). A kernel costs its first op's kind model
 on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
-kernel, and a fused follower (a folded batch-norm, an activation, a residual add)
-adds nothing, since the runtime applies it to the anchor's output while it is
-still in registers. The model adds the profile's ``per_run_s`` once; no cost per
+kernel. A fused follower (a folded batch-norm, an activation, a residual add) adds
+its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
+runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
+output while it is still in registers, a SiLU's exponentials for OpenVINO. The model adds the profile's ``per_run_s`` once; no cost per
 module call, since a runtime calls no Python between kernels.
 """
 
@@ -76,9 +77,12 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         terms = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
         bound = BOUNDS[max(range(3), key=terms.__getitem__)]
         for index, op_id in enumerate(kernel.ops):
-            node = nodes[op_id]
-            seconds, label = (math.fsum(terms), bound) if index == 0 else (0.0, FUSED)
-            predicted[op_id] = OpPrediction(op_id, node.op, node.module, by_id[op_id].kind, seconds, label)
+            node, op = nodes[op_id], by_id[op_id]
+            if index == 0:
+                seconds, label = math.fsum(terms), bound
+            else:
+                seconds, label = profile.fused_s_per_flop.get(op.role or "", 0.0) * op.flops, FUSED
+            predicted[op_id] = OpPrediction(op_id, node.op, node.module, op.kind, seconds, label)
     ops = tuple(predicted[node.id] for node in analysis.ops)
     fused = len(analysis.ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)

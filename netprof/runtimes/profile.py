@@ -1,7 +1,9 @@
 """A device profile of a deployment runtime: the eager profile's document, plus the runtime and its fusions.
 
 The document keeps the eager profile's schema (``netprof.profile/1``) and adds
-``runtime``, ``runtime_version`` and the measured ``fusion`` pairs; a file
+``runtime``, ``runtime_version``, the measured ``fusion`` pairs and
+``fused_s_per_flop``, each fused follower's cost per flop inside its anchor's
+kernel (absent from an older netprof's profiles: fused followers cost nothing); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
@@ -12,6 +14,7 @@ using it with another is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ class RuntimeProfile(DeviceProfile):
     runtime: str = "onnxruntime"
     runtime_version: str = ""
     fusion: tuple[FusionPair, ...] = field(default=())
+    fused_s_per_flop: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -50,9 +54,13 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
         **profiles.to_dict(profile),
         **pick(profile, "runtime", "runtime_version"),
         "fusion": [
-            {**pick(p, "anchor", "follower", "first_s", "second_s", "both_s"), "fused": p.fused}
+            {
+                **pick(p, "anchor", "follower", "first_s", "second_s", "both_s", "seen", "together"),
+                "fused": p.fused,
+            }
             for p in profile.fusion
         ],
+        "fused_s_per_flop": dict(profile.fused_s_per_flop),
     }
 
 
@@ -65,10 +73,12 @@ def _pairs(data: Any, where: str) -> tuple[FusionPair, ...]:
                 float(p["first_s"]),
                 float(p["second_s"]),
                 float(p["both_s"]),
+                int(p.get("seen", 0)),
+                int(p.get("together", 0)),
             )
             for p in data
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ProfileError(f"{where}: malformed fusion pair ({type(error).__name__}: {error})") from None
 
 
@@ -86,7 +96,16 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         runtime=runtime,
         runtime_version=data.get("runtime_version", ""),
         fusion=_pairs(data.get("fusion", []), where),
+        fused_s_per_flop=_costs(data.get("fused_s_per_flop", {}), where),
     )
+
+
+def _costs(data: Any, where: str) -> dict[str, float]:
+    if not isinstance(data, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in data.values()
+    ):
+        raise ProfileError(f"{where}: 'fused_s_per_flop' must map follower names to non-negative numbers")
+    return {str(name): float(v) for name, v in data.items()}
 
 
 def load(path: Path) -> DeviceProfile:

@@ -1,0 +1,192 @@
+"""A runtime profile's latency models, fitted on the kernels the runtime's own profiler timed.
+
+A one-op micro-benchmark's latency is not what its op costs inside a network: a
+runtime lays the model's input out for its kernels and back again at the output
+(ONNX Runtime's NCHWc ``ReorderInput``/``ReorderOutput``, OpenVINO's ``Reorder``),
+and for a 3x3 depthwise convolution those two reorders took 228 of 349 us in
+OpenVINO, where the convolution itself took 44. So each kind is fitted on the
+*kernels* of every micro-benchmark and synthetic network, as the profiler timed
+them and joined to the captured ops they compute:
+
+- a kernel's time goes to the kernel group (``fusion.group_kernels``) of the op
+  that does its arithmetic; a kernel joined to no op (a layout reorder) between
+  two joined ones goes to the next, whose input it prepares, and one before the
+  first or after the last (the model's own input and output) goes nowhere;
+- which pairs fuse is what the profiler saw: a follower is fused into its anchor
+  where it ran in the anchor's kernel in most of the places it followed one;
+- a group costs its anchor's kind model plus, for each fused follower, a cost per
+  flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time; a
+  fused ReLU costs nothing): one non-negative least-squares fit of every kind's
+  four coefficients and the followers' together, in relative error, one-op
+  benchmarks and synthetic networks carrying the same total weight;
+- views and allocations cost their mean time in the networks (most run no kernel);
+- the cost per run is the median, over the synthetic networks, of their latency
+  less their kernel groups' predicted time.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from netprof.prediction.fit import fit_relative
+from netprof.prediction.kinds import Kind
+from netprof.prediction.profile import KindModel
+from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
+
+# Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
+CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
+_FREE = (str(Kind.VIEW), str(Kind.OTHER))
+
+
+@dataclass(frozen=True, slots=True)
+class KernelTime:
+    """One kernel of a benchmark as the runtime's profiler timed it: its op type, median seconds, and the
+    captured ops it computes (none for a kernel the runtime added)."""
+
+    op_type: str
+    seconds: float
+    op_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchKernels:
+    """A benchmark's captured ops, its plain latency and its kernels, in the order they ran."""
+
+    name: str
+    group: str  # "op" or "network"
+    ops: tuple[FusionOp, ...]
+    seconds: float
+    kernels: tuple[KernelTime, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """One kernel group of a benchmark: its anchor's counts, its fused followers' flops by name, and the
+    seconds of the kernels credited to it."""
+
+    kind: str
+    flops: int
+    mem_access_bytes: int
+    weight_bytes: int
+    followers: Mapping[str, int]  # follower name -> flops
+    seconds: float
+    group: str
+
+
+@dataclass(frozen=True)
+class KernelFit:
+    kinds: dict[Kind, KindModel]
+    fused_s_per_flop: dict[str, float]  # follower name -> seconds per flop inside its anchor's kernel
+    per_run_s: float
+    mape: float  # over the kernel groups it was fitted on
+
+
+def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per ``(anchor, follower)``: how often the follower came right after such an anchor, and how often
+    the profiler showed the two in one kernel."""
+    seen: Counter[tuple[str, str]] = Counter()
+    together: Counter[tuple[str, str]] = Counter()
+    for bench in benches:
+        by_id = {op.id: op for op in bench.ops}
+        kernel_of: dict[int, int] = {}
+        for index, kernel in enumerate(bench.kernels):
+            for op_id in kernel.op_ids:
+                kernel_of.setdefault(op_id, index)
+        for group in group_kernels(bench.ops, CANDIDATES):
+            anchor = by_id[group.anchor]
+            for op_id in group.ops[1:]:
+                role = by_id[op_id].role
+                if role is None or role not in STAGES:
+                    continue
+                pair = (ANCHORS[anchor.kind], role)
+                seen[pair] += 1
+                together[pair] += anchor.id in kernel_of and kernel_of.get(op_id) == kernel_of[anchor.id]
+    return {pair: (seen[pair], together[pair]) for pair in sorted(seen)}
+
+
+def group_rows(bench: BenchKernels, fused: frozenset[tuple[str, str]]) -> list[GroupRow]:
+    """The benchmark's kernel groups with the measured seconds credited to each."""
+    by_id = {op.id: op for op in bench.ops}
+    groups = group_kernels(bench.ops, fused)
+    anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
+    seconds: Counter[int] = Counter()
+    joined = [index for index, kernel in enumerate(bench.kernels) if kernel.op_ids]
+    pending = 0.0
+    for index, kernel in enumerate(bench.kernels):
+        if not kernel.op_ids:
+            if joined and joined[0] < index < joined[-1]:
+                pending += kernel.seconds  # a reorder inside the model: its next kernel's input
+            continue
+        worker = max(kernel.op_ids, key=lambda i: (by_id[i].flops, by_id[i].mem_access_bytes, -i))
+        seconds[anchor_of[worker]] += kernel.seconds + pending
+        pending = 0.0
+    return [
+        GroupRow(
+            group.kind,
+            by_id[group.anchor].flops,
+            by_id[group.anchor].mem_access_bytes,
+            by_id[group.anchor].weight_bytes,
+            follower_flops([by_id[i] for i in group.ops[1:]]),
+            seconds[group.anchor],
+            bench.group,
+        )
+        for group in groups
+    ]
+
+
+def follower_flops(followers: Sequence[FusionOp]) -> dict[str, int]:
+    """Flops per follower (``relu``, ``silu``, ...) fused into a kernel; views move nothing."""
+    flops: Counter[str] = Counter()
+    for op in followers:
+        if op.role in STAGES:
+            flops[op.role] += op.flops
+    return dict(flops)
+
+
+def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> KernelFit:
+    """Every kind's kernel model and every fused follower's cost per flop, from ``benches``."""
+    rows_by_bench = [group_rows(bench, fused) for bench in benches]
+    rows = [row for rows in rows_by_bench for row in rows]
+    kinds = sorted({row.kind for row in rows} - set(_FREE))
+    followers = sorted({name for row in rows for name in row.followers})
+    models: dict[Kind, KindModel] = {}
+    for kind in _FREE:
+        times = [row.seconds for row in rows if row.kind == kind and row.group == "network"]
+        if times:
+            models[Kind(kind)] = KindModel(float(np.mean(times)), 0.0, 0.0, benches=len(times))
+    timed = [row for row in rows if row.kind in kinds and row.seconds > 0]
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers)))
+    for r, row in enumerate(timed):
+        k = 4 * kinds.index(row.kind)
+        design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
+        for name, flops in row.followers.items():
+            design[r, 4 * len(kinds) + followers.index(name)] = flops
+    seconds = np.array([row.seconds for row in timed])
+    coefficients = fit_relative(design, seconds, [row.group for row in timed])
+    for i, kind in enumerate(kinds):
+        models[Kind(kind)] = KindModel(
+            *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
+            benches=sum(row.kind == kind for row in rows),
+        )
+    fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
+    residuals = [
+        bench.seconds - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
+        for bench, rows in zip(benches, rows_by_bench)
+        if bench.group == "network"
+    ]
+    per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
+    mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
+    return KernelFit(models, fused_cost, per_run, mape)
+
+
+def group_seconds(row: GroupRow, models: Mapping[Kind, KindModel], fused_cost: Mapping[str, float]) -> float:
+    """A kernel group's modelled time: its anchor's kind model and its fused followers' flops."""
+    model = models.get(Kind(row.kind))
+    anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
+    return anchor + math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
