@@ -1,7 +1,10 @@
 """Runtime profiles: the fusion rule, kernels from captured ops, fused pricing, the profile document,
 the CLI's refusals and, slow, a pack run without torch and imported back."""
 
+import base64
+import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -133,6 +136,19 @@ def test_a_fused_kernel_is_priced_once_at_its_anchor():
     assert fused.framework_s == 5e-6
 
 
+def test_a_fused_follower_adds_its_flops_at_its_fused_price():
+    analysis = _conv_bn_relu()
+    relu = next(op for op in analysis.ops if "relu" in op.op)
+    # a ReLU over 4 x 8 x 8 outputs: 256 flops
+    assert relu.flops == 256
+    both = (FusionPair("conv", "batch_norm", 10, 5, 10), FusionPair("conv", "relu", 10, 5, 10))
+    profile = dataclasses.replace(_profile(fusion=both), fused_s_per_flop={"relu": 2e-9})
+    prediction = predict(analysis, profile)
+    # as above, plus 256 flops * 2 ns = 0.512 us for the fused relu; the folded batch-norm has no price: 0
+    assert prediction.latency_s == pytest.approx(10e-6 + 9216e-9 + 5e-6 + 0.512e-6)
+    assert next(op for op in prediction.ops if op.id == relu.id).predicted_s == pytest.approx(0.512e-6)
+
+
 def test_unfused_followers_are_their_own_kernels():
     analysis = _conv_bn_relu()
     unfused = (FusionPair("conv", "batch_norm", 10, 5, 15), FusionPair("conv", "relu", 10, 5, 15))
@@ -150,7 +166,8 @@ def test_unfused_followers_are_their_own_kernels():
 
 
 def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
-    profile = _profile(fusion=(FusionPair("conv", "relu", 1e-4, 2e-5, 1.05e-4),))
+    pair = FusionPair("conv", "relu", 1e-4, 2e-5, 1.05e-4, seen=3, together=2)
+    profile = dataclasses.replace(_profile(fusion=(pair,)), fused_s_per_flop={"relu": 1e-12})
     path = tmp_path / "p.json"
     runtime_profiles.save(profile, path)
     document = json.loads(path.read_text())
@@ -159,6 +176,7 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     loaded = runtime_profiles.load(path)
     assert isinstance(loaded, RuntimeProfile) and loaded.fusion == profile.fusion
     assert loaded.runtime_version == "9.9" and loaded.fused == {("conv", "relu")}
+    assert loaded.fused_s_per_flop == {"relu": 1e-12}
 
 
 def test_a_profile_of_another_runtime_is_refused_in_one_line():
@@ -196,13 +214,29 @@ def test_a_pack_directory_that_is_not_empty_is_refused(capsys, tmp_path):
     assert (tmp_path / "pack" / "x").read_text() == "mine"
 
 
+def _relu_graph() -> str:
+    """The optimized graph run.py returns, base64: one Relu node reading x and writing y."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )  # fmt: skip
+    return base64.b64encode(helper.make_model(graph).SerializeToString()).decode()
+
+
 def _results(tmp_path, **changes):
     document = {"format": calibration.PACK_FORMAT, "baseline": "b", "benches": [
         {"name": "b", "file": "b.onnx", "input_shape": [1, 8], "group": "op",
-         "ops": [[0, "elementwise", "relu", [None], 8, 64, 0]]}], "pairs": []}  # fmt: skip
+         "ops": [[0, "elementwise", "relu", [None], 8, 64, 0]],
+         "nodes": [["relu", "Relu", ["x"], ["y"]]], "constants": ["x"], "node_ops": {"relu": [0]}}],
+        "pairs": []}  # fmt: skip
     document["digest"] = calibration._digest(document)
     data = {"format": calibration.RESULTS_FORMAT, "runtime": "onnxruntime", "runtime_version": "1",
-            "threads": 1, "manifest": document, "times": {"b": {"median_s": 1e-5, "iqr_s": 0.0}}}  # fmt: skip
+            "threads": 1, "manifest": document, "times": {"b": {"median_s": 1e-5, "iqr_s": 0.0}},
+            "kernels": {"b": {"kernels": {"relu": ["Relu", "CPUExecutionProvider", 4e-6]},
+                              "graph": _relu_graph()}}}  # fmt: skip
     data.update(changes)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(data))
@@ -217,6 +251,11 @@ def _results(tmp_path, **changes):
         ({"times": {"b": {"median_s": 0, "iqr_s": 0}}}, "has median 0.0"),
         ({"runtime": "openvino"}, "not in onnxruntime"),
         ({"threads": 0}, "'threads' must be a positive integer"),
+        ({"kernels": None}, "no profiled kernels"),
+        (
+            {"kernels": {"b": {"kernels": {}, "graph": "not base64!"}}},
+            "unusable kernels for micro-benchmark 'b'",
+        ),
     ],
 )
 def test_results_that_do_not_match_are_refused(capsys, tmp_path, change, message):
@@ -242,7 +281,10 @@ def test_good_results_import(capsys, tmp_path):
         str(tmp_path / "p.json"), "--format", "json",
     )  # fmt: skip
     assert code == 0, err
-    assert runtime_profiles.load(tmp_path / "p.json").runtime == "onnxruntime"
+    profile = runtime_profiles.load(tmp_path / "p.json")
+    assert profile.runtime == "onnxruntime"
+    # the Relu kernel's 4 us, joined through the optimized graph to op 0, is what the fit priced: its one row
+    assert math.fsum(profile.kinds[Kind.ELEMENTWISE].terms(8, 64, 0)) == pytest.approx(4e-6)
 
 
 def test_predict_refuses_a_profile_of_another_runtime(capsys, tmp_path):
@@ -337,7 +379,7 @@ def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():
     us = 1e-6
     times = {"base": 10, "c": 110, "r": 30, "cr": 115, "p": 60, "pc": 160, "pa": 90, "pca": 185}
     profile = calibration.build_profile(
-        document, {n: (t * us, 0.0) for n, t in times.items()}, runtime="onnxruntime", version="1",
+        document, {n: (t * us, 0.0) for n, t in times.items()}, {}, runtime="onnxruntime", version="1",
         threads=1, processor_name="x", calibration_s=None,
     )  # fmt: skip
     relu_pair, add_pair = profile.fusion

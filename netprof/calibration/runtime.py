@@ -1,7 +1,7 @@
 """Device profiles of a deployment runtime: micro-benchmarks exported to ONNX and timed in the runtime.
 
 The micro-benchmarks are a lean subset of eager calibration's (every op kind,
-a third of each family's shapes, two chains of many small kernels, six synthetic
+a third of each family's shapes, two chains of many small kernels, thirty synthetic
 networks), plus the fusion pairs: an anchor (1x1 convolution, depthwise
 convolution, linear) alone, a follower alone, and the two in one model. Each is
 captured on meta (the counts ``netprof predict`` will see) and exported with the
@@ -210,7 +210,7 @@ def _weight_bytes(bench: MicroBench) -> int:
 
 
 def runtime_benches() -> list[MicroBench]:
-    """The per-run baseline, a third of each one-op family, two chains of small kernels, ten synthetic
+    """The per-run baseline, a third of each one-op family, two chains of small kernels, thirty synthetic
     networks and every fusion pair's three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
@@ -227,7 +227,7 @@ def runtime_benches() -> list[MicroBench]:
         if not name.isdigit():  # "16 relu calls": a runtime merges a chain of ReLUs into one
             chosen += [b for b in members[::3] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
-    chosen += synthetic_networks(10, seed=2)
+    chosen += synthetic_networks(30, seed=2)
     for pair in pair_benches():
         chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}

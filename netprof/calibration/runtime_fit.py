@@ -168,7 +168,9 @@ def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> K
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
     seconds = np.array([row.seconds for row in timed])
-    coefficients = fit_relative(design, seconds, [row.group for row in timed])
+    coefficients = (
+        fit_relative(design, seconds, [row.group for row in timed]) if timed else np.zeros(design.shape[1])
+    )
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),

@@ -1,0 +1,132 @@
+"""The kernel-level fit of a runtime profile: kernel times credited to kernel groups, fusion from the
+profiler's evidence, fused followers priced, and a fit that recovers the models it was generated from."""
+
+import math
+
+import pytest
+
+from netprof.calibration.runtime_fit import (
+    BenchKernels,
+    KernelTime,
+    fit,
+    fusion_evidence,
+    group_rows,
+)
+from netprof.prediction.kinds import Kind
+from netprof.runtimes.fusion import FusionOp, FusionPair
+
+US = 1e-6
+
+
+def _op(op_id, kind, role=None, inputs=(), flops=0, nbytes=0, weights=0):
+    return FusionOp(op_id, kind, role, tuple(inputs), flops, nbytes, weights)
+
+
+# conv(0) -> relu(1) -> conv(2) -> add(3, with relu 1)
+OPS = (
+    _op(0, "conv_1x1", None, (None,), 1000, 100, 10),
+    _op(1, "elementwise", "relu", (0,), 50, 40),
+    _op(2, "conv_1x1", None, (1,), 2000, 200, 20),
+    _op(3, "elementwise", "add", (2, 1), 50, 60),
+)
+
+
+def _bench(kernels, group="op", seconds=100 * US, ops=OPS):
+    return BenchKernels("b", group, ops, seconds, tuple(KernelTime(*k) for k in kernels))
+
+
+def test_kernel_time_goes_to_its_group_and_a_reorder_inside_to_the_next_kernel():
+    bench = _bench(
+        [
+            ("ReorderInput", 10 * US, ()),  # the model's input laid out: nobody's
+            ("Conv", 50 * US, (0, 1)),  # conv + relu, one kernel
+            ("ReorderOutput", 7 * US, ()),  # between two kernels: prepares the next one's input
+            ("Conv", 30 * US, (2,)),
+            ("Add", 5 * US, (3,)),
+            ("ReorderOutput", 9 * US, ()),  # the model's output: nobody's
+        ]
+    )
+    rows = group_rows(bench, frozenset({("conv", "relu")}))
+    # three groups: conv+relu (50 us), conv (30 + 7 us), add (5 us); the two boundary reorders dropped
+    assert [(r.kind, r.flops, r.seconds) for r in rows] == [
+        ("conv_1x1", 1000, pytest.approx(50 * US)),
+        ("conv_1x1", 2000, pytest.approx(37 * US)),
+        ("elementwise", 50, pytest.approx(5 * US)),
+    ]
+    assert rows[0].followers == {"relu": 50} and rows[1].followers == {}
+
+
+def test_a_kernel_is_credited_to_the_op_doing_its_arithmetic():
+    # the runtime fused the add into the second convolution although the grouping keeps it apart: the
+    # kernel's time goes to the convolution's group (most flops), the add's group gets none
+    bench = _bench([("Conv", 50 * US, (0, 1)), ("Conv", 40 * US, (2, 3))])
+    rows = group_rows(bench, frozenset({("conv", "relu")}))
+    assert [r.seconds for r in rows] == [pytest.approx(50 * US), pytest.approx(40 * US), 0.0]
+
+
+def test_fusion_evidence_counts_followers_in_their_anchors_kernel():
+    ran = _bench([("Conv", 50 * US, (0, 1)), ("Conv", 30 * US, (2,)), ("Add", 5 * US, (3,))])
+    evidence = fusion_evidence([ran, ran])
+    # the relu ran in its convolution's kernel both times; the add (after conv 2) never did
+    assert evidence == {("conv", "relu"): (2, 2), ("conv", "add"): (2, 0)}
+
+
+def test_the_profilers_evidence_decides_fusion_over_the_timing_rule():
+    # timing alone: 100 + 20 - 119 = 1, not > 10: not fused; the profiler saw 3 of 4 in one kernel
+    assert FusionPair("conv", "clip", 100e-6, 20e-6, 119e-6, seen=4, together=3).fused
+    # timing alone says fused (100 + 20 - 105 > 10); the profiler saw them apart 2 of 4 times: not a majority
+    assert not FusionPair("conv", "relu", 100e-6, 20e-6, 105e-6, seen=4, together=2).fused
+    # no evidence: nn-Meter's rule
+    assert FusionPair("conv", "relu", 100e-6, 20e-6, 105e-6).fused
+
+
+def _conv_relu_silu(index, flops, group):
+    """conv -> relu -> conv -> silu, each convolution one kernel with its activation."""
+    nbytes = 10**5 * (1 + index % 4)  # not in proportion to the flops
+    ops = (
+        _op(0, "conv_1x1", None, (None,), flops, nbytes, 0),
+        _op(1, "elementwise", "relu", (0,), flops // 100, 0),
+        _op(2, "conv_1x1", None, (1,), 2 * flops, 3 * nbytes, 0),
+        _op(3, "transcendental", "silu", (2,), flops // 50 + 10**4 * index, 0),
+    )
+    # generated from: conv_1x1 = 2 us + 1 ps/flop + 5 ps/byte; a fused relu free; a fused silu 100 ps/flop
+    first = 2 * US + 1e-12 * flops + 5e-12 * nbytes
+    second = 2 * US + 2e-12 * flops + 15e-12 * nbytes + 100e-12 * ops[3].flops
+    kernels = (KernelTime("Conv", first, (0, 1)), KernelTime("Conv", second, (2, 3)))
+    return BenchKernels(f"n{index}", group, ops, first + second + 30 * US, kernels)
+
+
+def test_the_fit_recovers_the_models_it_was_generated_from():
+    benches = [
+        _conv_relu_silu(i, flops, ("op", "network")[i % 2])
+        for i, flops in enumerate(range(10**5, 10**7, 7 * 10**5))
+    ]
+    fitted = fit(benches, frozenset({("conv", "relu"), ("conv", "silu")}))
+    conv = fitted.kinds[Kind.CONV_1X1]
+    assert (conv.overhead_s, conv.s_per_flop, conv.s_per_byte) == pytest.approx(
+        (2e-6, 1e-12, 5e-12), rel=1e-4
+    )
+    assert fitted.fused_s_per_flop["silu"] == pytest.approx(100e-12, rel=1e-4)
+    assert fitted.fused_s_per_flop["relu"] == pytest.approx(0.0, abs=1e-15)
+    # the 30 us each network spends outside its kernels is the cost per run
+    assert fitted.per_run_s == pytest.approx(30e-6, rel=1e-4)
+    assert fitted.mape == pytest.approx(0.0, abs=1e-6)
+
+
+def test_views_cost_their_mean_time_in_networks():
+    ops = (
+        _op(0, "conv_1x1", None, (None,), 1000, 100),
+        _op(1, "view", "view", (0,)),
+        _op(2, "view", None, (1,)),
+    )
+    bench = BenchKernels(
+        "n",
+        "network",
+        ops,
+        60 * US,
+        (KernelTime("Conv", 40 * US, (0, 1)), KernelTime("Reshape", 2 * US, (2,))),
+    )
+    fitted = fit([bench], frozenset())
+    # op 1 is a view that passed through the convolution's kernel; op 2 ran a 2 us Reshape: one row, 2 us
+    assert fitted.kinds[Kind.VIEW].overhead_s == pytest.approx(2 * US)
+    assert math.isclose(sum(fitted.kinds[Kind.CONV_1X1].terms(1000, 100, 0)), 40 * US, rel_tol=1e-9)
