@@ -31,11 +31,11 @@ class CalibrationReport:
 
 def _fusion_table(profile: RuntimeProfile) -> Table:
     title = (
-        "Fusion pairs (the profiler: one kernel in most places seen; else nn-Meter's rule: "
-        "T1 + T2 - T12 > 0.5 min(T1, T2))"
+        "Fusion pairs: fused where the profiler saw one kernel in most places, else by nn-Meter's rule "
+        "(T1 + T2 - T12 > 0.5 min(T1, T2), in us); a fused follower's price per flop"
     )
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("anchor", "follower", "T1", "T2", "T12", "one kernel", "fused", "fused cost"):
+    for column in ("anchor", "follower", "T1", "T2", "T12", "one kernel", "fused", "ps/flop"):
         table.add_column(column, justify="left" if column in ("anchor", "follower") else "right")
     for pair in profile.fusion:
         times = (pair.first_s, pair.second_s, pair.both_s)
@@ -43,10 +43,10 @@ def _fusion_table(profile: RuntimeProfile) -> Table:
         table.add_row(
             pair.anchor,
             pair.follower,
-            *(f"{t * 1e6:.1f} us" if t else "-" for t in times),
+            *(f"{t * 1e6:.1f}" if t else "-" for t in times),
             f"{pair.together}/{pair.seen}" if pair.seen else "not seen",
             "yes" if pair.fused else "no",
-            "-" if cost is None else f"{cost * 1e12:.1f} ps/flop",
+            "-" if cost is None else f"{cost * 1e12:.1f}",
         )
     return table
 
