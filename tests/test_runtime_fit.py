@@ -130,3 +130,16 @@ def test_views_cost_their_mean_time_in_networks():
     # op 1 is a view that passed through the convolution's kernel; op 2 ran a 2 us Reshape: one row, 2 us
     assert fitted.kinds[Kind.VIEW].overhead_s == pytest.approx(2 * US)
     assert math.isclose(sum(fitted.kinds[Kind.CONV_1X1].terms(1000, 100, 0)), 40 * US, rel_tol=1e-9)
+
+
+def test_a_group_whose_kernel_went_to_a_neighbour_is_left_out_of_the_fit():
+    def linear(index, flops, seconds):
+        ops = (_op(0, "gemm", None, (None,), flops, 1000 + 100 * index),)
+        return BenchKernels(f"l{index}", "op", ops, seconds, (KernelTime("MatMul", seconds, (0,)),))
+
+    # ten linear layers at 4 ps/flop + 1 us, and one credited 12 us for 232 M flops (0.05 ps/flop: ten
+    # times faster than the fastest tenth of its kind, a kernel the join gave to a neighbour)
+    benches = [linear(i, 10**6 * (i + 1) * 20, 1e-6 + 4e-12 * 10**6 * (i + 1) * 20) for i in range(10)]
+    benches.append(linear(10, 232 * 10**6, 12e-6))
+    gemm = fit(benches, frozenset()).kinds[Kind.GEMM]
+    assert gemm.s_per_flop == pytest.approx(4e-12, rel=1e-3)
