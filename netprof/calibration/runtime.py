@@ -5,12 +5,15 @@ a third of each family's shapes, two chains of many small kernels, thirty synthe
 networks), plus the fusion pairs: an anchor (1x1 convolution, depthwise
 convolution, linear) alone, a follower alone, and the two in one model. Each is
 captured on meta (the counts ``netprof predict`` will see) and exported with the
-dynamo exporter (cached per torch version: exporting is the slow part). Times are
-plain-session medians under ``netprof.timing.loop``'s rules, the lowest of three interleaved rounds'. Fusion is decided
-first (``netprof.runtimes.fusion``, every time less the per-run cost of a one-op
-model on eight numbers), the ops of each benchmark are grouped into kernels by
-it, and one non-negative least-squares fit gives each kind's cost per kernel,
-per FLOP and per byte, and the cost per run.
+dynamo exporter (cached per torch version: exporting is the slow part). Latencies
+are plain-session medians under ``netprof.timing.loop``'s rules, the lowest of
+three interleaved rounds' (for nn-Meter's fusion rule, each less the per-run cost
+of a one-op model on eight numbers). Then every benchmark runs once more under the
+runtime's own profiler, its kernels are joined to the captured ops as ``analyze
+--time --runtime`` joins them, and ``netprof.calibration.runtime_fit`` decides
+fusion from what the profiler saw and fits each kind on those kernels: what an op
+costs inside a network, without the layout changes a one-op model pays at its
+input and output.
 
 The same data travels as a pack (``write_pack``): the ONNX files, a manifest of
 each benchmark's ops, its exported graph and which ops each node computes, the
@@ -60,7 +63,7 @@ from netprof.runtimes.profile import RuntimeProfile
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, run_until, time_calls
 
-PACK_FORMAT = "netprof.runtime-pack/1"
+PACK_FORMAT = "netprof.runtime-pack/2"  # /2: export joins in the manifest, kernels in the results
 RESULTS_FORMAT = pack_run.RESULTS_FORMAT
 DEFAULT_BENCH_BUDGET_S = 0.3
 # Every benchmark is timed in this many rounds, one after the other over the whole list, and keeps its
