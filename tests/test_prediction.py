@@ -358,6 +358,32 @@ def test_indexing_by_a_boolean_mask_is_its_own_kind():
     assert kinds == ["masked_index", "data_movement"]  # a mask, then integer indices
 
 
+def test_a_copy_that_reads_its_input_out_of_order_is_a_permuted_copy():
+    from netprof.prediction.kinds import kind_of
+
+    def shuffle(x):  # ShuffleNet's idiom, then NCHW -> NHWC, then a copy already in order
+        n, c, h, w = x.shape
+        shuffled = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return shuffled.permute(0, 2, 3, 1).contiguous(), x.clone(), torch.channel_shuffle(x, 2)
+
+    analysis = netprof.analyze(Fn(shuffle), torch.randn(1, 4, 3, 3))
+    kinds = [str(kind_of(node)) for node in analysis.ops if node.category == "data_movement"]
+    assert kinds == ["permuted_copy", "permuted_copy", "data_movement", "permuted_copy"]
+
+
+def test_a_depthwise_convolution_of_channels_not_a_multiple_of_4_is_unaligned():
+    from netprof.prediction.kinds import kind_of
+
+    def depthwise(c):
+        return nn.Conv2d(c, c, 3, padding=1, groups=c)
+
+    model = nn.Sequential(
+        depthwise(60), nn.Conv2d(60, 58, 1), depthwise(58), nn.Conv2d(58, 64, 1), depthwise(64)
+    )
+    kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(1, 60, 8, 8)).ops]
+    assert kinds == ["depthwise_conv", "conv_1x1", "depthwise_unaligned", "conv_1x1", "depthwise_conv"]
+
+
 def test_filtering_and_allocation_micro_benchmarks_capture_their_kinds():
     from netprof.calibration.profile import measure
 

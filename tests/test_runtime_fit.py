@@ -56,6 +56,27 @@ def test_kernel_time_goes_to_its_group_and_a_reorder_inside_to_the_next_kernel()
     assert rows[0].followers == {"relu": 50} and rows[1].followers == {}
 
 
+def test_a_transpose_of_views_goes_to_the_copy_after_it():
+    # ShuffleNet's view(0) -> transpose(1) -> contiguous(2) -> view(3), as ONNX Runtime runs it: Reshape,
+    # Transpose (joined to the transpose view, which moves nothing in PyTorch), Reshape (joined to the copy)
+    ops = (
+        _op(0, "view", "view", (None,)),
+        _op(1, "view", "view", (0,)),
+        _op(2, "permuted_copy", None, (1,), 0, 800),
+        _op(3, "view", "view", (2,)),
+    )
+    bench = _bench(
+        [("Reshape", 1 * US, (0,)), ("Transpose", 6 * US, (1,)), ("Reshape", 2 * US, (2, 3))], ops=ops
+    )
+    rows = group_rows(bench, frozenset())
+    assert [(r.kind, r.seconds) for r in rows] == [
+        ("view", pytest.approx(1 * US)),
+        ("view", 0.0),
+        ("permuted_copy", pytest.approx(8 * US)),
+        ("view", 0.0),  # ran in the copy's kernel
+    ]
+
+
 def test_a_kernel_is_credited_to_the_op_doing_its_arithmetic():
     # the runtime fused the add into the second convolution although the grouping keeps it apart: the
     # kernel's time goes to the convolution's group (most flops), the add's group gets none

@@ -153,10 +153,15 @@ def _convs() -> Iterator[MicroBench]:
     depthwise = [
         (32, 112, 3, 1, 1), (96, 112, 3, 2, 1), (144, 56, 3, 1, 1), (144, 56, 5, 2, 1), (240, 28, 5, 1, 1),
         (384, 14, 3, 1, 1), (576, 14, 3, 1, 1), (960, 7, 3, 1, 1), (672, 14, 5, 1, 1), (1152, 7, 5, 1, 1),
-        (64, 56, 7, 1, 1), (768, 7, 7, 1, 1), (144, 56, 3, 1, 8), (480, 14, 3, 1, 8), (58, 28, 3, 2, 1),
+        (64, 56, 7, 1, 1), (768, 7, 7, 1, 1), (144, 56, 3, 1, 8), (480, 14, 3, 1, 8),
     ]  # fmt: skip
     for c, hw, k, s, n in depthwise:
         yield MicroBench(f"depthwise{k}x{k} {c} {n}x{hw}^2 s{s}", _conv(c, c, k, s, c), (n, c, hw, hw))
+    # channels not a multiple of 4 (kinds.unaligned_channels): ShuffleNet V2 x1.0's 58, a pruned width
+    unaligned = [(58, 56, 3, 2), (90, 28, 3, 1), (30, 112, 3, 1), (122, 14, 3, 1), (58, 28, 3, 1),
+                 (174, 14, 5, 1), (250, 7, 3, 1)]  # fmt: skip
+    for c, hw, k, s in unaligned:
+        yield MicroBench(f"unaligned depthwise{k}x{k} {c} {hw}^2 s{s}", _conv(c, c, k, s, c), (1, c, hw, hw))
     grouped = [
         (240, 240, 28, 1, 3), (480, 480, 14, 1, 3), (128, 128, 56, 3, 32), (256, 256, 28, 3, 32),
         (512, 512, 14, 3, 32), (1024, 1024, 7, 3, 32), (64, 64, 56, 3, 2), (384, 384, 14, 3, 8),

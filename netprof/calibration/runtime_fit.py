@@ -12,7 +12,8 @@ them and joined to the captured ops they compute:
   that does its arithmetic, and a group whose first op ran inside another group's
   kernel (a residual add the runtime fused, one MatMul run for two linear layers)
   is left out of the fit: what it cost is in that kernel, as is a group ten times
-  faster per flop than the fastest tenth of its kind; a kernel joined to no op (a layout reorder) between
+  faster per flop than the fastest tenth of its kind; a kernel joined to no op (a layout reorder), or a
+  Transpose of views alone (``_computes``), between
   two joined ones goes to the next, whose input it prepares, and one before the
   first or after the last (the model's own input and output) goes nowhere;
 - which pairs fuse is what the profiler saw: a follower is fused into its anchor
@@ -45,6 +46,10 @@ from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
 _FREE = (str(Kind.VIEW), str(Kind.OTHER))
+# Kinds that only move data: what they cost depends on the layout their neighbours' kernels leave, which a
+# one-op benchmark's plain input does not have (OpenVINO shuffles ShuffleNet's channels at 100 GB/s alone,
+# at 11 GB/s between blocked convolutions). They are fitted on networks where networks ran them.
+_MOVES = frozenset({str(Kind.DATA_MOVEMENT), str(Kind.PERMUTED_COPY)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +126,12 @@ def group_rows(bench: BenchKernels, fused: frozenset[tuple[str, str]]) -> list[G
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
     absorbed: set[int] = set()  # groups whose anchor ran inside a kernel credited to another group
-    joined = [index for index, kernel in enumerate(bench.kernels) if kernel.op_ids]
+    joined = {index for index, kernel in enumerate(bench.kernels) if _computes(kernel, by_id)}
+    inside = range(min(joined), max(joined)) if joined else range(0)
     pending = 0.0
     for index, kernel in enumerate(bench.kernels):
-        if not kernel.op_ids:
-            if joined and joined[0] < index < joined[-1]:
+        if index not in joined:
+            if index in inside:
                 pending += kernel.seconds  # a reorder inside the model: its next kernel's input
             continue
         worker = max(kernel.op_ids, key=lambda i: (by_id[i].flops, by_id[i].mem_access_bytes, -i))
@@ -144,6 +150,16 @@ def group_rows(bench: BenchKernels, fused: frozenset[tuple[str, str]]) -> list[G
         )
         for group in groups
     ]
+
+
+def _computes(kernel: KernelTime, by_id: Mapping[int, FusionOp]) -> bool:
+    """Whether the kernel computes a captured op's work: not a layout reorder the runtime added, nor a
+    Transpose joined to views alone. ONNX Runtime runs ShuffleNet's ``view -> transpose -> contiguous``
+    as Reshape, Transpose, Reshape, the Transpose joined to the transpose view (which moves nothing in
+    PyTorch); its copy is what the ``contiguous`` costs, and the kernel after it is the one joined to that."""
+    if not kernel.op_ids:
+        return False
+    return kernel.op_type != "Transpose" or any(by_id[i].role != "view" for i in kernel.op_ids)
 
 
 def follower_flops(followers: Sequence[FusionOp]) -> dict[str, int]:
@@ -167,6 +183,8 @@ def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> K
         if times:
             models[Kind(kind)] = KindModel(float(np.mean(times)), 0.0, 0.0, benches=len(times))
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, rows)]
+    in_networks = {row.kind for row in timed if row.group == "network"}
+    timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
     design = np.zeros((len(timed), 4 * len(kinds) + len(followers)))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)

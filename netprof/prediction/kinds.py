@@ -2,7 +2,9 @@
 
 A device profile fits one latency model per kind. Categories are the counting
 conventions' (``netprof.costs.Category``), split where their kernels differ: a dense convolution
-into 1x1 and larger kernels (different kernels, different efficiencies);
+into 1x1 and larger kernels (different kernels, different efficiencies); a depthwise one
+by whether its channels are a multiple of 4 (``unaligned_channels``: ONNX Runtime's blocked
+kernel needs them so);
 element-wise ops into plain arithmetic and transcendental functions (a sigmoid
 or GELU costs several times a ReLU per element); pooling into max, average and a two-stage
 detector's RoI pooling (bilinear samples gathered from anywhere in a map, ~5 ns an output here);
@@ -10,9 +12,12 @@ reductions into plain ones, top-k and sorts (a detector's candidate selection: t
 cost is in the values they read, ~7 ns each for a top-10 of 1.3 M scores on a CPU, where
 a sum reads 100 times faster), and a detector's non-maximum suppression (its cost grows
 with the pairs of boxes, which its flops count, at a per-pair price no reduction has);
-data movement into plain copies and indexing by a boolean mask (``boxes[scores > t]``:
-the kernel first finds the mask's true elements, ~15 us for a few thousand on a CPU,
-whatever the few bytes it then copies).
+data movement into plain copies, copies that read their input out of order (a
+transposed or permuted view made contiguous, a channel shuffle: the kernel gathers where a
+plain copy streams; OpenVINO's ShuffleChannels on ShuffleNet V2's 116x28x28 map took 31 us,
+its concatenation of the same bytes 1.3 us) and indexing by a boolean mask
+(``boxes[scores > t]``: the kernel first finds the mask's true elements, ~15 us for a few
+thousand on a CPU, whatever the few bytes it then copies).
 
 Ops on quantized tensors (``quint8``, ``qint8``: what PyTorch's int8 quantization runs) run other
 kernels than the float ones of their category (oneDNN's and FBGEMM's int8 convolutions, requantizing
@@ -47,10 +52,11 @@ class _Named(str, enum.Enum):
 # Every category is a kind, but for those split where their kernels differ.
 _SPLIT = {
     Category.CONV: ("conv_1x1", "conv_kxk"),
+    Category.DEPTHWISE_CONV: ("depthwise_conv", "depthwise_unaligned"),
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
     Category.POOLING: ("pooling", "max_pooling", "roi_align"),
     Category.REDUCTION: ("reduction", "topk", "nms"),
-    Category.DATA_MOVEMENT: ("data_movement", "masked_index"),
+    Category.DATA_MOVEMENT: ("data_movement", "masked_index", "permuted_copy"),
 }
 _INT8 = (
     "int8_conv_1x1", "int8_conv_kxk", "int8_depthwise_conv", "int8_depthwise_unaligned", "int8_gemm",
@@ -70,6 +76,8 @@ _TRANSCENDENTAL = frozenset(
      "log_softmax", "_log_softmax", "softplus", "mish", "elu", "selu", "celu", "sqrt", "rsqrt", "pow"}
 )  # fmt: skip
 _MASK_DTYPES = frozenset({torch.bool, torch.uint8})
+_COPIES = frozenset({"clone", "contiguous", "copy", "_to_copy"})
+_SHUFFLES = frozenset({"channel_shuffle", "native_channel_shuffle"})
 _SELECTIONS = frozenset({"topk", "sort", "kthvalue", "median", "nanmedian", "mode"})
 _CONVOLUTIONS = frozenset({Category.CONV, Category.GROUP_CONV, Category.DEPTHWISE_CONV})
 _QUANTIZED_DTYPES = frozenset({torch.quint8, torch.qint8, torch.qint32, torch.quint4x2, torch.quint2x4})
@@ -128,6 +136,19 @@ def unaligned_depthwise(node: OpNode) -> bool:
     return channels > 100 and channels % 8 != 0
 
 
+def unaligned_channels(node: OpNode) -> bool:
+    """A float depthwise convolution whose channels are not a multiple of 4.
+
+    ONNX Runtime's blocked (NCHWc) depthwise kernel needs them so; the rest run a generic kernel 3.5x
+    slower an output (3x3, 28x28, one thread, here: 30, 58, 62, 90, 122 and 174 channels 1.40-1.54 ns an
+    output, 32, 60, 64, 96, 120 and 176 channels 0.35-0.43 ns). ShuffleNet V2 x1.0's 58-channel stage runs
+    so, as does any width a pruning leaves odd. Each runtime's profile prices the kind as it measured it
+    (OpenVINO showed no such step).
+    """
+    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
+    return channels % 4 != 0
+
+
 def int8_kernel_volume(node: OpNode) -> int:
     """A quantized dense (``groups=1``) convolution's kernel volume (9 for 3x3), from its counts: its packed
     weight is no tensor the capture records. ``mult_adds = out.numel * c_in * volume``
@@ -150,6 +171,8 @@ def kind_of(node: OpNode) -> Kind:
     if category == Category.CONV:
         weight = node.input_metas[1].shape if len(node.input_metas) > 1 else ()
         return Kind.CONV_1X1 if all(size == 1 for size in weight[2:]) else Kind.CONV_KXK
+    if category == Category.DEPTHWISE_CONV and unaligned_channels(node):
+        return Kind.DEPTHWISE_UNALIGNED
     if category == Category.ELEMENTWISE and _base(node.op) in _TRANSCENDENTAL:
         return Kind.TRANSCENDENTAL
     if category == Category.POOLING and _base(node.op).startswith("max_pool"):
@@ -162,7 +185,28 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.TOPK
     if category == Category.DATA_MOVEMENT and _base(node.op) == "index" and _masks(node):
         return Kind.MASKED_INDEX
+    if category == Category.DATA_MOVEMENT and permuted_copy(node):
+        return Kind.PERMUTED_COPY
     return Kind(category.value)
+
+
+def permuted_copy(node: OpNode) -> bool:
+    """A channel shuffle, or a copy whose input is not laid out in its own order (a transpose or permute
+    made contiguous, ``view -> transpose -> contiguous`` the ShuffleNet idiom)."""
+    base = _base(node.op)
+    if base in _SHUFFLES:
+        return True
+    return base in _COPIES and bool(node.input_metas) and not _contiguous(node.input_metas[0])
+
+
+def _contiguous(meta: TensorMeta) -> bool:
+    """Whether ``meta``'s elements lie in row-major order of its shape (sizes of one may have any stride)."""
+    expected = 1
+    for size, stride in zip(reversed(meta.shape), reversed(meta.stride)):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def transient_bytes(node: OpNode, threshold_bytes: int) -> int:

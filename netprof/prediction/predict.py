@@ -47,6 +47,8 @@ _STAND_INS = {
     Kind.TRANSCENDENTAL: Kind.ELEMENTWISE,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
+    Kind.PERMUTED_COPY: Kind.DATA_MOVEMENT,
+    Kind.DEPTHWISE_UNALIGNED: Kind.DEPTHWISE_CONV,
     Kind.OTHER: Kind.VIEW,
     # int8 kinds stand in for one another, never for a float kind: an int8 kernel is not a float one.
     Kind.INT8_POOLING: Kind.INT8_ELEMENTWISE,

@@ -30,6 +30,7 @@ ANCHORS = {
     str(Kind.CONV_KXK): "conv",
     str(Kind.GROUP_CONV): "conv",
     str(Kind.DEPTHWISE_CONV): "depthwise_conv",
+    str(Kind.DEPTHWISE_UNALIGNED): "depthwise_conv",
     str(Kind.GEMM): "linear",
 }
 # Followers by the op's name (no namespace, overload or in-place mark), and their place in a kernel.

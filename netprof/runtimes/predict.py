@@ -41,6 +41,8 @@ _STAND_INS = {
     Kind.POOLING: Kind.REDUCTION,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
+    Kind.PERMUTED_COPY: Kind.DATA_MOVEMENT,
+    Kind.DEPTHWISE_UNALIGNED: Kind.DEPTHWISE_CONV,
     Kind.OTHER: Kind.VIEW,
 }
 # Views and allocations move nothing: without a model of their own they cost nothing.
