@@ -7,6 +7,7 @@
     python benchmarks/runtimes.py agreement --runtimes compile --models mobilenet_v2 resnet18 --rounds 2
     python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
     python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
+    python benchmarks/runtimes.py windows [--windows 3] [--threads 1]   # calibrate, measure, predict
 
 ``measure``: each torchvision classifier (``weights=None``, its own crop size, batch B) is exported once
 with ``torch.onnx.export(dynamo=True)`` and run as a user runs it: an ONNX Runtime ``InferenceSession``
@@ -24,6 +25,9 @@ call that is not timed, then called in a plain loop under ``torch.no_grad``), in
 latency, the kernels' sum, the share of ops with mult_adds joined to a kernel, and the kernels fusing a
 convolution with other ops.
 
+``windows``: calibration, measurement and prediction of the named models in one window, again and
+again (``windows``' docstring): the scores a user sees, and how much they move with the machine.
+
 ``fusion``: ``netprof check --runtime R`` of the named models: per rule, how many findings' ops all vanish
 into fused kernels, how many in part, how many still run as kernels of their own.
 
@@ -36,6 +40,7 @@ import argparse
 import copy
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -155,6 +160,15 @@ def _exported(name: str, crop: int, batch: int, cache: Path) -> tuple[Path, np.n
     return path, x.numpy(), json.loads(counts_path.read_text())
 
 
+def _interleaved(sessions: dict[str, Session], rounds: int) -> dict[str, list[float]]:
+    """Each session's round figures, every session once per round."""
+    figures: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            figures[name].append(session.round())
+    return figures
+
+
 def measure(args: argparse.Namespace) -> None:
     out = RESULTS / "runtimes_measured.json"
     rows = json.loads(out.read_text()) if out.exists() else {}
@@ -180,10 +194,7 @@ def measure(args: argparse.Namespace) -> None:
                     keys = {n: f"{n}|{runtime}|t{threads}|b{batch}" for n in files}
                     todo = [n for n in files if keys[n] not in rows]
                     sessions = {n: Session(runtime, files[n][0], files[n][1], threads) for n in todo}
-                    rounds: dict[str, list[float]] = {n: [] for n in todo}
-                    for _ in range(args.rounds):
-                        for name in todo:
-                            rounds[name].append(sessions[name].round())
+                    rounds = _interleaved(sessions, args.rounds)
                     for name in todo:
                         medians = rounds[name]
                         latency = statistics.median(medians)
@@ -319,6 +330,101 @@ def _predictions(rows: list[dict], crops: dict[str, int]) -> dict[str, dict[str,
     return found
 
 
+def windows(args: argparse.Namespace) -> None:
+    """Calibrate, then measure and predict the named models at once, as a user would, in several windows.
+
+    This machine's speed drifts by 10-20% over minutes (resnet18 in OpenVINO, one thread: 8.05 ms, then
+    7.54 ms ten minutes later); a prediction can only be as close as the calibration's window is to the
+    measurement's. Each window is what one user sees: ``netprof calibrate --runtime R --threads N --force``
+    (the command line, in a process of its own), then the eight models timed in interleaved rounds, then
+    predicted on the profile just written."""
+    from predict import scores
+
+    from netprof.runtimes import predict as runtime_predict
+    from netprof.runtimes import profile as runtime_profiles
+
+    crops = dict(classifiers())
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    files = {name: _exported(name, crops[name], 1, cache) for name in NAMED}
+    analyses = {
+        name: pipeline.run(_model(name, crops[name]), _input(name, crops[name], 1), mode="meta").analysis
+        for name in NAMED
+    }
+    netprof_cli = Path(sys.executable).with_name("netprof")
+    out = RESULTS / "runtimes_windows.json"
+    results: dict[str, dict] = {}
+    for window in range(1, args.windows + 1):
+        for runtime in args.runtimes:
+            for threads in args.threads:
+                started = time.perf_counter()
+                subprocess.run(
+                    [
+                        str(netprof_cli),
+                        "calibrate",
+                        "--runtime",
+                        runtime,
+                        "--threads",
+                        str(threads),
+                        "--force",
+                    ],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                calibration_s = time.perf_counter() - started
+                sessions = {n: Session(runtime, path, x, threads) for n, (path, x, _) in files.items()}
+                figures = _interleaved(sessions, args.rounds)
+                profile = runtime_profiles.cached(runtime, threads)
+                models = {}
+                for name in NAMED:
+                    latency = statistics.median(figures[name])
+                    predicted = runtime_predict.predict(analyses[name], profile).latency_s
+                    models[name] = {
+                        "latency_s": latency,
+                        "spread": (max(figures[name]) - min(figures[name])) / latency,
+                        "predicted_s": predicted,
+                        "error": predicted / latency - 1,
+                    }
+                measured = [models[n]["latency_s"] for n in NAMED]
+                score = scores([models[n]["predicted_s"] for n in NAMED], measured, [])
+                key = f"{runtime}|t{threads}|window{window}"
+                results[key] = {"calibration_s": calibration_s, "scores": score, "models": models}
+                print(
+                    f"{key}: calibrated in {calibration_s:.0f} s; {score['within_10']:.0%} within 10%, "
+                    f"MAPE {score['mape']:.1%}, tau {score['kendall_tau']:.2f}",
+                    flush=True,
+                )
+                _save(out, results)
+    _windows_markdown(results, args)
+
+
+def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> None:
+    settings = sorted({key.rsplit("|", 1)[0] for key in results})
+    lines = [
+        "# Runtime prediction, calibrated and measured in the same window\n",
+        (
+            f"`python benchmarks/runtimes.py windows --windows {args.windows} --rounds {args.rounds}` "
+            "(batch 1; each window: `netprof calibrate --runtime R --threads N --force`, then the 8 named "
+            "models timed in interleaved rounds, then predicted on the profile just written)\n"
+        ),
+        "| runtime | threads | window | calibration | within 10% | MAPE | Kendall tau | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for setting in settings:
+        runtime, threads = setting.split("|")
+        for key in sorted(k for k in results if k.startswith(setting + "|")):
+            row = results[key]
+            errors = " ".join(f"{row['models'][n]['error']:+.0%}" for n in NAMED)
+            lines.append(
+                f"| {runtime} | {threads[1:]} | {key.rsplit('window', 1)[1]} | {row['calibration_s']:.0f} s | "
+                f"{row['scores']['within_10']:.0%} | {row['scores']['mape']:.1%} | "
+                f"{row['scores']['kendall_tau']:.3f} | {errors} |"
+            )
+    lines.append(f"\nErrors in the order: {', '.join(NAMED)}.")
+    (RESULTS / "runtimes_windows.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def _key(row: dict) -> str:
     return f"{row['model']}|{row['runtime']}|t{row['threads']}|b{row['batch']}"
 
@@ -389,10 +495,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("report")
-    for name in ("measure", "agreement", "fusion"):
+    for name in ("measure", "agreement", "fusion", "windows"):
         command = sub.add_parser(name)
-        command.add_argument("--models", nargs="+", default="named")
-        choices = RUNTIMES if name == "measure" else ALL_RUNTIMES
+        if name != "windows":  # the named models, always
+            command.add_argument("--models", nargs="+", default="named")
+        choices = RUNTIMES if name in ("measure", "windows") else ALL_RUNTIMES
         command.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=choices)
         command.add_argument("--rounds", type=int, default=5)
     measure_parser = sub.choices["measure"]
@@ -405,13 +512,17 @@ def main() -> None:
         help="leave out models above this many G mult_adds (torchvision's)",
     )
     measure_parser.add_argument("--group", type=int, default=8, help="models timed in one interleaved group")
-    measure_parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
+    windows_parser = sub.choices["windows"]
+    windows_parser.add_argument("--windows", type=int, default=3, help="calibrate-measure-predict cycles")
+    windows_parser.add_argument("--threads", nargs="+", type=int, default=[1])
+    for command in (measure_parser, windows_parser):
+        command.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
     args = parser.parse_args()
     if args.command == "report":
         return report(args)
-    if args.models != "named" and args.models == ["named"]:
+    if getattr(args, "models", None) == ["named"]:
         args.models = "named"
-    {"measure": measure, "agreement": agreement, "fusion": fusion}[args.command](args)
+    {"measure": measure, "agreement": agreement, "fusion": fusion, "windows": windows}[args.command](args)
     return None
 
 
