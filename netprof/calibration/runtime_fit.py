@@ -12,9 +12,9 @@ them and joined to the captured ops they compute:
   that does its arithmetic, and a group whose first op ran inside another group's
   kernel (a residual add the runtime fused, one MatMul run for two linear layers)
   is left out of the fit: what it cost is in that kernel, as is a group ten times
-  faster per flop than the fastest tenth of its kind; a kernel joined to no op (a layout reorder), or a
-  Transpose of views alone (``_computes``), between
-  two joined ones goes to the next, whose input it prepares, and one before the
+  faster per flop than the fastest tenth of its kind; a kernel joined to no op (a
+  layout reorder) or a Transpose of views alone (``_computes``) between two
+  joined ones goes to the next, whose input it prepares, and one before the
   first or after the last (the model's own input and output) goes nowhere;
 - which pairs fuse is what the profiler saw: a follower is fused into its anchor
   where it ran in the anchor's kernel in most of the places it followed one;
@@ -22,7 +22,8 @@ them and joined to the captured ops they compute:
   flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time; a
   fused ReLU costs nothing): one non-negative least-squares fit of every kind's
   four coefficients and the followers' together, in relative error, one-op
-  benchmarks and synthetic networks carrying the same total weight;
+  benchmarks and synthetic networks carrying the same total weight, but for the
+  kinds that only move data, fitted on the networks that ran them (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is the median, over the synthetic networks, of their latency
   less their kernel groups' predicted time.
