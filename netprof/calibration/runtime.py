@@ -213,8 +213,9 @@ def _weight_bytes(bench: MicroBench) -> int:
 
 
 def runtime_benches() -> list[MicroBench]:
-    """The per-run baseline, a third of each one-op family (all the unaligned depthwise ones), two chains of small kernels, thirty synthetic
-    networks and every fusion pair's three models, in a fixed order without repeats."""
+    """The per-run baseline, a third of each one-op family (all the unaligned depthwise ones), two chains of
+    small kernels, thirty synthetic networks and every fusion pair's three models, in a fixed order without
+    repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here

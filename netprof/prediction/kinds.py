@@ -132,8 +132,13 @@ def unaligned_depthwise(node: OpNode) -> bool:
     take a generic path. Measured here (3x3, 28x28, one thread): 96, 99, 100, 104, 112 and 120 channels
     45-61 us; 101, 108, 116 and 124 channels 6-10 ms. ShuffleNet V2's 116-channel stage runs so.
     """
-    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
+    channels = _input_channels(node)
     return channels > 100 and channels % 8 != 0
+
+
+def _input_channels(node: OpNode) -> int:
+    """The channels (dimension 1) of the op's first input; 0 where it has none."""
+    return node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
 
 
 def unaligned_channels(node: OpNode) -> bool:
@@ -145,8 +150,7 @@ def unaligned_channels(node: OpNode) -> bool:
     so, as does any width a pruning leaves odd. Each runtime's profile prices the kind as it measured it
     (OpenVINO showed no such step).
     """
-    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
-    return channels % 4 != 0
+    return _input_channels(node) % 4 != 0
 
 
 def int8_kernel_volume(node: OpNode) -> int:
@@ -154,7 +158,7 @@ def int8_kernel_volume(node: OpNode) -> int:
     weight is no tensor the capture records. ``mult_adds = out.numel * c_in * volume``
     (``netprof.costs.quantized``); 0 when the op has no output or input channels to divide by."""
     outputs = node.output_metas[0].numel if node.output_metas else 0
-    channels = node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
+    channels = _input_channels(node)
     if outputs == 0 or channels == 0:
         return 0
     return round(node.mult_adds / (outputs * channels))
