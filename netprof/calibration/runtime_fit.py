@@ -183,7 +183,8 @@ def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> K
         times = [row.seconds for row in rows if row.kind == kind and row.group == "network"]
         if times:
             models[Kind(kind)] = KindModel(float(np.mean(times)), 0.0, 0.0, benches=len(times))
-    timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, rows)]
+    floors = _speed_floors(rows)
+    timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
     design = np.zeros((len(timed), 4 * len(kinds) + len(followers)))
@@ -212,14 +213,20 @@ def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> K
     return KernelFit(models, fused_cost, per_run, mape)
 
 
-def _too_fast(row: GroupRow, rows: Sequence[GroupRow]) -> bool:
+def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:
+    """Per kind, a tenth of the seconds per flop of its fastest tenth of timed groups (``_too_fast``)."""
+    rates: dict[str, list[float]] = {}
+    for row in rows:
+        if row.flops and row.seconds > 0:
+            rates.setdefault(row.kind, []).append(row.seconds / row.flops)
+    return {kind: 0.1 * sorted(found)[len(found) // 10] for kind, found in rates.items()}
+
+
+def _too_fast(row: GroupRow, floors: Mapping[str, float]) -> bool:
     """A group ten times faster per flop than the fastest tenth of its kind: the join credited its kernel
     to a neighbour (ONNX Runtime's attention output projection got 12 us of its 900), and in relative
     error one such row would decide its kind's cost per flop alone."""
-    if not row.flops:
-        return False
-    rates = sorted(r.seconds / r.flops for r in rows if r.kind == row.kind and r.flops and r.seconds > 0)
-    return row.seconds / row.flops < 0.1 * rates[len(rates) // 10]
+    return bool(row.flops) and row.seconds / row.flops < floors[row.kind]
 
 
 def group_seconds(row: GroupRow, models: Mapping[Kind, KindModel], fused_cost: Mapping[str, float]) -> float:
