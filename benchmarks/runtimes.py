@@ -388,7 +388,10 @@ def windows(args: argparse.Namespace) -> None:
                 measured = [models[n]["latency_s"] for n in NAMED]
                 score = scores([models[n]["predicted_s"] for n in NAMED], measured, [])
                 key = f"{runtime}|t{threads}|window{window}"
-                results[key] = {"calibration_s": calibration_s, "scores": score, "models": models}
+                results[key] = {
+                    "runtime": runtime, "threads": threads, "window": window,
+                    "calibration_s": calibration_s, "scores": score, "models": models,
+                }  # fmt: skip
                 print(
                     f"{key}: calibrated in {calibration_s:.0f} s; {score['within_10']:.0%} within 10%, "
                     f"MAPE {score['mape']:.1%}, tau {score['kendall_tau']:.2f}",
@@ -399,7 +402,6 @@ def windows(args: argparse.Namespace) -> None:
 
 
 def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> None:
-    settings = sorted({key.rsplit("|", 1)[0] for key in results})
     lines = [
         "# Runtime prediction, calibrated and measured in the same window\n",
         (
@@ -410,16 +412,13 @@ def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> Non
         "| runtime | threads | window | calibration | within 10% | MAPE | Kendall tau | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for setting in settings:
-        runtime, threads = setting.split("|")
-        for key in sorted(k for k in results if k.startswith(setting + "|")):
-            row = results[key]
-            errors = " ".join(f"{row['models'][n]['error']:+.0%}" for n in NAMED)
-            lines.append(
-                f"| {runtime} | {threads[1:]} | {key.rsplit('window', 1)[1]} | {row['calibration_s']:.0f} s | "
-                f"{row['scores']['within_10']:.0%} | {row['scores']['mape']:.1%} | "
-                f"{row['scores']['kendall_tau']:.3f} | {errors} |"
-            )
+    for row in sorted(results.values(), key=lambda row: (row["runtime"], row["threads"], row["window"])):
+        errors = " ".join(f"{row['models'][n]['error']:+.0%}" for n in NAMED)
+        lines.append(
+            f"| {row['runtime']} | {row['threads']} | {row['window']} | {row['calibration_s']:.0f} s | "
+            f"{row['scores']['within_10']:.0%} | {row['scores']['mape']:.1%} | "
+            f"{row['scores']['kendall_tau']:.3f} | {errors} |"
+        )
     lines.append(f"\nErrors in the order: {', '.join(NAMED)}.")
     (RESULTS / "runtimes_windows.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
