@@ -9,10 +9,11 @@ rule (Zhang et al., MobiSys 2021): ops 1 and 2 fuse when ``T1 + T2 - T12 > 0.5 *
 min(T1, T2)``, where ``T12`` is the two in one model. The profiler decides where it
 saw the pair: ONNX Runtime fuses a ReLU6 into its convolution at no saving the
 timing rule could see, and OpenVINO fuses a residual add into a convolution in a
-network but not in the pair's own three-op model. ``group_kernels`` then walks a capture in order and lets a follower join
-the kernel that writes its input when the runtime fuses that pair, the kernel's
-result is read by nothing else, and the follower comes later in a fused
-kernel's order (batch-norm, then the residual add, then one activation).
+network but not in the pair's own three-op model. ``group_kernels`` then walks a
+capture in order and lets a follower join the kernel that writes its input when
+the runtime fuses that pair, the kernel's result is read by nothing else, and the
+follower comes later in a fused kernel's order (batch-norm, then the residual
+add, then one activation).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
 kernel. A fused follower (a folded batch-norm, an activation, a residual add) adds
 its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
 runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
-output while it is still in registers, a SiLU's exponentials for OpenVINO. The model adds the profile's ``per_run_s`` once; no cost per
-module call, since a runtime calls no Python between kernels.
+output while it is still in registers, a SiLU's exponentials for OpenVINO. The
+model adds the profile's ``per_run_s`` once; no cost per module call, since a
+runtime calls no Python between kernels.
 """
 
 from __future__ import annotations
