@@ -606,7 +606,7 @@ def _imported_kernels(
             TypeError,
             ValueError,
             binascii.Error,
-            onnx.onnx_cpp2py_export.checker.ValidationError,
+            onnx.checker.ValidationError,
         ) as error:
             raise CalibrationError(
                 f"{where}: unusable kernels for micro-benchmark {entry['name']!r} ({type(error).__name__})"
