@@ -121,6 +121,10 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
     assert mape < 1e-6
 
 
+def test_the_profile_schema_names_every_kind():
+    assert SCHEMA["definitions"]["kind"]["enum"] == [str(kind) for kind in Kind]
+
+
 def test_a_profile_round_trips_through_its_file_and_matches_its_schema(tmp_path):
     profile = calibrate("cpu", threads=1, budget_s=1.0, benches=micro_benchmarks()[::40])
     path = tmp_path / "profile.json"
@@ -382,6 +386,20 @@ def test_a_depthwise_convolution_of_channels_not_a_multiple_of_4_is_unaligned():
     )
     kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(1, 60, 8, 8)).ops]
     assert kinds == ["depthwise_conv", "conv_1x1", "depthwise_unaligned", "conv_1x1", "depthwise_conv"]
+
+
+def test_a_grouped_convolution_of_groups_not_a_multiple_of_16_channels_is_unaligned():
+    from netprof.prediction.kinds import kind_of
+
+    # groups of 16 in and out (RegNetX-400MF), 24 (RegNetX-1.6GF), 16 in and 8 out, and depthwise
+    model = nn.Sequential(
+        nn.Conv2d(48, 48, 3, padding=1, groups=3),
+        nn.Conv2d(48, 48, 3, padding=1, groups=2),
+        nn.Conv2d(48, 24, 3, padding=1, groups=3),
+        nn.Conv2d(24, 24, 3, padding=1, groups=24),
+    )
+    kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(1, 48, 8, 8)).ops]
+    assert kinds == ["group_conv", "group_conv_unaligned", "group_conv_unaligned", "depthwise_conv"]
 
 
 def test_filtering_and_allocation_micro_benchmarks_capture_their_kinds():

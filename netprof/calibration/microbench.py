@@ -162,6 +162,12 @@ def _convs() -> Iterator[MicroBench]:
                  (174, 14, 5, 1), (250, 7, 3, 1)]  # fmt: skip
     for c, hw, k, s in unaligned:
         yield MicroBench(f"unaligned depthwise{k}x{k} {c} {hw}^2 s{s}", _conv(c, c, k, s, c), (1, c, hw, hw))
+    # groups of channels not a multiple of 16 (kinds.unaligned_groups): RegNetX-1.6GF's 24 (at each stage's
+    # width, stride 2 where a stage starts), RegNetY-400MF's 8, RegNetX-8GF's 120, ResNeXt-50's 4
+    unaligned_groups = [(72, 56, 3, 2), (168, 28, 7, 1), (408, 14, 17, 1), (912, 7, 38, 1), (104, 28, 13, 2),
+                        (208, 14, 26, 1), (240, 28, 2, 1), (720, 14, 6, 2), (128, 56, 32, 1)]  # fmt: skip
+    for c, hw, g, s in unaligned_groups:
+        yield MicroBench(f"unaligned group3x3 g{g} {c} {hw}^2 s{s}", _conv(c, c, 3, s, g), (1, c, hw, hw))
     grouped = [
         (240, 240, 28, 1, 3), (480, 480, 14, 1, 3), (128, 128, 56, 3, 32), (256, 256, 28, 3, 32),
         (512, 512, 14, 3, 32), (1024, 1024, 7, 3, 32), (64, 64, 56, 3, 2), (384, 384, 14, 3, 8),

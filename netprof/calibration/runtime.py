@@ -213,9 +213,9 @@ def _weight_bytes(bench: MicroBench) -> int:
 
 
 def runtime_benches() -> list[MicroBench]:
-    """The per-run baseline, a third of each one-op family (all the unaligned depthwise ones), two chains of
-    small kernels, thirty synthetic networks and every fusion pair's three models, in a fixed order without
-    repeats."""
+    """The per-run baseline, a third of each one-op family (all the unaligned depthwise and grouped ones),
+    two chains of small kernels, thirty synthetic networks and every fusion pair's three models, in a fixed
+    order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here
@@ -229,7 +229,9 @@ def runtime_benches() -> list[MicroBench]:
     chosen = [MicroBench(BASELINE, nn.ReLU, (1, 8))]
     for name, members in families.items():
         if not name.isdigit():  # "16 relu calls": a runtime merges a chain of ReLUs into one
-            step = 1 if name == "unaligned" else 3  # a kind of its own, from seven benchmarks: all of them
+            step = (
+                1 if name == "unaligned" else 3
+            )  # two kinds of their own, from 7 and 9 benchmarks: all of them
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)

@@ -49,6 +49,7 @@ _STAND_INS = {
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
     Kind.PERMUTED_COPY: Kind.DATA_MOVEMENT,
     Kind.DEPTHWISE_UNALIGNED: Kind.DEPTHWISE_CONV,
+    Kind.GROUP_CONV_UNALIGNED: Kind.GROUP_CONV,
     Kind.OTHER: Kind.VIEW,
     # int8 kinds stand in for one another, never for a float kind: an int8 kernel is not a float one.
     Kind.INT8_POOLING: Kind.INT8_ELEMENTWISE,

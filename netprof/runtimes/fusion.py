@@ -30,6 +30,7 @@ ANCHORS = {
     str(Kind.CONV_1X1): "conv",
     str(Kind.CONV_KXK): "conv",
     str(Kind.GROUP_CONV): "conv",
+    str(Kind.GROUP_CONV_UNALIGNED): "conv",
     str(Kind.DEPTHWISE_CONV): "depthwise_conv",
     str(Kind.DEPTHWISE_UNALIGNED): "depthwise_conv",
     str(Kind.GEMM): "linear",

@@ -44,6 +44,7 @@ _STAND_INS = {
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
     Kind.PERMUTED_COPY: Kind.DATA_MOVEMENT,
     Kind.DEPTHWISE_UNALIGNED: Kind.DEPTHWISE_CONV,
+    Kind.GROUP_CONV_UNALIGNED: Kind.GROUP_CONV,
     Kind.OTHER: Kind.VIEW,
 }
 # Views and allocations move nothing: without a model of their own they cost nothing.
