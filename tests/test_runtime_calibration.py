@@ -229,7 +229,7 @@ def _relu_graph() -> str:
 def _results(tmp_path, **changes):
     document = {"format": calibration.PACK_FORMAT, "baseline": "b", "benches": [
         {"name": "b", "file": "b.onnx", "input_shape": [1, 8], "group": "op",
-         "ops": [[0, "elementwise", "relu", [None], 8, 64, 0]],
+         "ops": [[0, "elementwise", "relu", [None], 8, 64, 0, "follows", 32, 32]],
          "nodes": [["relu", "Relu", ["x"], ["y"]]], "constants": ["x"], "node_ops": {"relu": [0]}}],
         "pairs": []}  # fmt: skip
     document["digest"] = calibration._digest(document)
@@ -366,7 +366,7 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
 
 
 def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():
-    relu = [[0, "elementwise", "relu", [None], 8, 64, 0]]
+    relu = [[0, "elementwise", "relu", [None], 8, 64, 0, "follows", 32, 32]]
     names = ("base", "c", "r", "cr", "p", "pc", "pa", "pca")
     document = {
         "baseline": "base",

@@ -59,11 +59,12 @@ from netprof.runtimes.export import ExportedModel, OnnxNode, export, read
 from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
 from netprof.runtimes.join import compose, ops_by_node
 from netprof.runtimes.kernels import Kernel
+from netprof.runtimes.layout import REORDER_OPS, Layout
 from netprof.runtimes.profile import RuntimeProfile
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, run_until, time_calls
 
-PACK_FORMAT = "netprof.runtime-pack/2"  # /2: export joins in the manifest, kernels in the results
+PACK_FORMAT = "netprof.runtime-pack/3"  # /2: export joins, kernels in the results; /3: ops' layouts
 RESULTS_FORMAT = pack_run.RESULTS_FORMAT
 DEFAULT_BENCH_BUDGET_S = 0.3
 # Every benchmark is timed in this many rounds, one after the other over the whole list, and keeps its
@@ -253,13 +254,20 @@ def _capture(bench: MicroBench) -> Analysis:
 
 
 def _op_row(op: FusionOp) -> list[Any]:
-    return [op.id, op.kind, op.role, list(op.inputs), op.flops, op.mem_access_bytes, op.weight_bytes]
+    return [
+        *(op.id, op.kind, op.role, list(op.inputs), op.flops, op.mem_access_bytes, op.weight_bytes),
+        *(op.layout, op.input_bytes, op.output_bytes),
+    ]
 
 
 def _op_of(row: Sequence[Any]) -> FusionOp:
-    op_id, kind, role, inputs, flops, nbytes, weights = row
-    Kind(kind)  # an unknown kind is a malformed manifest
-    return FusionOp(int(op_id), str(kind), role, tuple(inputs), int(flops), int(nbytes), int(weights))
+    op_id, kind, role, inputs, flops, nbytes, weights, layout, input_bytes, output_bytes = row
+    Kind(kind)  # an unknown kind or layout is a malformed manifest
+    Layout(layout)
+    return FusionOp(
+        *(int(op_id), str(kind), role, tuple(inputs), int(flops), int(nbytes), int(weights)),
+        *(str(layout), int(input_bytes), int(output_bytes)),
+    )
 
 
 def _file_name(bench: MicroBench) -> str:
@@ -453,7 +461,16 @@ def build_profile(
     ]
     pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
     fused = fused_pairs(pairs)
-    fitted = runtime_fit.fit(benches, fused)
+    reorder_ops = REORDER_OPS.get(runtime, frozenset())
+    fitted = runtime_fit.fit(benches, fused, reorder_ops)
+    if reorder_ops:
+        layout = fitted.reorders
+        note = (
+            f"layout: {layout.placed} reorders placed in the benchmarks' captures, {layout.seen} reorder "
+            f"kernels run by {runtime}; each costs {layout.per_reorder_s * 1e6:.1f} us + "
+            f"{layout.s_per_byte * 1e12:.1f} ps a byte"
+        )
+        notes = (*notes, note)
     points = tuple(
         BenchPoint(
             bench.name,
@@ -482,6 +499,8 @@ def build_profile(
         runtime_version=version,
         fusion=pairs,
         fused_s_per_flop=fitted.fused_s_per_flop,
+        reorder_s=fitted.reorders.per_reorder_s,
+        reorder_s_per_byte=fitted.reorders.s_per_byte,
     )
 
 

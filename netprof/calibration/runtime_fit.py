@@ -26,7 +26,11 @@ them and joined to the captured ops they compute:
   kinds that only move data, fitted on the networks that ran them (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is the median, over the synthetic networks, of their latency
-  less their kernel groups' predicted time.
+  less their kernel groups' predicted time;
+- where ``layout.reorders`` places a runtime's reorder kernels (ONNX Runtime's
+  ``ReorderInput``/``ReorderOutput``), those kernels are credited to no group: a
+  cost per reorder and per byte reordered are fitted on every benchmark's
+  reorder kernels against the reorders its capture implies, and priced apart.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netprof.prediction.fit import fit_relative
+from netprof.prediction.fit import fit_relative, nnls
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
+from netprof.runtimes.layout import Reorder, reorders
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -89,11 +94,26 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
+class ReorderFit:
+    """Seconds per reorder kernel and per byte reordered, and how many reorder kernels the profiler saw
+    against how many the captures imply (``layout.reorders``)."""
+
+    per_reorder_s: float = 0.0
+    s_per_byte: float = 0.0
+    seen: int = 0
+    placed: int = 0
+
+    def seconds(self, found: Sequence[Reorder]) -> float:
+        return math.fsum(self.per_reorder_s + self.s_per_byte * r.nbytes for r in found)
+
+
+@dataclass(frozen=True)
 class KernelFit:
     kinds: dict[Kind, KindModel]
     fused_s_per_flop: dict[str, float]  # follower name -> seconds per flop inside its anchor's kernel
     per_run_s: float
     mape: float  # over the kernel groups it was fitted on
+    reorders: ReorderFit = ReorderFit()
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -119,8 +139,11 @@ def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tu
     return {pair: (seen[pair], together[pair]) for pair in sorted(seen)}
 
 
-def group_rows(bench: BenchKernels, fused: frozenset[tuple[str, str]]) -> list[GroupRow]:
-    """The benchmark's kernel groups with the measured seconds credited to each."""
+def group_rows(
+    bench: BenchKernels, fused: frozenset[tuple[str, str]], reorder_ops: frozenset[str] = frozenset()
+) -> list[GroupRow]:
+    """The benchmark's kernel groups with the measured seconds credited to each; kernels of the
+    ``reorder_ops`` types are credited to none (``fit_reorders`` prices them)."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
@@ -132,7 +155,7 @@ def group_rows(bench: BenchKernels, fused: frozenset[tuple[str, str]]) -> list[G
     pending = 0.0
     for index, kernel in enumerate(bench.kernels):
         if index not in joined:
-            if index in inside:
+            if index in inside and kernel.op_type not in reorder_ops:
                 pending += kernel.seconds  # a reorder inside the model: its next kernel's input
             continue
         worker = max(kernel.op_ids, key=lambda i: (by_id[i].flops, by_id[i].mem_access_bytes, -i))
@@ -172,9 +195,29 @@ def follower_flops(followers: Sequence[FusionOp]) -> dict[str, int]:
     return dict(flops)
 
 
-def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> KernelFit:
-    """Every kind's kernel model and every fused follower's cost per flop, from ``benches``."""
-    rows_by_bench = [group_rows(bench, fused) for bench in benches]
+def fit_reorders(benches: Sequence[BenchKernels], reorder_ops: frozenset[str]) -> ReorderFit:
+    """One non-negative least-squares fit of every benchmark's reorder kernels' seconds on the count and
+    bytes of the reorders its capture implies."""
+    placed = [reorders(bench.ops) for bench in benches]
+    seen = [[k for k in bench.kernels if k.op_type in reorder_ops] for bench in benches]
+    rows = [(found, kernels) for found, kernels in zip(placed, seen) if found or kernels]
+    if not rows:
+        return ReorderFit()
+    design = np.array([(len(found), sum(r.nbytes for r in found)) for found, _ in rows], dtype=float)
+    seconds = np.array([math.fsum(k.seconds for k in kernels) for _, kernels in rows])
+    per_reorder, per_byte = nnls(design, seconds)
+    return ReorderFit(float(per_reorder), float(per_byte), sum(map(len, seen)), sum(map(len, placed)))
+
+
+def fit(
+    benches: Sequence[BenchKernels],
+    fused: frozenset[tuple[str, str]],
+    reorder_ops: frozenset[str] = frozenset(),
+) -> KernelFit:
+    """Every kind's kernel model and every fused follower's cost per flop, from ``benches``; and, where
+    the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
+    rows_by_bench = [group_rows(bench, fused, reorder_ops) for bench in benches]
+    layout = fit_reorders(benches, reorder_ops) if reorder_ops else ReorderFit()
     rows = [row for rows in rows_by_bench for row in rows]
     kinds = sorted({row.kind for row in rows} - set(_FREE))
     followers = sorted({name for row in rows for name in row.followers})
@@ -204,13 +247,15 @@ def fit(benches: Sequence[BenchKernels], fused: frozenset[tuple[str, str]]) -> K
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
     residuals = [
-        bench.seconds - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
+        bench.seconds
+        - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
+        - (layout.seconds(reorders(bench.ops)) if reorder_ops else 0.0)
         for bench, rows in zip(benches, rows_by_bench)
         if bench.group == "network"
     ]
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
-    return KernelFit(models, fused_cost, per_run, mape)
+    return KernelFit(models, fused_cost, per_run, mape, layout)
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from netprof.analysis import OpNode
 from netprof.prediction.kinds import Kind, kind_of, weight_bytes
+from netprof.runtimes.layout import Layout, layout_class
 
 # The op kinds a fused kernel starts from, by the name fusion pairs use.
 ANCHORS = {
@@ -95,6 +96,9 @@ class FusionOp:
     flops: int
     mem_access_bytes: int
     weight_bytes: int
+    layout: str = str(Layout.PLAIN)  # ONNX Runtime's layout of its output (``layout.layout_class``)
+    input_bytes: int = 0  # its first input's
+    output_bytes: int = 0
 
 
 def _base(op: str) -> str:
@@ -112,11 +116,25 @@ def fusion_op(node: OpNode) -> FusionOp:
     kind, base = kind_of(node), _base(node.op)
     if kind is Kind.VIEW and base in _SLICES:
         moved = 2 * sum(meta.nbytes for meta in node.output_metas)
-        return FusionOp(node.id, str(Kind.DATA_MOVEMENT), None, node.inputs, 0, moved, 0)
+        return FusionOp(node.id, str(Kind.DATA_MOVEMENT), None, node.inputs, 0, moved, 0, *_layout(node))
     role = _VIEW if kind is Kind.VIEW else _FOLLOWERS.get(base)
     return FusionOp(
-        node.id, str(kind), role, node.inputs, node.flops, node.mem_access_bytes, weight_bytes(node)
+        node.id,
+        str(kind),
+        role,
+        node.inputs,
+        node.flops,
+        node.mem_access_bytes,
+        weight_bytes(node),
+        *_layout(node),
     )
+
+
+def _layout(node: OpNode) -> tuple[str, int, int]:
+    """What ``layout.reorders`` needs of the op: its layout class, its first input's and output's bytes."""
+    first = node.input_metas[0].nbytes if node.input_metas else 0
+    output = node.output_metas[0].nbytes if node.output_metas else 0
+    return str(layout_class(node)), first, output
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,19 +8,24 @@ its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels
 runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. The
 model adds the profile's ``per_run_s`` once; no cost per module call, since a
-runtime calls no Python between kernels.
+runtime calls no Python between kernels. Where the profile prices reorders between
+blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
+added to the op whose layout needs it: the squeeze-and-excitation mean that reads a
+blocked feature map pays for the map's way out.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 
 from netprof.analysis import Analysis
 from netprof.prediction.kinds import Kind
 from netprof.prediction.predict import BOUNDS, OpPrediction, Prediction, assemble
 from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
+from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
@@ -87,9 +92,19 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
             else:
                 seconds, label = profile.fused_s_per_flop.get(op.role or "", 0.0) * op.flops, FUSED
             predicted[op_id] = OpPrediction(op_id, node.op, node.module, op.kind, seconds, label)
-    ops = tuple(predicted[node.id] for node in analysis.ops)
     fused = len(analysis.ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
+    if profile.reorder_s or profile.reorder_s_per_byte:
+        placed = reorders(fusion_ops)
+        for reorder in placed:
+            seconds = profile.reorder_s + profile.reorder_s_per_byte * reorder.nbytes
+            op = predicted[reorder.op]
+            predicted[reorder.op] = replace(op, predicted_s=op.predicted_s + seconds)
+        moved = sum(r.nbytes for r in placed) / 1e6
+        notes += (
+            f"{len(placed)} reorder(s) between blocked and plain kernels ({moved:.1f} MB), each added to the op that needs it",
+        )
+    ops = tuple(predicted[node.id] for node in analysis.ops)
     notes += tuple(
         f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
         for (kind, used), count in sorted(stand_ins.items())

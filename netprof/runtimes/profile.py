@@ -3,7 +3,10 @@
 The document keeps the eager profile's schema (``netprof.profile/1``) and adds
 ``runtime``, ``runtime_version``, the measured ``fusion`` pairs and
 ``fused_s_per_flop``, each fused follower's cost per flop inside its anchor's
-kernel (absent from an older netprof's profiles: fused followers cost nothing); a file
+kernel (absent from an older netprof's profiles: fused followers cost nothing), and
+``reorder_s`` and ``reorder_s_per_byte``, what each reorder between blocked and plain
+kernels costs where ``layout.reorders`` places them (ONNX Runtime; zero elsewhere and in
+an older netprof's profiles, whose kinds carry those reorders); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
@@ -35,6 +38,8 @@ class RuntimeProfile(DeviceProfile):
     runtime_version: str = ""
     fusion: tuple[FusionPair, ...] = field(default=())
     fused_s_per_flop: Mapping[str, float] = field(default_factory=dict)
+    reorder_s: float = 0.0
+    reorder_s_per_byte: float = 0.0
 
     @property
     def key(self) -> str:
@@ -61,6 +66,7 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
             for p in profile.fusion
         ],
         "fused_s_per_flop": dict(profile.fused_s_per_flop),
+        **pick(profile, "reorder_s", "reorder_s_per_byte"),
     }
 
 
@@ -97,7 +103,15 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         runtime_version=data.get("runtime_version", ""),
         fusion=_pairs(data.get("fusion", []), where),
         fused_s_per_flop=_costs(data.get("fused_s_per_flop", {}), where),
+        **_reorder_costs(data, where),
     )
+
+
+def _reorder_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
+    found = {name: data.get(name, 0.0) for name in ("reorder_s", "reorder_s_per_byte")}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in found.values()):
+        raise ProfileError(f"{where}: 'reorder_s' and 'reorder_s_per_byte' must be non-negative numbers")
+    return {name: float(v) for name, v in found.items()}
 
 
 def _costs(data: Any, where: str) -> dict[str, float]:
