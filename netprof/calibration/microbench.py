@@ -172,6 +172,8 @@ def _convs() -> Iterator[MicroBench]:
         (240, 240, 28, 1, 3), (480, 480, 14, 1, 3), (128, 128, 56, 3, 32), (256, 256, 28, 3, 32),
         (512, 512, 14, 3, 32), (1024, 1024, 7, 3, 32), (64, 64, 56, 3, 2), (384, 384, 14, 3, 8),
         (224, 224, 56, 3, 2), (448, 448, 28, 3, 8),
+        # RegNetX-400MF's 16-channel groups at each stage's width: whole blocks, the other grouped kind's
+        (32, 32, 56, 3, 2), (64, 64, 28, 3, 4), (160, 160, 14, 3, 10), (400, 400, 7, 3, 25),
     ]  # fmt: skip
     for c_in, c_out, hw, k, g in grouped:
         yield MicroBench(

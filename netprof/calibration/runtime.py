@@ -213,8 +213,13 @@ def _weight_bytes(bench: MicroBench) -> int:
     return sum(p.numel() * 4 for p in bench.build().parameters())
 
 
+# Families taken whole: grouped convolutions split into two kinds by alignment, and the unaligned depthwise
+# and grouped ones are kinds of their own; a third of each would leave each kind a few points.
+_WHOLE_FAMILIES = frozenset({"unaligned", "group3x3"})
+
+
 def runtime_benches() -> list[MicroBench]:
-    """The per-run baseline, a third of each one-op family (all the unaligned depthwise and grouped ones),
+    """The per-run baseline, a third of each one-op family (all the unaligned and grouped convolutions),
     two chains of small kernels, thirty synthetic networks and every fusion pair's three models, in a fixed
     order without repeats."""
     families: dict[str, list[MicroBench]] = {}
@@ -230,9 +235,7 @@ def runtime_benches() -> list[MicroBench]:
     chosen = [MicroBench(BASELINE, nn.ReLU, (1, 8))]
     for name, members in families.items():
         if not name.isdigit():  # "16 relu calls": a runtime merges a chain of ReLUs into one
-            step = (
-                1 if name == "unaligned" else 3
-            )  # two kinds of their own, from 7 and 9 benchmarks: all of them
+            step = 1 if name in _WHOLE_FAMILIES else 3
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)

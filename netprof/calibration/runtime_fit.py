@@ -198,6 +198,8 @@ def follower_flops(followers: Sequence[FusionOp]) -> dict[str, int]:
 def fit_reorders(benches: Sequence[BenchKernels], reorder_ops: frozenset[str]) -> ReorderFit:
     """One non-negative least-squares fit of every benchmark's reorder kernels' seconds on the count and
     bytes of the reorders its capture implies."""
+    if not reorder_ops:
+        return ReorderFit()
     placed = [reorders(bench.ops) for bench in benches]
     seen = [[k for k in bench.kernels if k.op_type in reorder_ops] for bench in benches]
     rows = [(found, kernels) for found, kernels in zip(placed, seen) if found or kernels]
@@ -217,7 +219,7 @@ def fit(
     """Every kind's kernel model and every fused follower's cost per flop, from ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops) for bench in benches]
-    layout = fit_reorders(benches, reorder_ops) if reorder_ops else ReorderFit()
+    layout = fit_reorders(benches, reorder_ops)
     rows = [row for rows in rows_by_bench for row in rows]
     kinds = sorted({row.kind for row in rows} - set(_FREE))
     followers = sorted({name for row in rows for name in row.followers})
@@ -249,7 +251,7 @@ def fit(
     residuals = [
         bench.seconds
         - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
-        - (layout.seconds(reorders(bench.ops)) if reorder_ops else 0.0)
+        - layout.seconds(reorders(bench.ops))
         for bench, rows in zip(benches, rows_by_bench)
         if bench.group == "network"
     ]
