@@ -460,6 +460,7 @@ def report(args: argparse.Namespace) -> None:
             roof = [predicted[_key(r)]["roofline_s"] for r in rows]
             for name, values in (
                 ("**netprof predict --runtime**", ours),
+                ("netprof x c", [best_constant(ours, truth) * m for m in ours]),  # right up to the host's speed
                 ("mult_adds x c", [best_constant(macs, truth) * m for m in macs]),
                 ("roofline x c", [best_constant(roof, truth) * m for m in roof]),
             ):
