@@ -257,19 +257,17 @@ def _capture(bench: MicroBench) -> Analysis:
 
 
 def _op_row(op: FusionOp) -> list[Any]:
-    return [
-        *(op.id, op.kind, op.role, list(op.inputs), op.flops, op.mem_access_bytes, op.weight_bytes),
-        *(op.layout, op.input_bytes, op.output_bytes),
-    ]
+    row = [op.id, op.kind, op.role, list(op.inputs), op.flops, op.mem_access_bytes, op.weight_bytes]
+    return [*row, op.layout, op.input_bytes, op.output_bytes]
 
 
 def _op_of(row: Sequence[Any]) -> FusionOp:
     op_id, kind, role, inputs, flops, nbytes, weights, layout, input_bytes, output_bytes = row
     Kind(kind)  # an unknown kind or layout is a malformed manifest
     Layout(layout)
+    counts = int(flops), int(nbytes), int(weights)
     return FusionOp(
-        *(int(op_id), str(kind), role, tuple(inputs), int(flops), int(nbytes), int(weights)),
-        *(str(layout), int(input_bytes), int(output_bytes)),
+        int(op_id), str(kind), role, tuple(inputs), *counts, layout, int(input_bytes), int(output_bytes)
     )
 
 
