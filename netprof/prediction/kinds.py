@@ -101,7 +101,7 @@ _INT8_CATEGORIES = {
 }
 
 
-def _base(op: str) -> str:
+def op_base(op: str) -> str:
     """``"aten.silu_.default"`` -> ``"silu"``: the function, without namespace, overload or in-place mark."""
     parts = op.split(".")
     return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
@@ -113,7 +113,7 @@ def is_int8(node: OpNode) -> bool:
 
 
 def _int8_kind(node: OpNode, category: Category) -> Kind:
-    if _base(node.op) in _CONVERSIONS:
+    if op_base(node.op) in _CONVERSIONS:
         return Kind.QUANTIZE
     if category == Category.CONV:
         return Kind.INT8_CONV_1X1 if int8_kernel_volume(node) == 1 else Kind.INT8_CONV_KXK
@@ -193,7 +193,7 @@ def kind_of(node: OpNode) -> Kind:
     category = Category(node.category)
     if is_int8(node):
         return _int8_kind(node, category)
-    if _base(node.op) in _SCALAR_READS:
+    if op_base(node.op) in _SCALAR_READS:
         return Kind.VIEW
     if category == Category.CONV:
         weight = node.input_metas[1].shape if len(node.input_metas) > 1 else ()
@@ -202,17 +202,17 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.DEPTHWISE_UNALIGNED
     if category == Category.GROUP_CONV and unaligned_groups(node):
         return Kind.GROUP_CONV_UNALIGNED
-    if category == Category.ELEMENTWISE and _base(node.op) in _TRANSCENDENTAL:
+    if category == Category.ELEMENTWISE and op_base(node.op) in _TRANSCENDENTAL:
         return Kind.TRANSCENDENTAL
-    if category == Category.POOLING and _base(node.op).startswith("max_pool"):
+    if category == Category.POOLING and op_base(node.op).startswith("max_pool"):
         return Kind.MAX_POOLING
-    if category == Category.POOLING and _base(node.op) == "roi_align":
+    if category == Category.POOLING and op_base(node.op) == "roi_align":
         return Kind.ROI_ALIGN
-    if category == Category.REDUCTION and _base(node.op) == "nms":
+    if category == Category.REDUCTION and op_base(node.op) == "nms":
         return Kind.NMS
-    if category == Category.REDUCTION and _base(node.op) in _SELECTIONS:
+    if category == Category.REDUCTION and op_base(node.op) in _SELECTIONS:
         return Kind.TOPK
-    if category == Category.DATA_MOVEMENT and _base(node.op) == "index" and _masks(node):
+    if category == Category.DATA_MOVEMENT and op_base(node.op) == "index" and _masks(node):
         return Kind.MASKED_INDEX
     if category == Category.DATA_MOVEMENT and permuted_copy(node):
         return Kind.PERMUTED_COPY
@@ -222,7 +222,7 @@ def kind_of(node: OpNode) -> Kind:
 def permuted_copy(node: OpNode) -> bool:
     """A channel shuffle, or a copy whose input is not laid out in its own order (a transpose or permute
     made contiguous, ``view -> transpose -> contiguous`` the ShuffleNet idiom)."""
-    base = _base(node.op)
+    base = op_base(node.op)
     if base in _SHUFFLES:
         return True
     return base in _COPIES and bool(node.input_metas) and not _contiguous(node.input_metas[0])

@@ -23,7 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from netprof.analysis import OpNode
-from netprof.prediction.kinds import Kind, kind_of, weight_bytes
+from netprof.prediction.kinds import Kind, kind_of, op_base, weight_bytes
 from netprof.runtimes.layout import Layout, layout_class
 
 # The op kinds a fused kernel starts from, by the name fusion pairs use.
@@ -101,11 +101,6 @@ class FusionOp:
     output_bytes: int = 0
 
 
-def _base(op: str) -> str:
-    parts = op.split(".")
-    return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
-
-
 # Views in PyTorch that an exported graph computes as copies (ONNX Split, Slice, Gather).
 _SLICES = frozenset({"split", "split_with_sizes", "chunk", "slice", "narrow", "select", "unbind"})
 
@@ -113,7 +108,7 @@ _SLICES = frozenset({"split", "split_with_sizes", "chunk", "slice", "narrow", "s
 def fusion_op(node: OpNode) -> FusionOp:
     """A slice is a view to PyTorch but a copy to a runtime: it is data movement of its output, read and
     written."""
-    kind, base = kind_of(node), _base(node.op)
+    kind, base = kind_of(node), op_base(node.op)
     if kind is Kind.VIEW and base in _SLICES:
         moved = 2 * sum(meta.nbytes for meta in node.output_metas)
         return FusionOp(node.id, str(Kind.DATA_MOVEMENT), None, node.inputs, 0, moved, 0, *_layout(node))

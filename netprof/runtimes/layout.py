@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from netprof.analysis import OpNode
 from netprof.costs import Category
-from netprof.prediction.kinds import is_int8, unaligned_channels, unaligned_groups
+from netprof.prediction.kinds import is_int8, op_base, unaligned_channels, unaligned_groups
 
 if TYPE_CHECKING:
     from netprof.runtimes.fusion import FusionOp
@@ -60,11 +60,6 @@ _POOLS = frozenset({"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adap
 _UPSAMPLES = frozenset({"upsample_nearest2d", "upsample_bilinear2d", "_upsample_nearest_exact2d"})
 
 
-def _base(op: str) -> str:
-    parts = op.split(".")
-    return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
-
-
 def _blocks(channels: int) -> bool:
     return channels % BLOCK == 0
 
@@ -77,7 +72,7 @@ def layout_class(node: OpNode) -> Layout:
     x, out = node.input_metas[0], node.output_metas[0]
     if len(x.shape) != 4 or len(out.shape) != 4:
         return Layout.PLAIN
-    category, base, channels = Category(node.category), _base(node.op), x.shape[1]
+    category, base, channels = Category(node.category), op_base(node.op), x.shape[1]
     if category in _CONVOLUTIONS:
         if category is Category.DEPTHWISE_CONV:
             return Layout.PLAIN if unaligned_channels(node) else Layout.BLOCKED
