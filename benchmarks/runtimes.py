@@ -310,14 +310,12 @@ def _predictions(rows: list[dict], crops: dict[str, int]) -> dict[str, dict[str,
     from netprof.runtimes import profile as runtime_profiles
     from netprof.timing import calibrate
 
-    found, analyses = {}, {}
+    found, captured, analysis = {}, None, None
     for row in sorted(rows, key=lambda r: (r["model"], r["batch"])):  # each model and batch captured once
         name, batch = row["model"], row["batch"]
-        if (name, batch) not in analyses:
-            analyses.clear()
+        if captured != (name, batch):
             model, x = _model(name, crops[name]), _input(name, crops[name], batch)
-            analyses[name, batch] = pipeline.run(model, x, mode="meta").analysis
-        analysis = analyses[name, batch]
+            captured, analysis = (name, batch), pipeline.run(model, x, mode="meta").analysis
         profile = runtime_profiles.cached(row["runtime"], row["threads"])
         roof = calibrate.load("cpu", row["threads"])
         roofline = sum(
@@ -460,7 +458,10 @@ def report(args: argparse.Namespace) -> None:
             roof = [predicted[_key(r)]["roofline_s"] for r in rows]
             for name, values in (
                 ("**netprof predict --runtime**", ours),
-                ("netprof x c", [best_constant(ours, truth) * m for m in ours]),  # right up to the host's speed
+                (
+                    "netprof x c",
+                    [best_constant(ours, truth) * m for m in ours],
+                ),  # right up to the host's speed
                 ("mult_adds x c", [best_constant(macs, truth) * m for m in macs]),
                 ("roofline x c", [best_constant(roof, truth) * m for m in roof]),
             ):

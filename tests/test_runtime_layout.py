@@ -133,7 +133,7 @@ def test_the_fit_prices_reorders_apart_from_the_kernels_they_sit_between():
     # the input in, out for the plain op, its result in, the output out
     placed = reorders(small.ops)
     assert [(r.op, r.nbytes) for r in placed] == [(0, 4096), (1, 4096), (2, 1024), (2, 1024)]
-    layout = fit_reorders([small, large], ORT_REORDERS)
+    layout = fit_reorders([small, large], [placed, reorders(large.ops)], ORT_REORDERS)
     assert layout.per_reorder_s == pytest.approx(2 * US) and layout.s_per_byte == pytest.approx(1e-9)
     assert (layout.seen, layout.placed) == (8, 8)
     assert layout.seconds(placed) == pytest.approx(4 * 2 * US + 10240 * 1e-9)

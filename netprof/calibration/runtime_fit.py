@@ -195,12 +195,13 @@ def follower_flops(followers: Sequence[FusionOp]) -> dict[str, int]:
     return dict(flops)
 
 
-def fit_reorders(benches: Sequence[BenchKernels], reorder_ops: frozenset[str]) -> ReorderFit:
+def fit_reorders(
+    benches: Sequence[BenchKernels], placed: Sequence[Sequence[Reorder]], reorder_ops: frozenset[str]
+) -> ReorderFit:
     """One non-negative least-squares fit of every benchmark's reorder kernels' seconds on the count and
-    bytes of the reorders its capture implies."""
+    bytes of the reorders its capture implies (``placed``, per benchmark)."""
     if not reorder_ops:
         return ReorderFit()
-    placed = [reorders(bench.ops) for bench in benches]
     seen = [[k for k in bench.kernels if k.op_type in reorder_ops] for bench in benches]
     rows = [(found, kernels) for found, kernels in zip(placed, seen) if found or kernels]
     if not rows:
@@ -219,7 +220,8 @@ def fit(
     """Every kind's kernel model and every fused follower's cost per flop, from ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops) for bench in benches]
-    layout = fit_reorders(benches, reorder_ops)
+    placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
+    layout = fit_reorders(benches, placed, reorder_ops)
     rows = [row for rows in rows_by_bench for row in rows]
     kinds = sorted({row.kind for row in rows} - set(_FREE))
     followers = sorted({name for row in rows for name in row.followers})
@@ -251,8 +253,8 @@ def fit(
     residuals = [
         bench.seconds
         - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
-        - layout.seconds(reorders(bench.ops))
-        for bench, rows in zip(benches, rows_by_bench)
+        - layout.seconds(found)
+        for bench, rows, found in zip(benches, rows_by_bench, placed)
         if bench.group == "network"
     ]
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0

@@ -155,6 +155,11 @@ def unaligned_channels(node: OpNode) -> bool:
     return _input_channels(node) % 4 != 0
 
 
+# ONNX Runtime's NCHWc block, ``MlasNchwcGetBlockSize()`` with AVX-512: the channels its blocked kernels
+# take at a time (``unaligned_groups`` here, ``netprof.runtimes.layout``'s rules).
+NCHWC_BLOCK = 16
+
+
 def unaligned_groups(node: OpNode) -> bool:
     """A float grouped (not depthwise) convolution whose groups' input or output channels are not a
     multiple of 16.
@@ -173,7 +178,7 @@ def unaligned_groups(node: OpNode) -> bool:
     if len(weight) < 2 or not weight[1] or channels % weight[1]:
         return False
     groups = channels // weight[1]
-    return weight[1] % 16 != 0 or (weight[0] // max(groups, 1)) % 16 != 0
+    return weight[1] % NCHWC_BLOCK != 0 or (weight[0] // max(groups, 1)) % NCHWC_BLOCK != 0
 
 
 def int8_kernel_volume(node: OpNode) -> int:

@@ -33,12 +33,11 @@ from typing import TYPE_CHECKING
 
 from netprof.analysis import OpNode
 from netprof.costs import Category
-from netprof.prediction.kinds import is_int8, op_base, unaligned_channels, unaligned_groups
+from netprof.prediction.kinds import NCHWC_BLOCK, is_int8, op_base, unaligned_channels, unaligned_groups
 
 if TYPE_CHECKING:
     from netprof.runtimes.fusion import FusionOp
 
-BLOCK = 16  # MlasNchwcGetBlockSize() with AVX-512
 # The reorder kernels' op types in each runtime's profiler whose layouts ``reorders`` places.
 REORDER_OPS = {"onnxruntime": frozenset({"ReorderInput", "ReorderOutput"})}
 
@@ -61,7 +60,7 @@ _UPSAMPLES = frozenset({"upsample_nearest2d", "upsample_bilinear2d", "_upsample_
 
 
 def _blocks(channels: int) -> bool:
-    return channels % BLOCK == 0
+    return channels % NCHWC_BLOCK == 0
 
 
 def layout_class(node: OpNode) -> Layout:
@@ -78,7 +77,7 @@ def layout_class(node: OpNode) -> Layout:
             return Layout.PLAIN if unaligned_channels(node) else Layout.BLOCKED
         if category is Category.GROUP_CONV:
             return Layout.PLAIN if unaligned_groups(node) else Layout.BLOCKED
-        if channels < BLOCK:
+        if channels < NCHWC_BLOCK:
             return Layout.DIRECT
         return Layout.BLOCKED if channels % 4 == 0 else Layout.PLAIN
     if base in _POOLS or base in _UPSAMPLES:

@@ -107,17 +107,19 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
     )
 
 
+def _non_negative(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
 def _reorder_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
     found = {name: data.get(name, 0.0) for name in ("reorder_s", "reorder_s_per_byte")}
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in found.values()):
+    if not all(map(_non_negative, found.values())):
         raise ProfileError(f"{where}: 'reorder_s' and 'reorder_s_per_byte' must be non-negative numbers")
     return {name: float(v) for name, v in found.items()}
 
 
 def _costs(data: Any, where: str) -> dict[str, float]:
-    if not isinstance(data, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in data.values()
-    ):
+    if not isinstance(data, dict) or not all(map(_non_negative, data.values())):
         raise ProfileError(f"{where}: 'fused_s_per_flop' must map follower names to non-negative numbers")
     return {str(name): float(v) for name, v in data.items()}
 
