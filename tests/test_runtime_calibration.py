@@ -16,6 +16,7 @@ from torch import nn
 
 from netprof import pipeline
 from netprof.calibration import runtime as calibration
+from netprof.calibration.caches import cache_sizes
 from netprof.calibration.microbench import MicroBench
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel, ProfileError
@@ -162,12 +163,37 @@ def test_unfused_followers_are_their_own_kernels():
     assert prediction.latency_s == pytest.approx(expected)
 
 
+def test_weights_a_pass_cannot_keep_in_the_cache_cost_their_dram_price():
+    analysis = _conv_bn_relu()
+    conv = analysis.ops[0]
+    both = (FusionPair("conv", "batch_norm", 10, 5, 10), FusionPair("conv", "relu", 10, 5, 10))
+    hot = predict(analysis, _profile(fusion=both))
+    # one kernel: 4x2x3x3 float weights (288 bytes) and its 4x8x8 float output (1024 bytes); a 1024-byte
+    # cache keeps 512 of the 1312 bytes the pass touches, so 800/1312 of the weight reads miss it
+    profile = dataclasses.replace(_profile(fusion=both), llc_bytes=1024, s_per_cold_weight_byte=1e-9)
+    cold = predict(analysis, profile)
+    added = 1e-9 * 288 * (1 - 512 / 1312)
+    assert cold.latency_s - hot.latency_s == pytest.approx(added)
+    assert next(op for op in cold.ops if op.id == conv.id).predicted_s == pytest.approx(
+        10e-6 + 9216e-9 + added
+    )
+    assert any("61% of weight reads priced from DRAM" in note for note in cold.notes)
+    # a cache that holds the pass twice over prices the weights hot
+    roomy = predict(analysis, dataclasses.replace(profile, llc_bytes=4096))
+    assert roomy.latency_s == pytest.approx(hot.latency_s)
+
+
 # --- the document --------------------------------------------------------------------------------
 
 
 def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     pair = FusionPair("conv", "relu", 1e-4, 2e-5, 1.05e-4, seen=3, together=2)
-    profile = dataclasses.replace(_profile(fusion=(pair,)), fused_s_per_flop={"relu": 1e-12})
+    profile = dataclasses.replace(
+        _profile(fusion=(pair,)),
+        fused_s_per_flop={"relu": 1e-12},
+        llc_bytes=2**25,
+        s_per_cold_weight_byte=4e-11,
+    )
     path = tmp_path / "p.json"
     runtime_profiles.save(profile, path)
     document = json.loads(path.read_text())
@@ -177,6 +203,10 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     assert isinstance(loaded, RuntimeProfile) and loaded.fusion == profile.fusion
     assert loaded.runtime_version == "9.9" and loaded.fused == {("conv", "relu")}
     assert loaded.fused_s_per_flop == {"relu": 1e-12}
+    assert (loaded.llc_bytes, loaded.s_per_cold_weight_byte) == (2**25, 4e-11)
+    document["s_per_cold_weight_byte"] = -1.0
+    with pytest.raises(ProfileError, match="'s_per_cold_weight_byte' must be non-negative"):
+        runtime_profiles.from_dict(document, "p.json")
 
 
 def test_a_profile_of_another_runtime_is_refused_in_one_line():
@@ -256,6 +286,8 @@ def _results(tmp_path, **changes):
             {"kernels": {"b": {"kernels": {}, "graph": "not base64!"}}},
             "unusable kernels for micro-benchmark 'b'",
         ),
+        ({"caches": [[3, "Unified"]]}, "'caches' must be [level, type, size] rows"),
+        ({"caches": [["L3", "Unified", "32M"]]}, "'caches' must be [level, type, size] rows"),
     ],
 )
 def test_results_that_do_not_match_are_refused(capsys, tmp_path, change, message):
@@ -363,6 +395,8 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
     assert code == 0, err
     prediction = json.loads(out)["prediction"]
     assert prediction["latency_s"] > 0
+    # run.py read the device's caches from Linux: its last level prices the weights a pass evicts
+    assert json.loads(profile.read_text())["caches"]["llc_bytes"] == cache_sizes()[1]
 
 
 def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():

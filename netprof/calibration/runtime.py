@@ -45,6 +45,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.analysis import Analysis
 from netprof.calibration import runtime_fit
+from netprof.calibration.caches import cache_sizes, from_levels, parse_size
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
 from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
@@ -220,8 +221,8 @@ _WHOLE_FAMILIES = frozenset({"unaligned", "group3x3"})
 
 def runtime_benches() -> list[MicroBench]:
     """The per-run baseline, a third of each one-op family (all the unaligned and grouped convolutions),
-    two chains of small kernels, thirty synthetic networks and every fusion pair's three models, in a fixed
-    order without repeats."""
+    two chains of small kernels, thirty synthetic networks, two weight streams and every fusion pair's
+    three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here
@@ -239,12 +240,29 @@ def runtime_benches() -> list[MicroBench]:
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)
+    chosen += weight_streams()
     for pair in pair_benches():
         chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}
     for bench in chosen:
         unique.setdefault(bench.name, bench)
     return list(unique.values())
+
+
+def weight_streams() -> list[MicroBench]:
+    """Chains of layers whose weights outgrow a server's last-level cache, networks to the fit: what a
+    weight byte read from DRAM costs a GEMM and a 1x1 convolution (``reuse``), beside the synthetic
+    networks, most of which fit in the cache."""
+
+    def chain(layer: Callable[[], nn.Module], length: int) -> Callable[[], nn.Module]:
+        return lambda: nn.Sequential(*(layer() for _ in range(length)))
+
+    linear = chain(lambda: nn.Linear(1024, 1024), 8)  # 34 MB
+    conv = chain(lambda: nn.Sequential(nn.Conv2d(512, 512, 1), nn.ReLU()), 24)  # 25 MB
+    return [
+        MicroBench("weight stream: 8 linear 1024x1024", linear, (1, 1024), "network"),
+        MicroBench("weight stream: 24 conv1x1 512 at 7x7", conv, (1, 512, 7, 7), "network"),
+    ]
 
 
 # --- what each benchmark computes ------------------------------------------------------------------
@@ -447,9 +465,11 @@ def build_profile(
     processor_name: str,
     calibration_s: float | None,
     notes: Sequence[str] = (),
+    llc_bytes: int = 0,
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
-    kernels: fusion, then the kernel-level fit (``runtime_fit``)."""
+    kernels: fusion, then the kernel-level fit (``runtime_fit``), its networks' weights evicted from an
+    ``llc_bytes`` last-level cache (0: unknown, weights priced as the one-op benchmarks found them)."""
     benches = [
         BenchKernels(
             entry["name"],
@@ -463,7 +483,7 @@ def build_profile(
     pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
     fused = fused_pairs(pairs)
     reorder_ops = REORDER_OPS.get(runtime, frozenset())
-    fitted = runtime_fit.fit(benches, fused, reorder_ops)
+    fitted = runtime_fit.fit(benches, fused, reorder_ops, llc_bytes)
     if reorder_ops:
         layout = fitted.reorders
         note = (
@@ -502,6 +522,8 @@ def build_profile(
         fused_s_per_flop=fitted.fused_s_per_flop,
         reorder_s=fitted.reorders.per_reorder_s,
         reorder_s_per_byte=fitted.reorders.s_per_byte,
+        llc_bytes=llc_bytes,
+        s_per_cold_weight_byte=fitted.s_per_cold_weight_byte,
     )
 
 
@@ -541,6 +563,7 @@ def calibrate(
         threads=threads,
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
+        llc_bytes=cache_sizes()[1],
         notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
 
@@ -637,6 +660,16 @@ def _imported_kernels(
     return kernels
 
 
+def _llc_bytes(rows: Any, where: str) -> int:
+    """The last-level cache ``run.py`` found (``[level, type, size]`` rows); 0 where it found none."""
+    try:
+        return from_levels([(int(level), str(kind), parse_size(str(size))) for level, kind, size in rows])[1]
+    except (TypeError, ValueError):
+        raise CalibrationError(
+            f"{where}: 'caches' must be [level, type, size] rows, got {rows!r:.80}"
+        ) from None
+
+
 def import_results(path: Path) -> RuntimeProfile:
     """The profile of the device ``run.py`` ran on, from the ``results.json`` it wrote."""
     data = read_json(path, CalibrationError, "results file not found")
@@ -653,6 +686,7 @@ def import_results(path: Path) -> RuntimeProfile:
             processor_name=str(data.get("processor") or data.get("machine") or "unknown"),
             calibration_s=data.get("seconds"),
             notes=(f"imported from {path.name}: measured by a pack's run.py on {data.get('machine', '?')}",),
+            llc_bytes=_llc_bytes(data.get("caches", []), str(path)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CalibrationError(f"{path}: malformed manifest ({type(error).__name__}: {error})") from None

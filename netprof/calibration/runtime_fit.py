@@ -27,6 +27,9 @@ them and joined to the captured ops they compute:
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is the median, over the synthetic networks, of their latency
   less their kernel groups' predicted time;
+- a network's pass reads its weights from DRAM where it touches more than the
+  cache holds (``reuse``), a one-op benchmark from the cache: network groups carry
+  their anchor's evicted weight bytes, priced by one cost per byte for all kinds;
 - where ``layout.reorders`` places a runtime's reorder kernels (ONNX Runtime's
   ``ReorderInput``/``ReorderOutput``), those kernels are credited to no group: a
   cost per reorder and per byte reordered are fitted on every benchmark's
@@ -48,6 +51,7 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 from netprof.runtimes.layout import Reorder, reorders
+from netprof.runtimes.reuse import cold_weight_bytes
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -91,6 +95,7 @@ class GroupRow:
     followers: Mapping[str, int]  # follower name -> flops
     seconds: float
     group: str
+    cold_weight_bytes: float = 0.0  # of its weights, those a network's pass reads from DRAM
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class KernelFit:
     per_run_s: float
     mape: float  # over the kernel groups it was fitted on
     reorders: ReorderFit = ReorderFit()
+    s_per_cold_weight_byte: float = 0.0
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -140,12 +146,18 @@ def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tu
 
 
 def group_rows(
-    bench: BenchKernels, fused: frozenset[tuple[str, str]], reorder_ops: frozenset[str] = frozenset()
+    bench: BenchKernels,
+    fused: frozenset[tuple[str, str]],
+    reorder_ops: frozenset[str] = frozenset(),
+    llc_bytes: int = 0,
 ) -> list[GroupRow]:
     """The benchmark's kernel groups with the measured seconds credited to each; kernels of the
-    ``reorder_ops`` types are credited to none (``fit_reorders`` prices them)."""
+    ``reorder_ops`` types are credited to none (``fit_reorders`` prices them). A network's groups carry
+    the weight bytes its pass reads from DRAM past an ``llc_bytes`` cache; a one-op benchmark's loop
+    reads its weights from the cache."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
+    cold = cold_weight_bytes(bench.ops, groups, llc_bytes) if bench.group == "network" else {}
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
@@ -171,6 +183,7 @@ def group_rows(
             follower_flops([by_id[i] for i in group.ops[1:]]),
             0.0 if group.anchor in absorbed else seconds[group.anchor],
             bench.group,
+            cold.get(group.anchor, 0.0),
         )
         for group in groups
     ]
@@ -216,10 +229,12 @@ def fit(
     benches: Sequence[BenchKernels],
     fused: frozenset[tuple[str, str]],
     reorder_ops: frozenset[str] = frozenset(),
+    llc_bytes: int = 0,
 ) -> KernelFit:
-    """Every kind's kernel model and every fused follower's cost per flop, from ``benches``; and, where
+    """Every kind's kernel model, every fused follower's cost per flop and the cost of a weight byte a
+    network reads from DRAM past an ``llc_bytes`` cache (0: unknown, none), from ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
-    rows_by_bench = [group_rows(bench, fused, reorder_ops) for bench in benches]
+    rows_by_bench = [group_rows(bench, fused, reorder_ops, llc_bytes) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
     layout = fit_reorders(benches, placed, reorder_ops)
     rows = [row for rows in rows_by_bench for row in rows]
@@ -234,12 +249,13 @@ def fit(
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers)))
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 1))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
+        design[r, -1] = row.cold_weight_bytes
     seconds = np.array([row.seconds for row in timed])
     coefficients = (
         fit_relative(design, seconds, [row.group for row in timed]) if timed else np.zeros(design.shape[1])
@@ -250,16 +266,17 @@ def fit(
             benches=sum(row.kind == kind for row in rows),
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
+    cold_cost = float(coefficients[-1])
     residuals = [
         bench.seconds
-        - math.fsum(group_seconds(row, models, fused_cost) for row in rows)
+        - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
         - layout.seconds(found)
         for bench, rows, found in zip(benches, rows_by_bench, placed)
         if bench.group == "network"
     ]
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
-    return KernelFit(models, fused_cost, per_run, mape, layout)
+    return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost)
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:
@@ -278,8 +295,12 @@ def _too_fast(row: GroupRow, floors: Mapping[str, float]) -> bool:
     return bool(row.flops) and row.seconds / row.flops < floors[row.kind]
 
 
-def group_seconds(row: GroupRow, models: Mapping[Kind, KindModel], fused_cost: Mapping[str, float]) -> float:
-    """A kernel group's modelled time: its anchor's kind model and its fused followers' flops."""
+def group_seconds(
+    row: GroupRow, models: Mapping[Kind, KindModel], fused_cost: Mapping[str, float], cold_cost: float = 0.0
+) -> float:
+    """A kernel group's modelled time: its anchor's kind model, its fused followers' flops and its weight
+    bytes read from DRAM."""
     model = models.get(Kind(row.kind))
     anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
-    return anchor + math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
+    followers = math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
+    return anchor + followers + cold_cost * row.cold_weight_bytes

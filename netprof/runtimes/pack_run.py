@@ -44,6 +44,28 @@ def _processor() -> str:
     return platform.processor() or platform.machine()
 
 
+def _caches() -> list[list[str]]:
+    """The first CPU's caches as Linux lists them, ``[level, type, size]`` each (netprof reads the sizes);
+    none where it does not."""
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        names = sorted(name for name in os.listdir(root) if name.startswith("index"))
+    except OSError:
+        return []
+    rows = []
+    for name in names:
+        try:
+            rows.append([_read(os.path.join(root, name, field)) for field in ("level", "type", "size")])
+        except OSError:
+            continue
+    return rows
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read().strip()
+
+
 def _quartiles(times: list[float]) -> tuple[float, float, float]:
     ordered = sorted(times)
 
@@ -186,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "processor": _processor(),
         "machine": platform.machine(),
+        "caches": _caches(),
         "seconds": time.perf_counter() - started,
         "manifest": manifest,
         "times": times,

@@ -6,7 +6,10 @@ on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
 kernel. A fused follower (a folded batch-norm, an activation, a residual add) adds
 its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
 runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
-output while it is still in registers, a SiLU's exponentials for OpenVINO. The
+output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
+the pass touches more than the profile's last-level cache holds, the share of each
+kernel's weights ``reuse`` finds evicted costs the profile's price of a weight byte
+read from DRAM on top (a one-op benchmark's weights stay cached). The
 model adds the profile's ``per_run_s`` once; no cost per module call, since a
 runtime calls no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
@@ -27,6 +30,7 @@ from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
+from netprof.runtimes.reuse import evicted_share, footprint_bytes
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
@@ -77,13 +81,16 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     by_id = {op.id: op for op in fusion_ops}
     predicted: dict[int, OpPrediction] = {}
     kernels = group_kernels(fusion_ops, profile.fused)
+    footprint = footprint_bytes(by_id, kernels)
+    evicted = evicted_share(footprint, profile.llc_bytes) if profile.s_per_cold_weight_byte else 0.0
     stand_ins: Counter[tuple[str, str]] = Counter()
     for kernel in kernels:
         anchor = by_id[kernel.anchor]
         model, used = kind_model(profile, kernel.kind)
         if used is not None and str(used) != kernel.kind:
             stand_ins[(kernel.kind, str(used))] += 1
-        terms = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
+        overhead, compute, memory = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
+        terms = (overhead, compute, memory + profile.s_per_cold_weight_byte * evicted * anchor.weight_bytes)
         bound = BOUNDS[max(range(3), key=terms.__getitem__)]
         for index, op_id in enumerate(kernel.ops):
             node, op = nodes[op_id], by_id[op_id]
@@ -94,6 +101,11 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
             predicted[op_id] = OpPrediction(op_id, node.op, node.module, op.kind, seconds, label)
     fused = len(analysis.ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
+    if evicted:
+        cache = f"half the {profile.llc_bytes / 2**20:.0f} MiB last-level cache"
+        notes += (
+            f"a pass touches {footprint / 1e6:.1f} MB, past {cache}: {evicted:.0%} of weight reads priced from DRAM",
+        )
     if profile.reorder_s or profile.reorder_s_per_byte:
         placed = reorders(fusion_ops)
         for reorder in placed:

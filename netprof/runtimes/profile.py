@@ -6,7 +6,10 @@ The document keeps the eager profile's schema (``netprof.profile/1``) and adds
 kernel (absent from an older netprof's profiles: fused followers cost nothing), and
 ``reorder_s`` and ``reorder_s_per_byte``, what each reorder between blocked and plain
 kernels costs where ``layout.reorders`` places them (ONNX Runtime; zero elsewhere and in
-an older netprof's profiles, whose kinds carry those reorders); a file
+an older netprof's profiles, whose kinds carry those reorders), and
+``s_per_cold_weight_byte``, what a weight byte a network's pass reads from DRAM
+costs beyond its kind's price (``reuse``; zero where ``llc_bytes`` is unknown and in
+an older netprof's profiles); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
@@ -30,6 +33,8 @@ from netprof.records import pick
 from netprof.runtimes.fusion import FusionPair, fused_pairs
 
 EAGER = "eager"
+# A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
+_COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class RuntimeProfile(DeviceProfile):
     fused_s_per_flop: Mapping[str, float] = field(default_factory=dict)
     reorder_s: float = 0.0
     reorder_s_per_byte: float = 0.0
+    s_per_cold_weight_byte: float = 0.0
 
     @property
     def key(self) -> str:
@@ -66,7 +72,7 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
             for p in profile.fusion
         ],
         "fused_s_per_flop": dict(profile.fused_s_per_flop),
-        **pick(profile, "reorder_s", "reorder_s_per_byte"),
+        **pick(profile, *_COSTS),
     }
 
 
@@ -103,7 +109,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         runtime_version=data.get("runtime_version", ""),
         fusion=_pairs(data.get("fusion", []), where),
         fused_s_per_flop=_costs(data.get("fused_s_per_flop", {}), where),
-        **_reorder_costs(data, where),
+        **_runtime_costs(data, where),
     )
 
 
@@ -111,10 +117,10 @@ def _non_negative(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
-def _reorder_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
-    found = {name: data.get(name, 0.0) for name in ("reorder_s", "reorder_s_per_byte")}
+def _runtime_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
+    found = {name: data.get(name, 0.0) for name in _COSTS}
     if not all(map(_non_negative, found.values())):
-        raise ProfileError(f"{where}: 'reorder_s' and 'reorder_s_per_byte' must be non-negative numbers")
+        raise ProfileError(f"{where}: {', '.join(map(repr, _COSTS))} must be non-negative numbers")
     return {name: float(v) for name, v in found.items()}
 
 
