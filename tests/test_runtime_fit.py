@@ -203,9 +203,9 @@ def test_the_fit_prices_the_weights_a_networks_pass_reads_from_dram():
         kernels = tuple(KernelTime("Gemm", hot(op) + 20e-12 * share * weights, (op.id,)) for op in ops)
         benches.append(BenchKernels(f"net{i}", "network", ops, sum(k.seconds for k in kernels), kernels))
     fitted = fit(benches, frozenset(), llc_bytes=llc)
-    assert fitted.s_per_cold_weight_byte == pytest.approx(20e-12, rel=1e-4)
+    assert fitted.s_per_cold_byte == pytest.approx(20e-12, rel=1e-4)
     fresh = gemm(0, 7 * 10**6, 3 * 10**5)  # its bytes are its weights: one price for both is the same fit
     priced = fitted.kinds[Kind.GEMM].terms(fresh.flops, fresh.mem_access_bytes, fresh.weight_bytes)
     assert sum(priced) == pytest.approx(hot(fresh), rel=1e-4)
     # an unknown cache size prices every weight as the one-op benchmarks found it
-    assert fit(benches, frozenset()).s_per_cold_weight_byte == 0.0
+    assert fit(benches, frozenset()).s_per_cold_byte == 0.0

@@ -1,41 +1,80 @@
-"""What share of a network's weights one pass reads from DRAM (``netprof.runtimes.reuse``), by hand."""
+"""What a network's pass fetches from DRAM (``netprof.runtimes.reuse``), by hand."""
 
 import pytest
 
 from netprof.runtimes.fusion import FusionOp, KernelGroup
-from netprof.runtimes.reuse import cold_weight_bytes, evicted_share, footprint_bytes
+from netprof.runtimes.reuse import (
+    cold_bytes,
+    evicted_share,
+    footprint_bytes,
+    fresh_output_bytes,
+    resident_weights,
+)
 
 MIB = 2**20
 
 
-def _op(op_id, kind, weights, output, role=None):
-    return FusionOp(op_id, kind, role, (op_id - 1 if op_id else None,), 0, 0, weights, output_bytes=output)
+def _op(op_id, kind, output, *, weights=0, nbytes=0, first=0, inputs=None, role=None):
+    inputs = (op_id - 1 if op_id else None,) if inputs is None else inputs
+    return FusionOp(op_id, kind, role, inputs, 0, nbytes, weights, input_bytes=first, output_bytes=output)
 
 
-# conv (3 MB of weights, 4 MB out) -> relu fused into it (4 MB out) -> linear (5 MB of weights, 1 MB out)
-OPS = (
-    _op(0, "conv_1x1", 3 * MIB, 4 * MIB),
-    _op(1, "elementwise", 0, 4 * MIB, "relu"),
-    _op(2, "gemm", 5 * MIB, MIB),
-)
-KERNELS = (KernelGroup("conv_1x1", (0, 1)), KernelGroup("gemm", (2,)))
+def _kernels(ops):
+    return tuple(KernelGroup(op.kind, (op.id,)) for op in ops)
+
+
+def test_a_kernels_weights_are_its_convolution_weight_or_its_matrix_multiplys_other_operands():
+    assert resident_weights(_op(0, "conv_1x1", MIB, weights=3 * MIB, nbytes=9 * MIB)) == 3 * MIB
+    # addmm(bias, x, w): 4 kB of bias (its first input), 5 kB of x, 5 MB of w, 4 kB out: x and w
+    gemm = _op(0, "gemm", 4000, nbytes=4000 + 5120 + 5 * 10**6 + 4000, first=4000)
+    assert resident_weights(gemm) == 5120 + 5 * 10**6
+    assert resident_weights(_op(0, "elementwise", MIB, nbytes=3 * MIB, first=MIB)) == 0
 
 
 def test_a_pass_touches_every_kernels_weights_and_the_output_it_writes():
-    # 3 + 4 (the fused ReLU's output: the kernel writes one map, not two) + 5 + 1 MiB
-    assert footprint_bytes({op.id: op for op in OPS}, KERNELS) == 13 * MIB
+    # conv (3 MiB of weights, 4 MiB out) -> relu fused into it -> a view -> linear (5 MiB of weights, 1 MiB out)
+    ops = (
+        _op(0, "conv_1x1", 4 * MIB, weights=3 * MIB),
+        _op(1, "elementwise", 4 * MIB, role="relu"),
+        _op(2, "view", 4 * MIB, role="view"),
+        _op(3, "conv_1x1", MIB, weights=5 * MIB),
+    )
+    kernels = (KernelGroup("conv_1x1", (0, 1)), KernelGroup("view", (2,)), KernelGroup("conv_1x1", (3,)))
+    # 3 + 4 (the fused ReLU's output: the kernel writes one map, not two) + 5 + 1 MiB; the view moves nothing
+    assert footprint_bytes({op.id: op for op in ops}, kernels) == 13 * MIB
 
 
 def test_the_evicted_share_is_what_half_the_cache_cannot_keep():
-    # a 32 MiB cache keeps 16 MiB: of a 64 MiB pass, three quarters of the weight reads miss it
+    # a 32 MiB cache keeps 16 MiB: of a 64 MiB pass, three quarters of what the last pass touched is gone
     assert evicted_share(64 * MIB, 32 * MIB) == pytest.approx(0.75)
     assert evicted_share(16 * MIB, 32 * MIB) == 0.0  # the whole pass fits in the kept half
     assert evicted_share(64 * MIB, 0) == 0.0  # an unknown cache prices nothing
     assert evicted_share(0, 32 * MIB) == 0.0
 
 
-def test_each_kernel_reads_its_share_of_its_weights_from_dram():
-    # 13 MiB pass, 4 MiB cache keeps 2 MiB: 11/13 of each anchor's weights
-    share = 11 / 13
-    assert cold_weight_bytes(OPS, KERNELS, 4 * MIB) == pytest.approx({0: share * 3 * MIB, 2: share * 5 * MIB})
-    assert cold_weight_bytes(OPS, KERNELS, 64 * MIB) == {0: 0.0, 2: 0.0}
+def test_an_output_is_fresh_where_no_buffer_freed_earlier_in_the_pass_holds_it():
+    ops = (
+        _op(0, "conv_1x1", 4 * MIB),  # nothing free yet: 4 MiB fresh
+        _op(1, "conv_1x1", 1 * MIB),  # op 0's buffer is still being read: 1 MiB fresh
+        _op(2, "conv_1x1", 4 * MIB),  # op 0's 4 MiB is free (last read by op 1): reused, none fresh
+        _op(3, "conv_1x1", 2 * MIB),  # op 1's 1 MiB is free, too small: grown by 1 MiB
+        _op(4, "view", 2 * MIB, role="view"),  # aliases op 3's buffer: allocates nothing
+        _op(5, "conv_1x1", 8 * MIB),  # op 2's 4 MiB is free (op 3's is read through the view): grown by 4
+    )
+    by_id = {op.id: op for op in ops}
+    assert fresh_output_bytes(by_id, _kernels(ops)) == {0: 4 * MIB, 1: MIB, 2: 0, 3: MIB, 5: 4 * MIB}
+
+
+def test_a_kernel_fetches_its_weights_the_models_input_and_its_fresh_output_at_the_evicted_share():
+    ops = (
+        _op(0, "conv_kxk", 8 * MIB, weights=MIB, first=2 * MIB),  # reads the model's input (2 MiB)
+        _op(1, "conv_1x1", 2 * MIB, weights=3 * MIB, first=8 * MIB),
+        _op(2, "conv_1x1", 8 * MIB, weights=2 * MIB, first=2 * MIB),  # into op 0's freed buffer
+    )
+    kernels = _kernels(ops)
+    # footprint: 1 + 8 + 3 + 2 + 2 + 8 = 24 MiB; a 12 MiB cache keeps 6: three quarters are fetched again
+    share = 0.75
+    assert cold_bytes(ops, kernels, 12 * MIB) == pytest.approx(
+        {0: share * (MIB + 2 * MIB + 8 * MIB), 1: share * (3 * MIB + 2 * MIB), 2: share * 2 * MIB}
+    )
+    assert cold_bytes(ops, kernels, 64 * MIB) == {0: 0.0, 1: 0.0, 2: 0.0}

@@ -468,8 +468,8 @@ def build_profile(
     llc_bytes: int = 0,
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
-    kernels: fusion, then the kernel-level fit (``runtime_fit``), its networks' weights evicted from an
-    ``llc_bytes`` last-level cache (0: unknown, weights priced as the one-op benchmarks found them)."""
+    kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
+    an ``llc_bytes`` last-level cache (0: unknown, priced as the one-op benchmarks found it)."""
     benches = [
         BenchKernels(
             entry["name"],
@@ -523,7 +523,7 @@ def build_profile(
         reorder_s=fitted.reorders.per_reorder_s,
         reorder_s_per_byte=fitted.reorders.s_per_byte,
         llc_bytes=llc_bytes,
-        s_per_cold_weight_byte=fitted.s_per_cold_weight_byte,
+        s_per_cold_byte=fitted.s_per_cold_byte,
     )
 
 

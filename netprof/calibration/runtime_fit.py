@@ -27,9 +27,10 @@ them and joined to the captured ops they compute:
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is the median, over the synthetic networks, of their latency
   less their kernel groups' predicted time;
-- a network's pass reads its weights from DRAM where it touches more than the
-  cache holds (``reuse``), a one-op benchmark from the cache: network groups carry
-  their anchor's evicted weight bytes, priced by one cost per byte for all kinds;
+- a network's pass fetches its weights, its input and its fresh output buffers
+  from DRAM where it touches more than the cache holds (``reuse``), a one-op
+  benchmark from the cache: network groups carry those bytes, priced by one cost
+  per byte for all kinds;
 - where ``layout.reorders`` places a runtime's reorder kernels (ONNX Runtime's
   ``ReorderInput``/``ReorderOutput``), those kernels are credited to no group: a
   cost per reorder and per byte reordered are fitted on every benchmark's
@@ -51,7 +52,7 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 from netprof.runtimes.layout import Reorder, reorders
-from netprof.runtimes.reuse import cold_weight_bytes
+from netprof.runtimes.reuse import cold_bytes
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -95,7 +96,7 @@ class GroupRow:
     followers: Mapping[str, int]  # follower name -> flops
     seconds: float
     group: str
-    cold_weight_bytes: float = 0.0  # of its weights, those a network's pass reads from DRAM
+    cold_bytes: float = 0.0  # what a network's pass fetches for it from DRAM (``reuse``)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class KernelFit:
     per_run_s: float
     mape: float  # over the kernel groups it was fitted on
     reorders: ReorderFit = ReorderFit()
-    s_per_cold_weight_byte: float = 0.0
+    s_per_cold_byte: float = 0.0
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -153,11 +154,11 @@ def group_rows(
 ) -> list[GroupRow]:
     """The benchmark's kernel groups with the measured seconds credited to each; kernels of the
     ``reorder_ops`` types are credited to none (``fit_reorders`` prices them). A network's groups carry
-    the weight bytes its pass reads from DRAM past an ``llc_bytes`` cache; a one-op benchmark's loop
-    reads its weights from the cache."""
+    the bytes its pass fetches from DRAM past an ``llc_bytes`` cache; a one-op benchmark's loop finds
+    them all in the cache."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
-    cold = cold_weight_bytes(bench.ops, groups, llc_bytes) if bench.group == "network" else {}
+    cold = cold_bytes(bench.ops, groups, llc_bytes) if bench.group == "network" else {}
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
@@ -231,8 +232,8 @@ def fit(
     reorder_ops: frozenset[str] = frozenset(),
     llc_bytes: int = 0,
 ) -> KernelFit:
-    """Every kind's kernel model, every fused follower's cost per flop and the cost of a weight byte a
-    network reads from DRAM past an ``llc_bytes`` cache (0: unknown, none), from ``benches``; and, where
+    """Every kind's kernel model, every fused follower's cost per flop and the cost of a byte a
+    network fetches from DRAM past an ``llc_bytes`` cache (0: unknown, none), from ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops, llc_bytes) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
@@ -255,7 +256,7 @@ def fit(
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
-        design[r, -1] = row.cold_weight_bytes
+        design[r, -1] = row.cold_bytes
     seconds = np.array([row.seconds for row in timed])
     coefficients = (
         fit_relative(design, seconds, [row.group for row in timed]) if timed else np.zeros(design.shape[1])
@@ -303,4 +304,4 @@ def group_seconds(
     model = models.get(Kind(row.kind))
     anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
     followers = math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
-    return anchor + followers + cold_cost * row.cold_weight_bytes
+    return anchor + followers + cold_cost * row.cold_bytes

@@ -7,9 +7,10 @@ kernel. A fused follower (a folded batch-norm, an activation, a residual add) ad
 its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
 runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
-the pass touches more than the profile's last-level cache holds, the share of each
-kernel's weights ``reuse`` finds evicted costs the profile's price of a weight byte
-read from DRAM on top (a one-op benchmark's weights stay cached). The
+the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
+finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
+buffer, at the share the cache lost) cost the profile's price of such a byte on top:
+a one-op benchmark finds them all in the cache. The
 model adds the profile's ``per_run_s`` once; no cost per module call, since a
 runtime calls no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
@@ -30,7 +31,7 @@ from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
-from netprof.runtimes.reuse import evicted_share, footprint_bytes
+from netprof.runtimes.reuse import cold_bytes, evicted_share, footprint_bytes
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
@@ -82,7 +83,8 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     predicted: dict[int, OpPrediction] = {}
     kernels = group_kernels(fusion_ops, profile.fused)
     footprint = footprint_bytes(by_id, kernels)
-    evicted = evicted_share(footprint, profile.llc_bytes) if profile.s_per_cold_weight_byte else 0.0
+    evicted = evicted_share(footprint, profile.llc_bytes) if profile.s_per_cold_byte else 0.0
+    cold = cold_bytes(fusion_ops, kernels, profile.llc_bytes) if evicted else {}
     stand_ins: Counter[tuple[str, str]] = Counter()
     for kernel in kernels:
         anchor = by_id[kernel.anchor]
@@ -90,7 +92,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         if used is not None and str(used) != kernel.kind:
             stand_ins[(kernel.kind, str(used))] += 1
         overhead, compute, memory = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
-        terms = (overhead, compute, memory + profile.s_per_cold_weight_byte * evicted * anchor.weight_bytes)
+        terms = (overhead, compute, memory + profile.s_per_cold_byte * cold.get(kernel.anchor, 0.0))
         bound = BOUNDS[max(range(3), key=terms.__getitem__)]
         for index, op_id in enumerate(kernel.ops):
             node, op = nodes[op_id], by_id[op_id]
@@ -104,7 +106,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     if evicted:
         cache = f"half the {profile.llc_bytes / 2**20:.0f} MiB last-level cache"
         notes += (
-            f"a pass touches {footprint / 1e6:.1f} MB, past {cache}: {evicted:.0%} of weight reads priced from DRAM",
+            f"a pass touches {footprint / 1e6:.1f} MB, past {cache}: {evicted:.0%} of what it last touched a pass ago (weights, input, fresh buffers) priced from DRAM",
         )
     if profile.reorder_s or profile.reorder_s_per_byte:
         placed = reorders(fusion_ops)

@@ -1,40 +1,119 @@
-"""The share of a network's weights that one pass finds evicted from the last-level cache.
+"""The bytes of a network's pass that come from DRAM: what it last touched a pass ago, past the cache.
 
-A runtime reads each weight once per pass; between two reads of it the pass reads
-every other weight and writes every kernel's output. A one-op micro-benchmark reads
-the same weights again from the cache, so it prices weights hot; a network whose
-pass touches more than the cache holds reads most of them from DRAM. Measured on
-this project's machine (ONNX Runtime 1.32, one thread, a 32 MiB L3): a chain of
+A one-op micro-benchmark touches the same bytes every run, so its kernel finds its
+weights, its input and its output buffer in the cache. In a network three kinds of
+bytes were last touched a whole pass ago: every weight (read once per pass), the
+model's input, and the output buffers a pass allocates anew. A runtime's memory
+planner hands a kernel's output a buffer freed earlier in the pass when one is large
+enough; where none is, the buffer grows into memory only the same kernel of the last
+pass touched (the large maps of a network's first layers). Measured on this
+project's machine (ONNX Runtime 1.32, one thread, a 32 MiB L3): a chain of
 ``Linear(1024, 1024)`` layers ran 52 us a layer up to 17 MB of weights, 87 us at
-34 MB, 104 us at 67 MB and 111 us at 134 MB: 59%, 88% and all of the 134 MB chain's
-slowdown. ``1 - (llc / 2) / footprint`` gives 0.50, 0.75 and 0.875, that is 57%, 86%
-and all of it: as if half the cache kept what the pass touched last and the other
-half a random sample of the rest.
+34 MB, 104 us at 67 MB and 111 us at 134 MB; mobilenet_v2's first convolution, 95 us
+alone, took 232 us as the first kernel of a pass.
+
+The share of those bytes the cache has lost follows ``1 - (llc / 2) / footprint``,
+the footprint being every kernel's weights and output: for the linear chain 0.50,
+0.75 and 0.875, that is 57%, 86% and all of the 134 MB chain's slowdown, against
+59%, 88% and all of it measured, as if half the cache kept what the pass touched
+last and the other half a random sample of the rest.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 
+from netprof.prediction.kinds import Kind
 from netprof.runtimes.fusion import FusionOp, KernelGroup
+
+# Kernels that allocate nothing: a view aliases its input, an allocation is written by the kernel after it.
+_ALIASES = frozenset({str(Kind.VIEW), str(Kind.OTHER)})
+
+
+def resident_weights(op: FusionOp) -> int:
+    """The bytes of an op's weights: a convolution's weight; a matrix multiply's operands other than its
+    first input (its weight and bias at batch 1, where the activation is a sliver of them)."""
+    if op.weight_bytes or op.kind != str(Kind.GEMM):
+        return op.weight_bytes
+    return max(0, op.mem_access_bytes - op.input_bytes - op.output_bytes)
 
 
 def footprint_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup]) -> int:
-    """Bytes one pass touches between two reads of a weight: every kernel's weights and output."""
-    return sum(ops[k.anchor].weight_bytes + ops[k.ops[-1]].output_bytes for k in kernels)
+    """Bytes one pass touches between two reads of a weight: every kernel's weights and output (a view's
+    output is its input's bytes)."""
+    return sum(
+        resident_weights(ops[k.anchor]) + ops[k.ops[-1]].output_bytes
+        for k in kernels
+        if k.kind not in _ALIASES
+    )
 
 
 def evicted_share(footprint: int, llc_bytes: int) -> float:
-    """The share of weight reads that miss the last-level cache; 0 where its size is unknown."""
+    """The share of a pass's bytes from the pass before that miss the last-level cache; 0 where its size
+    is unknown."""
     if llc_bytes <= 0 or footprint <= 0:
         return 0.0
     return max(0.0, 1.0 - llc_bytes / 2 / footprint)
 
 
-def cold_weight_bytes(
-    ops: Sequence[FusionOp], kernels: Sequence[KernelGroup], llc_bytes: int
-) -> dict[int, float]:
-    """Per kernel's anchor: the weight bytes a pass of ``ops`` reads from DRAM."""
+def fresh_output_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup]) -> dict[int, int]:
+    """Per kernel's anchor: the bytes of its output no buffer freed earlier in the pass could hold.
+
+    Buffers are handed out best fit: the smallest free one large enough, else the largest free one grown
+    (its growth is fresh), else a new one; a buffer is free once the last kernel reading it has run.
+    """
+    kernel_of = {op_id: index for index, kernel in enumerate(kernels) for op_id in kernel.ops}
+    owner: dict[int, int] = {}  # kernel -> the kernel whose buffer holds its output
+    last_read: dict[int, int] = {}  # buffer (its kernel) -> the last kernel reading it
+    for index, kernel in enumerate(kernels):
+        sources = [
+            kernel_of[s]
+            for op_id in kernel.ops
+            for s in ops[op_id].inputs
+            if s is not None and s in kernel_of and kernel_of[s] != index
+        ]
+        for source in sources:
+            if source in owner:
+                last_read[owner[source]] = index
+        if kernel.kind not in _ALIASES:
+            owner[index] = index
+        elif sources and sources[0] in owner:
+            owner[index] = owner[sources[0]]
+    free: list[int] = []  # sizes of free buffers, sorted
+    size: dict[int, int] = {}
+    fresh: dict[int, int] = {}
+    releases = sorted((read, buffer) for buffer, read in last_read.items())
+    released = 0
+    for index, kernel in enumerate(kernels):
+        while released < len(releases) and releases[released][0] < index:
+            bisect.insort(free, size.pop(releases[released][1], 0))
+            released += 1
+        if owner.get(index) != index:
+            continue
+        wanted = ops[kernel.ops[-1]].output_bytes
+        fit = bisect.bisect_left(free, wanted)
+        if fit < len(free):
+            size[index] = free.pop(fit)
+            fresh[kernel.anchor] = 0
+        else:
+            grown = free.pop() if free else 0
+            size[index] = wanted
+            fresh[kernel.anchor] = wanted - grown
+    return fresh
+
+
+def cold_bytes(ops: Sequence[FusionOp], kernels: Sequence[KernelGroup], llc_bytes: int) -> dict[int, float]:
+    """Per kernel's anchor: the bytes a pass of ``ops`` reads or writes from DRAM (its weights, the model's
+    input, a fresh output buffer), at the share an ``llc_bytes`` cache has lost since the last pass."""
     by_id = {op.id: op for op in ops}
     share = evicted_share(footprint_bytes(by_id, kernels), llc_bytes)
-    return {k.anchor: share * by_id[k.anchor].weight_bytes for k in kernels}
+    if not share:
+        return {k.anchor: 0.0 for k in kernels}
+    fresh = fresh_output_bytes(by_id, kernels)
+    cold = {}
+    for kernel in kernels:
+        anchor = by_id[kernel.anchor]
+        model_input = anchor.input_bytes if anchor.inputs and anchor.inputs[0] is None else 0
+        cold[kernel.anchor] = share * (resident_weights(anchor) + model_input + fresh.get(kernel.anchor, 0))
+    return cold
