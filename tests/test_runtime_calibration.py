@@ -171,9 +171,11 @@ def test_what_a_pass_cannot_keep_in_the_cache_costs_its_dram_price():
     # one kernel: 4x2x3x3 float weights (288 bytes) and its 4x8x8 float output (1024 bytes); a 1024-byte
     # cache keeps 512 of the 1312 bytes the pass touches, so 800/1312 of what the kernel fetches misses it:
     # its weights, the model's 2x8x8 float input (512 bytes) and its output buffer, fresh in every pass
-    profile = dataclasses.replace(_profile(fusion=both), llc_bytes=1024, s_per_cold_byte=1e-9)
+    profile = dataclasses.replace(
+        _profile(fusion=both), llc_bytes=1024, s_per_cold_weight_byte=1e-9, s_per_cold_buffer_byte=2e-9
+    )
     cold = predict(analysis, profile)
-    added = 1e-9 * (288 + 512 + 1024) * (1 - 512 / 1312)
+    added = (1e-9 * 288 + 2e-9 * (512 + 1024)) * (1 - 512 / 1312)
     assert cold.latency_s - hot.latency_s == pytest.approx(added)
     assert next(op for op in cold.ops if op.id == conv.id).predicted_s == pytest.approx(
         10e-6 + 9216e-9 + added
@@ -193,7 +195,8 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
         _profile(fusion=(pair,)),
         fused_s_per_flop={"relu": 1e-12},
         llc_bytes=2**25,
-        s_per_cold_byte=4e-11,
+        s_per_cold_weight_byte=4e-11,
+        s_per_cold_buffer_byte=3e-11,
     )
     path = tmp_path / "p.json"
     runtime_profiles.save(profile, path)
@@ -204,9 +207,13 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     assert isinstance(loaded, RuntimeProfile) and loaded.fusion == profile.fusion
     assert loaded.runtime_version == "9.9" and loaded.fused == {("conv", "relu")}
     assert loaded.fused_s_per_flop == {"relu": 1e-12}
-    assert (loaded.llc_bytes, loaded.s_per_cold_byte) == (2**25, 4e-11)
-    document["s_per_cold_byte"] = -1.0
-    with pytest.raises(ProfileError, match="'s_per_cold_byte' must be non-negative"):
+    assert (loaded.llc_bytes, loaded.s_per_cold_weight_byte, loaded.s_per_cold_buffer_byte) == (
+        2**25,
+        4e-11,
+        3e-11,
+    )
+    document["s_per_cold_buffer_byte"] = -1.0
+    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")
 
 

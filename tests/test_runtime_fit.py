@@ -184,11 +184,12 @@ def test_data_movement_is_fitted_on_networks_where_networks_ran_it():
     assert alone.s_per_byte == pytest.approx(1e-11, rel=1e-4)
 
 
-def test_the_fit_prices_the_weights_a_networks_pass_reads_from_dram():
-    llc = 2 * 10**6  # a pass keeps 1 MB of its weights (reuse: half the last-level cache)
+def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():
+    llc = 2 * 10**6  # a pass keeps 1 MB of what it touched (reuse: half the last-level cache)
 
-    def gemm(op_id, flops, weights):
-        return FusionOp(op_id, "gemm", None, (op_id - 1 if op_id else None,), flops, weights, weights)
+    def gemm(op_id, flops, weights, output=0):
+        inputs = (op_id - 1 if op_id else None,)
+        return FusionOp(op_id, "gemm", None, inputs, flops, weights, weights, output_bytes=output)
 
     def hot(op):  # generated from: gemm = 1 us + 4 ps/flop + 2 ps/weight byte, its weights cached
         return 1 * US + 4e-12 * op.flops + 2e-12 * op.weight_bytes
@@ -197,15 +198,19 @@ def test_the_fit_prices_the_weights_a_networks_pass_reads_from_dram():
     for i in range(8):  # one-op benchmarks: the loop reads the same weights from the cache
         op = gemm(0, 10**6 * (i + 1), 10**5 * (8 - i))
         benches.append(BenchKernels(f"op{i}", "op", (op,), hot(op), (KernelTime("Gemm", hot(op), (0,)),)))
-    for i, (layers, weights) in enumerate([(2, 10**6), (4, 10**6), (3, 2 * 10**6), (8, 5 * 10**5)]):
-        ops = tuple(gemm(j, 3 * 10**6 + 10**5 * j, weights) for j in range(layers))
-        share = 1 - 10**6 / (layers * weights)  # 0.5, 0.75, 5/6, 0.75 of each weight read from DRAM
-        kernels = tuple(KernelTime("Gemm", hot(op) + 20e-12 * share * weights, (op.id,)) for op in ops)
+    shapes = [(2, 10**6, 2 * 10**5), (4, 10**6, 10**5), (3, 2 * 10**6, 5 * 10**5), (8, 5 * 10**5, 10**5)]
+    for i, (layers, weights, out) in enumerate(shapes):
+        ops = tuple(gemm(j, 3 * 10**6 + 10**5 * j, weights, out) for j in range(layers))
+        # of each weight and fresh buffer byte, the share the pass's footprint pushed out of the kept 1 MB
+        share = 1 - 10**6 / (layers * (weights + out))
+        # a chain's first two outputs are fresh; the third goes into the first's freed buffer, and so on
+        fetched = [share * (20e-12 * weights + 50e-12 * (out if j < 2 else 0)) for j in range(layers)]
+        kernels = tuple(KernelTime("Gemm", hot(op) + extra, (op.id,)) for op, extra in zip(ops, fetched))
         benches.append(BenchKernels(f"net{i}", "network", ops, sum(k.seconds for k in kernels), kernels))
     fitted = fit(benches, frozenset(), llc_bytes=llc)
-    assert fitted.s_per_cold_byte == pytest.approx(20e-12, rel=1e-4)
+    assert fitted.cold_costs == pytest.approx((20e-12, 50e-12), rel=1e-4)
     fresh = gemm(0, 7 * 10**6, 3 * 10**5)  # its bytes are its weights: one price for both is the same fit
     priced = fitted.kinds[Kind.GEMM].terms(fresh.flops, fresh.mem_access_bytes, fresh.weight_bytes)
     assert sum(priced) == pytest.approx(hot(fresh), rel=1e-4)
     # an unknown cache size prices every weight as the one-op benchmarks found it
-    assert fit(benches, frozenset()).s_per_cold_byte == 0.0
+    assert fit(benches, frozenset()).cold_costs == (0.0, 0.0)

@@ -74,7 +74,11 @@ def test_a_kernel_fetches_its_weights_the_models_input_and_its_fresh_output_at_t
     kernels = _kernels(ops)
     # footprint: 1 + 8 + 3 + 2 + 2 + 8 = 24 MiB; a 12 MiB cache keeps 6: three quarters are fetched again
     share = 0.75
-    assert cold_bytes(ops, kernels, 12 * MIB) == pytest.approx(
-        {0: share * (MIB + 2 * MIB + 8 * MIB), 1: share * (3 * MIB + 2 * MIB), 2: share * 2 * MIB}
-    )
-    assert cold_bytes(ops, kernels, 64 * MIB) == {0: 0.0, 1: 0.0, 2: 0.0}
+    # (weights, buffers): op 0 reads the input and fills a fresh 8 MiB; op 1 a fresh 2 MiB; op 2 none
+    found = cold_bytes(ops, kernels, 12 * MIB)
+    assert found == {
+        0: (share * MIB, share * 10 * MIB),
+        1: (share * 3 * MIB, share * 2 * MIB),
+        2: (share * 2 * MIB, 0.0),
+    }
+    assert set(cold_bytes(ops, kernels, 64 * MIB).values()) == {(0.0, 0.0)}

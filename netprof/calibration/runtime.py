@@ -221,7 +221,7 @@ _WHOLE_FAMILIES = frozenset({"unaligned", "group3x3"})
 
 def runtime_benches() -> list[MicroBench]:
     """The per-run baseline, a third of each one-op family (all the unaligned and grouped convolutions),
-    two chains of small kernels, thirty synthetic networks, two weight streams and every fusion pair's
+    two chains of small kernels, thirty synthetic networks, three cache streams and every fusion pair's
     three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
@@ -240,7 +240,7 @@ def runtime_benches() -> list[MicroBench]:
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)
-    chosen += weight_streams()
+    chosen += cache_streams()
     for pair in pair_benches():
         chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}
@@ -249,20 +249,31 @@ def runtime_benches() -> list[MicroBench]:
     return list(unique.values())
 
 
-def weight_streams() -> list[MicroBench]:
-    """Chains of layers whose weights outgrow a server's last-level cache, networks to the fit: what a
-    weight byte read from DRAM costs a GEMM and a 1x1 convolution (``reuse``), beside the synthetic
-    networks, most of which fit in the cache."""
+def cache_streams() -> list[MicroBench]:
+    """Networks whose pass outgrows a server's last-level cache, most synthetic networks fitting in it:
+    chains of layers with 34 and 25 MB of weights, and one whose 56 MB of feature maps at 224x224 a pass
+    writes into buffers the last pass touched: what a weight and a buffer byte fetched from DRAM cost
+    (``reuse``)."""
 
     def chain(layer: Callable[[], nn.Module], length: int) -> Callable[[], nn.Module]:
         return lambda: nn.Sequential(*(layer() for _ in range(length)))
 
-    linear = chain(lambda: nn.Linear(1024, 1024), 8)  # 34 MB
-    conv = chain(lambda: nn.Sequential(nn.Conv2d(512, 512, 1), nn.ReLU()), 24)  # 25 MB
+    def maps() -> nn.Module:
+        return nn.Sequential(
+            *_conv_relu(3, 32, 3), *_conv_relu(32, 64, 1), *_conv_relu(64, 32, 1), *_conv_relu(32, 32, 3, 32)
+        )
+
+    linear = chain(lambda: nn.Linear(1024, 1024), 8)
+    conv = chain(lambda: nn.Sequential(*_conv_relu(512, 512, 1)), 24)
     return [
-        MicroBench("weight stream: 8 linear 1024x1024", linear, (1, 1024), "network"),
-        MicroBench("weight stream: 24 conv1x1 512 at 7x7", conv, (1, 512, 7, 7), "network"),
+        MicroBench("cache stream: 8 linear 1024x1024", linear, (1, 1024), "network"),
+        MicroBench("cache stream: 24 conv1x1 512 at 7x7", conv, (1, 512, 7, 7), "network"),
+        MicroBench("cache stream: 4 convolutions at 224x224", maps, (1, 3, 224, 224), "network"),
     ]
+
+
+def _conv_relu(c_in: int, c_out: int, k: int, groups: int = 1) -> tuple[nn.Module, nn.Module]:
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2, groups=groups), nn.ReLU()
 
 
 # --- what each benchmark computes ------------------------------------------------------------------
@@ -492,6 +503,13 @@ def build_profile(
             f"{layout.s_per_byte * 1e12:.1f} ps a byte"
         )
         notes = (*notes, note)
+    if llc_bytes:
+        cold = fitted.cold_costs
+        note = (
+            f"fetched from DRAM, past half the {llc_bytes / 2**20:.0f} MiB last-level cache: a weight byte "
+            f"{cold.weights * 1e12:.1f} ps, a buffer byte {cold.buffers * 1e12:.1f} ps"
+        )
+        notes = (*notes, note)
     points = tuple(
         BenchPoint(
             bench.name,
@@ -523,7 +541,8 @@ def build_profile(
         reorder_s=fitted.reorders.per_reorder_s,
         reorder_s_per_byte=fitted.reorders.s_per_byte,
         llc_bytes=llc_bytes,
-        s_per_cold_byte=fitted.s_per_cold_byte,
+        s_per_cold_weight_byte=fitted.cold_costs.weights,
+        s_per_cold_buffer_byte=fitted.cold_costs.buffers,
     )
 
 

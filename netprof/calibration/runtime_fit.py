@@ -30,7 +30,7 @@ them and joined to the captured ops they compute:
 - a network's pass fetches its weights, its input and its fresh output buffers
   from DRAM where it touches more than the cache holds (``reuse``), a one-op
   benchmark from the cache: network groups carry those bytes, priced by one cost
-  per byte for all kinds;
+  per weight byte and one per buffer byte for all kinds;
 - where ``layout.reorders`` places a runtime's reorder kernels (ONNX Runtime's
   ``ReorderInput``/``ReorderOutput``), those kernels are credited to no group: a
   cost per reorder and per byte reordered are fitted on every benchmark's
@@ -52,7 +52,7 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 from netprof.runtimes.layout import Reorder, reorders
-from netprof.runtimes.reuse import cold_bytes
+from netprof.runtimes.reuse import NONE_FETCHED, Cold, cold_bytes
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -96,7 +96,7 @@ class GroupRow:
     followers: Mapping[str, int]  # follower name -> flops
     seconds: float
     group: str
-    cold_bytes: float = 0.0  # what a network's pass fetches for it from DRAM (``reuse``)
+    cold: Cold = NONE_FETCHED  # what a network's pass fetches for it from DRAM (``reuse``)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class KernelFit:
     per_run_s: float
     mape: float  # over the kernel groups it was fitted on
     reorders: ReorderFit = ReorderFit()
-    s_per_cold_byte: float = 0.0
+    cold_costs: Cold = NONE_FETCHED  # seconds per weight and per buffer byte fetched from DRAM
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -184,7 +184,7 @@ def group_rows(
             follower_flops([by_id[i] for i in group.ops[1:]]),
             0.0 if group.anchor in absorbed else seconds[group.anchor],
             bench.group,
-            cold.get(group.anchor, 0.0),
+            cold.get(group.anchor, NONE_FETCHED),
         )
         for group in groups
     ]
@@ -250,24 +250,14 @@ def fit(
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 1))
-    for r, row in enumerate(timed):
-        k = 4 * kinds.index(row.kind)
-        design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
-        for name, flops in row.followers.items():
-            design[r, 4 * len(kinds) + followers.index(name)] = flops
-        design[r, -1] = row.cold_bytes
-    seconds = np.array([row.seconds for row in timed])
-    coefficients = (
-        fit_relative(design, seconds, [row.group for row in timed]) if timed else np.zeros(design.shape[1])
-    )
+    design, coefficients = _solve(timed, kinds, followers)
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
             benches=sum(row.kind == kind for row in rows),
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
-    cold_cost = float(coefficients[-1])
+    cold_cost = Cold(*(float(c) for c in coefficients[-2:]))
     residuals = [
         bench.seconds
         - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
@@ -276,8 +266,27 @@ def fit(
         if bench.group == "network"
     ]
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
+    seconds = np.array([row.seconds for row in timed])
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
     return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost)
+
+
+def _solve(
+    timed: Sequence[GroupRow], kinds: Sequence[str], followers: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The design matrix of the timed groups (each kind's four columns, each follower's flops, the weight
+    and buffer bytes fetched from DRAM) and its non-negative fit in relative error."""
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2))
+    for r, row in enumerate(timed):
+        k = 4 * kinds.index(row.kind)
+        design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
+        for name, flops in row.followers.items():
+            design[r, 4 * len(kinds) + followers.index(name)] = flops
+        design[r, -2:] = row.cold
+    seconds = np.array([row.seconds for row in timed])
+    if not len(timed):
+        return design, np.zeros(design.shape[1])
+    return design, fit_relative(design, seconds, [row.group for row in timed])
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:
@@ -297,11 +306,15 @@ def _too_fast(row: GroupRow, floors: Mapping[str, float]) -> bool:
 
 
 def group_seconds(
-    row: GroupRow, models: Mapping[Kind, KindModel], fused_cost: Mapping[str, float], cold_cost: float = 0.0
+    row: GroupRow,
+    models: Mapping[Kind, KindModel],
+    fused_cost: Mapping[str, float],
+    cold_cost: Cold = NONE_FETCHED,
 ) -> float:
     """A kernel group's modelled time: its anchor's kind model, its fused followers' flops and its weight
     bytes read from DRAM."""
     model = models.get(Kind(row.kind))
     anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
     followers = math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
-    return anchor + followers + cold_cost * row.cold_bytes
+    fetched = cold_cost.weights * row.cold.weights + cold_cost.buffers * row.cold.buffers
+    return anchor + followers + fetched

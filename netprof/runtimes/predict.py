@@ -9,7 +9,8 @@ runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
 the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
-buffer, at the share the cache lost) cost the profile's price of such a byte on top:
+buffer, at the share the cache lost) cost the profile's prices of a weight and a buffer
+byte fetched so on top:
 a one-op benchmark finds them all in the cache. The
 model adds the profile's ``per_run_s`` once; no cost per module call, since a
 runtime calls no Python between kernels. Where the profile prices reorders between
@@ -31,7 +32,7 @@ from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
-from netprof.runtimes.reuse import cold_bytes, evicted_share, footprint_bytes
+from netprof.runtimes.reuse import NONE_FETCHED, cold_bytes, evicted_share, footprint_bytes
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
@@ -83,7 +84,8 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     predicted: dict[int, OpPrediction] = {}
     kernels = group_kernels(fusion_ops, profile.fused)
     footprint = footprint_bytes(by_id, kernels)
-    evicted = evicted_share(footprint, profile.llc_bytes) if profile.s_per_cold_byte else 0.0
+    priced = profile.s_per_cold_weight_byte or profile.s_per_cold_buffer_byte
+    evicted = evicted_share(footprint, profile.llc_bytes) if priced else 0.0
     cold = cold_bytes(fusion_ops, kernels, profile.llc_bytes) if evicted else {}
     stand_ins: Counter[tuple[str, str]] = Counter()
     for kernel in kernels:
@@ -92,7 +94,12 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         if used is not None and str(used) != kernel.kind:
             stand_ins[(kernel.kind, str(used))] += 1
         overhead, compute, memory = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
-        terms = (overhead, compute, memory + profile.s_per_cold_byte * cold.get(kernel.anchor, 0.0))
+        fetched = cold.get(kernel.anchor, NONE_FETCHED)
+        memory += (
+            profile.s_per_cold_weight_byte * fetched.weights
+            + profile.s_per_cold_buffer_byte * fetched.buffers
+        )
+        terms = (overhead, compute, memory)
         bound = BOUNDS[max(range(3), key=terms.__getitem__)]
         for index, op_id in enumerate(kernel.ops):
             node, op = nodes[op_id], by_id[op_id]

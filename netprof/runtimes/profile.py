@@ -7,8 +7,9 @@ kernel (absent from an older netprof's profiles: fused followers cost nothing), 
 ``reorder_s`` and ``reorder_s_per_byte``, what each reorder between blocked and plain
 kernels costs where ``layout.reorders`` places them (ONNX Runtime; zero elsewhere and in
 an older netprof's profiles, whose kinds carry those reorders), and
-``s_per_cold_byte``, what a byte a network's pass fetches from DRAM (a weight,
-its input, a fresh output buffer) costs beyond its kind's price (``reuse``; zero where ``llc_bytes`` is unknown and in
+``s_per_cold_weight_byte`` and ``s_per_cold_buffer_byte``, what a byte a network's
+pass fetches from DRAM costs beyond its kind's price, a weight's and a buffer's (its
+input, a fresh output buffer) (``reuse``; zero where ``llc_bytes`` is unknown and in
 an older netprof's profiles); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
@@ -34,7 +35,7 @@ from netprof.runtimes.fusion import FusionPair, fused_pairs
 
 EAGER = "eager"
 # A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
-_COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_byte")
+_COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte", "s_per_cold_buffer_byte")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class RuntimeProfile(DeviceProfile):
     fused_s_per_flop: Mapping[str, float] = field(default_factory=dict)
     reorder_s: float = 0.0
     reorder_s_per_byte: float = 0.0
-    s_per_cold_byte: float = 0.0
+    s_per_cold_weight_byte: float = 0.0
+    s_per_cold_buffer_byte: float = 0.0
 
     @property
     def key(self) -> str:
