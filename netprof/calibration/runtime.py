@@ -476,11 +476,13 @@ def build_profile(
     processor_name: str,
     calibration_s: float | None,
     notes: Sequence[str] = (),
-    llc_bytes: int = 0,
+    caches: tuple[int, int] = (0, 0),
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
     kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
-    an ``llc_bytes`` last-level cache (0: unknown, priced as the one-op benchmarks found it)."""
+    the last-level cache of ``caches``, ``(l2_bytes, llc_bytes)`` (0: unknown, priced as the one-op
+    benchmarks found it)."""
+    llc_bytes = caches[1]
     benches = [
         BenchKernels(
             entry["name"],
@@ -540,6 +542,7 @@ def build_profile(
         fused_s_per_flop=fitted.fused_s_per_flop,
         reorder_s=fitted.reorders.per_reorder_s,
         reorder_s_per_byte=fitted.reorders.s_per_byte,
+        l2_bytes=caches[0],
         llc_bytes=llc_bytes,
         s_per_cold_weight_byte=fitted.cold_costs.weights,
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
@@ -582,7 +585,7 @@ def calibrate(
         threads=threads,
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
-        llc_bytes=cache_sizes()[1],
+        caches=cache_sizes(),
         notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
 
@@ -679,10 +682,11 @@ def _imported_kernels(
     return kernels
 
 
-def _llc_bytes(rows: Any, where: str) -> int:
-    """The last-level cache ``run.py`` found (``[level, type, size]`` rows); 0 where it found none."""
+def _caches(rows: Any, where: str) -> tuple[int, int]:
+    """``(l2_bytes, llc_bytes)`` of the caches ``run.py`` found (``[level, type, size]`` rows); 0 where
+    it found none."""
     try:
-        return from_levels([(int(level), str(kind), parse_size(str(size))) for level, kind, size in rows])[1]
+        return from_levels([(int(level), str(kind), parse_size(str(size))) for level, kind, size in rows])
     except (TypeError, ValueError):
         raise CalibrationError(
             f"{where}: 'caches' must be [level, type, size] rows, got {rows!r:.80}"
@@ -705,7 +709,7 @@ def import_results(path: Path) -> RuntimeProfile:
             processor_name=str(data.get("processor") or data.get("machine") or "unknown"),
             calibration_s=data.get("seconds"),
             notes=(f"imported from {path.name}: measured by a pack's run.py on {data.get('machine', '?')}",),
-            llc_bytes=_llc_bytes(data.get("caches", []), str(path)),
+            caches=_caches(data.get("caches", []), str(path)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CalibrationError(f"{path}: malformed manifest ({type(error).__name__}: {error})") from None
