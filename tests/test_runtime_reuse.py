@@ -71,14 +71,16 @@ def test_a_kernel_fetches_its_weights_the_models_input_and_its_fresh_output_at_t
         _op(1, "conv_1x1", 2 * MIB, weights=3 * MIB, first=8 * MIB),
         _op(2, "conv_1x1", 8 * MIB, weights=2 * MIB, first=2 * MIB),  # into op 0's freed buffer
     )
-    kernels = _kernels(ops)
+    kernels, by_id = _kernels(ops), {op.id: op for op in ops}
     # footprint: 1 + 8 + 3 + 2 + 2 + 8 = 24 MiB; a 12 MiB cache keeps 6: three quarters are fetched again
     share = 0.75
+    assert evicted_share(footprint_bytes(by_id, kernels), 12 * MIB) == share
     # (weights, buffers): op 0 reads the input and fills a fresh 8 MiB; op 1 a fresh 2 MiB; op 2 none
-    found = cold_bytes(ops, kernels, 12 * MIB)
+    found = cold_bytes(by_id, kernels, share)
     assert found == {
         0: (share * MIB, share * 10 * MIB),
         1: (share * 3 * MIB, share * 2 * MIB),
         2: (share * 2 * MIB, 0.0),
     }
-    assert set(cold_bytes(ops, kernels, 64 * MIB).values()) == {(0.0, 0.0)}
+    roomy = evicted_share(footprint_bytes(by_id, kernels), 64 * MIB)  # the pass fits: nothing fetched
+    assert roomy == 0.0 and cold_bytes(by_id, kernels, roomy) == {}

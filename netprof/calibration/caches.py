@@ -7,9 +7,12 @@ Read from ``/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}`` (Linux
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+from netprof.runtimes.pack_run import CACHES, cache_rows
+
+SYSFS = Path(CACHES)
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -32,20 +35,20 @@ def from_levels(levels: list[tuple[int, str, int]]) -> tuple[int, int]:
     return sizes.get(2, 0), sizes[max(sizes)]
 
 
-def _sysfs(root: Path) -> list[tuple[int, str, int]]:
-    rows = []
-    for index in sorted(root.glob("index*")):
+def parse_row(row: Sequence[str]) -> tuple[int, str, int]:
+    """``(level, type, bytes)`` of one ``[level, type, size]`` row of text; ``ValueError`` if it is not one."""
+    level, kind, size = row
+    return int(level), str(kind).strip(), parse_size(str(size))
+
+
+def _parsed(rows: Iterable[Sequence[str]]) -> list[tuple[int, str, int]]:
+    found = []
+    for row in rows:
         try:
-            rows.append(
-                (
-                    int((index / "level").read_text()),
-                    (index / "type").read_text().strip(),
-                    parse_size((index / "size").read_text()),
-                )
-            )
-        except (OSError, ValueError):
+            found.append(parse_row(row))
+        except (TypeError, ValueError):
             continue
-    return rows
+    return found
 
 
 def _lscpu() -> list[tuple[int, str, int]]:
@@ -55,16 +58,9 @@ def _lscpu() -> list[tuple[int, str, int]]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    rows = []
-    for line in out.splitlines()[1:]:
-        parts = line.split()
-        try:
-            rows.append((int(parts[0]), parts[1], parse_size(parts[2])))
-        except (IndexError, ValueError):
-            continue
-    return rows
+    return _parsed(line.split()[:3] for line in out.splitlines()[1:])
 
 
 def cache_sizes(root: Path = SYSFS) -> tuple[int, int]:
     """``(l2_bytes, llc_bytes)`` of this machine's first CPU; ``(0, 0)`` when unknown."""
-    return from_levels(_sysfs(root) or _lscpu())
+    return from_levels(_parsed(cache_rows(str(root))) or _lscpu())

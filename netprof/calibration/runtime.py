@@ -45,7 +45,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.analysis import Analysis
 from netprof.calibration import runtime_fit
-from netprof.calibration.caches import cache_sizes, from_levels, parse_size
+from netprof.calibration.caches import cache_sizes, from_levels, parse_row
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
 from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
@@ -686,7 +686,7 @@ def _caches(rows: Any, where: str) -> tuple[int, int]:
     """``(l2_bytes, llc_bytes)`` of the caches ``run.py`` found (``[level, type, size]`` rows); 0 where
     it found none."""
     try:
-        return from_levels([(int(level), str(kind), parse_size(str(size))) for level, kind, size in rows])
+        return from_levels([parse_row(row) for row in rows])
     except (TypeError, ValueError):
         raise CalibrationError(
             f"{where}: 'caches' must be [level, type, size] rows, got {rows!r:.80}"

@@ -52,7 +52,7 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 from netprof.runtimes.layout import Reorder, reorders
-from netprof.runtimes.reuse import NONE_FETCHED, Cold, cold_bytes
+from netprof.runtimes.reuse import NONE_FETCHED, Cold, cold_bytes, evicted_share, footprint_bytes
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -158,7 +158,9 @@ def group_rows(
     them all in the cache."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
-    cold = cold_bytes(bench.ops, groups, llc_bytes) if bench.group == "network" else {}
+    cold = {}
+    if bench.group == "network":
+        cold = cold_bytes(by_id, groups, evicted_share(footprint_bytes(by_id, groups), llc_bytes))
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
@@ -232,8 +234,9 @@ def fit(
     reorder_ops: frozenset[str] = frozenset(),
     llc_bytes: int = 0,
 ) -> KernelFit:
-    """Every kind's kernel model, every fused follower's cost per flop and the cost of a byte a
-    network fetches from DRAM past an ``llc_bytes`` cache (0: unknown, none), from ``benches``; and, where
+    """Every kind's kernel model, every fused follower's cost per flop and the costs of a weight and a
+    buffer byte a network fetches from DRAM past an ``llc_bytes`` cache (0: unknown, none), from
+    ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops, llc_bytes) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
@@ -250,7 +253,7 @@ def fit(
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
-    design, coefficients = _solve(timed, kinds, followers)
+    design, seconds, coefficients = _solve(timed, kinds, followers)
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
@@ -266,16 +269,15 @@ def fit(
         if bench.group == "network"
     ]
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
-    seconds = np.array([row.seconds for row in timed])
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
     return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost)
 
 
 def _solve(
     timed: Sequence[GroupRow], kinds: Sequence[str], followers: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The design matrix of the timed groups (each kind's four columns, each follower's flops, the weight
-    and buffer bytes fetched from DRAM) and its non-negative fit in relative error."""
+    and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error."""
     design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
@@ -285,8 +287,8 @@ def _solve(
         design[r, -2:] = row.cold
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):
-        return design, np.zeros(design.shape[1])
-    return design, fit_relative(design, seconds, [row.group for row in timed])
+        return design, seconds, np.zeros(design.shape[1])
+    return design, seconds, fit_relative(design, seconds, [row.group for row in timed])
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:
@@ -311,8 +313,8 @@ def group_seconds(
     fused_cost: Mapping[str, float],
     cold_cost: Cold = NONE_FETCHED,
 ) -> float:
-    """A kernel group's modelled time: its anchor's kind model, its fused followers' flops and its weight
-    bytes read from DRAM."""
+    """A kernel group's modelled time: its anchor's kind model, its fused followers' flops and the weight
+    and buffer bytes its pass fetches from DRAM."""
     model = models.get(Kind(row.kind))
     anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
     followers = math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())

@@ -31,6 +31,7 @@ import time
 RESULTS_FORMAT = "netprof.runtime-results/2"
 _SUFFIX = "_kernel_time"  # a kernel's event in ONNX Runtime's trace: "<node>_kernel_time"
 WARMUP, MIN_RUNS, MAX_RUNS = 2, 5, 200
+CACHES = "/sys/devices/system/cpu/cpu0/cache"  # Linux's list of the first CPU's caches
 
 
 def _processor() -> str:
@@ -44,10 +45,9 @@ def _processor() -> str:
     return platform.processor() or platform.machine()
 
 
-def _caches() -> list[list[str]]:
-    """The first CPU's caches as Linux lists them, ``[level, type, size]`` each (netprof reads the sizes);
-    none where it does not."""
-    root = "/sys/devices/system/cpu/cpu0/cache"
+def cache_rows(root: str = CACHES) -> list[list[str]]:
+    """The first CPU's caches as Linux lists them, ``[level, type, size]`` each, as text; none where it
+    does not. netprof reads its own machine's with this too (``netprof.calibration.caches``)."""
     try:
         names = sorted(name for name in os.listdir(root) if name.startswith("index"))
     except OSError:
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "processor": _processor(),
         "machine": platform.machine(),
-        "caches": _caches(),
+        "caches": cache_rows(),
         "seconds": time.perf_counter() - started,
         "manifest": manifest,
         "times": times,

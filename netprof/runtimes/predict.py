@@ -9,9 +9,8 @@ runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
 the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
-buffer, at the share the cache lost) cost the profile's prices of a weight and a buffer
-byte fetched so on top:
-a one-op benchmark finds them all in the cache. The
+buffer, at the share the cache lost) cost the profile's prices of a weight and of a
+buffer byte fetched from DRAM on top: a one-op benchmark finds them all in the cache. The
 model adds the profile's ``per_run_s`` once; no cost per module call, since a
 runtime calls no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
@@ -86,7 +85,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     footprint = footprint_bytes(by_id, kernels)
     priced = profile.s_per_cold_weight_byte or profile.s_per_cold_buffer_byte
     evicted = evicted_share(footprint, profile.llc_bytes) if priced else 0.0
-    cold = cold_bytes(fusion_ops, kernels, profile.llc_bytes) if evicted else {}
+    cold = cold_bytes(by_id, kernels, evicted)
     stand_ins: Counter[tuple[str, str]] = Counter()
     for kernel in kernels:
         anchor = by_id[kernel.anchor]

@@ -116,17 +116,15 @@ class Cold(NamedTuple):
 NONE_FETCHED = Cold()
 
 
-def cold_bytes(ops: Sequence[FusionOp], kernels: Sequence[KernelGroup], llc_bytes: int) -> dict[int, Cold]:
-    """Per kernel's anchor: the bytes a pass of ``ops`` fetches from DRAM, at the share an ``llc_bytes``
-    cache has lost since the last pass."""
-    by_id = {op.id: op for op in ops}
-    share = evicted_share(footprint_bytes(by_id, kernels), llc_bytes)
+def cold_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup], share: float) -> dict[int, Cold]:
+    """Per kernel's anchor: the bytes a pass fetches from DRAM, at the ``share`` the cache has lost since
+    the last pass (``evicted_share``); none at all where it lost none."""
     if not share:
-        return {k.anchor: NONE_FETCHED for k in kernels}
-    fresh = fresh_output_bytes(by_id, kernels)
+        return {}
+    fresh = fresh_output_bytes(ops, kernels)
     cold = {}
     for kernel in kernels:
-        anchor = by_id[kernel.anchor]
+        anchor = ops[kernel.anchor]
         model_input = anchor.input_bytes if anchor.inputs and anchor.inputs[0] is None else 0
         buffers = model_input + fresh.get(kernel.anchor, 0)
         cold[kernel.anchor] = Cold(share * resident_weights(anchor), share * buffers)
