@@ -10,11 +10,13 @@ import torch
 from torch import nn
 
 import netprof
-from netprof.calibration.caches import cache_sizes, from_levels, parse_size
+from netprof.calibration.caches import cache_sizes, effective_llc, from_levels, parse_size
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
 from netprof.prediction.kinds import past_cache_bytes, transient_bytes
 from netprof.prediction.profile import DeviceProfile
+from netprof.runtimes import pack_run
+from netprof.runtimes.reuse import evicted_share
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from rotation import summary
@@ -41,6 +43,31 @@ def test_cache_sizes_parse_sysfs_and_lscpu_units(tmp_path):
 
 def _nodes(model: nn.Module, shape: tuple[int, ...]):
     return netprof.analyze(model, torch.empty(shape, device="meta"), mode="meta").ops
+
+
+def test_the_effective_cache_is_the_one_whose_evicted_share_explains_the_probe():
+    mib = 2**20
+    sizes = [2**k * mib for k in range(11)]  # 1 MiB to 1 GiB
+
+    def price(size: int) -> float:  # 64 MiB kept: 128 MiB read over and over costs 1 + 2 * 0.75
+        return (1 + 2 * evicted_share(size, 64 * mib)) * 1e-10
+
+    assert price(128 * mib) == pytest.approx(2.5e-10)
+    curve = [[size, price(size)] for size in sizes]
+    assert effective_llc(curve) == pytest.approx(64 * mib, rel=0.08)  # a grid of 96 sizes
+    # reads within twice the L2 are faster still, and left out
+    with_l2 = [[size, p * (0.3 if size <= 4 * mib else 1)] for size, p in curve]
+    assert effective_llc(with_l2, l2_bytes=2 * mib) == pytest.approx(64 * mib, rel=0.08)
+    # a price that never rose by a fifth: no size read was past the cache; too few sizes say nothing
+    assert effective_llc([[size, (1 + i / 100) * 1e-10] for i, size in enumerate(sizes)]) == 0
+    assert effective_llc(curve[-3:]) == 0
+
+
+def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):
+    monkeypatch.setattr(pack_run, "PROBE_LIMIT", 8 * 2**20)
+    curve = pack_run.cache_probe(rounds=1)
+    assert [size // 2**20 for size, _ in curve] == [1, 2, 3, 4, 6, 8]
+    assert all(0 < price < 1e-6 for _, price in curve)  # seconds per byte: faster than 1 MB/s
 
 
 def test_transient_and_past_cache_bytes_by_hand():

@@ -16,7 +16,7 @@ from torch import nn
 
 from netprof import pipeline
 from netprof.calibration import runtime as calibration
-from netprof.calibration.caches import cache_sizes
+from netprof.calibration.caches import cache_sizes, effective_llc
 from netprof.calibration.microbench import MicroBench
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel, ProfileError
@@ -296,6 +296,9 @@ def _results(tmp_path, **changes):
         ),
         ({"caches": [[3, "Unified"]]}, "'caches' must be [level, type, size] rows"),
         ({"caches": [["L3", "Unified", "32M"]]}, "'caches' must be [level, type, size] rows"),
+        ({"cache_probe": [[1 << 20]]}, "'cache_probe' must be [bytes, seconds per byte] rows"),
+        ({"cache_probe": [[1 << 20, -1e-10]]}, "'cache_probe' must be [bytes, seconds per byte] rows"),
+        ({"cache_probe": 3}, "'cache_probe' must be [bytes, seconds per byte] rows"),
     ],
 )
 def test_results_that_do_not_match_are_refused(capsys, tmp_path, change, message):
@@ -403,8 +406,35 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
     assert code == 0, err
     prediction = json.loads(out)["prediction"]
     assert prediction["latency_s"] > 0
-    # run.py read the device's caches from Linux: its last level prices the weights a pass evicts
-    assert tuple(json.loads(profile.read_text())["caches"].values()) == cache_sizes()
+    # run.py read the device's caches from Linux and probed what of the last level it gets: the probe's
+    # cache (else Linux's) prices the weights a pass evicts
+    l2, listed = cache_sizes()
+    measured = effective_llc(json.loads(results.read_text())["cache_probe"], l2)
+    assert tuple(json.loads(profile.read_text())["caches"].values()) == (l2, measured or listed)
+
+
+def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_path):
+    mib = 2**20
+    # a process that gets 100 MiB of a 480 MiB L3: reading n MiB over and over costs 1 + 2 * (1 - 50 / n)
+    probe = [[n * mib, (1 + 2 * max(0, 1 - 50 / n)) * 1e-10] for n in (8, 16, 32, 64, 128, 256, 512, 1024)]
+    listed = [[2, "Unified", "2048K"], [3, "Unified", "491520K"]]
+    path, _ = _results(tmp_path, caches=listed, cache_probe=probe)
+    saved = tmp_path / "profile.json"
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path), "-o", str(saved)
+    )
+    assert code == 0, err
+    profile = json.loads(saved.read_text())
+    assert profile["caches"]["l2_bytes"] == 2 * mib
+    assert profile["caches"]["llc_bytes"] == pytest.approx(100 * mib, rel=0.08)  # a grid of 96 sizes
+    assert any("MiB measured as this process's (480 MiB listed)" in note for note in profile["notes"])
+    # results from a run.py before the probe: Linux's size
+    path, _ = _results(tmp_path, caches=listed)
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path), "-o", str(saved)
+    )
+    assert code == 0, err
+    assert json.loads(saved.read_text())["caches"]["llc_bytes"] == 480 * mib
 
 
 def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():

@@ -2,6 +2,8 @@
 
 Read from ``/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}`` (Linux), else from
 ``lscpu -B -C=level,type,one-size`` output; ``(0, 0)`` when neither says, which turns both terms off.
+What a process really gets of the last level can be much less (a virtual machine's share of a server's
+cache): ``effective_llc`` reads it off ``pack_run.cache_probe``'s measured prices.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from netprof.runtimes.pack_run import CACHES, cache_rows
+from netprof.runtimes.reuse import evicted_share
 
 SYSFS = Path(CACHES)
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+_CLIFF = 1.2  # a probe whose price never rose by a fifth read no size past the cache
 
 
 def parse_size(text: str) -> int:
@@ -64,3 +70,24 @@ def _lscpu() -> list[tuple[int, str, int]]:
 def cache_sizes(root: Path = SYSFS) -> tuple[int, int]:
     """``(l2_bytes, llc_bytes)`` of this machine's first CPU; ``(0, 0)`` when unknown."""
     return from_levels(_parsed(cache_rows(str(root))) or _lscpu())
+
+
+def effective_llc(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> int:
+    """The last-level cache a process gets, in bytes, from ``cache_probe``'s ``[bytes, seconds per byte]``
+    rows: the size whose evicted share (``reuse.evicted_share``, by which a pass's misses are priced)
+    best explains the price as ``in_cache + share * (dram - in_cache)``, least squares over sizes between
+    the smallest and the largest read past twice the L2 (which is faster still); 0 where the price never
+    rose by a fifth (no size read was past the cache)."""
+    rows = np.array([(size, price) for size, price in curve if size > 2 * l2_bytes], dtype=float)
+    if len(rows) < 4 or rows[:, 1].max() < _CLIFF * rows[:, 1].min():
+        return 0
+    sizes, prices = rows[:, 0], rows[:, 1]
+    best_error, best = np.inf, 0
+    for llc in np.geomspace(sizes.min(), sizes.max(), 96):
+        shares = np.array([evicted_share(int(size), int(llc)) for size in sizes])
+        features = np.stack([np.ones_like(shares), shares], axis=1)
+        (in_cache, rise), *_ = np.linalg.lstsq(features, prices)
+        error = float(np.sum((features @ (in_cache, rise) - prices) ** 2))
+        if rise > 0 and error < best_error:
+            best_error, best = error, int(llc)
+    return best

@@ -45,7 +45,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.analysis import Analysis
 from netprof.calibration import runtime_fit
-from netprof.calibration.caches import cache_sizes, from_levels, parse_row
+from netprof.calibration.caches import cache_sizes, effective_llc, from_levels, parse_row
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
 from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
@@ -477,12 +477,18 @@ def build_profile(
     calibration_s: float | None,
     notes: Sequence[str] = (),
     caches: tuple[int, int] = (0, 0),
+    cache_probe: Sequence[Sequence[float]] = (),
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
     kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
-    the last-level cache of ``caches``, ``(l2_bytes, llc_bytes)`` (0: unknown, priced as the one-op
-    benchmarks found it)."""
-    llc_bytes = caches[1]
+    the last-level cache: the one ``cache_probe``'s prices show this process gets, else the one Linux
+    lists in ``caches``, ``(l2_bytes, llc_bytes)`` (0: unknown, priced as the one-op benchmarks found
+    it)."""
+    l2_bytes, listed_llc = caches
+    llc_bytes = effective_llc(cache_probe, l2_bytes) or listed_llc
+    if llc_bytes != listed_llc:
+        note = "last-level cache: {:.0f} MiB measured as this process's ({:.0f} MiB listed)"
+        notes = (*notes, note.format(llc_bytes / 2**20, listed_llc / 2**20))
     benches = [
         BenchKernels(
             entry["name"],
@@ -542,7 +548,7 @@ def build_profile(
         fused_s_per_flop=fitted.fused_s_per_flop,
         reorder_s=fitted.reorders.per_reorder_s,
         reorder_s_per_byte=fitted.reorders.s_per_byte,
-        l2_bytes=caches[0],
+        l2_bytes=l2_bytes,
         llc_bytes=llc_bytes,
         s_per_cold_weight_byte=fitted.cold_costs.weights,
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
@@ -576,6 +582,9 @@ def calibrate(
             progress(index, len(benches), f"{runtime} profiler: {entry['name']}")
         ran, seconds = profile_file(runtime, path, entry["input_shape"], threads, budget_s / ROUNDS)
         kernels[entry["name"]] = kernel_times(entry, ran, seconds)
+    if progress:
+        progress(len(benches), len(benches), "cache probe: reading 1 MiB to 1 GiB over and over")
+    probe = pack_run.cache_probe()
     return build_profile(
         document,
         {name: min(measured) for name, measured in rounds.items()},
@@ -586,6 +595,7 @@ def calibrate(
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
         caches=cache_sizes(),
+        cache_probe=probe,
         notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
 
@@ -693,6 +703,19 @@ def _caches(rows: Any, where: str) -> tuple[int, int]:
         ) from None
 
 
+def _probe(rows: Any, where: str) -> list[tuple[float, float]]:
+    """The ``[bytes, seconds per byte]`` rows of ``run.py``'s cache probe (none from an older run.py)."""
+    try:
+        probe = [(float(size), float(price)) for size, price in rows]
+    except (TypeError, ValueError):
+        probe = []
+    if rows and (not probe or not all(size > 0 and price > 0 for size, price in probe)):
+        raise CalibrationError(
+            f"{where}: 'cache_probe' must be [bytes, seconds per byte] rows, got {rows!r:.80}"
+        )
+    return probe
+
+
 def import_results(path: Path) -> RuntimeProfile:
     """The profile of the device ``run.py`` ran on, from the ``results.json`` it wrote."""
     data = read_json(path, CalibrationError, "results file not found")
@@ -710,6 +733,7 @@ def import_results(path: Path) -> RuntimeProfile:
             calibration_s=data.get("seconds"),
             notes=(f"imported from {path.name}: measured by a pack's run.py on {data.get('machine', '?')}",),
             caches=_caches(data.get("caches", []), str(path)),
+            cache_probe=_probe(data.get("cache_probe", []), str(path)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CalibrationError(f"{path}: malformed manifest ({type(error).__name__}: {error})") from None

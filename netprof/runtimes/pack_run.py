@@ -12,8 +12,10 @@ rounds over the whole list; its lowest round median goes to ``results.json``
 with the manifest. Then each model runs once more under ONNX Runtime's profiler:
 each kernel's median, and the optimized graph the session ran (its nodes, not its
 weights), go there too, so that netprof can credit each kernel to the ops it
-computes. The manifest and results then go to ``netprof calibrate --runtime
-onnxruntime --import-results results.json -o profile.json`` turns into a profile.
+computes. Last, a cache probe (``cache_probe``) measures how much of the last-level
+cache this process really gets. The manifest and results then go to ``netprof
+calibrate --runtime onnxruntime --import-results results.json -o profile.json`` turns
+into a profile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import platform
 import statistics
@@ -32,6 +35,8 @@ RESULTS_FORMAT = "netprof.runtime-results/2"
 _SUFFIX = "_kernel_time"  # a kernel's event in ONNX Runtime's trace: "<node>_kernel_time"
 WARMUP, MIN_RUNS, MAX_RUNS = 2, 5, 200
 CACHES = "/sys/devices/system/cpu/cpu0/cache"  # Linux's list of the first CPU's caches
+PROBE_BLOCK = 1 << 20  # bytes of each array the cache probe reads
+PROBE_LIMIT = 1 << 30  # the most it reads (at most an eighth of the memory)
 
 
 def _processor() -> str:
@@ -59,6 +64,47 @@ def cache_rows(root: str = CACHES) -> list[list[str]]:
         except OSError:
             continue
     return rows
+
+
+def cache_probe(rounds: int = 3) -> list[list[float]]:
+    """``[bytes, seconds per byte]`` of reading that many bytes over and over, for 1 MiB up to 1 GiB (or
+    an eighth of the memory) in steps of sqrt(2); each the median of ``rounds`` rounds over the sizes.
+
+    The price stays flat while the bytes fit in what this process gets of the last-level cache and rises
+    to DRAM's past it. A virtual machine's share of a server's cache can be a fifth of what Linux lists
+    (read 50-130 MB over and over on this project's 480 MiB-L3 Xeon, the price doubled), so netprof prices
+    a pass's cache misses on the cache this measures (``netprof.calibration.caches.effective_llc``)."""
+    import numpy as np
+
+    count = max(1, min(PROBE_LIMIT, _memory_bytes() // 8) // PROBE_BLOCK)
+    blocks = [np.full(PROBE_BLOCK // 4, 1.0, dtype=np.float32) for _ in range(count)]  # written: real pages
+    sizes = sorted({round(2 ** (step / 2)) for step in range(int(2 * math.log2(count)) + 1)})
+    measured: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(rounds):
+        for size in sizes:
+            measured[size].append(_read_seconds(blocks[:size]) / (size * PROBE_BLOCK))
+    return [[size * PROBE_BLOCK, statistics.median(times)] for size, times in measured.items()]
+
+
+def _read_seconds(blocks: list) -> float:
+    """The median seconds of reading every block once (a vectorized max), warm: at least 3 reads, 20 ms."""
+    for block in blocks:
+        block.max()
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - started < 0.02:
+        begin = time.perf_counter()
+        for block in blocks:
+            block.max()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times)
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return 2 * PROBE_LIMIT
 
 
 def _read(path: str) -> str:
@@ -192,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         kernels[bench["name"]] = profile_model(
             os.path.join(here, bench["file"]), bench["input_shape"], args.threads, args.budget / args.rounds
         )
+    print("cache probe: reading 1 MiB to 1 GiB over and over", file=sys.stderr)
+    probe = cache_probe()
     times = {}
     for name, measured in rounds.items():
         median, iqr, runs = min(measured)
@@ -209,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "processor": _processor(),
         "machine": platform.machine(),
         "caches": cache_rows(),
+        "cache_probe": probe,
         "seconds": time.perf_counter() - started,
         "manifest": manifest,
         "times": times,
