@@ -8,6 +8,7 @@
     python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
     python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
     python benchmarks/runtimes.py windows [--windows 3] [--threads 1]   # calibrate, measure, predict
+    python benchmarks/runtimes.py windows --models resnet50 vgg11 --tag _big   # the named and these
 
 ``measure``: each torchvision classifier (``weights=None``, its own crop size, batch B) is exported once
 with ``torch.onnx.export(dynamo=True)`` and run as a user runs it: an ONNX Runtime ``InferenceSession``
@@ -335,23 +336,28 @@ def windows(args: argparse.Namespace) -> None:
     This machine's speed drifts by 10-20% over minutes (resnet18 in OpenVINO, one thread: 8.05 ms, then
     7.54 ms ten minutes later); a prediction can only be as close as the calibration's window is to the
     measurement's. Each window is what one user sees: ``netprof calibrate --runtime R --threads N --force``
-    (the command line, in a process of its own), then the eight models timed in interleaved rounds, then
-    predicted on the profile just written."""
+    (the command line, in a process of its own), then the models (the eight named, and any others
+    ``--models`` adds) timed in interleaved rounds, then predicted on the profile just written, and again
+    on it with the last-level cache Linux lists in place of the one the calibration measured."""
+    import dataclasses
+
     from predict import scores
 
+    from netprof.calibration.caches import cache_sizes
     from netprof.runtimes import predict as runtime_predict
     from netprof.runtimes import profile as runtime_profiles
 
     crops = dict(classifiers())
+    names = NAMED + ([] if args.models == "named" else [name for name in args.models if name not in NAMED])
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    files = {name: _exported(name, crops[name], 1, cache) for name in NAMED}
+    files = {name: _exported(name, crops[name], 1, cache) for name in names}
     analyses = {
         name: pipeline.run(_model(name, crops[name]), _input(name, crops[name], 1), mode="meta").analysis
-        for name in NAMED
+        for name in names
     }
     netprof_cli = Path(sys.executable).with_name("netprof")
-    out = RESULTS / "runtimes_windows.json"
+    out = RESULTS / f"runtimes_windows{args.tag}.json"
     results: dict[str, dict] = {}
     for window in range(1, args.windows + 1):
         for runtime in args.runtimes:
@@ -374,52 +380,93 @@ def windows(args: argparse.Namespace) -> None:
                 sessions = {n: Session(runtime, path, x, threads) for n, (path, x, _) in files.items()}
                 figures = _interleaved(sessions, args.rounds)
                 profile = runtime_profiles.cached(runtime, threads)
+                listed = dataclasses.replace(profile, llc_bytes=cache_sizes()[1])
                 models = {}
-                for name in NAMED:
+                for name in names:
                     latency = statistics.median(figures[name])
                     predicted = runtime_predict.predict(analyses[name], profile).latency_s
+                    on_listed = runtime_predict.predict(analyses[name], listed).latency_s
                     models[name] = {
                         "latency_s": latency,
                         "spread": (max(figures[name]) - min(figures[name])) / latency,
                         "predicted_s": predicted,
                         "error": predicted / latency - 1,
+                        "error_listed_llc": on_listed / latency - 1,
                     }
-                measured = [models[n]["latency_s"] for n in NAMED]
-                score = scores([models[n]["predicted_s"] for n in NAMED], measured, [])
                 key = f"{runtime}|t{threads}|window{window}"
                 results[key] = {
-                    "runtime": runtime, "threads": threads, "window": window,
-                    "calibration_s": calibration_s, "scores": score, "models": models,
+                    "runtime": runtime, "threads": threads, "window": window, "calibration_s": calibration_s,
+                    "llc_bytes": profile.llc_bytes, "listed_llc_bytes": listed.llc_bytes,
+                    "models": models, **_window_scores(models, scores),
                 }  # fmt: skip
                 print(
-                    f"{key}: calibrated in {calibration_s:.0f} s; {score['within_10']:.0%} within 10%, "
-                    f"MAPE {score['mape']:.1%}, tau {score['kendall_tau']:.2f}",
+                    f"{key}: calibrated in {calibration_s:.0f} s; named {results[key]['scores']['within_10']:.0%} "
+                    f"within 10%, MAPE {results[key]['scores']['mape']:.1%}",
                     flush=True,
                 )
                 _save(out, results)
     _windows_markdown(results, args)
 
 
+def _window_scores(models: dict[str, dict], scores) -> dict[str, dict]:
+    """The named models' scores, and every model's, on the measured and on Linux's last-level cache."""
+    found = {}
+    for label, names in (("scores", NAMED), ("scores_all", list(models))):
+        measured = [models[n]["latency_s"] for n in names]
+        for suffix, field in (("", "error"), ("_listed_llc", "error_listed_llc")):
+            predicted = [(1 + models[n][field]) * models[n]["latency_s"] for n in names]
+            found[label + suffix] = scores(predicted, measured, [])
+    return found
+
+
 def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> None:
+    rows = sorted(results.values(), key=lambda row: (row["runtime"], row["threads"], row["window"]))
+    extra = [name for name in rows[0]["models"] if name not in NAMED]
+    command = f"python benchmarks/runtimes.py windows --windows {args.windows} --rounds {args.rounds}"
+    if extra:
+        command += f" --models {' '.join(extra)} --tag {args.tag}"
     lines = [
         "# Runtime prediction, calibrated and measured in the same window\n",
         (
-            f"`python benchmarks/runtimes.py windows --windows {args.windows} --rounds {args.rounds}` "
-            "(batch 1; each window: `netprof calibrate --runtime R --threads N --force`, then the 8 named "
-            "models timed in interleaved rounds, then predicted on the profile just written)\n"
+            f"`{command}` (batch 1; each window: `netprof calibrate --runtime R --threads N --force`, then "
+            "the models timed in interleaved rounds, then predicted on the profile just written; *Linux's "
+            "LLC* predicts again on that profile with the last-level cache Linux lists in place "
+            "of the one the calibration measured)\n"
         ),
-        "| runtime | threads | window | calibration | within 10% | MAPE | Kendall tau | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        (
+            "| runtime | threads | window | calibration | LLC measured | within 10% | MAPE | Kendall tau | "
+            "all: within 10% | all: MAPE | all, Linux's LLC: within 10% | all, Linux's LLC: MAPE |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in sorted(results.values(), key=lambda row: (row["runtime"], row["threads"], row["window"])):
-        errors = " ".join(f"{row['models'][n]['error']:+.0%}" for n in NAMED)
-        lines.append(
-            f"| {row['runtime']} | {row['threads']} | {row['window']} | {row['calibration_s']:.0f} s | "
-            f"{row['scores']['within_10']:.0%} | {row['scores']['mape']:.1%} | "
-            f"{row['scores']['kendall_tau']:.3f} | {errors} |"
+    for row in rows:
+        named, every, listed = (
+            row["scores"],
+            row.get("scores_all", row["scores"]),
+            row.get("scores_all_listed_llc"),
         )
-    lines.append(f"\nErrors in the order: {', '.join(NAMED)}.")
-    (RESULTS / "runtimes_windows.md").write_text("\n".join(lines) + "\n")
+        cells = [
+            row["runtime"], row["threads"], row["window"], f"{row['calibration_s']:.0f} s",
+            f"{row['llc_bytes'] / 2**20:.0f} MiB" if "llc_bytes" in row else "-",
+            f"{named['within_10']:.0%}", f"{named['mape']:.1%}", f"{named['kendall_tau']:.3f}",
+            f"{every['within_10']:.0%}", f"{every['mape']:.1%}",
+            f"{listed['within_10']:.0%}" if listed else "-", f"{listed['mape']:.1%}" if listed else "-",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    lines += [
+        "",
+        "| model | " + " | ".join(f"{r['runtime']} t{r['threads']} w{r['window']}" for r in rows) + " |",
+    ]
+    lines.append("|---|" + "---:|" * len(rows))
+    for name in rows[0]["models"]:
+        errors = []
+        for r in rows:
+            model = r["models"][name]
+            listed = f" ({model['error_listed_llc']:+.0%})" if "error_listed_llc" in model else ""
+            errors.append(f"{model['latency_s'] * 1e3:.2f} ms {model['error']:+.0%}{listed}")
+        lines.append(f"| {name} | " + " | ".join(errors) + " |")
+    lines.append("\nEach cell: measured latency, the prediction's error (on Linux's last-level cache).")
+    (RESULTS / f"runtimes_windows{args.tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -499,8 +546,7 @@ def main() -> None:
     sub.add_parser("report")
     for name in ("measure", "agreement", "fusion", "windows"):
         command = sub.add_parser(name)
-        if name != "windows":  # the named models, always
-            command.add_argument("--models", nargs="+", default="named")
+        command.add_argument("--models", nargs="+", default="named")
         choices = RUNTIMES if name in ("measure", "windows") else ALL_RUNTIMES
         command.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=choices)
         command.add_argument("--rounds", type=int, default=5)
@@ -517,6 +563,7 @@ def main() -> None:
     windows_parser = sub.choices["windows"]
     windows_parser.add_argument("--windows", type=int, default=3, help="calibrate-measure-predict cycles")
     windows_parser.add_argument("--threads", nargs="+", type=int, default=[1])
+    windows_parser.add_argument("--tag", default="", help="results go to runtimes_windows{TAG}.json and .md")
     for command in (measure_parser, windows_parser):
         command.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
     args = parser.parse_args()

@@ -217,12 +217,14 @@ def _weight_bytes(bench: MicroBench) -> int:
 # Families taken whole: grouped convolutions split into two kinds by alignment, and the unaligned depthwise
 # and grouped ones are kinds of their own; a third of each would leave each kind a few points.
 _WHOLE_FAMILIES = frozenset({"unaligned", "group3x3"})
+_STREAMED_LLC = 32 << 20  # the cache streams' passes outgrow half of a cache this size...
+_MAX_STREAM_SCALE = 8  # ...or of one up to 8 times larger, with as many times their layers and pixels
 
 
-def runtime_benches() -> list[MicroBench]:
+def runtime_benches(llc_bytes: int = 0) -> list[MicroBench]:
     """The per-run baseline, a third of each one-op family (all the unaligned and grouped convolutions),
-    two chains of small kernels, thirty synthetic networks, three cache streams and every fusion pair's
-    three models, in a fixed order without repeats."""
+    two chains of small kernels, thirty synthetic networks, three cache streams (for an ``llc_bytes``
+    cache) and every fusion pair's three models, in a fixed order without repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here
@@ -240,7 +242,7 @@ def runtime_benches() -> list[MicroBench]:
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)
-    chosen += cache_streams()
+    chosen += cache_streams(llc_bytes)
     for pair in pair_benches():
         chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}
@@ -249,11 +251,14 @@ def runtime_benches() -> list[MicroBench]:
     return list(unique.values())
 
 
-def cache_streams() -> list[MicroBench]:
+def cache_streams(llc_bytes: int = 0) -> list[MicroBench]:
     """Networks whose pass outgrows a server's last-level cache, most synthetic networks fitting in it:
     chains of layers with 34 and 25 MB of weights, and one whose 56 MB of feature maps at 224x224 a pass
     writes into buffers the last pass touched: what a weight and a buffer byte fetched from DRAM cost
-    (``reuse``)."""
+    (``reuse``). Sized for a cache of up to 32 MiB; for an ``llc_bytes`` cache n times that, n times as
+    many layers and n times the pixels (its side a multiple of 32), n at most 8."""
+    scale = min(_MAX_STREAM_SCALE, max(1, math.ceil(llc_bytes / _STREAMED_LLC)))
+    side = 32 * round(7 * math.sqrt(scale))
 
     def chain(layer: Callable[[], nn.Module], length: int) -> Callable[[], nn.Module]:
         return lambda: nn.Sequential(*(layer() for _ in range(length)))
@@ -263,12 +268,12 @@ def cache_streams() -> list[MicroBench]:
             *_conv_relu(3, 32, 3), *_conv_relu(32, 64, 1), *_conv_relu(64, 32, 1), *_conv_relu(32, 32, 3, 32)
         )
 
-    linear = chain(lambda: nn.Linear(1024, 1024), 8)
-    conv = chain(lambda: nn.Sequential(*_conv_relu(512, 512, 1)), 24)
+    linear = chain(lambda: nn.Linear(1024, 1024), 8 * scale)
+    conv = chain(lambda: nn.Sequential(*_conv_relu(512, 512, 1)), 24 * scale)
     return [
-        MicroBench("cache stream: 8 linear 1024x1024", linear, (1, 1024), "network"),
-        MicroBench("cache stream: 24 conv1x1 512 at 7x7", conv, (1, 512, 7, 7), "network"),
-        MicroBench("cache stream: 4 convolutions at 224x224", maps, (1, 3, 224, 224), "network"),
+        MicroBench(f"cache stream: {8 * scale} linear 1024x1024", linear, (1, 1024), "network"),
+        MicroBench(f"cache stream: {24 * scale} conv1x1 512 at 7x7", conv, (1, 512, 7, 7), "network"),
+        MicroBench(f"cache stream: 4 convolutions at {side}x{side}", maps, (1, 3, side, side), "network"),
     ]
 
 
@@ -563,11 +568,17 @@ def calibrate(
     benches: Sequence[MicroBench] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RuntimeProfile:
-    """Export, time, profile and fit every runtime micro-benchmark (default: ``runtime_benches()``) in
+    """Probe the cache this process gets (``pack_run.cache_probe``), then export, time, profile and fit
+    every runtime micro-benchmark (default: ``runtime_benches()`` with cache streams for that cache) in
     ``runtime``."""
     version = runtime_version(runtime)
-    benches = runtime_benches() if benches is None else list(benches)
     started = time.perf_counter()
+    if progress:
+        progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over")
+    probe = pack_run.cache_probe()
+    caches = cache_sizes()
+    if benches is None:
+        benches = runtime_benches(effective_llc(probe, caches[0]) or caches[1])
     document = manifest(benches, progress)
     files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}
@@ -582,9 +593,6 @@ def calibrate(
             progress(index, len(benches), f"{runtime} profiler: {entry['name']}")
         ran, seconds = profile_file(runtime, path, entry["input_shape"], threads, budget_s / ROUNDS)
         kernels[entry["name"]] = kernel_times(entry, ran, seconds)
-    if progress:
-        progress(len(benches), len(benches), "cache probe: reading 1 MiB to 1 GiB over and over")
-    probe = pack_run.cache_probe()
     return build_profile(
         document,
         {name: min(measured) for name, measured in rounds.items()},
@@ -594,7 +602,7 @@ def calibrate(
         threads=threads,
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
-        caches=cache_sizes(),
+        caches=caches,
         cache_probe=probe,
         notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
