@@ -10,13 +10,13 @@ import torch
 from torch import nn
 
 import netprof
-from netprof.calibration.caches import cache_sizes, effective_llc, from_levels, parse_size
+from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_cache, parse_size
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
 from netprof.prediction.kinds import past_cache_bytes, transient_bytes
 from netprof.prediction.profile import DeviceProfile
 from netprof.runtimes import pack_run
-from netprof.runtimes.reuse import evicted_share
+from netprof.runtimes.reuse import PassCache, evicted_share
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from rotation import summary
@@ -45,22 +45,26 @@ def _nodes(model: nn.Module, shape: tuple[int, ...]):
     return netprof.analyze(model, torch.empty(shape, device="meta"), mode="meta").ops
 
 
-def test_the_effective_cache_is_the_one_whose_evicted_share_explains_the_probe():
+def test_what_the_cache_keeps_of_a_pass_is_read_off_the_probe():
     mib = 2**20
     sizes = [2**k * mib for k in range(11)]  # 1 MiB to 1 GiB
+    kept = PassCache(32 * mib, 256 * mib)
 
-    def price(size: int) -> float:  # 64 MiB kept: 128 MiB read over and over costs 1 + 2 * 0.75
-        return (1 + 2 * evicted_share(size, 64 * mib)) * 1e-10
+    def price(size: int) -> float:  # 128 MiB read over and over: log(128 / 32) / log(256 / 32) = 2/3 missed
+        return (1 + 3 * evicted_share(size, kept)) * 1e-10
 
-    assert price(128 * mib) == pytest.approx(2.5e-10)
+    assert price(128 * mib) == pytest.approx(3e-10)
     curve = [[size, price(size)] for size in sizes]
-    assert effective_llc(curve) == pytest.approx(64 * mib, rel=0.08)  # a grid of 96 sizes
+    found = measured_pass_cache(curve)
+    # the grid's 48 sizes from 1 MiB to 4 GiB are 19% apart
+    assert found.holds_bytes == pytest.approx(32 * mib, rel=0.19)
+    assert found.loses_bytes == pytest.approx(256 * mib, rel=0.19)
     # reads within twice the L2 are faster still, and left out
     with_l2 = [[size, p * (0.3 if size <= 4 * mib else 1)] for size, p in curve]
-    assert effective_llc(with_l2, l2_bytes=2 * mib) == pytest.approx(64 * mib, rel=0.08)
+    assert measured_pass_cache(with_l2, l2_bytes=2 * mib).loses_bytes == pytest.approx(256 * mib, rel=0.19)
     # a price that never rose by a fifth: no size read was past the cache; too few sizes say nothing
-    assert effective_llc([[size, (1 + i / 100) * 1e-10] for i, size in enumerate(sizes)]) == 0
-    assert effective_llc(curve[-3:]) == 0
+    assert measured_pass_cache([[size, (1 + i / 100) * 1e-10] for i, size in enumerate(sizes)]) == PassCache()
+    assert measured_pass_cache(curve[-3:]) == PassCache()
 
 
 def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):

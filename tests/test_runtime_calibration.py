@@ -16,7 +16,7 @@ from torch import nn
 
 from netprof import pipeline
 from netprof.calibration import runtime as calibration
-from netprof.calibration.caches import cache_sizes, effective_llc
+from netprof.calibration.caches import cache_sizes, measured_pass_cache
 from netprof.calibration.microbench import MicroBench
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel, ProfileError
@@ -24,6 +24,7 @@ from netprof.runtimes import profile as runtime_profiles
 from netprof.runtimes.fusion import FusionOp, FusionPair, fuses, group_kernels, kernel_counts
 from netprof.runtimes.predict import FUSED, predict
 from netprof.runtimes.profile import RuntimeProfile
+from netprof.runtimes.reuse import PassCache, evicted_share
 
 # --- nn-Meter's rule: T1 + T2 - T12 > 0.5 * min(T1, T2) --------------------------------------------
 
@@ -168,21 +169,24 @@ def test_what_a_pass_cannot_keep_in_the_cache_costs_its_dram_price():
     conv = analysis.ops[0]
     both = (FusionPair("conv", "batch_norm", 10, 5, 10), FusionPair("conv", "relu", 10, 5, 10))
     hot = predict(analysis, _profile(fusion=both))
-    # one kernel: 4x2x3x3 float weights (288 bytes) and its 4x8x8 float output (1024 bytes); a 1024-byte
-    # cache keeps 512 of the 1312 bytes the pass touches, so 800/1312 of what the kernel fetches misses it:
-    # its weights, the model's 2x8x8 float input (512 bytes) and its output buffer, fresh in every pass
+    # one kernel: 4x2x3x3 float weights (288 bytes) and its 4x8x8 float output (1024 bytes); a cache that
+    # Linux says is 1024 bytes holds a 512-byte pass and loses a 4096-byte one, so of the 1312 bytes the
+    # pass touches log(1312 / 512) / log(8) miss it: its weights, the model's 2x8x8 float input (512
+    # bytes) and its output buffer, fresh in every pass
     profile = dataclasses.replace(
         _profile(fusion=both), llc_bytes=1024, s_per_cold_weight_byte=1e-9, s_per_cold_buffer_byte=2e-9
     )
     cold = predict(analysis, profile)
-    added = (1e-9 * 288 + 2e-9 * (512 + 1024)) * (1 - 512 / 1312)
+    share = math.log(1312 / 512) / math.log(8)
+    assert share == pytest.approx(0.4525, abs=1e-4)
+    added = (1e-9 * 288 + 2e-9 * (512 + 1024)) * share
     assert cold.latency_s - hot.latency_s == pytest.approx(added)
     assert next(op for op in cold.ops if op.id == conv.id).predicted_s == pytest.approx(
         10e-6 + 9216e-9 + added
     )
-    assert any("61% of what it last touched a pass ago" in note for note in cold.notes)
-    # a cache that holds the pass twice over prices the weights hot
-    roomy = predict(analysis, dataclasses.replace(profile, llc_bytes=4096))
+    assert any("45% of what it last touched a pass ago" in note for note in cold.notes)
+    # a cache measured to hold the pass whole prices the weights hot, whatever Linux's size
+    roomy = predict(analysis, dataclasses.replace(profile, cache_holds_bytes=2048, cache_loses_bytes=8192))
     assert roomy.latency_s == pytest.approx(hot.latency_s)
 
 
@@ -197,6 +201,8 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
         llc_bytes=2**25,
         s_per_cold_weight_byte=4e-11,
         s_per_cold_buffer_byte=3e-11,
+        cache_holds_bytes=2**24,
+        cache_loses_bytes=2**27,
     )
     path = tmp_path / "p.json"
     runtime_profiles.save(profile, path)
@@ -212,6 +218,7 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
         4e-11,
         3e-11,
     )
+    assert loaded.pass_cache == PassCache(2**24, 2**27)
     document["s_per_cold_buffer_byte"] = -1.0
     with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")
@@ -406,17 +413,19 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
     assert code == 0, err
     prediction = json.loads(out)["prediction"]
     assert prediction["latency_s"] > 0
-    # run.py read the device's caches from Linux and probed what of the last level it gets: the probe's
-    # cache (else Linux's) prices the weights a pass evicts
-    l2, listed = cache_sizes()
-    measured = effective_llc(json.loads(results.read_text())["cache_probe"], l2)
-    assert tuple(json.loads(profile.read_text())["caches"].values()) == (l2, measured or listed)
+    # run.py read the device's caches from Linux and probed what the last level keeps of a pass: the
+    # probe's sizes (else Linux's) price the weights a pass evicts
+    saved = json.loads(profile.read_text())
+    assert tuple(saved["caches"].values()) == cache_sizes()
+    measured = measured_pass_cache(json.loads(results.read_text())["cache_probe"], cache_sizes()[0])
+    assert (saved["cache_holds_bytes"], saved["cache_loses_bytes"]) == measured
 
 
 def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_path):
     mib = 2**20
-    # a process that gets 100 MiB of a 480 MiB L3: reading n MiB over and over costs 1 + 2 * (1 - 50 / n)
-    probe = [[n * mib, (1 + 2 * max(0, 1 - 50 / n)) * 1e-10] for n in (8, 16, 32, 64, 128, 256, 512, 1024)]
+    # a process whose reads of n MiB over and over cost 1 + 2 * log(n / 32) / log(8) between 32 and 256 MiB
+    probe = [[n * mib, (1 + 2 * evicted_share(n * mib, PassCache(32 * mib, 256 * mib))) * 1e-10]
+             for n in (8, 16, 32, 45, 64, 91, 128, 181, 256, 512, 1024)]  # fmt: skip
     listed = [[2, "Unified", "2048K"], [3, "Unified", "491520K"]]
     path, _ = _results(tmp_path, caches=listed, cache_probe=probe)
     saved = tmp_path / "profile.json"
@@ -425,16 +434,19 @@ def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_
     )
     assert code == 0, err
     profile = json.loads(saved.read_text())
-    assert profile["caches"]["l2_bytes"] == 2 * mib
-    assert profile["caches"]["llc_bytes"] == pytest.approx(100 * mib, rel=0.08)  # a grid of 96 sizes
-    assert any("MiB measured as this process's (480 MiB listed)" in note for note in profile["notes"])
-    # results from a run.py before the probe: Linux's size
+    assert profile["caches"] == {"l2_bytes": 2 * mib, "llc_bytes": 480 * mib}
+    # the grid's 48 sizes from 8 MiB to 4 GiB are 14% apart
+    assert profile["cache_holds_bytes"] == pytest.approx(32 * mib, rel=0.14)
+    assert profile["cache_loses_bytes"] == pytest.approx(256 * mib, rel=0.14)
+    assert any("(measured; 480 MiB listed)" in note for note in profile["notes"])
+    # results from a run.py before the probe: Linux's size says what the cache keeps
     path, _ = _results(tmp_path, caches=listed)
     code, _, err = run(
         capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path), "-o", str(saved)
     )
     assert code == 0, err
-    assert json.loads(saved.read_text())["caches"]["llc_bytes"] == 480 * mib
+    loaded = runtime_profiles.load(saved)
+    assert loaded.cache_loses_bytes == 0 and loaded.pass_cache == PassCache(240 * mib, 1920 * mib)
 
 
 def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():

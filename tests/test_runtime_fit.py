@@ -14,6 +14,7 @@ from netprof.calibration.runtime_fit import (
 )
 from netprof.prediction.kinds import Kind
 from netprof.runtimes.fusion import FusionOp, FusionPair
+from netprof.runtimes.reuse import PassCache
 
 US = 1e-6
 
@@ -185,7 +186,7 @@ def test_data_movement_is_fitted_on_networks_where_networks_ran_it():
 
 
 def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():
-    llc = 2 * 10**6  # a pass keeps 1 MB of what it touched (reuse: half the last-level cache)
+    cache = PassCache(10**6, 10**8)  # holds a 1 MB pass, loses a 100 MB one (reuse)
 
     def gemm(op_id, flops, weights, output=0):
         inputs = (op_id - 1 if op_id else None,)
@@ -201,13 +202,13 @@ def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dra
     shapes = [(2, 10**6, 2 * 10**5), (4, 10**6, 10**5), (3, 2 * 10**6, 5 * 10**5), (8, 5 * 10**5, 10**5)]
     for i, (layers, weights, out) in enumerate(shapes):
         ops = tuple(gemm(j, 3 * 10**6 + 10**5 * j, weights, out) for j in range(layers))
-        # of each weight and fresh buffer byte, the share the pass's footprint pushed out of the kept 1 MB
-        share = 1 - 10**6 / (layers * (weights + out))
+        # of each weight and fresh buffer byte, the share the footprint's log puts between 1 and 100 MB
+        share = math.log10(layers * (weights + out) / 10**6) / 2
         # a chain's first two outputs are fresh; the third goes into the first's freed buffer, and so on
         fetched = [share * (20e-12 * weights + 50e-12 * (out if j < 2 else 0)) for j in range(layers)]
         kernels = tuple(KernelTime("Gemm", hot(op) + extra, (op.id,)) for op, extra in zip(ops, fetched))
         benches.append(BenchKernels(f"net{i}", "network", ops, sum(k.seconds for k in kernels), kernels))
-    fitted = fit(benches, frozenset(), llc_bytes=llc)
+    fitted = fit(benches, frozenset(), cache=cache)
     assert fitted.cold_costs == pytest.approx((20e-12, 50e-12), rel=1e-4)
     fresh = gemm(0, 7 * 10**6, 3 * 10**5)  # its bytes are its weights: one price for both is the same fit
     priced = fitted.kinds[Kind.GEMM].terms(fresh.flops, fresh.mem_access_bytes, fresh.weight_bytes)

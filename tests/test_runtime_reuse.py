@@ -1,9 +1,12 @@
 """What a network's pass fetches from DRAM (``netprof.runtimes.reuse``), by hand."""
 
+import math
+
 import pytest
 
 from netprof.runtimes.fusion import FusionOp, KernelGroup
 from netprof.runtimes.reuse import (
+    PassCache,
     cold_bytes,
     evicted_share,
     footprint_bytes,
@@ -44,12 +47,17 @@ def test_a_pass_touches_every_kernels_weights_and_the_output_it_writes():
     assert footprint_bytes({op.id: op for op in ops}, kernels) == 13 * MIB
 
 
-def test_the_evicted_share_is_what_half_the_cache_cannot_keep():
-    # a 32 MiB cache keeps 16 MiB: of a 64 MiB pass, three quarters of what the last pass touched is gone
-    assert evicted_share(64 * MIB, 32 * MIB) == pytest.approx(0.75)
-    assert evicted_share(16 * MIB, 32 * MIB) == 0.0  # the whole pass fits in the kept half
-    assert evicted_share(64 * MIB, 0) == 0.0  # an unknown cache prices nothing
-    assert evicted_share(0, 32 * MIB) == 0.0
+def test_the_evicted_share_rises_with_the_log_of_the_footprint_between_what_the_cache_holds_and_loses():
+    cache = PassCache(8 * MIB, 128 * MIB)  # 16 = 2**4 times apart
+    assert evicted_share(8 * MIB, cache) == 0.0  # the cache holds a pass this size whole
+    assert evicted_share(16 * MIB, cache) == pytest.approx(0.25)  # log2(16 / 8) / log2(128 / 8)
+    assert evicted_share(64 * MIB, cache) == pytest.approx(0.75)
+    assert evicted_share(512 * MIB, cache) == 1.0  # past what it loses: all of it
+    assert evicted_share(64 * MIB, PassCache()) == 0.0  # an unknown cache prices nothing
+    assert evicted_share(0, cache) == 0.0
+    # Linux's size alone: half of it held, four times it lost; the footprint of which half is lost between
+    assert PassCache.of_llc(32 * MIB) == (16 * MIB, 128 * MIB)
+    assert PassCache.of_llc(32 * MIB).middle_bytes == round(math.sqrt(16 * 128) * MIB)
 
 
 def test_an_output_is_fresh_where_no_buffer_freed_earlier_in_the_pass_holds_it():
@@ -72,9 +80,9 @@ def test_a_kernel_fetches_its_weights_the_models_input_and_its_fresh_output_at_t
         _op(2, "conv_1x1", 8 * MIB, weights=2 * MIB, first=2 * MIB),  # into op 0's freed buffer
     )
     kernels, by_id = _kernels(ops), {op.id: op for op in ops}
-    # footprint: 1 + 8 + 3 + 2 + 2 + 8 = 24 MiB; a 12 MiB cache keeps 6: three quarters are fetched again
+    # footprint: 1 + 8 + 3 + 2 + 2 + 8 = 24 MiB; a cache holding 3 MiB, losing 48: log2(8) / log2(16)
     share = 0.75
-    assert evicted_share(footprint_bytes(by_id, kernels), 12 * MIB) == share
+    assert evicted_share(footprint_bytes(by_id, kernels), PassCache(3 * MIB, 48 * MIB)) == share
     # (weights, buffers): op 0 reads the input and fills a fresh 8 MiB; op 1 a fresh 2 MiB; op 2 none
     found = cold_bytes(by_id, kernels, share)
     assert found == {
@@ -82,5 +90,19 @@ def test_a_kernel_fetches_its_weights_the_models_input_and_its_fresh_output_at_t
         1: (share * 3 * MIB, share * 2 * MIB),
         2: (share * 2 * MIB, 0.0),
     }
-    roomy = evicted_share(footprint_bytes(by_id, kernels), 64 * MIB)  # the pass fits: nothing fetched
+    roomy = evicted_share(footprint_bytes(by_id, kernels), PassCache(32 * MIB, 256 * MIB))  # it holds them
     assert roomy == 0.0 and cold_bytes(by_id, kernels, roomy) == {}
+
+
+def test_a_weights_transpose_fetches_nothing_and_only_the_first_kernel_reads_the_models_input():
+    # conv on the model's input (2 MiB) -> flatten -> linear: t(w) is a view of a parameter (no op before
+    # it), addmm(bias, x, t(w)) reads its bias first: neither is the model's input
+    ops = (
+        _op(0, "conv_kxk", 4 * MIB, weights=MIB, first=2 * MIB),
+        _op(1, "view", 4 * MIB, role="view", first=4 * MIB),
+        _op(2, "view", 16 * MIB, role="view", first=16 * MIB, inputs=(None,)),
+        _op(3, "gemm", 4096, nbytes=4096 + 4 * MIB + 16 * MIB + 4096, first=4096, inputs=(None, 1, 2)),
+    )
+    found = cold_bytes({op.id: op for op in ops}, _kernels(ops), 1.0)
+    # the conv: its weight, the input and its fresh 4 MiB; the gemm: x and w as weights, a fresh 4 kB
+    assert found == {0: (MIB, 6 * MIB), 3: (4 * MIB + 16 * MIB, 4096)}

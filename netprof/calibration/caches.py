@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from netprof.runtimes.pack_run import CACHES, cache_rows
-from netprof.runtimes.reuse import evicted_share
+from netprof.runtimes.reuse import PassCache, evicted_share
 
 SYSFS = Path(CACHES)
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 _CLIFF = 1.2  # a probe whose price never rose by a fifth read no size past the cache
+_GRID = 48  # sizes tried for what the cache holds and loses
 
 
 def parse_size(text: str) -> int:
@@ -72,22 +73,26 @@ def cache_sizes(root: Path = SYSFS) -> tuple[int, int]:
     return from_levels(_parsed(cache_rows(str(root))) or _lscpu())
 
 
-def effective_llc(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> int:
-    """The last-level cache a process gets, in bytes, from ``cache_probe``'s ``[bytes, seconds per byte]``
-    rows: the size whose evicted share (``reuse.evicted_share``, by which a pass's misses are priced)
-    best explains the price as ``in_cache + share * (dram - in_cache)``, least squares over sizes between
-    the smallest and the largest read past twice the L2 (which is faster still); 0 where the price never
-    rose by a fifth (no size read was past the cache)."""
+def measured_pass_cache(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> PassCache:
+    """What the last-level cache keeps of a pass, from ``cache_probe``'s ``[bytes, seconds per byte]``
+    rows: the sizes it holds and loses whose evicted share (``reuse.evicted_share``, by which a pass's
+    misses are priced) best explains the price as ``in_cache + share * (dram - in_cache)``, least
+    squares over a grid of sizes from the smallest read past twice the L2 (which is faster still) to four
+    times the largest; unknown (``PassCache()``) where the price never rose by a fifth (no size read was
+    past the cache)."""
     rows = np.array([(size, price) for size, price in curve if size > 2 * l2_bytes], dtype=float)
     if len(rows) < 4 or rows[:, 1].max() < _CLIFF * rows[:, 1].min():
-        return 0
+        return PassCache()
     sizes, prices = rows[:, 0], rows[:, 1]
-    best_error, best = np.inf, 0
-    for llc in np.geomspace(sizes.min(), sizes.max(), 96):
-        shares = np.array([evicted_share(int(size), int(llc)) for size in sizes])
-        features = np.stack([np.ones_like(shares), shares], axis=1)
-        (in_cache, rise), *_ = np.linalg.lstsq(features, prices)
-        error = float(np.sum((features @ (in_cache, rise) - prices) ** 2))
-        if rise > 0 and error < best_error:
-            best_error, best = error, int(llc)
+    grid = [int(size) for size in np.geomspace(sizes.min(), 4 * sizes.max(), _GRID)]
+    best_error, best = np.inf, PassCache()
+    for low, holds in enumerate(grid):
+        for loses in grid[low + 1 :]:
+            cache = PassCache(holds, loses)
+            shares = np.array([evicted_share(int(size), cache) for size in sizes])
+            features = np.stack([np.ones_like(shares), shares], axis=1)
+            (in_cache, rise), *_ = np.linalg.lstsq(features, prices)
+            error = float(np.sum((features @ (in_cache, rise) - prices) ** 2))
+            if rise > 0 and error < best_error:
+                best_error, best = error, cache
     return best

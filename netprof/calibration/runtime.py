@@ -45,7 +45,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.analysis import Analysis
 from netprof.calibration import runtime_fit
-from netprof.calibration.caches import cache_sizes, effective_llc, from_levels, parse_row
+from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_cache, parse_row
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
 from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
@@ -62,6 +62,7 @@ from netprof.runtimes.join import compose, ops_by_node
 from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.layout import REORDER_OPS, Layout
 from netprof.runtimes.profile import RuntimeProfile
+from netprof.runtimes.reuse import PassCache
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, run_until, time_calls
 
@@ -217,14 +218,16 @@ def _weight_bytes(bench: MicroBench) -> int:
 # Families taken whole: grouped convolutions split into two kinds by alignment, and the unaligned depthwise
 # and grouped ones are kinds of their own; a third of each would leave each kind a few points.
 _WHOLE_FAMILIES = frozenset({"unaligned", "group3x3"})
-_STREAMED_LLC = 32 << 20  # the cache streams' passes outgrow half of a cache this size...
-_MAX_STREAM_SCALE = 8  # ...or of one up to 8 times larger, with as many times their layers and pixels
+# The cache streams' passes outgrow what a 32 MiB cache keeps of them (the footprint it loses half of)...
+_STREAMED_CACHE = PassCache.of_llc(32 << 20).middle_bytes
+_MAX_STREAM_SCALE = 8  # ...or one up to 8 times larger, with as many times their layers and pixels
 
 
-def runtime_benches(llc_bytes: int = 0) -> list[MicroBench]:
+def runtime_benches(cache_bytes: int = 0) -> list[MicroBench]:
     """The per-run baseline, a third of each one-op family (all the unaligned and grouped convolutions),
-    two chains of small kernels, thirty synthetic networks, three cache streams (for an ``llc_bytes``
-    cache) and every fusion pair's three models, in a fixed order without repeats."""
+    two chains of small kernels, thirty synthetic networks, three cache streams (for a pass of which the
+    cache loses half at ``cache_bytes``) and every fusion pair's three models, in a fixed order without
+    repeats."""
     families: dict[str, list[MicroBench]] = {}
     for bench in micro_benchmarks():
         exportable = bench.capture == "meta"  # not the int8 kernels: the runtimes do not run them here
@@ -242,7 +245,7 @@ def runtime_benches(llc_bytes: int = 0) -> list[MicroBench]:
             chosen += [b for b in members[::step] if _weight_bytes(b) <= _MAX_WEIGHT_BYTES]
     chosen += [MicroBench(f"{n} add/mul kernels 1x8", lambda n=n: _Steps(n), (1, 8)) for n in (16, 64)]
     chosen += synthetic_networks(30, seed=2)
-    chosen += cache_streams(llc_bytes)
+    chosen += cache_streams(cache_bytes)
     for pair in pair_benches():
         chosen += [b for b in (pair.base, pair.first, pair.second, pair.both) if b is not None]
     unique: dict[str, MicroBench] = {}
@@ -251,13 +254,14 @@ def runtime_benches(llc_bytes: int = 0) -> list[MicroBench]:
     return list(unique.values())
 
 
-def cache_streams(llc_bytes: int = 0) -> list[MicroBench]:
+def cache_streams(cache_bytes: int = 0) -> list[MicroBench]:
     """Networks whose pass outgrows a server's last-level cache, most synthetic networks fitting in it:
     chains of layers with 34 and 25 MB of weights, and one whose 56 MB of feature maps at 224x224 a pass
     writes into buffers the last pass touched: what a weight and a buffer byte fetched from DRAM cost
-    (``reuse``). Sized for a cache of up to 32 MiB; for an ``llc_bytes`` cache n times that, n times as
-    many layers and n times the pixels (its side a multiple of 32), n at most 8."""
-    scale = min(_MAX_STREAM_SCALE, max(1, math.ceil(llc_bytes / _STREAMED_LLC)))
+    (``reuse``). Sized for a 32 MiB cache; for one that loses half of a pass n times larger
+    (``cache_bytes``), n times as many layers and n times the pixels (its side a multiple of 32), n at
+    most 8."""
+    scale = min(_MAX_STREAM_SCALE, max(1, math.ceil(cache_bytes / _STREAMED_CACHE)))
     side = 32 * round(7 * math.sqrt(scale))
 
     def chain(layer: Callable[[], nn.Module], length: int) -> Callable[[], nn.Module]:
@@ -486,14 +490,18 @@ def build_profile(
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
     kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
-    the last-level cache: the one ``cache_probe``'s prices show this process gets, else the one Linux
-    lists in ``caches``, ``(l2_bytes, llc_bytes)`` (0: unknown, priced as the one-op benchmarks found
-    it)."""
-    l2_bytes, listed_llc = caches
-    llc_bytes = effective_llc(cache_probe, l2_bytes) or listed_llc
-    if llc_bytes != listed_llc:
-        note = "last-level cache: {:.0f} MiB measured as this process's ({:.0f} MiB listed)"
-        notes = (*notes, note.format(llc_bytes / 2**20, listed_llc / 2**20))
+    the last-level cache: what ``cache_probe``'s prices show it keeps of a pass, else what Linux's size
+    in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op benchmarks
+    found it)."""
+    l2_bytes, llc_bytes = caches
+    measured = measured_pass_cache(cache_probe, l2_bytes)
+    cache = measured if measured.loses_bytes else PassCache.of_llc(llc_bytes)
+    if measured.loses_bytes:
+        note = "last-level cache: keeps a pass whole up to {:.0f} MiB, none of it past {:.0f} MiB (measured; {:.0f} MiB listed)"
+        notes = (
+            *notes,
+            note.format(measured.holds_bytes / 2**20, measured.loses_bytes / 2**20, llc_bytes / 2**20),
+        )
     benches = [
         BenchKernels(
             entry["name"],
@@ -507,7 +515,7 @@ def build_profile(
     pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
     fused = fused_pairs(pairs)
     reorder_ops = REORDER_OPS.get(runtime, frozenset())
-    fitted = runtime_fit.fit(benches, fused, reorder_ops, llc_bytes)
+    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache)
     if reorder_ops:
         layout = fitted.reorders
         note = (
@@ -516,11 +524,11 @@ def build_profile(
             f"{layout.s_per_byte * 1e12:.1f} ps a byte"
         )
         notes = (*notes, note)
-    if llc_bytes:
+    if cache.loses_bytes:
         cold = fitted.cold_costs
         note = (
-            f"fetched from DRAM, past half the {llc_bytes / 2**20:.0f} MiB last-level cache: a weight byte "
-            f"{cold.weights * 1e12:.1f} ps, a buffer byte {cold.buffers * 1e12:.1f} ps"
+            f"fetched from DRAM, past the last-level cache: a weight byte {cold.weights * 1e12:.1f} ps, "
+            f"a buffer byte {cold.buffers * 1e12:.1f} ps"
         )
         notes = (*notes, note)
     points = tuple(
@@ -555,6 +563,8 @@ def build_profile(
         reorder_s_per_byte=fitted.reorders.s_per_byte,
         l2_bytes=l2_bytes,
         llc_bytes=llc_bytes,
+        cache_holds_bytes=measured.holds_bytes,
+        cache_loses_bytes=measured.loses_bytes,
         s_per_cold_weight_byte=fitted.cold_costs.weights,
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
     )
@@ -578,7 +588,10 @@ def calibrate(
     probe = pack_run.cache_probe()
     caches = cache_sizes()
     if benches is None:
-        benches = runtime_benches(effective_llc(probe, caches[0]) or caches[1])
+        measured = measured_pass_cache(probe, caches[0])
+        benches = runtime_benches(
+            (measured if measured.loses_bytes else PassCache.of_llc(caches[1])).middle_bytes
+        )
     document = manifest(benches, progress)
     files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}

@@ -52,7 +52,15 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel
 from netprof.runtimes.fusion import ANCHORS, STAGES, FusionOp, group_kernels
 from netprof.runtimes.layout import Reorder, reorders
-from netprof.runtimes.reuse import NONE_FETCHED, Cold, cold_bytes, evicted_share, footprint_bytes
+from netprof.runtimes.reuse import (
+    NONE_FETCHED,
+    UNKNOWN_CACHE,
+    Cold,
+    PassCache,
+    cold_bytes,
+    evicted_share,
+    footprint_bytes,
+)
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -150,17 +158,17 @@ def group_rows(
     bench: BenchKernels,
     fused: frozenset[tuple[str, str]],
     reorder_ops: frozenset[str] = frozenset(),
-    llc_bytes: int = 0,
+    cache: PassCache = UNKNOWN_CACHE,
 ) -> list[GroupRow]:
     """The benchmark's kernel groups with the measured seconds credited to each; kernels of the
     ``reorder_ops`` types are credited to none (``fit_reorders`` prices them). A network's groups carry
-    the bytes its pass fetches from DRAM past an ``llc_bytes`` cache; a one-op benchmark's loop finds
+    the bytes its pass fetches from DRAM past the last-level ``cache``; a one-op benchmark's loop finds
     them all in the cache."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
     cold = {}
     if bench.group == "network":
-        cold = cold_bytes(by_id, groups, evicted_share(footprint_bytes(by_id, groups), llc_bytes))
+        cold = cold_bytes(by_id, groups, evicted_share(footprint_bytes(by_id, groups), cache))
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
@@ -232,13 +240,13 @@ def fit(
     benches: Sequence[BenchKernels],
     fused: frozenset[tuple[str, str]],
     reorder_ops: frozenset[str] = frozenset(),
-    llc_bytes: int = 0,
+    cache: PassCache = UNKNOWN_CACHE,
 ) -> KernelFit:
     """Every kind's kernel model, every fused follower's cost per flop and the costs of a weight and a
-    buffer byte a network fetches from DRAM past an ``llc_bytes`` cache (0: unknown, none), from
+    buffer byte a network fetches from DRAM past the last-level ``cache`` (unknown: none), from
     ``benches``; and, where
     the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
-    rows_by_bench = [group_rows(bench, fused, reorder_ops, llc_bytes) for bench in benches]
+    rows_by_bench = [group_rows(bench, fused, reorder_ops, cache) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
     layout = fit_reorders(benches, placed, reorder_ops)
     rows = [row for rows in rows_by_bench for row in rows]

@@ -84,7 +84,8 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     kernels = group_kernels(fusion_ops, profile.fused)
     footprint = footprint_bytes(by_id, kernels)
     priced = profile.s_per_cold_weight_byte or profile.s_per_cold_buffer_byte
-    evicted = evicted_share(footprint, profile.llc_bytes) if priced else 0.0
+    cache = profile.pass_cache
+    evicted = evicted_share(footprint, cache) if priced else 0.0
     cold = cold_bytes(by_id, kernels, evicted)
     stand_ins: Counter[tuple[str, str]] = Counter()
     for kernel in kernels:
@@ -110,9 +111,8 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     fused = len(analysis.ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
     if evicted:
-        cache = f"half the {profile.llc_bytes / 2**20:.0f} MiB last-level cache"
         notes += (
-            f"a pass touches {footprint / 1e6:.1f} MB, past {cache}: {evicted:.0%} of what it last touched a pass ago (weights, input, fresh buffers) priced from DRAM",
+            f"a pass touches {footprint / 2**20:.1f} MiB, and the last-level cache keeps a pass whole up to {cache.holds_bytes / 2**20:.0f} MiB, none of it past {cache.loses_bytes / 2**20:.0f} MiB: {evicted:.0%} of what it last touched a pass ago (weights, input, fresh buffers) priced from DRAM",
         )
     if profile.reorder_s or profile.reorder_s_per_byte:
         placed = reorders(fusion_ops)

@@ -10,7 +10,9 @@ an older netprof's profiles, whose kinds carry those reorders), and
 ``s_per_cold_weight_byte`` and ``s_per_cold_buffer_byte``, what a byte a network's
 pass fetches from DRAM costs beyond its kind's price, a weight's and a buffer's (its
 input, a fresh output buffer) (``reuse``; zero where ``llc_bytes`` is unknown and in
-an older netprof's profiles); a file
+an older netprof's profiles), and ``cache_holds_bytes`` and ``cache_loses_bytes``, the
+footprints of a pass the last-level cache keeps whole and loses whole, as the
+calibration measured them (absent: derived from ``llc_bytes``); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
@@ -32,10 +34,12 @@ from netprof.prediction import profile as profiles
 from netprof.prediction.profile import DeviceProfile, ProfileError
 from netprof.records import pick
 from netprof.runtimes.fusion import FusionPair, fused_pairs
+from netprof.runtimes.reuse import PassCache
 
 EAGER = "eager"
 # A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
 _COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte", "s_per_cold_buffer_byte")
+_CACHE = ("cache_holds_bytes", "cache_loses_bytes")  # the measured PassCache; 0 where not measured
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,15 @@ class RuntimeProfile(DeviceProfile):
     reorder_s_per_byte: float = 0.0
     s_per_cold_weight_byte: float = 0.0
     s_per_cold_buffer_byte: float = 0.0
+    cache_holds_bytes: int = 0
+    cache_loses_bytes: int = 0
+
+    @property
+    def pass_cache(self) -> PassCache:
+        """What the last-level cache keeps of a pass: as measured, else as Linux's size suggests."""
+        if self.cache_loses_bytes:
+            return PassCache(self.cache_holds_bytes, self.cache_loses_bytes)
+        return PassCache.of_llc(self.llc_bytes)
 
     @property
     def key(self) -> str:
@@ -74,7 +87,7 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
             for p in profile.fusion
         ],
         "fused_s_per_flop": dict(profile.fused_s_per_flop),
-        **pick(profile, *_COSTS),
+        **pick(profile, *_COSTS, *_CACHE),
     }
 
 
@@ -112,6 +125,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         fusion=_pairs(data.get("fusion", []), where),
         fused_s_per_flop=_costs(data.get("fused_s_per_flop", {}), where),
         **_runtime_costs(data, where),
+        **_cache(data, where),
     )
 
 
@@ -124,6 +138,13 @@ def _runtime_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
     if not all(map(_non_negative, found.values())):
         raise ProfileError(f"{where}: {', '.join(map(repr, _COSTS))} must be non-negative numbers")
     return {name: float(v) for name, v in found.items()}
+
+
+def _cache(data: Mapping[str, Any], where: str) -> dict[str, int]:
+    found = {name: data.get(name, 0) for name in _CACHE}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in found.values()):
+        raise ProfileError(f"{where}: {', '.join(map(repr, _CACHE))} must be non-negative integers")
+    return found
 
 
 def _costs(data: Any, where: str) -> dict[str, float]:

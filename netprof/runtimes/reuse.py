@@ -12,16 +12,22 @@ project's machine (ONNX Runtime 1.32, one thread, a 32 MiB L3): a chain of
 34 MB, 104 us at 67 MB and 111 us at 134 MB; mobilenet_v2's first convolution, 95 us
 alone, took 232 us as the first kernel of a pass.
 
-The share of those bytes the cache has lost follows ``1 - (llc / 2) / footprint``,
-the footprint being every kernel's weights and output: for the linear chain 0.50,
-0.75 and 0.875, that is 57%, 86% and all of the 134 MB chain's slowdown, against
-59%, 88% and all of it measured, as if half the cache kept what the pass touched
-last and the other half a random sample of the rest.
+The share of those bytes the cache has lost depends on the footprint, every kernel's
+weights and output, as it does for a loop reading that many bytes over and over
+(``pack_run.cache_probe``): none up to what the cache holds, all past what it loses,
+and in between a share rising with the log of the footprint (``PassCache``). The
+calibration measures both sizes; where it could not, they are half and four times
+the last-level cache Linux lists, which gives the linear chain above 2%, 35%, 69%
+and 100% of the 134 MB chain's slowdown at 17, 34, 67 and 134 MB, against 0%, 59%,
+88% and 100% measured. On a virtual machine's share of a large cache the two differ
+most: on this project's 480 MiB-L3 Xeon the probe's price rose from about 55 MB and
+reached DRAM's near 260 MB.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -50,12 +56,36 @@ def footprint_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup])
     )
 
 
-def evicted_share(footprint: int, llc_bytes: int) -> float:
-    """The share of a pass's bytes from the pass before that miss the last-level cache; 0 where its size
-    is unknown."""
-    if llc_bytes <= 0 or footprint <= 0:
+class PassCache(NamedTuple):
+    """What the last-level cache keeps of a pass for the next: all of it while the pass touches at most
+    ``holds_bytes``, none once it touches ``loses_bytes``; nothing is priced where both are 0 (unknown)."""
+
+    holds_bytes: int = 0
+    loses_bytes: int = 0
+
+    @classmethod
+    def of_llc(cls, llc_bytes: int) -> PassCache:
+        """Where only the cache's size is known: half of it held, four times it lost."""
+        return cls(llc_bytes // 2, 4 * llc_bytes)
+
+    @property
+    def middle_bytes(self) -> int:
+        """The footprint of which the cache loses half."""
+        return round(math.sqrt(self.holds_bytes * self.loses_bytes))
+
+
+UNKNOWN_CACHE = PassCache()
+
+
+def evicted_share(footprint: int, cache: PassCache) -> float:
+    """The share of a pass's bytes from the pass before that miss the last-level cache: 0 up to what it
+    holds, 1 past what it loses, the log of the footprint's place between them in between."""
+    holds, loses = max(1, cache.holds_bytes), cache.loses_bytes
+    if loses <= holds or footprint <= holds:
         return 0.0
-    return max(0.0, 1.0 - llc_bytes / 2 / footprint)
+    if footprint >= loses:
+        return 1.0
+    return math.log(footprint / holds) / math.log(loses / holds)
 
 
 def fresh_output_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup]) -> dict[int, int]:
@@ -118,14 +148,17 @@ NONE_FETCHED = Cold()
 
 def cold_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup], share: float) -> dict[int, Cold]:
     """Per kernel's anchor: the bytes a pass fetches from DRAM, at the ``share`` the cache has lost since
-    the last pass (``evicted_share``); none at all where it lost none."""
+    the last pass (``evicted_share``); none at all where it lost none. The model's input is what the
+    pass's first kernel reads first; a view fetches nothing (a weight's transpose is read by its matrix
+    multiply, as that kernel's weights)."""
     if not share:
         return {}
     fresh = fresh_output_bytes(ops, kernels)
+    computing = [kernel for kernel in kernels if kernel.kind not in _ALIASES]
     cold = {}
-    for kernel in kernels:
+    for index, kernel in enumerate(computing):
         anchor = ops[kernel.anchor]
-        model_input = anchor.input_bytes if anchor.inputs and anchor.inputs[0] is None else 0
+        model_input = anchor.input_bytes if index == 0 else 0
         buffers = model_input + fresh.get(kernel.anchor, 0)
         cold[kernel.anchor] = Cold(share * resident_weights(anchor), share * buffers)
     return cold
