@@ -343,7 +343,6 @@ def windows(args: argparse.Namespace) -> None:
 
     from predict import scores
 
-    from netprof.calibration.caches import cache_sizes
     from netprof.runtimes import predict as runtime_predict
     from netprof.runtimes import profile as runtime_profiles
 
@@ -380,7 +379,7 @@ def windows(args: argparse.Namespace) -> None:
                 sessions = {n: Session(runtime, path, x, threads) for n, (path, x, _) in files.items()}
                 figures = _interleaved(sessions, args.rounds)
                 profile = runtime_profiles.cached(runtime, threads)
-                listed = dataclasses.replace(profile, llc_bytes=cache_sizes()[1])
+                listed = dataclasses.replace(profile, cache_holds_bytes=0, cache_loses_bytes=0)  # Linux's
                 models = {}
                 for name in names:
                     latency = statistics.median(figures[name])
@@ -396,7 +395,8 @@ def windows(args: argparse.Namespace) -> None:
                 key = f"{runtime}|t{threads}|window{window}"
                 results[key] = {
                     "runtime": runtime, "threads": threads, "window": window, "calibration_s": calibration_s,
-                    "llc_bytes": profile.llc_bytes, "listed_llc_bytes": listed.llc_bytes,
+                    "llc_bytes": profile.llc_bytes, "cache_holds_bytes": profile.cache_holds_bytes,
+                    "cache_loses_bytes": profile.cache_loses_bytes,
                     "models": models, **_window_scores(models, scores),
                 }  # fmt: skip
                 print(
@@ -434,7 +434,7 @@ def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> Non
             "of the one the calibration measured)\n"
         ),
         (
-            "| runtime | threads | window | calibration | LLC measured | within 10% | MAPE | Kendall tau | "
+            "| runtime | threads | window | calibration | cache holds / loses a pass | within 10% | MAPE | Kendall tau | "
             "all: within 10% | all: MAPE | all, Linux's LLC: within 10% | all, Linux's LLC: MAPE |"
         ),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -447,7 +447,9 @@ def _windows_markdown(results: dict[str, dict], args: argparse.Namespace) -> Non
         )
         cells = [
             row["runtime"], row["threads"], row["window"], f"{row['calibration_s']:.0f} s",
-            f"{row['llc_bytes'] / 2**20:.0f} MiB" if "llc_bytes" in row else "-",
+            f"{row['cache_holds_bytes'] / 2**20:.0f} / {row['cache_loses_bytes'] / 2**20:.0f} MiB"
+            if "cache_loses_bytes" in row
+            else "-",
             f"{named['within_10']:.0%}", f"{named['mape']:.1%}", f"{named['kendall_tau']:.3f}",
             f"{every['within_10']:.0%}", f"{every['mape']:.1%}",
             f"{listed['within_10']:.0%}" if listed else "-", f"{listed['mape']:.1%}" if listed else "-",

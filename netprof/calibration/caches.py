@@ -3,7 +3,7 @@
 Read from ``/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}`` (Linux), else from
 ``lscpu -B -C=level,type,one-size`` output; ``(0, 0)`` when neither says, which turns both terms off.
 What a process really gets of the last level can be much less (a virtual machine's share of a server's
-cache): ``effective_llc`` reads it off ``pack_run.cache_probe``'s measured prices.
+cache): ``measured_pass_cache`` reads what it keeps of a pass off ``pack_run.cache_probe``'s prices.
 """
 
 from __future__ import annotations

@@ -71,9 +71,10 @@ def cache_probe(rounds: int = 3) -> list[list[float]]:
     an eighth of the memory) in steps of sqrt(2); each the median of ``rounds`` rounds over the sizes.
 
     The price stays flat while the bytes fit in what this process gets of the last-level cache and rises
-    to DRAM's past it. A virtual machine's share of a server's cache can be a fifth of what Linux lists
-    (read 50-130 MB over and over on this project's 480 MiB-L3 Xeon, the price doubled), so netprof prices
-    a pass's cache misses on the cache this measures (``netprof.calibration.caches.effective_llc``)."""
+    to DRAM's past it, as a network's pass finds what the pass before touched. A virtual machine's share
+    of a server's cache can be a fraction of what Linux lists (on this project's Xeon, 480 MiB listed,
+    the price began to rise past 55 MiB and reached DRAM's by 190 MiB), so netprof prices a pass's misses
+    on what this measures (``netprof.calibration.caches.measured_pass_cache``)."""
     import numpy as np
 
     count = max(1, min(PROBE_LIMIT, _memory_bytes() // 8) // PROBE_BLOCK)

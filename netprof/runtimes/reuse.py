@@ -7,7 +7,7 @@ model's input, and the output buffers a pass allocates anew. A runtime's memory
 planner hands a kernel's output a buffer freed earlier in the pass when one is large
 enough; where none is, the buffer grows into memory only the same kernel of the last
 pass touched (the large maps of a network's first layers). Measured on this
-project's machine (ONNX Runtime 1.32, one thread, a 32 MiB L3): a chain of
+project's AMD EPYC (ONNX Runtime 1.32, one thread, a 32 MiB L3): a chain of
 ``Linear(1024, 1024)`` layers ran 52 us a layer up to 17 MB of weights, 87 us at
 34 MB, 104 us at 67 MB and 111 us at 134 MB; mobilenet_v2's first convolution, 95 us
 alone, took 232 us as the first kernel of a pass.
@@ -17,11 +17,11 @@ weights and output, as it does for a loop reading that many bytes over and over
 (``pack_run.cache_probe``): none up to what the cache holds, all past what it loses,
 and in between a share rising with the log of the footprint (``PassCache``). The
 calibration measures both sizes; where it could not, they are half and four times
-the last-level cache Linux lists, which gives the linear chain above 2%, 35%, 69%
+the last-level cache Linux lists, which gives the linear chain above 0%, 33%, 67%
 and 100% of the 134 MB chain's slowdown at 17, 34, 67 and 134 MB, against 0%, 59%,
 88% and 100% measured. On a virtual machine's share of a large cache the two differ
-most: on this project's 480 MiB-L3 Xeon the probe's price rose from about 55 MB and
-reached DRAM's near 260 MB.
+most: on this project's Xeon, whose L3 Linux lists as 480 MiB, the probe measured a
+pass held whole up to 55-67 MiB and lost past 168-193 MiB.
 """
 
 from __future__ import annotations
@@ -136,8 +136,7 @@ def fresh_output_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGrou
 
 class Cold(NamedTuple):
     """The bytes a kernel fetches from DRAM: weights, and buffers (the model's input, a fresh output).
-    Priced apart, as runtimes plan buffers apart: here ONNX Runtime's kernels put a buffer byte at 3 ps
-    against 25 ps for a weight byte, OpenVINO's at 0 against 10."""
+    Priced apart, as runtimes plan buffers apart (a profile's notes say what each byte cost)."""
 
     weights: float = 0.0
     buffers: float = 0.0
