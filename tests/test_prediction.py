@@ -18,7 +18,7 @@ from netprof.calibration.microbench import MicroBench, micro_benchmarks, synthet
 from netprof.calibration.profile import calibrate, fit
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
-from netprof.prediction.fit import nnls
+from netprof.prediction.fit import fit_relative, nnls
 from netprof.prediction.profile import BenchPoint, DeviceProfile
 
 SCHEMA = json.loads((Path(netprof.__file__).parent / "prediction" / "profile.schema.json").read_text())
@@ -54,6 +54,17 @@ def test_nnls_keeps_coefficients_non_negative_by_hand():
     assert nnls(a, np.array([1.0, -1.0, 1.0])) == pytest.approx([1.0, 0.0])
     # Unconstrained and non-negative agree when the exact answer is non-negative.
     assert nnls(a, np.array([2.0, 3.0, 2.0])) == pytest.approx([2.0, 3.0])
+
+
+def test_a_coefficient_over_its_ceiling_is_held_there_and_the_rest_fitted_again_by_hand():
+    design = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    seconds = np.array([2.0, 3.0, 5.0])  # exactly 2 * col0 + 3 * col1
+    groups = ["op"] * 3
+    assert fit_relative(design, seconds, groups) == pytest.approx([2.0, 3.0])
+    assert fit_relative(design, seconds, groups, [0.0, 5.0]) == pytest.approx([2.0, 3.0])  # under it
+    # col1 held at 2; in relative error row 0 asks 0.5 x = 1, row 2 asks 0.2 x = 1 - 2/5 (row 1 has no
+    # col0): x = (0.5 + 0.12) / (0.25 + 0.04)
+    assert fit_relative(design, seconds, groups, [0.0, 2.0]) == pytest.approx([0.62 / 0.29, 2.0])
 
 
 def test_a_three_op_model_priced_by_hand():

@@ -210,6 +210,10 @@ def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dra
         benches.append(BenchKernels(f"net{i}", "network", ops, sum(k.seconds for k in kernels), kernels))
     fitted = fit(benches, frozenset(), cache=cache)
     assert fitted.cold_costs == pytest.approx((20e-12, 50e-12), rel=1e-4)
+    # where the probe measured a miss at 30 ps a byte, a byte from DRAM costs no more than that
+    capped = fit(benches, frozenset(), cache=cache._replace(miss_s_per_byte=30e-12)).cold_costs
+    assert capped.buffers == pytest.approx(30e-12)
+    assert 20e-12 < capped.weights < 22e-12  # refitted: the weights take up part of what the cap left
     fresh = gemm(0, 7 * 10**6, 3 * 10**5)  # its bytes are its weights: one price for both is the same fit
     priced = fitted.kinds[Kind.GEMM].terms(fresh.flops, fresh.mem_access_bytes, fresh.weight_bytes)
     assert sum(priced) == pytest.approx(hot(fresh), rel=1e-4)

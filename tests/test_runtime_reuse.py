@@ -56,7 +56,7 @@ def test_the_evicted_share_rises_with_the_log_of_the_footprint_between_what_the_
     assert evicted_share(64 * MIB, PassCache()) == 0.0  # an unknown cache prices nothing
     assert evicted_share(0, cache) == 0.0
     # Linux's size alone: half of it held, four times it lost; the footprint of which half is lost between
-    assert PassCache.of_llc(32 * MIB) == (16 * MIB, 128 * MIB)
+    assert PassCache.of_llc(32 * MIB) == (16 * MIB, 128 * MIB, 0.0)  # no price for a miss measured
     assert PassCache.of_llc(32 * MIB).middle_bytes == round(math.sqrt(16 * 128) * MIB)
 
 

@@ -78,8 +78,8 @@ def measured_pass_cache(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> 
     rows: the sizes it holds and loses whose evicted share (``reuse.evicted_share``, by which a pass's
     misses are priced) best explains the price as ``in_cache + share * (dram - in_cache)``, least
     squares over a grid of sizes from the smallest read past twice the L2 (which is faster still) to four
-    times the largest; unknown (``PassCache()``) where the price never rose by a fifth (no size read was
-    past the cache)."""
+    times the largest, with ``dram - in_cache`` as its ``miss_s_per_byte``; unknown (``PassCache()``)
+    where the price never rose by a fifth (no size read was past the cache)."""
     rows = np.array([(size, price) for size, price in curve if size > 2 * l2_bytes], dtype=float)
     if len(rows) < 4 or rows[:, 1].max() < _CLIFF * rows[:, 1].min():
         return PassCache()
@@ -94,5 +94,5 @@ def measured_pass_cache(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> 
             (in_cache, rise), *_ = np.linalg.lstsq(features, prices)
             error = float(np.sum((features @ (in_cache, rise) - prices) ** 2))
             if rise > 0 and error < best_error:
-                best_error, best = error, cache
+                best_error, best = error, PassCache(holds, loses, float(rise))
     return best

@@ -530,6 +530,8 @@ def build_profile(
             f"fetched from DRAM, past the last-level cache: a weight byte {cold.weights * 1e12:.1f} ps, "
             f"a buffer byte {cold.buffers * 1e12:.1f} ps"
         )
+        if cache.miss_s_per_byte:
+            note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
         notes = (*notes, note)
     points = tuple(
         BenchPoint(

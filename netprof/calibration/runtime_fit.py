@@ -261,7 +261,7 @@ def fit(
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
-    design, seconds, coefficients = _solve(timed, kinds, followers)
+    design, seconds, coefficients = _solve(timed, kinds, followers, cache.miss_s_per_byte)
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
@@ -282,10 +282,13 @@ def fit(
 
 
 def _solve(
-    timed: Sequence[GroupRow], kinds: Sequence[str], followers: Sequence[str]
+    timed: Sequence[GroupRow], kinds: Sequence[str], followers: Sequence[str], miss_s_per_byte: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The design matrix of the timed groups (each kind's four columns, each follower's flops, the weight
-    and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error."""
+    and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error; a byte
+    from DRAM costs at most ``miss_s_per_byte`` (where measured) more than its kind's model says: the few
+    networks past the cache would otherwise price into it all that sets a network apart from its
+    kernels' one-op loops."""
     design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
@@ -296,7 +299,9 @@ def _solve(
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):
         return design, seconds, np.zeros(design.shape[1])
-    return design, seconds, fit_relative(design, seconds, [row.group for row in timed])
+    ceilings = np.zeros(design.shape[1])
+    ceilings[-2:] = miss_s_per_byte
+    return design, seconds, fit_relative(design, seconds, [row.group for row in timed], ceilings)
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:

@@ -27,13 +27,25 @@ def nnls(a: np.ndarray, b: np.ndarray, *, max_iterations: int | None = None) -> 
     return out
 
 
-def fit_relative(design: np.ndarray, seconds: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+def fit_relative(
+    design: np.ndarray, seconds: np.ndarray, groups: Sequence[str], ceilings: Sequence[float] | None = None
+) -> np.ndarray:
     """Non-negative coefficients ``c`` with ``design @ c`` close to ``seconds`` in relative error: rows
     weighted by ``1 / seconds``, and each group of rows (one-op benchmarks, synthetic networks) carrying
-    the same total weight, so that neither the many nor the few decide alone."""
+    the same total weight, so that neither the many nor the few decide alone. A coefficient with a
+    positive entry in ``ceilings`` that the fit puts above it is held at it, and the rest fitted again."""
     sizes = Counter(groups)
     share = np.array([len(groups) / (len(sizes) * sizes[group]) for group in groups])
-    return nnls(design * (share / seconds)[:, None], share)
+    weighted = design * (share / seconds)[:, None]
+    coefficients = nnls(weighted, share)
+    if ceilings is None:
+        return coefficients
+    limits = np.asarray(ceilings, dtype=float)
+    held = (limits > 0) & (coefficients > limits)
+    if held.any():
+        coefficients[held] = limits[held]
+        coefficients[~held] = nnls(weighted[:, ~held], share - weighted[:, held] @ limits[held])
+    return coefficients
 
 
 def _lawson_hanson(a: np.ndarray, b: np.ndarray, max_iterations: int) -> np.ndarray:

@@ -58,10 +58,12 @@ def footprint_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup])
 
 class PassCache(NamedTuple):
     """What the last-level cache keeps of a pass for the next: all of it while the pass touches at most
-    ``holds_bytes``, none once it touches ``loses_bytes``; nothing is priced where both are 0 (unknown)."""
+    ``holds_bytes``, none once it touches ``loses_bytes``; nothing is priced where both are 0 (unknown).
+    ``miss_s_per_byte``: what a byte it lost cost more than one it kept where the probe measured it."""
 
     holds_bytes: int = 0
     loses_bytes: int = 0
+    miss_s_per_byte: float = 0.0
 
     @classmethod
     def of_llc(cls, llc_bytes: int) -> PassCache:
