@@ -96,3 +96,10 @@ def measured_pass_cache(curve: Sequence[Sequence[float]], l2_bytes: int = 0) -> 
             if rise > 0 and error < best_error:
                 best_error, best = error, PassCache(holds, loses, float(rise))
     return best
+
+
+def pass_cache(curve: Sequence[Sequence[float]], l2_bytes: int, llc_bytes: int) -> PassCache:
+    """What the last-level cache keeps of a pass: as ``curve`` (``cache_probe``'s rows) measured it, else
+    as the ``llc_bytes`` Linux lists suggest (``PassCache.of_llc``, no price of a miss measured)."""
+    measured = measured_pass_cache(curve, l2_bytes)
+    return measured if measured.loses_bytes else PassCache.of_llc(llc_bytes)

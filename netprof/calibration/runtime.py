@@ -45,7 +45,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.analysis import Analysis
 from netprof.calibration import runtime_fit
-from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_cache, parse_row
+from netprof.calibration.caches import cache_sizes, from_levels, parse_row, pass_cache
 from netprof.calibration.microbench import Binary, MicroBench, micro_benchmarks, synthetic_networks
 from netprof.calibration.runtime_fit import BenchKernels, KernelTime
 from netprof.capture.workload import as_workload
@@ -494,14 +494,12 @@ def build_profile(
     in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op benchmarks
     found it)."""
     l2_bytes, llc_bytes = caches
-    measured = measured_pass_cache(cache_probe, l2_bytes)
-    cache = measured if measured.loses_bytes else PassCache.of_llc(llc_bytes)
+    cache = pass_cache(cache_probe, l2_bytes, llc_bytes)
+    measured = cache if cache.miss_s_per_byte else PassCache()
     if measured.loses_bytes:
-        note = "last-level cache: keeps a pass whole up to {:.0f} MiB, none of it past {:.0f} MiB (measured; {:.0f} MiB listed)"
-        notes = (
-            *notes,
-            note.format(measured.holds_bytes / 2**20, measured.loses_bytes / 2**20, llc_bytes / 2**20),
-        )
+        held, lost, listed = (size / 2**20 for size in (cache.holds_bytes, cache.loses_bytes, llc_bytes))
+        note = f"last-level cache: keeps a pass whole up to {held:.0f} MiB, none of it past {lost:.0f} MiB"
+        notes = (*notes, f"{note} (measured; {listed:.0f} MiB listed)")
     benches = [
         BenchKernels(
             entry["name"],
@@ -590,10 +588,7 @@ def calibrate(
     probe = pack_run.cache_probe()
     caches = cache_sizes()
     if benches is None:
-        measured = measured_pass_cache(probe, caches[0])
-        benches = runtime_benches(
-            (measured if measured.loses_bytes else PassCache.of_llc(caches[1])).middle_bytes
-        )
+        benches = runtime_benches(pass_cache(probe, *caches).middle_bytes)
     document = manifest(benches, progress)
     files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}

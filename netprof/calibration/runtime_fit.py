@@ -268,7 +268,7 @@ def fit(
             benches=sum(row.kind == kind for row in rows),
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
-    cold_cost = Cold(*(float(c) for c in coefficients[-2:]))
+    cold_cost = Cold(*(float(c) for c in coefficients[-len(Cold._fields) :]))
     residuals = [
         bench.seconds
         - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
@@ -289,18 +289,18 @@ def _solve(
     from DRAM costs at most ``miss_s_per_byte`` (where measured) more than its kind's model says: the few
     networks past the cache would otherwise price into it all that sets a network apart from its
     kernels' one-op loops."""
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2))
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + len(Cold._fields)))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
-        design[r, -2:] = row.cold
+        design[r, -len(Cold._fields) :] = row.cold
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):
         return design, seconds, np.zeros(design.shape[1])
     ceilings = np.zeros(design.shape[1])
-    ceilings[-2:] = miss_s_per_byte
+    ceilings[-len(Cold._fields) :] = miss_s_per_byte
     return design, seconds, fit_relative(design, seconds, [row.group for row in timed], ceilings)
 
 
