@@ -67,6 +67,14 @@ def test_a_coefficient_over_its_ceiling_is_held_there_and_the_rest_fitted_again_
     assert fit_relative(design, seconds, groups, [0.0, 2.0]) == pytest.approx([0.62 / 0.29, 2.0])
 
 
+def test_a_group_with_emphasis_weighs_more_by_hand():
+    # one op row saying x = 1, one network row saying x = 2; in relative error, equal groups minimise
+    # (x - 1)^2 + (x / 2 - 1)^2: x = 1.5 / 1.25; the network three times over, (x - 1)^2 + (1.5 x - 3)^2
+    design, seconds, groups = np.array([[1.0], [1.0]]), np.array([1.0, 2.0]), ["op", "network"]
+    assert fit_relative(design, seconds, groups) == pytest.approx([1.2])
+    assert fit_relative(design, seconds, groups, emphasis={"network": 3.0}) == pytest.approx([5.5 / 3.25])
+
+
 def test_a_three_op_model_priced_by_hand():
     prediction = predict(netprof.analyze(three_op_model(), torch.randn(1, 4), mode="meta"), hand_profile())
     # t (view): 0.5 us. mm 1x4 @ 4x8: 32 mult_adds = 64 flops; (4 + 32 + 8) floats = 176 bytes:

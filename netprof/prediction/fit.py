@@ -8,7 +8,7 @@ an op cost less than nothing. numpy only; profiles have a few dozen unknowns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -28,14 +28,22 @@ def nnls(a: np.ndarray, b: np.ndarray, *, max_iterations: int | None = None) -> 
 
 
 def fit_relative(
-    design: np.ndarray, seconds: np.ndarray, groups: Sequence[str], ceilings: Sequence[float] | None = None
+    design: np.ndarray,
+    seconds: np.ndarray,
+    groups: Sequence[str],
+    ceilings: Sequence[float] | None = None,
+    emphasis: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """Non-negative coefficients ``c`` with ``design @ c`` close to ``seconds`` in relative error: rows
     weighted by ``1 / seconds``, and each group of rows (one-op benchmarks, synthetic networks) carrying
-    the same total weight, so that neither the many nor the few decide alone. A coefficient with a
-    positive entry in ``ceilings`` that the fit puts above it is held at it, and the rest fitted again."""
+    the same total weight, so that neither the many nor the few decide alone, times its ``emphasis``
+    (1 where not given). A coefficient with a positive entry in ``ceilings`` that the fit puts above it
+    is held at it, and the rest fitted again."""
     sizes = Counter(groups)
-    share = np.array([len(groups) / (len(sizes) * sizes[group]) for group in groups])
+    emphasis = emphasis or {}
+    share = np.array(
+        [len(groups) / (len(sizes) * sizes[group]) * emphasis.get(group, 1.0) for group in groups]
+    )
     weighted = design * (share / seconds)[:, None]
     coefficients = nnls(weighted, share)
     if ceilings is None:
