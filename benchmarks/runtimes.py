@@ -338,7 +338,8 @@ def windows(args: argparse.Namespace) -> None:
     measurement's. Each window is what one user sees: ``netprof calibrate --runtime R --threads N --force``
     (the command line, in a process of its own), then the models (the eight named, and any others
     ``--models`` adds) timed in interleaved rounds, then predicted on the profile just written, and again
-    on it with the last-level cache Linux lists in place of the one the calibration measured."""
+    on it with the last-level cache Linux lists in place of the one the calibration measured. A run
+    replaces its own runtimes' windows in the results file and keeps the others'."""
     import dataclasses
 
     from predict import scores
@@ -357,7 +358,7 @@ def windows(args: argparse.Namespace) -> None:
     }
     netprof_cli = Path(sys.executable).with_name("netprof")
     out = RESULTS / f"runtimes_windows{args.tag}.json"
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = json.loads(out.read_text()) if out.exists() else {}  # others' rows stay
     for window in range(1, args.windows + 1):
         for runtime in args.runtimes:
             for threads in args.threads:

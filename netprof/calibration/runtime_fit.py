@@ -22,10 +22,10 @@ them and joined to the captured ops they compute:
   flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time; a
   fused ReLU costs nothing): one non-negative least-squares fit of every kind's
   four coefficients and the followers' together, in relative error, the synthetic
-  networks' kernels carrying eight times the one-op benchmarks' total weight
-  (``NETWORK_EMPHASIS``: what is predicted is networks, whose kernels run slower
-  than one-op loops of the same kinds), but for the kinds that only move data,
-  fitted on the networks that ran them (``_MOVES``);
+  networks' kernels carrying ``network_emphasis`` times the one-op benchmarks' total
+  weight (what is predicted is networks, whose kernels can run slower than one-op
+  loops of the same kinds), but for the kinds that only move data, fitted on the
+  networks that ran them (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is the median, over the synthetic networks, of their latency
   less their kernel groups' predicted time;
@@ -64,11 +64,6 @@ from netprof.runtimes.reuse import (
     footprint_bytes,
 )
 
-# The networks' kernels against the one-op benchmarks' in the fit. On the Xeon, two calibrations per
-# runtime refitted with 1, 2, 4 and 8, against 16 models measured right after: ONNX Runtime's named models
-# 6, 6, 8, 8 and 6, 6, 6, 8 of 8 within 10% (MAPE 7.4/6.5/4.6/4.5% and 8.9/7.3/5.7/5.0%); OpenVINO's
-# 16 models at MAPE 15.7/15.0/15.2/14.4% and 18.8/17.0/13.7/11.4%; the kernel fit's own MAPE falling.
-NETWORK_EMPHASIS = 8.0
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
 _FREE = (str(Kind.VIEW), str(Kind.OTHER))
@@ -248,11 +243,12 @@ def fit(
     fused: frozenset[tuple[str, str]],
     reorder_ops: frozenset[str] = frozenset(),
     cache: PassCache = UNKNOWN_CACHE,
+    network_emphasis: float = 1.0,
 ) -> KernelFit:
     """Every kind's kernel model, every fused follower's cost per flop and the costs of a weight and a
     buffer byte a network fetches from DRAM past the last-level ``cache`` (unknown: none), from
-    ``benches``; and, where
-    the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
+    ``benches``, the networks' kernels weighing ``network_emphasis`` times the one-op benchmarks'; and,
+    where the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops, cache) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
     layout = fit_reorders(benches, placed, reorder_ops)
@@ -268,7 +264,7 @@ def fit(
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
     in_networks = {row.kind for row in timed if row.group == "network"}
     timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
-    design, seconds, coefficients = _solve(timed, kinds, followers, cache.miss_s_per_byte)
+    design, seconds, coefficients = _solve(timed, kinds, followers, cache.miss_s_per_byte, network_emphasis)
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
@@ -289,7 +285,11 @@ def fit(
 
 
 def _solve(
-    timed: Sequence[GroupRow], kinds: Sequence[str], followers: Sequence[str], miss_s_per_byte: float = 0.0
+    timed: Sequence[GroupRow],
+    kinds: Sequence[str],
+    followers: Sequence[str],
+    miss_s_per_byte: float = 0.0,
+    network_emphasis: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The design matrix of the timed groups (each kind's four columns, each follower's flops, the weight
     and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error; a byte
@@ -309,7 +309,7 @@ def _solve(
     ceilings = np.zeros(design.shape[1])
     ceilings[-len(Cold._fields) :] = miss_s_per_byte
     groups = [row.group for row in timed]
-    return design, seconds, fit_relative(design, seconds, groups, ceilings, {"network": NETWORK_EMPHASIS})
+    return design, seconds, fit_relative(design, seconds, groups, ceilings, {"network": network_emphasis})
 
 
 def _speed_floors(rows: Sequence[GroupRow]) -> dict[str, float]:
