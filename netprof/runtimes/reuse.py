@@ -21,7 +21,7 @@ the last-level cache Linux lists, which gives the linear chain above 0%, 33%, 67
 and 100% of the 134 MB chain's slowdown at 17, 34, 67 and 134 MB, against 0%, 59%,
 88% and 100% measured. On a virtual machine's share of a large cache the two differ
 most: on this project's Xeon, whose L3 Linux lists as 480 MiB, the probe measured a
-pass held whole up to 48-73 MiB (55 in most of 14 calibrations) and lost past 146-387 MiB.
+pass held whole up to 48-84 MiB and lost past 146-586 MiB over 20 calibrations.
 """
 
 from __future__ import annotations
