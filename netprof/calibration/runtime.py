@@ -492,16 +492,16 @@ def build_profile(
     calibration_s: float | None,
     notes: Sequence[str] = (),
     caches: tuple[int, int] = (0, 0),
-    cache_probe: Sequence[Sequence[float]] = (),
+    cache: PassCache | None = None,
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
     kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
-    the last-level cache: what ``cache_probe``'s prices show it keeps of a pass, else what Linux's size
-    in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op benchmarks
-    found it)."""
+    the last-level cache: what it keeps of a pass as ``cache`` says (``caches.pass_cache``), else as the
+    size Linux lists in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op
+    benchmarks found it)."""
     l2_bytes, llc_bytes = caches
-    cache = pass_cache(cache_probe, l2_bytes, llc_bytes)
-    measured = cache if cache.miss_s_per_byte else PassCache()
+    cache = PassCache.of_llc(llc_bytes) if cache is None else cache
+    measured = cache if cache.miss_s_per_byte else PassCache()  # a probe measured what a miss costs
     if measured.loses_bytes:
         held, lost, listed = (size / 2**20 for size in (cache.holds_bytes, cache.loses_bytes, llc_bytes))
         note = f"last-level cache: keeps a pass whole up to {held:.0f} MiB, none of it past {lost:.0f} MiB"
@@ -591,10 +591,10 @@ def calibrate(
     started = time.perf_counter()
     if progress:
         progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over")
-    probe = pack_run.cache_probe()
     caches = cache_sizes()
+    cache = pass_cache(pack_run.cache_probe(), *caches)
     if benches is None:
-        benches = runtime_benches(pass_cache(probe, *caches).middle_bytes)
+        benches = runtime_benches(cache.middle_bytes)
     document = manifest(benches, progress)
     files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}
@@ -619,7 +619,7 @@ def calibrate(
         processor_name=processor(),
         calibration_s=time.perf_counter() - started,
         caches=caches,
-        cache_probe=probe,
+        cache=cache,
         notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
     )
 
@@ -745,6 +745,7 @@ def import_results(path: Path) -> RuntimeProfile:
     data = read_json(path, CalibrationError, "results file not found")
     document, times = _check_results(data, str(path))
     kernels = _imported_kernels(data, document, str(path))
+    caches = _caches(data.get("caches", []), str(path))
     try:
         return build_profile(
             document,
@@ -756,8 +757,8 @@ def import_results(path: Path) -> RuntimeProfile:
             processor_name=str(data.get("processor") or data.get("machine") or "unknown"),
             calibration_s=data.get("seconds"),
             notes=(f"imported from {path.name}: measured by a pack's run.py on {data.get('machine', '?')}",),
-            caches=_caches(data.get("caches", []), str(path)),
-            cache_probe=_probe(data.get("cache_probe", []), str(path)),
+            caches=caches,
+            cache=pass_cache(_probe(data.get("cache_probe", []), str(path)), *caches),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CalibrationError(f"{path}: malformed manifest ({type(error).__name__}: {error})") from None

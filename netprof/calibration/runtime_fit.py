@@ -64,6 +64,8 @@ from netprof.runtimes.reuse import (
     footprint_bytes,
 )
 
+_COLD_PRICES = len(Cold._fields)  # the design's last columns: a price per byte of each kind fetched
+
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
 _FREE = (str(Kind.VIEW), str(Kind.OTHER))
@@ -271,7 +273,7 @@ def fit(
             benches=sum(row.kind == kind for row in rows),
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
-    cold_cost = Cold(*(float(c) for c in coefficients[-len(Cold._fields) :]))
+    cold_cost = Cold(*(float(c) for c in coefficients[-_COLD_PRICES:]))
     residuals = [
         bench.seconds
         - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
@@ -296,18 +298,18 @@ def _solve(
     from DRAM costs at most ``miss_s_per_byte`` (where measured) more than its kind's model says: the few
     networks past the cache would otherwise price into it all that sets a network apart from its
     kernels' one-op loops."""
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + len(Cold._fields)))
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + _COLD_PRICES))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
-        design[r, -len(Cold._fields) :] = row.cold
+        design[r, -_COLD_PRICES:] = row.cold
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):
         return design, seconds, np.zeros(design.shape[1])
     ceilings = np.zeros(design.shape[1])
-    ceilings[-len(Cold._fields) :] = miss_s_per_byte
+    ceilings[-_COLD_PRICES:] = miss_s_per_byte
     groups = [row.group for row in timed]
     return design, seconds, fit_relative(design, seconds, groups, ceilings, {"network": network_emphasis})
 

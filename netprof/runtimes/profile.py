@@ -142,7 +142,7 @@ def _runtime_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
 
 def _cache(data: Mapping[str, Any], where: str) -> dict[str, int]:
     found = {name: data.get(name, 0) for name in _CACHE}
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in found.values()):
+    if not all(_non_negative(v) and isinstance(v, int) for v in found.values()):
         raise ProfileError(f"{where}: {', '.join(map(repr, _CACHE))} must be non-negative integers")
     return found
 
