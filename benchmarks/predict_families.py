@@ -1,15 +1,15 @@
 """Eager-CPU prediction on mobile families: 8 torchvision models and timm families no feature was designed on.
 
-    python benchmarks/predict_families.py measure --threads 1 --batch 1 [--rounds 7] [--passes 5]
+    python benchmarks/predict_families.py measure --threads 1 --batch 1 [--rounds 7] [--passes 5] [--machine M]
     netprof calibrate --threads 1 -o benchmarks/results/profile_cpu_t1.json
-    python benchmarks/predict_families.py score --threads 1 --batch 1 [--profile FILE] [--tag NAME]
+    python benchmarks/predict_families.py score --threads 1 --batch 1 [--profile FILE] [--tag NAME] [--machine M]
 
 ``measure`` times every model in interleaved rounds (``benchmarks/rotation.py``: the models in rotation,
 ``--rounds`` rounds, the median of each model's round medians, with its IQR and min-max beside it) and
-writes ``benchmarks/results/families_measured_t{T}_b{B}.json`` after every visit (an interrupted run
-resumes). ``score`` prices each model with a device profile (captured on meta, nothing runs) and scores
-the prediction against those measurements: the share within +-10% and +-25%, MAPE, Kendall's tau, beside
-``mult_adds x c`` and the plain roofline ``sum max(flops / peak, bytes / bandwidth)`` x c, each ``c`` the
+writes ``benchmarks/results/families_measured_t{T}_b{B}[_{machine}].json`` after every visit (an
+interrupted run resumes; ``--machine`` keeps one machine's ground truth apart from another's). ``score``
+prices each model with a device profile (captured on meta, nothing runs) and scores the prediction
+against those measurements: the share within +-10% and +-25%, MAPE, Kendall's tau, beside ``mult_adds x c`` and the plain roofline ``sum max(flops / peak, bytes / bandwidth)`` x c, each ``c`` the
 constant minimising that baseline's own MAPE on these very models (which favours them). Scores are given
 for all models, for the torchvision 8 and for the timm hold-out (families the per-kind features were
 never looked at on). Output: ``benchmarks/results/predict_families_t{T}_b{B}[_{tag}].json`` and ``.md``.
@@ -64,8 +64,13 @@ def build(name: str, device: str = "cpu") -> torch.nn.Module:
         return timm.create_model(name, pretrained=False).eval()
 
 
+def measured_path(args: argparse.Namespace) -> Path:
+    suffix = f"_{args.machine}" if args.machine else ""
+    return RESULTS / f"families_measured_t{args.threads}_b{args.batch}{suffix}.json"
+
+
 def measure(args: argparse.Namespace) -> None:
-    path = RESULTS / f"families_measured_t{args.threads}_b{args.batch}.json"
+    path = measured_path(args)
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(threads=args.threads, batch=args.batch, rounds=args.rounds, passes=args.passes)
     data["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -99,7 +104,7 @@ def score(args: argparse.Namespace) -> None:
     profile_path = args.profile or RESULTS / f"profile_cpu_t{args.threads}.json"
     profile = profiles.load(profile_path)
     roof = calibrate.load("cpu", args.threads)
-    doc = json.loads((RESULTS / f"families_measured_t{args.threads}_b{args.batch}.json").read_text())
+    doc = json.loads(measured_path(args).read_text())
     rows = []
     for name, entry in doc["models"].items():
         model = build(name)
@@ -195,6 +200,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="model names (default: all)")
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--tag", help="suffix of the score files (e.g. 'before')")
+    parser.add_argument("--machine", help="suffix of the measurements file, naming the machine (e.g. 'xeon')")
     args = parser.parse_args()
     measure(args) if args.action == "measure" else score(args)
     return 0
