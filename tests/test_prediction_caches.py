@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 import netprof
+from netprof.calibration import profile as calibration
 from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_cache, parse_size
+from netprof.calibration.microbench import micro_benchmarks
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
 from netprof.prediction.kinds import past_cache_bytes, transient_bytes
@@ -45,16 +47,26 @@ def _nodes(model: nn.Module, shape: tuple[int, ...]):
     return netprof.analyze(model, torch.empty(shape, device="meta"), mode="meta").ops
 
 
+MIB = 2**20
+PROBED = PassCache(32 * MIB, 256 * MIB)
+
+
+def _price(size: int) -> float:
+    """What reading ``size`` bytes over and over costs a byte where the cache keeps ``PROBED``: 1e-10 s in
+    cache, four times that from DRAM."""
+    return (1 + 3 * evicted_share(size, PROBED)) * 1e-10
+
+
+def _probe_curve() -> list[list[float]]:
+    return [[2**k * MIB, _price(2**k * MIB)] for k in range(11)]  # 1 MiB to 1 GiB
+
+
 def test_what_the_cache_keeps_of_a_pass_is_read_off_the_probe():
-    mib = 2**20
-    sizes = [2**k * mib for k in range(11)]  # 1 MiB to 1 GiB
-    kept = PassCache(32 * mib, 256 * mib)
-
-    def price(size: int) -> float:  # 128 MiB read over and over: log(128 / 32) / log(256 / 32) = 2/3 missed
-        return (1 + 3 * evicted_share(size, kept)) * 1e-10
-
-    assert price(128 * mib) == pytest.approx(3e-10)
-    curve = [[size, price(size)] for size in sizes]
+    mib = MIB
+    sizes = [2**k * mib for k in range(11)]
+    # 128 MiB read over and over: log(128 / 32) / log(256 / 32) = 2/3 missed
+    assert _price(128 * mib) == pytest.approx(3e-10)
+    curve = _probe_curve()
     found = measured_pass_cache(curve)
     # the grid's 48 sizes from 1 MiB to 4 GiB are 19% apart
     assert found.holds_bytes == pytest.approx(32 * mib, rel=0.19)
@@ -65,6 +77,18 @@ def test_what_the_cache_keeps_of_a_pass_is_read_off_the_probe():
     # a price that never rose by a fifth: no size read was past the cache; too few sizes say nothing
     assert measured_pass_cache([[size, (1 + i / 100) * 1e-10] for i, size in enumerate(sizes)]) == PassCache()
     assert measured_pass_cache(curve[-3:]) == PassCache()
+
+
+def test_calibration_prices_bytes_past_what_the_probe_found_the_cache_keeps(monkeypatch):
+    monkeypatch.setattr(calibration, "cache_probe", _probe_curve)
+    network = next(bench for bench in micro_benchmarks() if bench.group == "network")
+    profile = calibration.calibrate("cpu", threads=1, budget_s=0.5, benches=[network], rounds=1)
+    assert (profile.l2_bytes, profile.llc_bytes) == cache_sizes()
+    assert profile.cache_holds_bytes == pytest.approx(32 * MIB, rel=0.19)
+    (point,) = profile.points
+    ops = netprof.analyze(network.build(), torch.empty(network.input_shape, device="meta"), mode="meta").ops
+    assert point.past_llc_bytes == sum(past_cache_bytes(op, profile.cache_holds_bytes) for op in ops)
+    assert point.transient_bytes == sum(transient_bytes(op) for op in ops)
 
 
 def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):
@@ -79,6 +103,10 @@ def test_transient_and_past_cache_bytes_by_hand():
     # input 8*16*16*4 = 8,192 bytes; output 8*8*8*4 = 2,048 bytes: 10,240 bytes of per-call buffers.
     assert transient_bytes(dw, threshold_bytes=10_239) == 10_240
     assert transient_bytes(dw, threshold_bytes=10_240) == 0  # small: the heap's free lists serve them
+    assert transient_bytes(dw) == 0  # the line is 8 MiB
+    (large,) = _nodes(nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False), (1, 8, 512, 512))
+    # input 8*512*512*4 = 8,388,608 bytes (8 MiB); output 8*256*256*4 = 2,097,152: 10,485,760 past the line.
+    assert transient_bytes(large) == 10_485_760
     # A dense convolution runs without those buffers here: never transient.
     (dense,) = _nodes(nn.Conv2d(8, 8, 3, 2, 1, bias=False), (1, 8, 16, 16))
     assert transient_bytes(dense, threshold_bytes=0) == 0
@@ -107,45 +135,52 @@ def _profile(**caches) -> DeviceProfile:
     )
 
 
-def test_the_cache_terms_are_priced_by_hand_and_off_without_cache_sizes():
-    model = nn.Sequential(nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False), nn.ReLU())
-    analysis = netprof.analyze(model, torch.randn(1, 8, 16, 16), mode="meta")
-    terms = {"s_per_byte_past_llc": 1e-8, "s_per_transient_byte": 1e-7}
-    old = predict(analysis, _profile(**terms))  # no cache sizes: both terms off
-    new = predict(analysis, _profile(l2_bytes=1_024, llc_bytes=3_000, **terms))
-    dw_old, relu_old = old.ops
-    dw_new, relu_new = new.ops
-    # depthwise: 8 * 8*8 outputs * 9 taps = 4,608 mult_adds = 9,216 flops: 1 us + 0.9216 us = 1.9216 us.
-    assert dw_old.predicted_s == pytest.approx(1.9216e-6)
-    # + transient 10,240 bytes (> 3,000 / 2) * 1e-7 = 1.024 ms; + past-LLC: bytes 8,192 + 2,048 + 288 (weight)
-    #   = 10,528, of which 10,528 - 3,000 = 7,528 past the cache, * 1e-8 = 75.28 us.
-    assert dw_new.predicted_s == pytest.approx(1.9216e-6 + 1.024e-3 + 75.28e-6)
-    assert dw_new.bound == "memory"
-    # relu on 512 floats: 2 us + 4,096 bytes * 1 ns = 6.096 us; past the LLC: (4,096 - 3,000) * 1e-8 = 10.96 us.
-    assert relu_old.predicted_s == pytest.approx(6.096e-6)
-    assert relu_new.predicted_s == pytest.approx(6.096e-6 + 10.96e-6)
+def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_listed_one():
+    model = nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1, groups=64, bias=False), nn.ReLU())
+    analysis = netprof.analyze(model, torch.empty(1, 64, 256, 256, device="meta"), mode="meta")
+    terms = {"s_per_byte_past_llc": 1e-11, "s_per_transient_byte": 1e-10}
+    mib = 2**20
+    unknown = predict(analysis, _profile(**terms)).ops  # no cache size: bytes past it are not priced
+    listed = predict(analysis, _profile(llc_bytes=16 * mib, **terms)).ops
+    measured = predict(analysis, _profile(llc_bytes=16 * mib, cache_holds_bytes=4 * mib, **terms)).ops
+    # depthwise: 64 * 128*128 outputs * 9 taps = 9,437,184 mult_adds = 18,874,368 flops: 1 us + 1.8874368 ms.
+    # Its buffers, input 64*256*256*4 = 16,777,216 + output 64*128*128*4 = 4,194,304 = 20,971,520 bytes, pass
+    # 8 MiB: fresh pages at any cache size, + 2.097152 ms.
+    dw = 1e-6 + 1.8874368e-3 + 2.097152e-3
+    # relu on 1,048,576 floats: 2 us + 8,388,608 bytes * 1 ns = 8.390608 ms.
+    relu = 2e-6 + 8.388608e-3
+    assert [op.predicted_s for op in unknown] == pytest.approx([dw, relu])
+    # past the 16 MiB listed: the depthwise moves 20,971,520 + 2,304 (weight) = 20,973,824 bytes, 4,196,608
+    # past it (* 1e-11 = 41.96608 us); the relu's 8 MiB fit.
+    assert [op.predicted_s for op in listed] == pytest.approx([dw + 41.96608e-6, relu])
+    # past the 4 MiB the probe found kept: 16,779,520 and 4,194,304 bytes.
+    assert [op.predicted_s for op in measured] == pytest.approx([dw + 167.7952e-6, relu + 41.94304e-6])
+    assert measured[0].bound == "memory"
 
 
 def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_path):
     profile = _profile(
-        l2_bytes=524_288, llc_bytes=16_777_216, s_per_byte_past_llc=2e-11, s_per_transient_byte=3e-10
+        l2_bytes=524_288,
+        llc_bytes=16_777_216,
+        cache_holds_bytes=8_388_608,
+        s_per_byte_past_llc=2e-11,
+        s_per_transient_byte=3e-10,
     )
     path = tmp_path / "p.json"
     profiles.save(profile, path)
     document = json.loads(path.read_text())
-    assert document["caches"] == {"l2_bytes": 524_288, "llc_bytes": 16_777_216}
+    assert document["caches"] == {"l2_bytes": 524_288, "llc_bytes": 16_777_216, "holds_bytes": 8_388_608}
     assert profiles.load(path) == profile
+    # A profile written before the probe prices bytes past the cache Linux lists.
+    del document["caches"]["holds_bytes"]
+    path.write_text(json.dumps(document))
+    assert profiles.load(path).pass_cache_bytes == 16_777_216
     # A profile written before the cache-aware terms: same schema, the terms priced at zero.
     for key in ("caches", "s_per_byte_past_llc", "s_per_transient_byte"):
         del document[key]
     path.write_text(json.dumps(document))
     old = profiles.load(path)
-    assert (old.l2_bytes, old.llc_bytes, old.s_per_byte_past_llc, old.s_per_transient_byte) == (
-        0,
-        0,
-        0.0,
-        0.0,
-    )
+    assert (old.pass_cache_bytes, old.s_per_byte_past_llc, old.s_per_transient_byte) == (0, 0.0, 0.0)
     document["caches"] = {"l2_bytes": -1}
     path.write_text(json.dumps(document))
     with pytest.raises(profiles.ProfileError, match="l2_bytes"):

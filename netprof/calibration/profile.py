@@ -6,9 +6,9 @@ takes for them; its latency is the median of plain forward passes (no dispatch
 mode, no instrumentation), the number a user of a model sees. One non-negative
 least-squares fit of every benchmark at once, weighted by ``1 / latency`` so that
 each counts by its relative error, gives each kind's launch, per-FLOP and per-byte
-cost, the two cache-aware per-byte costs (bytes past the last-level cache; a grouped
-convolution's per-call buffers past half the LLC, whose fresh pages only a network meets) and
-the framework's cost per module call and per run.
+cost, the two cache-aware per-byte costs (bytes past what the last-level cache keeps of a pass, as
+a probe measures it; a grouped convolution's per-call buffers past 8 MiB, whose fresh pages only a
+network meets) and the framework's cost per module call and per run.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from netprof import pipeline
-from netprof.calibration.caches import cache_sizes
+from netprof.calibration.caches import cache_sizes, measured_pass_cache
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import Kind, features, kind_of, past_cache_bytes, transient_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
+from netprof.runtimes.pack_run import cache_probe
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
 from netprof.timing.measurement import Measurement, quantile
@@ -50,10 +51,10 @@ def _plain_latency(
 
 
 def _prepare(
-    bench: MicroBench, device: torch.device, dtype: torch.dtype, caches: tuple[int, int]
+    bench: MicroBench, device: torch.device, dtype: torch.dtype, cache_bytes: int
 ) -> tuple[BenchPoint, torch.nn.Module, torch.Tensor]:
-    """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``."""
-    _, llc = caches  # (L2, last-level) bytes: the cache term prices bytes past the last level
+    """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``;
+    its ops' bytes past ``cache_bytes`` (0: unknown, none) are the past-LLC feature."""
     module = bench.build().eval()
     if bench.capture == "real":  # quantized kernels have no meta implementation: counted on a real input
         analysis = pipeline.analyze(module, _input(bench, dtype, "cpu"), mode="real")
@@ -68,10 +69,11 @@ def _prepare(
         entry[1] += flops
         entry[2] += nbytes
         entry[3] += weights
-    past_llc = sum(past_cache_bytes(node, llc) for node in analysis.ops) if llc else 0
-    # A one-op loop gets the same pages back every pass: its buffers are never fresh (see transient_bytes).
-    network = bench.group == "network"
-    transient = sum(transient_bytes(node, llc // 2) for node in analysis.ops) if llc and network else 0
+    past_llc = sum(past_cache_bytes(node, cache_bytes) for node in analysis.ops) if cache_bytes else 0
+    # A one-op loop gets the same pages back every pass: its buffers are never fresh (see transient_bytes);
+    # the fresh pages are glibc's, on the CPU.
+    fresh = bench.group == "network" and device.type == "cpu"
+    transient = sum(transient_bytes(node) for node in analysis.ops) if fresh else 0
     point = BenchPoint(
         bench.name,
         {kind: tuple(values) for kind, values in counts.items()},
@@ -105,11 +107,11 @@ def measure(
     device: torch.device,
     dtype: torch.dtype,
     budget_s: float,
-    caches: tuple[int, int] = (0, 0),
+    cache_bytes: int = 0,
 ) -> BenchPoint:
     """One micro-benchmark's counts per kind (meta capture) and plain latency (one round, here);
-    ``caches`` is ``(l2_bytes, llc_bytes)`` for the cache-aware features (0: unknown, feature 0)."""
-    point, module, x = _prepare(bench, device, dtype, caches)
+    ``cache_bytes`` is what the last-level cache keeps, for the past-LLC feature (0: unknown, feature 0)."""
+    point, module, x = _prepare(bench, device, dtype, cache_bytes)
     latency = _plain_latency(module, x, device, budget_s)
     return replace(point, seconds=latency.median, iqr_s=latency.iqr)
 
@@ -147,6 +149,19 @@ def fit(
     return models, (past_llc, transient), per_call, per_run, mape
 
 
+def _caches(
+    device: torch.device, progress: Callable[[int, int, str], None] | None
+) -> tuple[tuple[int, int], int]:
+    """On a CPU: the ``(l2_bytes, llc_bytes)`` the system lists and what the probe finds the last level
+    keeps of a pass (0 where it found no size past the cache); nothing on another device."""
+    if device.type != "cpu":
+        return (0, 0), 0
+    if progress:
+        progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over")
+    l2_bytes, llc_bytes = cache_sizes()
+    return (l2_bytes, llc_bytes), measured_pass_cache(cache_probe(), l2_bytes).holds_bytes
+
+
 def calibrate(
     device: str = "cpu",
     threads: int | None = None,
@@ -168,11 +183,11 @@ def calibrate(
     if dev.type != "cpu" or dtype != torch.float32:  # int8 kernels run on the CPU, from float32 inputs
         benches = [bench for bench in benches if bench.capture == "meta"]
     started = time.perf_counter()
-    caches = cache_sizes() if dev.type == "cpu" else (0, 0)
     if not benches:
         raise TimingError("no micro-benchmark to run")
+    (l2_bytes, llc_bytes), holds_bytes = _caches(dev, progress)
     with threads_set(threads) as in_force:
-        prepared = [_prepare(bench, dev, dtype, caches) for bench in benches]
+        prepared = [_prepare(bench, dev, dtype, holds_bytes or llc_bytes) for bench in benches]
         medians: list[list[float]] = [[] for _ in benches]
         visits = rounds * len(benches)
         for visit in range(visits):
@@ -198,8 +213,9 @@ def calibrate(
         per_module_call_s=per_call,
         per_run_s=per_run,
         points=tuple(points),
-        l2_bytes=caches[0],
-        llc_bytes=caches[1],
+        l2_bytes=l2_bytes,
+        llc_bytes=llc_bytes,
+        cache_holds_bytes=holds_bytes,
         s_per_byte_past_llc=past_llc,
         s_per_transient_byte=transient,
         fit_mape=mape if math.isfinite(mape) else None,

@@ -233,6 +233,14 @@ def permuted_copy(node: OpNode) -> bool:
     return base in _COPIES and bool(node.input_metas) and not _contiguous(node.input_metas[0])
 
 
+# Where a grouped convolution's per-call buffers start to come back as fresh pages (``transient_bytes``).
+# The calibration's synthetic networks fit its price equally well with any line from 1 to 64 MiB, so it
+# was chosen on models: half the 16 MiB L3 of this project's AMD EPYC (among 0.5 to 16 MiB, torchvision
+# at batch 1), and at batch 8 on its Xeon, where 4 and 8 MiB put 39-52% of 23 mobile models within 10%
+# against 30% at 32 MiB (benchmarks/results/predict_families_t1_b8_xeon_*.md).
+FRESH_PAGES_BYTES = 8 * 2**20
+
+
 def _contiguous(meta: TensorMeta) -> bool:
     """Whether ``meta``'s elements lie in row-major order of its shape (sizes of one may have any stride)."""
     expected = 1
@@ -243,9 +251,9 @@ def _contiguous(meta: TensorMeta) -> bool:
     return True
 
 
-def transient_bytes(node: OpNode, threshold_bytes: int) -> int:
+def transient_bytes(node: OpNode, threshold_bytes: int = FRESH_PAGES_BYTES) -> int:
     """A depthwise or grouped convolution's per-call buffers (input plus output bytes) when they exceed
-    ``threshold_bytes``, else 0. A profile sets the threshold at half its last-level cache.
+    ``threshold_bytes``, else 0.
 
     On CPU a grouped convolution runs on oneDNN in a blocked layout: each call reorders its plain
     input into a new buffer and its result back, buffers freed at the end of the call. In a network
@@ -255,8 +263,8 @@ def transient_bytes(node: OpNode, threshold_bytes: int) -> int:
     with 1176 minor faults per pass, 4.8 MB, its input's size; at batch 8 its 14,000 faults are a
     third of the network's time). A loop of one op never sees this: the same pages come back every
     pass. Small buffers come from the heap's free lists and rarely fault; where the line falls depends
-    on the allocator's history, so the profile fits the price on synthetic networks and the threshold
-    (half the LLC) was chosen on the torchvision models among 0.5, 1, 2, 4, 8 and 16 MiB.
+    on the allocator's history, not on the cache, so the profile fits the price on synthetic networks
+    and the line is ``FRESH_PAGES_BYTES``.
     An int8 convolution is left out: its own kinds carry what it costs inside a network.
     """
     grouped = Category(node.category) in (Category.DEPTHWISE_CONV, Category.GROUP_CONV)

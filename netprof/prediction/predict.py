@@ -112,12 +112,11 @@ def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
 
 
 def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
-    """Seconds of the profile's cache-aware terms for one op; zero where a cache size is unknown."""
-    seconds = 0.0
-    if profile.llc_bytes:
-        seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.llc_bytes)
-    if profile.llc_bytes:
-        seconds += profile.s_per_transient_byte * transient_bytes(node, profile.llc_bytes // 2)
+    """Seconds of the profile's cache-aware terms for one op; bytes past the cache are free where its
+    size is unknown."""
+    seconds = profile.s_per_transient_byte * transient_bytes(node)
+    if profile.pass_cache_bytes:
+        seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.pass_cache_bytes)
     return seconds
 
 

@@ -6,10 +6,11 @@ term and a memory term (a roofline with per-kind efficiency whose sum, not max, 
 one fit absorb the curve between the two roofs), and for convolutions the cost of
 laying out the weight again on every call, as CPU backends do in eager mode (for an int8 convolution,
 its input when that is not channels-last: ``netprof.prediction.kinds.features``). Two terms shared by all
-kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - llc_bytes)`` (bytes the last-level
-cache cannot hold come from DRAM) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
-per-call buffers when larger than half the LLC (``netprof.prediction.kinds.transient_bytes``: in a network they are
-fresh pages, a page fault each 4 KiB). Both cache sizes are recorded in the profile (``caches``); a
+kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - pass_cache_bytes)`` (bytes the
+last-level cache cannot hold come from DRAM; the size is what a probe found the cache keeps of a pass,
+else what the system lists) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
+per-call buffers when larger than 8 MiB (``netprof.prediction.kinds.transient_bytes``: in a network they are
+fresh pages, a page fault each 4 KiB). The cache sizes are recorded in the profile (``caches``); a
 profile without them (an older netprof's) prices those terms at zero. A model adds ``per_module_call_s``
 for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
@@ -80,12 +81,20 @@ class DeviceProfile:
     per_run_s: float
     points: tuple[BenchPoint, ...] = ()
     l2_bytes: int = 0  # per-core L2 cache, recorded for the reader; 0: unknown
-    llc_bytes: int = 0  # last-level cache; 0: unknown, both cache-aware terms are off
+    llc_bytes: int = 0  # last-level cache as the system lists it; 0: unknown
+    cache_holds_bytes: int = 0  # what the probe found the last level keeps of a pass; 0: not measured
     s_per_byte_past_llc: float = 0.0
     s_per_transient_byte: float = 0.0
     fit_mape: float | None = None  # on the micro-benchmarks it was fitted on, not on any model
     calibration_s: float | None = None
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def pass_cache_bytes(self) -> int:
+        """The bytes an op may move from cache, past which the rest comes from DRAM: what the probe found
+        the cache keeps (a virtual machine's share of a server's cache), else what the system lists; 0:
+        unknown, bytes past it are not priced."""
+        return self.cache_holds_bytes or self.llc_bytes
 
     @property
     def key(self) -> str:
@@ -106,7 +115,11 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             for kind, model in profile.kinds.items()
         },
         **pick(profile, "per_module_call_s", "per_run_s", "fit_mape", "calibration_s"),
-        "caches": {"l2_bytes": profile.l2_bytes, "llc_bytes": profile.llc_bytes},
+        "caches": {
+            "l2_bytes": profile.l2_bytes,
+            "llc_bytes": profile.llc_bytes,
+            "holds_bytes": profile.cache_holds_bytes,
+        },
         **pick(profile, "s_per_byte_past_llc", "s_per_transient_byte"),
         "notes": list(profile.notes),
         "points": [
@@ -131,6 +144,11 @@ def _number(data: Mapping[str, Any], key: str, where: str) -> float:
 
 def _optional(data: Mapping[str, Any], key: str, where: str) -> float:
     return _number(data, key, where) if key in data else 0.0
+
+
+def _cache_size(caches: Mapping[str, Any], key: str, where: str) -> int:
+    """A size in ``caches``; 0 where absent (profiles older than the cache-aware terms or the cache probe)."""
+    return int(_number(caches, key, f"{where}: caches")) if key in caches else 0
 
 
 def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
@@ -176,9 +194,9 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         per_module_call_s=_number(data, "per_module_call_s", where),
         per_run_s=_number(data, "per_run_s", where),
         points=_points(data.get("points", []), where),
-        # Absent from profiles older than the cache-aware terms: those terms are then zero.
-        l2_bytes=int(_number(caches, "l2_bytes", f"{where}: caches")) if "l2_bytes" in caches else 0,
-        llc_bytes=int(_number(caches, "llc_bytes", f"{where}: caches")) if "llc_bytes" in caches else 0,
+        l2_bytes=_cache_size(caches, "l2_bytes", where),
+        llc_bytes=_cache_size(caches, "llc_bytes", where),
+        cache_holds_bytes=_cache_size(caches, "holds_bytes", where),
         s_per_byte_past_llc=_optional(data, "s_per_byte_past_llc", where),
         s_per_transient_byte=_optional(data, "s_per_transient_byte", where),
         fit_mape=data.get("fit_mape"),

@@ -14,7 +14,7 @@ from netprof.records import pick
 from netprof.report.tables import shown_modules
 from netprof.runtimes.profile import EAGER, runtime_of
 from netprof.timing.attribution import Timing
-from netprof.units import seconds, share
+from netprof.units import nbytes, seconds, share
 
 TOP_OPS = 10
 
@@ -131,6 +131,17 @@ def to_dict(prediction: Prediction) -> dict[str, Any]:
     }
 
 
+def _cache_line(profile: DeviceProfile) -> str:
+    """What the profile's two cache-aware terms price, and on which cache size."""
+    fresh = f"fresh pages of grouped convolutions {seconds(profile.s_per_transient_byte * 1e6)}/MB"
+    kept = profile.pass_cache_bytes
+    if not kept:
+        return f"last-level cache unknown: bytes past it not priced; {fresh}"
+    source = f"measured; {nbytes(profile.llc_bytes)} listed" if profile.cache_holds_bytes else "as listed"
+    past = seconds(profile.s_per_byte_past_llc * 1e6)
+    return f"an op's bytes past {nbytes(kept)} of cache ({source}) {past}/MB; {fresh}"
+
+
 def render_profile(profile: DeviceProfile, console: Console) -> None:
     """What a device profile says each kind of op costs here."""
     console.print(f"[bold]Device profile[/bold] {profile.key}", highlight=False)
@@ -141,6 +152,7 @@ def render_profile(profile: DeviceProfile, console: Console) -> None:
         f"{seconds(profile.per_module_call_s)} per module call, {seconds(profile.per_run_s)} per run",
         highlight=False,
     )
+    console.print(f"  {_cache_line(profile)}", highlight=False)
     table = Table(show_edge=False, pad_edge=False)
     for column in ("kind", "benchmarks", "launch", "GFLOP/s", "GB/s", "weight GB/s"):
         table.add_column(column, justify="left" if column == "kind" else "right")
