@@ -143,6 +143,7 @@ def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_liste
     unknown = predict(analysis, _profile(**terms)).ops  # no cache size: bytes past it are not priced
     listed = predict(analysis, _profile(llc_bytes=16 * mib, **terms)).ops
     measured = predict(analysis, _profile(llc_bytes=16 * mib, cache_holds_bytes=4 * mib, **terms)).ops
+    higher = predict(analysis, _profile(fresh_pages_bytes=32 * mib, **terms)).ops
     # depthwise: 64 * 128*128 outputs * 9 taps = 9,437,184 mult_adds = 18,874,368 flops: 1 us + 1.8874368 ms.
     # Its buffers, input 64*256*256*4 = 16,777,216 + output 64*128*128*4 = 4,194,304 = 20,971,520 bytes, pass
     # 8 MiB: fresh pages at any cache size, + 2.097152 ms.
@@ -156,6 +157,8 @@ def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_liste
     # past the 4 MiB the probe found kept: 16,779,520 and 4,194,304 bytes.
     assert [op.predicted_s for op in measured] == pytest.approx([dw + 167.7952e-6, relu + 41.94304e-6])
     assert measured[0].bound == "memory"
+    # A profile fitted with its line at 32 MiB: 20 MiB of buffers are not fresh pages there.
+    assert higher[0].predicted_s == pytest.approx(dw - 2.097152e-3)
 
 
 def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_path):
@@ -171,10 +174,12 @@ def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_p
     document = json.loads(path.read_text())
     assert document["caches"] == {"l2_bytes": 524_288, "llc_bytes": 16_777_216, "holds_bytes": 8_388_608}
     assert profiles.load(path) == profile
-    # A profile written before the probe prices bytes past the cache Linux lists.
-    del document["caches"]["holds_bytes"]
+    # A profile written before the probe prices bytes past the cache Linux lists, and fresh pages past
+    # half of it, the line it was fitted with.
+    del document["caches"]["holds_bytes"], document["fresh_pages_bytes"]
     path.write_text(json.dumps(document))
-    assert profiles.load(path).pass_cache_bytes == 16_777_216
+    older = profiles.load(path)
+    assert (older.pass_cache_bytes, older.fresh_pages_bytes) == (16_777_216, 8_388_608)
     # A profile written before the cache-aware terms: same schema, the terms priced at zero.
     for key in ("caches", "s_per_byte_past_llc", "s_per_transient_byte"):
         del document[key]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from netprof import pipeline
+from netprof.analysis import Analysis
 from netprof.calibration.caches import cache_sizes, measured_pass_cache
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
@@ -50,16 +51,21 @@ def _plain_latency(
         return time_calls(lambda: module(x), clock_for(device), stop, warmup=warmup)
 
 
+def captured(bench: MicroBench, module: torch.nn.Module, dtype: torch.dtype) -> Analysis:
+    """``module`` (``bench.build()``) counted as a profile counts it: on meta, or on a real input for a
+    quantized kernel, which has no meta implementation."""
+    if bench.capture == "real":
+        return pipeline.analyze(module, _input(bench, dtype, "cpu"), mode="real")
+    return pipeline.analyze(module, _input(bench, dtype, "meta"), mode="meta")
+
+
 def _prepare(
     bench: MicroBench, device: torch.device, dtype: torch.dtype, cache_bytes: int
 ) -> tuple[BenchPoint, torch.nn.Module, torch.Tensor]:
     """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``;
     its ops' bytes past ``cache_bytes`` (0: unknown, none) are the past-LLC feature."""
     module = bench.build().eval()
-    if bench.capture == "real":  # quantized kernels have no meta implementation: counted on a real input
-        analysis = pipeline.analyze(module, _input(bench, dtype, "cpu"), mode="real")
-    else:
-        analysis = pipeline.analyze(module, _input(bench, dtype, "meta"), mode="meta")
+    analysis = captured(bench, module, dtype)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for node in analysis.ops:
         kind = kind_of(node)

@@ -234,10 +234,11 @@ def permuted_copy(node: OpNode) -> bool:
 
 
 # Where a grouped convolution's per-call buffers start to come back as fresh pages (``transient_bytes``).
-# The calibration's synthetic networks fit its price equally well with any line from 1 to 64 MiB, so it
-# was chosen on models: half the 16 MiB L3 of this project's AMD EPYC (among 0.5 to 16 MiB, torchvision
-# at batch 1), and at batch 8 on its Xeon, where 4 and 8 MiB put 39-52% of 23 mobile models within 10%
-# against 30% at 32 MiB (benchmarks/results/predict_families_t1_b8_xeon_*.md).
+# The calibration's synthetic networks fit its price about as well with any line from 1 to 64 MiB, so it
+# was chosen on models: half the 16 MiB L3 of this project's AMD EPYC (among 0.5 to 16 MiB, torchvision at
+# batch 1). On its Xeon at batch 8 (three windows, each calibrated and measured together), 4 to 16 MiB put
+# 39-48% of 23 mobile models within 10% (MAPE 11-14%), 32 MiB 17-22%, and half the 480 MiB L3 Linux lists
+# 13-22% (MAPE 21-24%) (``benchmarks/cache_lines.py``, results/cache_lines_t1_b8_xeon_w*.md).
 FRESH_PAGES_BYTES = 8 * 2**20
 
 

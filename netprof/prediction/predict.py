@@ -114,7 +114,7 @@ def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
 def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
     """Seconds of the profile's cache-aware terms for one op; bytes past the cache are free where its
     size is unknown."""
-    seconds = profile.s_per_transient_byte * transient_bytes(node)
+    seconds = profile.s_per_transient_byte * transient_bytes(node, profile.fresh_pages_bytes)
     if profile.pass_cache_bytes:
         seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.pass_cache_bytes)
     return seconds

@@ -9,8 +9,8 @@ its input when that is not channels-last: ``netprof.prediction.kinds.features``)
 kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - pass_cache_bytes)`` (bytes the
 last-level cache cannot hold come from DRAM; the size is what a probe found the cache keeps of a pass,
 else what the system lists) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
-per-call buffers when larger than 8 MiB (``netprof.prediction.kinds.transient_bytes``: in a network they are
-fresh pages, a page fault each 4 KiB). The cache sizes are recorded in the profile (``caches``); a
+per-call buffers when larger than ``fresh_pages_bytes``, 8 MiB (``netprof.prediction.kinds.transient_bytes``:
+in a network they are fresh pages, a page fault each 4 KiB). The cache sizes are recorded in the profile (``caches``); a
 profile without them (an older netprof's) prices those terms at zero. A model adds ``per_module_call_s``
 for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
@@ -28,7 +28,7 @@ from typing import Any
 from netprof.datafiles import read_json, write_text
 from netprof.environment import cache_dir
 from netprof.errors import NetprofError
-from netprof.prediction.kinds import Kind
+from netprof.prediction.kinds import FRESH_PAGES_BYTES, Kind
 from netprof.records import pick
 
 SCHEMA = "netprof.profile/1"
@@ -85,6 +85,7 @@ class DeviceProfile:
     cache_holds_bytes: int = 0  # what the probe found the last level keeps of a pass; 0: not measured
     s_per_byte_past_llc: float = 0.0
     s_per_transient_byte: float = 0.0
+    fresh_pages_bytes: int = FRESH_PAGES_BYTES  # the line of transient_bytes the profile was fitted with
     fit_mape: float | None = None  # on the micro-benchmarks it was fitted on, not on any model
     calibration_s: float | None = None
     notes: tuple[str, ...] = field(default=())
@@ -120,7 +121,7 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             "llc_bytes": profile.llc_bytes,
             "holds_bytes": profile.cache_holds_bytes,
         },
-        **pick(profile, "s_per_byte_past_llc", "s_per_transient_byte"),
+        **pick(profile, "s_per_byte_past_llc", "s_per_transient_byte", "fresh_pages_bytes"),
         "notes": list(profile.notes),
         "points": [
             {
@@ -184,6 +185,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
     caches = data.get("caches", {})
     if not isinstance(caches, dict):
         raise ProfileError(f"{where}: 'caches' must be an object with l2_bytes and llc_bytes")
+    llc_bytes = _cache_size(caches, "llc_bytes", where)
     return DeviceProfile(
         device=data["device"],
         processor=data["processor"],
@@ -195,10 +197,14 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         per_run_s=_number(data, "per_run_s", where),
         points=_points(data.get("points", []), where),
         l2_bytes=_cache_size(caches, "l2_bytes", where),
-        llc_bytes=_cache_size(caches, "llc_bytes", where),
+        llc_bytes=llc_bytes,
         cache_holds_bytes=_cache_size(caches, "holds_bytes", where),
         s_per_byte_past_llc=_optional(data, "s_per_byte_past_llc", where),
         s_per_transient_byte=_optional(data, "s_per_transient_byte", where),
+        # Profiles older than the field drew the line at half the last-level cache.
+        fresh_pages_bytes=int(_optional(data, "fresh_pages_bytes", where))
+        or llc_bytes // 2
+        or FRESH_PAGES_BYTES,
         fit_mape=data.get("fit_mape"),
         calibration_s=data.get("calibration_s"),
         notes=tuple(data.get("notes", ())),
