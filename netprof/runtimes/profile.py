@@ -52,8 +52,7 @@ class RuntimeProfile(DeviceProfile):
     reorder_s_per_byte: float = 0.0
     s_per_cold_weight_byte: float = 0.0
     s_per_cold_buffer_byte: float = 0.0
-    cache_holds_bytes: int = 0
-    cache_loses_bytes: int = 0
+    cache_loses_bytes: int = 0  # with the inherited cache_holds_bytes, the probe's PassCache
 
     @property
     def pass_cache(self) -> PassCache:
@@ -117,7 +116,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         return base
     if not isinstance(runtime, str) or not isinstance(data.get("runtime_version", ""), str):
         raise ProfileError(f"{where}: 'runtime' and 'runtime_version' must be strings")
-    fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__}
+    fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__ if name not in _CACHE}
     return RuntimeProfile(
         **fields,
         runtime=runtime,
