@@ -418,7 +418,7 @@ def test_a_pack_runs_without_torch_and_its_results_predict_a_model(capsys, tmp_p
     saved = json.loads(profile.read_text())
     assert (saved["caches"]["l2_bytes"], saved["caches"]["llc_bytes"]) == cache_sizes()
     measured = measured_pass_cache(json.loads(results.read_text())["cache_probe"], cache_sizes()[0])
-    assert (saved["cache_holds_bytes"], saved["cache_loses_bytes"]) == measured[:2]
+    assert (saved["caches"]["holds_bytes"], saved["cache_loses_bytes"]) == measured[:2]
 
 
 def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_path):
@@ -434,10 +434,11 @@ def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_
     )
     assert code == 0, err
     profile = json.loads(saved.read_text())
-    holds = profile["cache_holds_bytes"]
+    holds = profile["caches"]["holds_bytes"]
     assert profile["caches"] == {"l2_bytes": 2 * mib, "llc_bytes": 480 * mib, "holds_bytes": holds}
+    assert "cache_holds_bytes" not in profile  # the size is written once, where the eager profile keeps it
     # the grid's 48 sizes from 8 MiB to 4 GiB are 14% apart
-    assert profile["cache_holds_bytes"] == pytest.approx(32 * mib, rel=0.14)
+    assert holds == pytest.approx(32 * mib, rel=0.14)
     assert profile["cache_loses_bytes"] == pytest.approx(256 * mib, rel=0.14)
     assert any("(measured; 480 MiB listed)" in note for note in profile["notes"])
     # results from a run.py before the probe: Linux's size says what the cache keeps
@@ -448,6 +449,25 @@ def test_the_probed_cache_prices_a_pass_and_the_listed_one_is_noted(capsys, tmp_
     assert code == 0, err
     loaded = runtime_profiles.load(saved)
     assert loaded.cache_loses_bytes == 0 and loaded.pass_cache == PassCache(240 * mib, 1920 * mib)
+
+
+def test_a_runtime_profile_from_before_caches_holds_bytes_keeps_its_top_level_size(capsys, tmp_path):
+    mib = 2**20
+    path, _ = _results(tmp_path, caches=[[2, "Unified", "2048K"], [3, "Unified", "491520K"]])
+    saved = tmp_path / "profile.json"
+    code, _, err = run(
+        capsys, "calibrate", "--runtime", "onnxruntime", "--import-results", str(path), "-o", str(saved)
+    )
+    assert code == 0, err
+    document = json.loads(saved.read_text())
+    del document["caches"]["holds_bytes"]
+    document |= {"cache_holds_bytes": 24 * mib, "cache_loses_bytes": 96 * mib}  # as netprof wrote it before
+    saved.write_text(json.dumps(document))
+    assert runtime_profiles.load(saved).pass_cache == PassCache(24 * mib, 96 * mib)
+    document["cache_holds_bytes"] = -1
+    saved.write_text(json.dumps(document))
+    with pytest.raises(ProfileError, match="'cache_holds_bytes' must be a non-negative integer"):
+        runtime_profiles.load(saved)
 
 
 def test_pair_times_are_net_of_the_baseline_or_of_the_pairs_own_prefix():

@@ -10,9 +10,10 @@ an older netprof's profiles, whose kinds carry those reorders), and
 ``s_per_cold_weight_byte`` and ``s_per_cold_buffer_byte``, what a byte a network's
 pass fetches from DRAM costs beyond its kind's price, a weight's and a buffer's (its
 input, a fresh output buffer) (``reuse``; zero where ``llc_bytes`` is unknown and in
-an older netprof's profiles), and ``cache_holds_bytes`` and ``cache_loses_bytes``, the
-footprints of a pass the last-level cache keeps whole and loses whole, as the
-calibration measured them (absent: derived from ``llc_bytes``); a file
+an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
+last-level cache loses whole, as the calibration measured it, with the footprint it keeps
+whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
+``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
@@ -39,7 +40,10 @@ from netprof.runtimes.reuse import PassCache
 EAGER = "eager"
 # A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
 _COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte", "s_per_cold_buffer_byte")
-_CACHE = ("cache_holds_bytes", "cache_loses_bytes")  # the measured PassCache; 0 where not measured
+_LOSES = (
+    "cache_loses_bytes"  # with the inherited cache_holds_bytes, the measured PassCache; 0 where not measured
+)
+_OLD_HOLDS = "cache_holds_bytes"  # where netprof before caches.holds_bytes wrote the runtime's
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
             for p in profile.fusion
         ],
         "fused_s_per_flop": dict(profile.fused_s_per_flop),
-        **pick(profile, *_COSTS, *_CACHE),
+        **pick(profile, *_COSTS, _LOSES),
     }
 
 
@@ -116,15 +120,14 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         return base
     if not isinstance(runtime, str) or not isinstance(data.get("runtime_version", ""), str):
         raise ProfileError(f"{where}: 'runtime' and 'runtime_version' must be strings")
-    fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__ if name not in _CACHE}
+    fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__}
     return RuntimeProfile(
-        **fields,
+        **{**fields, **_cache(data, where)},
         runtime=runtime,
         runtime_version=data.get("runtime_version", ""),
         fusion=_pairs(data.get("fusion", []), where),
         fused_s_per_flop=_costs(data.get("fused_s_per_flop", {}), where),
         **_runtime_costs(data, where),
-        **_cache(data, where),
     )
 
 
@@ -140,9 +143,11 @@ def _runtime_costs(data: Mapping[str, Any], where: str) -> dict[str, float]:
 
 
 def _cache(data: Mapping[str, Any], where: str) -> dict[str, int]:
-    found = {name: data.get(name, 0) for name in _CACHE}
-    if not all(_non_negative(v) and isinstance(v, int) for v in found.values()):
-        raise ProfileError(f"{where}: {', '.join(map(repr, _CACHE))} must be non-negative integers")
+    """The probe's loses size, and its holds size where an older document kept it at the top level."""
+    found = {name: data[name] for name in (_OLD_HOLDS, _LOSES) if name in data}
+    for name, value in found.items():
+        if not (_non_negative(value) and isinstance(value, int)):
+            raise ProfileError(f"{where}: {name!r} must be a non-negative integer")
     return found
 
 
