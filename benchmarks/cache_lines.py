@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from predict_families import RESULTS, TIMM, TORCHVISION, build, measured_path, scores
 
 import netprof
-from netprof.calibration.microbench import micro_benchmarks
-from netprof.calibration.profile import captured, fit
+from netprof.analysis import OpNode
+from netprof.calibration.microbench import MicroBench, micro_benchmarks
+from netprof.calibration.profile import cache_features, captured, fit
 from netprof.prediction import profile as profiles
-from netprof.prediction.kinds import transient_bytes
 from netprof.prediction.profile import BenchPoint, DeviceProfile
 
 MIB = 2**20
@@ -40,38 +40,31 @@ SUBSETS = {"all": (*TORCHVISION, *TIMM), "torchvision": TORCHVISION, "timm hold-
 
 
 @dataclass(frozen=True)
-class OpBytes:
-    """What the two lines see of one micro-benchmark: each op's bytes and grouped-convolution buffers."""
+class Captured:
+    """One micro-benchmark as the calibration counted it: what the two lines are drawn through."""
 
-    moved: tuple[int, ...]
-    grouped: tuple[int, ...]  # 0 for any op that is not a depthwise or grouped convolution
-    network: bool
+    bench: MicroBench
+    ops: tuple[OpNode, ...]
 
 
-def op_bytes(profile: DeviceProfile) -> dict[str, OpBytes]:
+def captures(profile: DeviceProfile) -> dict[str, Captured]:
     by_name = {bench.name: bench for bench in micro_benchmarks()}
     found = {}
     for point in profile.points:
         bench = by_name[point.name]
         ops = captured(bench, bench.build().eval(), getattr(torch, profile.dtype)).ops
-        found[point.name] = OpBytes(
-            tuple(op.mem_access_bytes for op in ops),
-            tuple(transient_bytes(op, 0) for op in ops),
-            bench.group == "network" and profile.device == "cpu",
-        )
+        found[point.name] = Captured(bench, tuple(ops))
     return found
 
 
-def refit(profile: DeviceProfile, seen: dict[str, OpBytes], cache: int, fresh: int) -> DeviceProfile:
+def refit(profile: DeviceProfile, seen: dict[str, Captured], cache: int, fresh: int) -> DeviceProfile:
     """``profile`` fitted again on its own points with the lines at ``cache`` and ``fresh`` bytes."""
+    device = torch.device(profile.device)
 
     def moved(point: BenchPoint) -> BenchPoint:
-        ops = seen[point.name]
-        return replace(
-            point,
-            past_llc_bytes=sum(max(0, b - cache) for b in ops.moved),
-            transient_bytes=sum(b for b in ops.grouped if b > fresh) if ops.network else 0,
-        )
+        bench = seen[point.name]
+        past, transient = cache_features(bench.ops, bench.bench, device, cache, fresh)
+        return replace(point, past_llc_bytes=past, transient_bytes=transient)
 
     points = tuple(moved(point) for point in profile.points)
     kinds, (past, transient), per_call, per_run, mape = fit(points)
@@ -100,7 +93,7 @@ def main() -> int:
     parser.add_argument("--tag")
     args = parser.parse_args()
     base = profiles.load(args.profile)
-    seen = op_bytes(base)
+    seen = captures(base)
     measured = {
         machine: json.loads(
             measured_path(argparse.Namespace(**{**vars(args), "machine": machine})).read_text()

@@ -62,18 +62,17 @@ def _probe_curve() -> list[list[float]]:
 
 
 def test_what_the_cache_keeps_of_a_pass_is_read_off_the_probe():
-    mib = MIB
-    sizes = [2**k * mib for k in range(11)]
+    sizes = [2**k * MIB for k in range(11)]
     # 128 MiB read over and over: log(128 / 32) / log(256 / 32) = 2/3 missed
-    assert _price(128 * mib) == pytest.approx(3e-10)
+    assert _price(128 * MIB) == pytest.approx(3e-10)
     curve = _probe_curve()
     found = measured_pass_cache(curve)
     # the grid's 48 sizes from 1 MiB to 4 GiB are 19% apart
-    assert found.holds_bytes == pytest.approx(32 * mib, rel=0.19)
-    assert found.loses_bytes == pytest.approx(256 * mib, rel=0.19)
+    assert found.holds_bytes == pytest.approx(32 * MIB, rel=0.19)
+    assert found.loses_bytes == pytest.approx(256 * MIB, rel=0.19)
     # reads within twice the L2 are faster still, and left out
-    with_l2 = [[size, p * (0.3 if size <= 4 * mib else 1)] for size, p in curve]
-    assert measured_pass_cache(with_l2, l2_bytes=2 * mib).loses_bytes == pytest.approx(256 * mib, rel=0.19)
+    with_l2 = [[size, p * (0.3 if size <= 4 * MIB else 1)] for size, p in curve]
+    assert measured_pass_cache(with_l2, l2_bytes=2 * MIB).loses_bytes == pytest.approx(256 * MIB, rel=0.19)
     # a price that never rose by a fifth: no size read was past the cache; too few sizes say nothing
     assert measured_pass_cache([[size, (1 + i / 100) * 1e-10] for i, size in enumerate(sizes)]) == PassCache()
     assert measured_pass_cache(curve[-3:]) == PassCache()
@@ -139,11 +138,10 @@ def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_liste
     model = nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1, groups=64, bias=False), nn.ReLU())
     analysis = netprof.analyze(model, torch.empty(1, 64, 256, 256, device="meta"), mode="meta")
     terms = {"s_per_byte_past_llc": 1e-11, "s_per_transient_byte": 1e-10}
-    mib = 2**20
     unknown = predict(analysis, _profile(**terms)).ops  # no cache size: bytes past it are not priced
-    listed = predict(analysis, _profile(llc_bytes=16 * mib, **terms)).ops
-    measured = predict(analysis, _profile(llc_bytes=16 * mib, cache_holds_bytes=4 * mib, **terms)).ops
-    higher = predict(analysis, _profile(fresh_pages_bytes=32 * mib, **terms)).ops
+    listed = predict(analysis, _profile(llc_bytes=16 * MIB, **terms)).ops
+    measured = predict(analysis, _profile(llc_bytes=16 * MIB, cache_holds_bytes=4 * MIB, **terms)).ops
+    higher = predict(analysis, _profile(fresh_pages_bytes=32 * MIB, **terms)).ops
     # depthwise: 64 * 128*128 outputs * 9 taps = 9,437,184 mult_adds = 18,874,368 flops: 1 us + 1.8874368 ms.
     # Its buffers, input 64*256*256*4 = 16,777,216 + output 64*128*128*4 = 4,194,304 = 20,971,520 bytes, pass
     # 8 MiB: fresh pages at any cache size, + 2.097152 ms.

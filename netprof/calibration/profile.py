@@ -23,12 +23,19 @@ import numpy as np
 import torch
 
 from netprof import pipeline
-from netprof.analysis import Analysis
+from netprof.analysis import Analysis, OpNode
 from netprof.calibration.caches import cache_sizes, measured_pass_cache
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
 from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import fit_relative
-from netprof.prediction.kinds import Kind, features, kind_of, past_cache_bytes, transient_bytes
+from netprof.prediction.kinds import (
+    FRESH_PAGES_BYTES,
+    Kind,
+    features,
+    kind_of,
+    past_cache_bytes,
+    transient_bytes,
+)
 from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
 from netprof.runtimes.pack_run import cache_probe
 from netprof.timing.clocks import clock_for
@@ -75,11 +82,7 @@ def _prepare(
         entry[1] += flops
         entry[2] += nbytes
         entry[3] += weights
-    past_llc = sum(past_cache_bytes(node, cache_bytes) for node in analysis.ops) if cache_bytes else 0
-    # A one-op loop gets the same pages back every pass: its buffers are never fresh (see transient_bytes);
-    # the fresh pages are glibc's, on the CPU.
-    fresh = bench.group == "network" and device.type == "cpu"
-    transient = sum(transient_bytes(node) for node in analysis.ops) if fresh else 0
+    past_llc, transient = cache_features(analysis.ops, bench, device, cache_bytes)
     point = BenchPoint(
         bench.name,
         {kind: tuple(values) for kind, values in counts.items()},
@@ -92,6 +95,23 @@ def _prepare(
     )
     module = module.to(device=device, dtype=dtype)
     return point, module, _input(bench, dtype, device)
+
+
+def cache_features(
+    ops: Sequence[OpNode],
+    bench: MicroBench,
+    device: torch.device,
+    cache_bytes: int,
+    fresh_pages_bytes: int = FRESH_PAGES_BYTES,
+) -> tuple[int, int]:
+    """A micro-benchmark's two cache-aware features: its ops' bytes past ``cache_bytes`` (0: unknown,
+    none) and its grouped convolutions' buffers past ``fresh_pages_bytes``. A one-op loop gets the same
+    pages back every pass, so only a network's buffers are fresh (see ``transient_bytes``), and the fresh
+    pages are glibc's, on the CPU."""
+    past = sum(past_cache_bytes(node, cache_bytes) for node in ops) if cache_bytes else 0
+    fresh = bench.group == "network" and device.type == "cpu"
+    transient = sum(transient_bytes(node, fresh_pages_bytes) for node in ops) if fresh else 0
+    return past, transient
 
 
 def _input(bench: MicroBench, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
