@@ -63,11 +63,10 @@ def refit(profile: DeviceProfile, seen: dict[str, Captured], cache: int, fresh: 
 
     def moved(point: BenchPoint) -> BenchPoint:
         bench = seen[point.name]
-        past, transient = cache_features(bench.ops, bench.bench, device, cache, fresh)
-        return replace(point, past_llc_bytes=past, transient_bytes=transient)
+        return replace(point, **cache_features(bench.ops, bench.bench, device, cache, profile.l2_bytes, fresh))
 
     points = tuple(moved(point) for point in profile.points)
-    kinds, (past, transient), per_call, per_run, mape = fit(points)
+    kinds, shared, per_call, per_run, mape = fit(points)
     return replace(
         profile,
         kinds=kinds,
@@ -75,8 +74,7 @@ def refit(profile: DeviceProfile, seen: dict[str, Captured], cache: int, fresh: 
         per_run_s=per_run,
         points=points,
         cache_holds_bytes=cache,
-        s_per_byte_past_llc=past,
-        s_per_transient_byte=transient,
+        **shared,
         fresh_pages_bytes=fresh,
         fit_mape=mape,
     )

@@ -2,6 +2,7 @@
 
 import json
 import math
+import operator
 from pathlib import Path
 
 import jsonschema
@@ -108,7 +109,14 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
     # (launch, per flop, per byte, per weight byte) of two kinds; the convolution's weight term is its own.
     truth = {"conv_kxk": (2e-6, 1e-11, 2e-11, 3e-10), "elementwise": (1e-6, 0.0, 5e-11, 0.0)}
     per_call, per_run = 1e-6, 3e-6
-    per_past_llc, per_transient = 4e-11, 3e-10  # the two cache-aware terms, shared by every kind
+    # the cache-aware terms, shared by every kind: per byte past the LLC, of fresh pages, per op in a
+    # network and per byte of a network's op that fits in L2
+    shared = {
+        "s_per_byte_past_llc": 4e-11,
+        "s_per_transient_byte": 3e-10,
+        "network_op_s": 5e-6,
+        "s_per_loop_cached_byte": 6e-11,
+    }
     rng = np.random.default_rng(0)
     points = []
     for index in range(40):
@@ -124,14 +132,19 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
         }
         calls = int(rng.integers(1, 50))
         group = "network" if index % 3 else "op"
-        past = int(rng.integers(0, 1e8)) if index % 2 else 0
-        fresh = int(rng.integers(1e5, 1e7)) if group == "network" else 0
-        seconds = per_run + per_call * calls + per_past_llc * past + per_transient * fresh
+        network = group == "network"
+        features = (
+            int(rng.integers(0, 1e8)) if index % 2 else 0,
+            int(rng.integers(1e5, 1e7)) if network else 0,
+            sum(counts[0] for counts in kinds.values()) if network else 0,  # every op, as in a network
+            int(rng.integers(1e4, 1e7)) if network else 0,
+        )
+        seconds = per_run + per_call * calls + sum(map(operator.mul, shared.values(), features))
         for kind, counts in kinds.items():
             seconds += sum(count * cost for count, cost in zip(counts, truth[kind]))
-        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0, group, past, fresh))
-    models, (past_llc, transient), call, run, mape = fit(points)
-    assert (past_llc, transient) == pytest.approx((per_past_llc, per_transient), rel=1e-5)
+        points.append(BenchPoint(f"p{index}", kinds, calls, seconds, 0.0, group, *features))
+    models, fitted_shared, call, run, mape = fit(points)
+    assert fitted_shared == pytest.approx(shared, rel=1e-5)
     for kind, costs in truth.items():
         fitted = models[Kind(kind)]
         found = (fitted.overhead_s, fitted.s_per_flop, fitted.s_per_byte, fitted.s_per_weight_byte)

@@ -6,9 +6,10 @@ takes for them; its latency is the median of plain forward passes (no dispatch
 mode, no instrumentation), the number a user of a model sees. One non-negative
 least-squares fit of every benchmark at once, weighted by ``1 / latency`` so that
 each counts by its relative error, gives each kind's launch, per-FLOP and per-byte
-cost, the two cache-aware per-byte costs (bytes past what the last-level cache keeps of a pass, as
-a probe measures it; a grouped convolution's per-call buffers past 8 MiB, whose fresh pages only a
-network meets) and the framework's cost per module call and per run.
+cost, the cache-aware costs (per byte past what the last-level cache keeps of a pass, as a probe
+measures it; and what only a network meets: per byte of a grouped convolution's per-call buffers past
+8 MiB, which are fresh pages, and per op and per byte of an op that fits in L2, which a one-op loop
+keeps there) and the framework's cost per module call and per run.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from netprof.prediction.kinds import (
     Kind,
     features,
     kind_of,
+    loop_cached_bytes,
     past_cache_bytes,
     transient_bytes,
 )
-from netprof.prediction.profile import BenchPoint, DeviceProfile, KindModel
+from netprof.prediction.profile import CACHE_FEATURES, SHARED_TERMS, BenchPoint, DeviceProfile, KindModel
 from netprof.runtimes.pack_run import cache_probe
 from netprof.timing.clocks import clock_for
 from netprof.timing.loop import Stop, time_calls
@@ -67,10 +69,10 @@ def captured(bench: MicroBench, module: torch.nn.Module, dtype: torch.dtype) -> 
 
 
 def _prepare(
-    bench: MicroBench, device: torch.device, dtype: torch.dtype, cache_bytes: int
+    bench: MicroBench, device: torch.device, dtype: torch.dtype, cache_bytes: int, l2_bytes: int
 ) -> tuple[BenchPoint, torch.nn.Module, torch.Tensor]:
-    """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``;
-    its ops' bytes past ``cache_bytes`` (0: unknown, none) are the past-LLC feature."""
+    """A micro-benchmark's counts (meta capture; ``seconds`` still 0) and its module and input on ``device``,
+    with its cache-aware features on caches of ``cache_bytes`` and ``l2_bytes`` (``cache_features``)."""
     module = bench.build().eval()
     analysis = captured(bench, module, dtype)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -82,7 +84,6 @@ def _prepare(
         entry[1] += flops
         entry[2] += nbytes
         entry[3] += weights
-    past_llc, transient = cache_features(analysis.ops, bench, device, cache_bytes)
     point = BenchPoint(
         bench.name,
         {kind: tuple(values) for kind, values in counts.items()},
@@ -90,8 +91,7 @@ def _prepare(
         0.0,
         0.0,
         bench.group,
-        past_llc,
-        transient,
+        **cache_features(analysis.ops, bench, device, cache_bytes, l2_bytes),
     )
     module = module.to(device=device, dtype=dtype)
     return point, module, _input(bench, dtype, device)
@@ -102,16 +102,24 @@ def cache_features(
     bench: MicroBench,
     device: torch.device,
     cache_bytes: int,
+    l2_bytes: int,
     fresh_pages_bytes: int = FRESH_PAGES_BYTES,
-) -> tuple[int, int]:
-    """A micro-benchmark's two cache-aware features: its ops' bytes past ``cache_bytes`` (0: unknown,
-    none) and its grouped convolutions' buffers past ``fresh_pages_bytes``. A one-op loop gets the same
-    pages back every pass, so only a network's buffers are fresh (see ``transient_bytes``), and the fresh
-    pages are glibc's, on the CPU."""
-    past = sum(past_cache_bytes(node, cache_bytes) for node in ops) if cache_bytes else 0
-    fresh = bench.group == "network" and device.type == "cpu"
-    transient = sum(transient_bytes(node, fresh_pages_bytes) for node in ops) if fresh else 0
-    return past, transient
+) -> dict[str, int]:
+    """A micro-benchmark's cache-aware features (``CACHE_FEATURES``): its ops' bytes past
+    ``cache_bytes`` (0: unknown, none); and on a CPU, for a network only, its grouped convolutions'
+    buffers past ``fresh_pages_bytes``, its ops that run a kernel and their bytes that fit in
+    ``l2_bytes``. A one-op loop gets the same pages back every pass (its buffers are never fresh, see
+    ``transient_bytes``) and keeps in L2 what fits (``loop_cached_bytes``); the fresh pages are glibc's
+    and the L2 a CPU's."""
+    network = bench.group == "network" and device.type == "cpu"
+    kernels = [node for node in ops if kind_of(node) is not Kind.VIEW] if network else []
+    found = (
+        sum(past_cache_bytes(node, cache_bytes) for node in ops) if cache_bytes else 0,
+        sum(transient_bytes(node, fresh_pages_bytes) for node in kernels),
+        len(kernels),
+        sum(loop_cached_bytes(node, l2_bytes) for node in kernels),
+    )
+    return dict(zip(CACHE_FEATURES, found))
 
 
 def _input(bench: MicroBench, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
@@ -134,10 +142,12 @@ def measure(
     dtype: torch.dtype,
     budget_s: float,
     cache_bytes: int = 0,
+    l2_bytes: int = 0,
 ) -> BenchPoint:
     """One micro-benchmark's counts per kind (meta capture) and plain latency (one round, here);
-    ``cache_bytes`` is what the last-level cache keeps, for the past-LLC feature (0: unknown, feature 0)."""
-    point, module, x = _prepare(bench, device, dtype, cache_bytes)
+    ``cache_bytes`` is what the last-level cache keeps and ``l2_bytes`` the L2, for the cache-aware
+    features (0: unknown, features 0)."""
+    point, module, x = _prepare(bench, device, dtype, cache_bytes, l2_bytes)
     latency = _plain_latency(module, x, device, budget_s)
     return replace(point, seconds=latency.median, iqr_s=latency.iqr)
 
@@ -146,14 +156,15 @@ def _features(point: BenchPoint, kinds: Sequence[Kind]) -> list[float]:
     row: list[float] = []
     for kind in kinds:
         row += [float(v) for v in point.kinds.get(str(kind), (0, 0, 0, 0))]
-    return [*row, float(point.past_llc_bytes), float(point.transient_bytes), float(point.module_calls), 1.0]
+    shared = [float(getattr(point, name)) for name in CACHE_FEATURES]
+    return [*row, *shared, float(point.module_calls), 1.0]
 
 
 def fit(
     points: Sequence[BenchPoint],
-) -> tuple[dict[Kind, KindModel], tuple[float, float], float, float, float]:
-    """Each kind's model, the two cache-aware costs per byte ``(past LLC, transient)``, the cost per
-    module call and per run, and the fit's MAPE on ``points``.
+) -> tuple[dict[Kind, KindModel], dict[str, float], float, float, float]:
+    """Each kind's model, the prices of the cache-aware features (keyed as ``SHARED_TERMS``), the cost
+    per module call and per run, and the fit's MAPE on ``points``.
 
     Rows are weighted by ``1 / seconds`` (relative error), and each group of benchmarks (one-op,
     synthetic networks) carries the same total weight, so that neither the many one-op benchmarks nor
@@ -170,9 +181,9 @@ def fit(
         )
         for i, kind in enumerate(kinds)
     }
-    past_llc, transient, per_call, per_run = (float(c) for c in coefficients[-4:])
+    *shared, per_call, per_run = (float(c) for c in coefficients[4 * len(kinds) :])
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds))
-    return models, (past_llc, transient), per_call, per_run, mape
+    return models, dict(zip(SHARED_TERMS, shared, strict=True)), per_call, per_run, mape
 
 
 def _caches(
@@ -213,7 +224,7 @@ def calibrate(
         raise TimingError("no micro-benchmark to run")
     (l2_bytes, llc_bytes), holds_bytes = _caches(dev, progress)
     with threads_set(threads) as in_force:
-        prepared = [_prepare(bench, dev, dtype, holds_bytes or llc_bytes) for bench in benches]
+        prepared = [_prepare(bench, dev, dtype, holds_bytes or llc_bytes, l2_bytes) for bench in benches]
         medians: list[list[float]] = [[] for _ in benches]
         visits = rounds * len(benches)
         for visit in range(visits):
@@ -227,7 +238,7 @@ def calibrate(
             latency = _plain_latency(module, x, dev, budget, warmup=2 if visit < len(benches) else 1)
             medians[index].append(latency.median)
     points = [_timed(point, times) for (point, _, _), times in zip(prepared, medians)]
-    models, (past_llc, transient), per_call, per_run, mape = fit(points)
+    models, shared, per_call, per_run, mape = fit(points)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else processor()
     return DeviceProfile(
         device=dev.type,
@@ -242,8 +253,7 @@ def calibrate(
         l2_bytes=l2_bytes,
         llc_bytes=llc_bytes,
         cache_holds_bytes=holds_bytes,
-        s_per_byte_past_llc=past_llc,
-        s_per_transient_byte=transient,
+        **shared,
         fit_mape=mape if math.isfinite(mape) else None,
         calibration_s=time.perf_counter() - started,
     )

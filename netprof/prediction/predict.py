@@ -1,8 +1,9 @@
 """A model's latency from its analysis and a device profile, without running it.
 
 Each op costs its kind's ``overhead + s_per_flop * flops + s_per_byte * bytes +
-s_per_weight_byte * weight_bytes``, plus the profile's two cache-aware memory terms (bytes past the
-last-level cache; a depthwise or grouped convolution's per-call buffers past half of it), as
+s_per_weight_byte * weight_bytes``, plus the profile's cache-aware terms (bytes past what the
+last-level cache keeps; a depthwise or grouped convolution's per-call buffers past 8 MiB; what an op
+costs in a network beyond its one-op loop, per op and per byte that fits in L2), as
 ``netprof.prediction.profile`` says, and is labelled by its largest term: overhead-,
 compute- or memory-bound. The model's latency is the sum over its ops, plus the
 profile's cost per module call and per run (the Python between kernels, which the
@@ -25,6 +26,7 @@ from netprof.prediction.kinds import (
     Kind,
     features,
     kind_of,
+    loop_cached_bytes,
     past_cache_bytes,
     transient_bytes,
 )
@@ -111,10 +113,13 @@ def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
         )
 
 
-def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
-    """Seconds of the profile's cache-aware terms for one op; bytes past the cache are free where its
-    size is unknown."""
+def cache_terms(node: OpNode, kind: Kind, profile: DeviceProfile) -> float:
+    """Seconds of the profile's cache-aware memory terms for one op of ``kind``: its fresh pages, its
+    bytes that a one-op loop keeps in L2 and a network does not (a view moves none), and its bytes past
+    the cache (free where the cache's size is unknown)."""
     seconds = profile.s_per_transient_byte * transient_bytes(node, profile.fresh_pages_bytes)
+    if kind is not Kind.VIEW:
+        seconds += profile.s_per_loop_cached_byte * loop_cached_bytes(node, profile.l2_bytes)
     if profile.pass_cache_bytes:
         seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.pass_cache_bytes)
     return seconds
@@ -126,7 +131,9 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
     if used is not kind:
         stand_ins[(kind, used)] += 1
     overhead, compute, memory = model.terms(*features(node, kind))
-    memory += cache_terms(node, profile)
+    if kind is not Kind.VIEW:  # a view runs no kernel
+        overhead += profile.network_op_s
+    memory += cache_terms(node, kind, profile)
     terms = (overhead, compute, memory)
     return OpPrediction(
         node.id,

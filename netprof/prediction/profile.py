@@ -10,8 +10,11 @@ kinds are cache-aware: ``s_per_byte_past_llc * max(0, mem_access_bytes - pass_ca
 last-level cache cannot hold come from DRAM; the size is what a probe found the cache keeps of a pass,
 else what the system lists) and ``s_per_transient_byte`` times a depthwise or grouped convolution's
 per-call buffers when larger than ``fresh_pages_bytes``, 8 MiB (``netprof.prediction.kinds.transient_bytes``:
-in a network they are fresh pages, a page fault each 4 KiB). The cache sizes are recorded in the profile (``caches``); a
-profile without them (an older netprof's) prices those terms at zero. A model adds ``per_module_call_s``
+in a network they are fresh pages, a page fault each 4 KiB). Two more price what an op costs in a
+network beyond its one-op loop: ``network_op_s`` per op that runs a kernel and ``s_per_loop_cached_byte``
+times its bytes when they fit in L2 (``netprof.prediction.kinds.loop_cached_bytes``: a loop keeps them
+there, a network does not). The cache sizes are recorded in the profile (``caches``); a
+profile without them or without a term (an older netprof's) prices that term at zero. A model adds ``per_module_call_s``
 for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
 target machine and use on another.
@@ -32,6 +35,9 @@ from netprof.prediction.kinds import FRESH_PAGES_BYTES, Kind
 from netprof.records import pick
 
 SCHEMA = "netprof.profile/1"
+# The features every kind shares, a point's sums over its ops, and the profile's price of each, in order.
+CACHE_FEATURES = ("past_llc_bytes", "transient_bytes", "network_ops", "loop_cached_bytes")
+SHARED_TERMS = ("s_per_byte_past_llc", "s_per_transient_byte", "network_op_s", "s_per_loop_cached_byte")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +61,9 @@ class BenchPoint:
     """One micro-benchmark: its counts per kind (from a meta capture) and its measured plain latency.
 
     ``group`` is ``"op"`` for one-op and framework benchmarks, ``"network"`` for synthetic networks.
-    ``past_llc_bytes`` and ``transient_bytes`` are the sums over its ops of the two cache-aware features
-    (``transient_bytes`` is 0 for a one-op benchmark: its loop reuses the same pages every pass).
+    ``past_llc_bytes``, ``transient_bytes``, ``network_ops`` and ``loop_cached_bytes`` are the sums over
+    its ops of the cache-aware features; all but the first are 0 for a one-op benchmark, whose loop
+    reuses the same pages and keeps what fits in L2 there every pass.
     """
 
     name: str
@@ -67,6 +74,8 @@ class BenchPoint:
     group: str = "op"
     past_llc_bytes: int = 0
     transient_bytes: int = 0
+    network_ops: int = 0  # ops that run a kernel, in a synthetic network
+    loop_cached_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class DeviceProfile:
     s_per_byte_past_llc: float = 0.0
     s_per_transient_byte: float = 0.0
     fresh_pages_bytes: int = FRESH_PAGES_BYTES  # the line of transient_bytes the profile was fitted with
+    network_op_s: float = 0.0  # what an op costs in a network beyond its one-op loop
+    s_per_loop_cached_byte: float = 0.0
     fit_mape: float | None = None  # on the micro-benchmarks it was fitted on, not on any model
     calibration_s: float | None = None
     notes: tuple[str, ...] = field(default=())
@@ -121,15 +132,13 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             "llc_bytes": profile.llc_bytes,
             "holds_bytes": profile.cache_holds_bytes,
         },
-        **pick(profile, "s_per_byte_past_llc", "s_per_transient_byte", "fresh_pages_bytes"),
+        **pick(profile, *SHARED_TERMS, "fresh_pages_bytes"),
         "notes": list(profile.notes),
         "points": [
             {
                 "name": point.name,
                 "kinds": {kind: list(counts) for kind, counts in point.kinds.items()},
-                **pick(
-                    point, "module_calls", "seconds", "iqr_s", "group", "past_llc_bytes", "transient_bytes"
-                ),
+                **pick(point, "module_calls", "seconds", "iqr_s", "group", *CACHE_FEATURES),
             }
             for point in profile.points
         ],
@@ -199,8 +208,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         l2_bytes=_cache_size(caches, "l2_bytes", where),
         llc_bytes=llc_bytes,
         cache_holds_bytes=_cache_size(caches, "holds_bytes", where),
-        s_per_byte_past_llc=_optional(data, "s_per_byte_past_llc", where),
-        s_per_transient_byte=_optional(data, "s_per_transient_byte", where),
+        **{name: _optional(data, name, where) for name in SHARED_TERMS},
         # Profiles older than the field drew the line at half the last-level cache.
         fresh_pages_bytes=int(_optional(data, "fresh_pages_bytes", where))
         or llc_bytes // 2
@@ -224,8 +232,7 @@ def _points(data: Any, where: str) -> tuple[BenchPoint, ...]:
                 float(p["seconds"]),
                 float(p["iqr_s"]),
                 str(p.get("group", "op")),
-                int(p.get("past_llc_bytes", 0)),
-                int(p.get("transient_bytes", 0)),
+                *(int(p.get(name, 0)) for name in CACHE_FEATURES),
             )
             for p in data
         )

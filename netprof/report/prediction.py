@@ -132,7 +132,7 @@ def to_dict(prediction: Prediction) -> dict[str, Any]:
 
 
 def _cache_line(profile: DeviceProfile) -> str:
-    """What the profile's two cache-aware terms price, and on which cache size."""
+    """What the profile's cache-aware terms price, and on which cache size."""
     fresh = f"fresh pages of grouped convolutions {seconds(profile.s_per_transient_byte * 1e6)}/MB"
     kept = profile.pass_cache_bytes
     if not kept:
@@ -140,6 +140,15 @@ def _cache_line(profile: DeviceProfile) -> str:
     source = f"measured; {nbytes(profile.llc_bytes)} listed" if profile.cache_holds_bytes else "as listed"
     past = seconds(profile.s_per_byte_past_llc * 1e6)
     return f"an op's bytes past {nbytes(kept)} of cache ({source}) {past}/MB; {fresh}"
+
+
+def _network_line(profile: DeviceProfile) -> str:
+    """What an op costs in a network beyond its one-op loop."""
+    within = f"within {nbytes(profile.l2_bytes)} of L2" if profile.l2_bytes else "(L2 unknown: not priced)"
+    return (
+        f"in a network, beyond its loop: {seconds(profile.network_op_s)} an op, "
+        f"{seconds(profile.s_per_loop_cached_byte * 1e6)}/MB of an op's bytes {within}"
+    )
 
 
 def render_profile(profile: DeviceProfile, console: Console) -> None:
@@ -153,6 +162,7 @@ def render_profile(profile: DeviceProfile, console: Console) -> None:
         highlight=False,
     )
     console.print(f"  {_cache_line(profile)}", highlight=False)
+    console.print(f"  {_network_line(profile)}", highlight=False)
     table = Table(show_edge=False, pad_edge=False)
     for column in ("kind", "benchmarks", "launch", "GFLOP/s", "GB/s", "weight GB/s"):
         table.add_column(column, justify="left" if column == "kind" else "right")
