@@ -63,7 +63,9 @@ def refit(profile: DeviceProfile, seen: dict[str, Captured], cache: int, fresh: 
 
     def moved(point: BenchPoint) -> BenchPoint:
         bench = seen[point.name]
-        return replace(point, **cache_features(bench.ops, bench.bench, device, cache, profile.l2_bytes, fresh))
+        return replace(
+            point, **cache_features(bench.ops, bench.bench, device, cache, profile.l2_bytes, fresh)
+        )
 
     points = tuple(moved(point) for point in profile.points)
     kinds, shared, per_call, per_run, mape = fit(points)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 from torch import nn
 
 import netprof
@@ -15,8 +16,9 @@ from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_c
 from netprof.calibration.microbench import micro_benchmarks
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
-from netprof.prediction.kinds import past_cache_bytes, transient_bytes
+from netprof.prediction.kinds import kind_of, loop_cached_bytes, past_cache_bytes, transient_bytes
 from netprof.prediction.profile import DeviceProfile
+from netprof.report.prediction import render_profile
 from netprof.runtimes import pack_run
 from netprof.runtimes.reuse import PassCache, evicted_share
 
@@ -88,6 +90,24 @@ def test_calibration_prices_bytes_past_what_the_probe_found_the_cache_keeps(monk
     ops = netprof.analyze(network.build(), torch.empty(network.input_shape, device="meta"), mode="meta").ops
     assert point.past_llc_bytes == sum(past_cache_bytes(op, profile.cache_holds_bytes) for op in ops)
     assert point.transient_bytes == sum(transient_bytes(op) for op in ops)
+    kernels = [op for op in ops if kind_of(op) is not Kind.VIEW]
+    assert 0 < point.network_ops == len(kernels) < len(ops)
+    assert 0 < point.loop_cached_bytes == sum(loop_cached_bytes(op, profile.l2_bytes) for op in kernels)
+
+
+def test_only_a_network_on_a_cpu_has_the_features_a_loop_keeps_in_cache():
+    benches = micro_benchmarks()
+    network = next(bench for bench in benches if bench.group == "network")
+    one_op = next(bench for bench in benches if bench.group == "op" and bench.capture == "meta")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object: nothing runs on it
+    loop = calibration.cache_features(_nodes(one_op.build(), one_op.input_shape), one_op, cpu, 1, MIB)
+    assert loop["past_llc_bytes"] > 0  # a one-op loop has bytes past a 1-byte cache, and nothing else
+    assert (loop["transient_bytes"], loop["network_ops"], loop["loop_cached_bytes"]) == (0, 0, 0)
+    ops = _nodes(network.build(), network.input_shape)
+    on_cpu = calibration.cache_features(ops, network, cpu, 0, MIB)
+    assert on_cpu["past_llc_bytes"] == 0 and on_cpu["network_ops"] > 0 and on_cpu["loop_cached_bytes"] > 0
+    on_gpu = calibration.cache_features(ops, network, cuda, 0, MIB)
+    assert on_gpu == dict.fromkeys(on_gpu, 0)
 
 
 def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):
@@ -114,6 +134,9 @@ def test_transient_and_past_cache_bytes_by_hand():
     assert relu.mem_access_bytes == 16_000
     assert past_cache_bytes(relu, 12_000) == 4_000
     assert past_cache_bytes(relu, 16_000) == 0
+    # Its 16,000 bytes fit a 16,000-byte L2, which a loop of it keeps them in; not a byte smaller.
+    assert loop_cached_bytes(relu, 16_000) == 16_000
+    assert loop_cached_bytes(relu, 15_999) == 0
 
 
 def _profile(**caches) -> DeviceProfile:
@@ -159,6 +182,29 @@ def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_liste
     assert higher[0].predicted_s == pytest.approx(dw - 2.097152e-3)
 
 
+def test_what_an_op_costs_in_a_network_beyond_its_loop_is_priced_by_hand():
+    terms = {"network_op_s": 3e-6, "s_per_loop_cached_byte": 1e-10}
+    model = nn.Sequential(nn.ReLU(), nn.Flatten(0))
+    small = netprof.analyze(model, torch.empty(2, 1000, device="meta"), mode="meta")
+    large = netprof.analyze(model, torch.empty(2, 1_000_000, device="meta"), mode="meta")
+    assert [kind_of(op) for op in small.ops] == [Kind.ELEMENTWISE, Kind.VIEW]
+    relu, view = predict(small, _profile(l2_bytes=MIB, **terms)).ops
+    # relu on 2,000 floats: 2 us + 16,000 bytes * 1 ns = 18 us; in a network 3 us more, and its 16,000
+    # bytes fit the 1 MiB L2 (* 1e-10 = 1.6 us): 22.6 us, most of it memory.
+    assert relu.predicted_s == pytest.approx(22.6e-6)
+    assert relu.bound == "memory"
+    assert view.predicted_s == 0.0  # a view runs no kernel
+    # On 2,000,000 floats, 16,000,000 bytes, past the L2: 2 us + 16 ms + 3 us.
+    assert predict(large, _profile(l2_bytes=MIB, **terms)).ops[0].predicted_s == pytest.approx(16.005e-3)
+    # L2 unknown: only the per-op term.
+    assert predict(small, _profile(**terms)).ops[0].predicted_s == pytest.approx(21e-6)
+    console = Console(record=True, width=200, color_system=None)
+    render_profile(_profile(l2_bytes=MIB, **terms), console)
+    assert "in a network, beyond its loop: 3 us an op, 100 us/MB of an op's bytes within 1.05 MB of L2" in (
+        console.export_text()
+    )
+
+
 def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_path):
     profile = _profile(
         l2_bytes=524_288,
@@ -166,6 +212,8 @@ def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_p
         cache_holds_bytes=8_388_608,
         s_per_byte_past_llc=2e-11,
         s_per_transient_byte=3e-10,
+        network_op_s=4e-6,
+        s_per_loop_cached_byte=5e-11,
     )
     path = tmp_path / "p.json"
     profiles.save(profile, path)
@@ -179,11 +227,12 @@ def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_p
     older = profiles.load(path)
     assert (older.pass_cache_bytes, older.fresh_pages_bytes) == (16_777_216, 8_388_608)
     # A profile written before the cache-aware terms: same schema, the terms priced at zero.
-    for key in ("caches", "s_per_byte_past_llc", "s_per_transient_byte"):
+    shared = ("s_per_byte_past_llc", "s_per_transient_byte", "network_op_s", "s_per_loop_cached_byte")
+    for key in ("caches", *shared):
         del document[key]
     path.write_text(json.dumps(document))
     old = profiles.load(path)
-    assert (old.pass_cache_bytes, old.s_per_byte_past_llc, old.s_per_transient_byte) == (0, 0.0, 0.0)
+    assert (old.pass_cache_bytes, *(getattr(old, key) for key in shared)) == (0, 0.0, 0.0, 0.0, 0.0)
     document["caches"] = {"l2_bytes": -1}
     path.write_text(json.dumps(document))
     with pytest.raises(profiles.ProfileError, match="l2_bytes"):

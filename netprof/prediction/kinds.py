@@ -282,9 +282,9 @@ def loop_cached_bytes(node: OpNode, l2_bytes: int) -> int:
     A one-op micro-benchmark reads the same weights and input pass after pass, so while they fit in L2
     they come from it; in a network the op last touched its weights a pass ago, and the ops between
     have streamed megabytes through. An op past L2 streams from the last level in its loop too. On the
-    Xeon VM (2 MiB L2, an L3 slow to reach) mobilenet_v2's and efficientnet_b0's leaf modules, each
-    called once in network order, took 1.35-1.45x what the same call took right after (a loop).
-    """
+    Xeon VM (2 MiB L2, an L3 slow to reach) the leaf modules of torchvision's mobile networks, each
+    called in network order, took 1.44-1.61x what the same call took right after, as in a loop
+    (``benchmarks/network_vs_loop.py``)."""
     return node.mem_access_bytes if node.mem_access_bytes <= l2_bytes else 0
 
 
