@@ -68,7 +68,7 @@ def refit(profile: DeviceProfile, seen: dict[str, Captured], cache: int, fresh: 
         )
 
     points = tuple(moved(point) for point in profile.points)
-    kinds, shared, per_call, per_run, mape = fit(points)
+    kinds, shared, per_call, per_run, mape = fit(points, profile.page_fault_s_per_byte)
     return replace(
         profile,
         kinds=kinds,

@@ -151,6 +151,11 @@ def test_fit_recovers_a_profile_from_its_own_noise_free_points():
         assert found == pytest.approx(costs, rel=1e-5, abs=1e-15)
     assert (call, run) == pytest.approx((per_call, per_run), rel=1e-5)
     assert mape < 1e-6
+    # What page faults cost here holds the fresh-pages price: above it, at it; below it, untouched.
+    held = fit(points, page_fault_s_per_byte=1e-10)
+    assert held[1]["s_per_transient_byte"] == 1e-10
+    assert held[4] > 1e-3  # the points paid 3e-10 a byte: the rest cannot fit them all now
+    assert fit(points, page_fault_s_per_byte=1e-9)[1] == pytest.approx(shared, rel=1e-5)
 
 
 def test_the_profile_schema_names_every_kind():

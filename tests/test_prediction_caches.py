@@ -4,6 +4,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from rich.console import Console
 from torch import nn
 
 import netprof
+from netprof.calibration import pages
 from netprof.calibration import profile as calibration
 from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_cache, parse_size
 from netprof.calibration.microbench import micro_benchmarks
@@ -82,9 +84,11 @@ def test_what_the_cache_keeps_of_a_pass_is_read_off_the_probe():
 
 def test_calibration_prices_bytes_past_what_the_probe_found_the_cache_keeps(monkeypatch):
     monkeypatch.setattr(calibration, "cache_probe", _probe_curve)
+    monkeypatch.setattr(calibration, "page_fault_cost", lambda: 2.5e-10)
     network = next(bench for bench in micro_benchmarks() if bench.group == "network")
     profile = calibration.calibrate("cpu", threads=1, budget_s=0.5, benches=[network], rounds=1)
     assert (profile.l2_bytes, profile.llc_bytes) == cache_sizes()
+    assert profile.page_fault_s_per_byte == 2.5e-10 >= profile.s_per_transient_byte
     assert profile.cache_holds_bytes == pytest.approx(32 * MIB, rel=0.19)
     (point,) = profile.points
     ops = netprof.analyze(network.build(), torch.empty(network.input_shape, device="meta"), mode="meta").ops
@@ -108,6 +112,16 @@ def test_only_a_network_on_a_cpu_has_the_features_a_loop_keeps_in_cache():
     assert on_cpu["past_llc_bytes"] == 0 and on_cpu["network_ops"] > 0 and on_cpu["loop_cached_bytes"] > 0
     on_gpu = calibration.cache_features(ops, network, cuda, 0, MIB)
     assert on_gpu == dict.fromkeys(on_gpu, 0)
+
+
+def test_page_faults_cost_what_fresh_pages_cost_beyond_mapped_ones(monkeypatch):
+    # A fake clock: 3 ms for each write of the fresh buffer, 1 ms for the mapped one, over 8 MiB.
+    ticks = iter([0.0, 0.003, 0.003, 0.004] * 3)
+    with monkeypatch.context() as patched:
+        patched.setattr(pages, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+        assert pages.page_fault_cost(8 * MIB, rounds=3) == pytest.approx(0.002 / (8 * MIB))
+    # Measured for real: positive, and under a microsecond a byte (a 4 KiB page in under 4 ms).
+    assert 0 < pages.page_fault_cost() < 1e-6
 
 
 def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):
@@ -214,6 +228,7 @@ def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_p
         s_per_transient_byte=3e-10,
         network_op_s=4e-6,
         s_per_loop_cached_byte=5e-11,
+        page_fault_s_per_byte=2.4e-10,
     )
     path = tmp_path / "p.json"
     profiles.save(profile, path)
@@ -228,11 +243,12 @@ def test_a_profile_without_cache_terms_still_loads_and_new_ones_round_trip(tmp_p
     assert (older.pass_cache_bytes, older.fresh_pages_bytes) == (16_777_216, 8_388_608)
     # A profile written before the cache-aware terms: same schema, the terms priced at zero.
     shared = ("s_per_byte_past_llc", "s_per_transient_byte", "network_op_s", "s_per_loop_cached_byte")
-    for key in ("caches", *shared):
+    for key in ("caches", *shared, "page_fault_s_per_byte"):
         del document[key]
     path.write_text(json.dumps(document))
     old = profiles.load(path)
     assert (old.pass_cache_bytes, *(getattr(old, key) for key in shared)) == (0, 0.0, 0.0, 0.0, 0.0)
+    assert old.page_fault_s_per_byte == 0.0
     document["caches"] = {"l2_bytes": -1}
     path.write_text(json.dumps(document))
     with pytest.raises(profiles.ProfileError, match="l2_bytes"):

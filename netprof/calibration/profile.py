@@ -8,8 +8,9 @@ least-squares fit of every benchmark at once, weighted by ``1 / latency`` so tha
 each counts by its relative error, gives each kind's launch, per-FLOP and per-byte
 cost, the cache-aware costs (per byte past what the last-level cache keeps of a pass, as a probe
 measures it; and what only a network meets: per byte of a grouped convolution's per-call buffers past
-8 MiB, which are fresh pages, and per op and per byte of an op that fits in L2, which a one-op loop
-keeps there) and the framework's cost per module call and per run.
+8 MiB, which are fresh pages, held at most at what a page fault costs a byte here; and per op and per
+byte of an op that fits in L2, which a one-op loop keeps there) and the framework's cost per module call
+and per run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -27,6 +29,7 @@ from netprof import pipeline
 from netprof.analysis import Analysis, OpNode
 from netprof.calibration.caches import cache_sizes, measured_pass_cache
 from netprof.calibration.microbench import MicroBench, micro_benchmarks
+from netprof.calibration.pages import page_fault_cost
 from netprof.environment import processor, threads_set, versions
 from netprof.prediction.fit import fit_relative
 from netprof.prediction.kinds import (
@@ -161,10 +164,11 @@ def _features(point: BenchPoint, kinds: Sequence[Kind]) -> list[float]:
 
 
 def fit(
-    points: Sequence[BenchPoint],
+    points: Sequence[BenchPoint], page_fault_s_per_byte: float = 0.0
 ) -> tuple[dict[Kind, KindModel], dict[str, float], float, float, float]:
     """Each kind's model, the prices of the cache-aware features (keyed as ``SHARED_TERMS``), the cost
-    per module call and per run, and the fit's MAPE on ``points``.
+    per module call and per run, and the fit's MAPE on ``points``; the fresh-pages price held at most at
+    ``page_fault_s_per_byte`` (0: not held; see ``pages``).
 
     Rows are weighted by ``1 / seconds`` (relative error), and each group of benchmarks (one-op,
     synthetic networks) carries the same total weight, so that neither the many one-op benchmarks nor
@@ -173,7 +177,9 @@ def fit(
     kinds = [kind for kind in Kind if any(str(kind) in point.kinds for point in points)]
     design = np.array([_features(point, kinds) for point in points])
     seconds = np.array([point.seconds for point in points])
-    coefficients = fit_relative(design, seconds, [point.group for point in points])
+    ceilings = np.zeros(design.shape[1])
+    ceilings[4 * len(kinds) + CACHE_FEATURES.index("transient_bytes")] = page_fault_s_per_byte
+    coefficients = fit_relative(design, seconds, [point.group for point in points], ceilings)
     models = {
         kind: KindModel(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
@@ -186,17 +192,24 @@ def fit(
     return models, dict(zip(SHARED_TERMS, shared, strict=True)), per_call, per_run, mape
 
 
-def _caches(
-    device: torch.device, progress: Callable[[int, int, str], None] | None
-) -> tuple[tuple[int, int], int]:
-    """On a CPU: the ``(l2_bytes, llc_bytes)`` the system lists and what the probe finds the last level
-    keeps of a pass (0 where it found no size past the cache); nothing on another device."""
+class MemoryProbes(NamedTuple):
+    """What a CPU's calibration measures of its memory before the micro-benchmarks; 0: not measured."""
+
+    l2_bytes: int  # as the system lists them
+    llc_bytes: int
+    cache_holds_bytes: int  # what the probe finds the last level keeps of a pass
+    page_fault_s_per_byte: float  # what a byte of fresh pages costs (``pages.page_fault_cost``)
+
+
+def _probe_memory(device: torch.device, progress: Callable[[int, int, str], None] | None) -> MemoryProbes:
+    """On a CPU: the cache sizes listed and probed, and what fresh pages cost; nothing on another device."""
     if device.type != "cpu":
-        return (0, 0), 0
+        return MemoryProbes(0, 0, 0, 0.0)
     if progress:
-        progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over")
+        progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over; page faults")
     l2_bytes, llc_bytes = cache_sizes()
-    return (l2_bytes, llc_bytes), measured_pass_cache(cache_probe(), l2_bytes).holds_bytes
+    holds = measured_pass_cache(cache_probe(), l2_bytes).holds_bytes
+    return MemoryProbes(l2_bytes, llc_bytes, holds, page_fault_cost())
 
 
 def calibrate(
@@ -222,9 +235,10 @@ def calibrate(
     started = time.perf_counter()
     if not benches:
         raise TimingError("no micro-benchmark to run")
-    (l2_bytes, llc_bytes), holds_bytes = _caches(dev, progress)
     with threads_set(threads) as in_force:
-        prepared = [_prepare(bench, dev, dtype, holds_bytes or llc_bytes, l2_bytes) for bench in benches]
+        memory = _probe_memory(dev, progress)
+        cache_bytes = memory.cache_holds_bytes or memory.llc_bytes
+        prepared = [_prepare(bench, dev, dtype, cache_bytes, memory.l2_bytes) for bench in benches]
         medians: list[list[float]] = [[] for _ in benches]
         visits = rounds * len(benches)
         for visit in range(visits):
@@ -238,7 +252,7 @@ def calibrate(
             latency = _plain_latency(module, x, dev, budget, warmup=2 if visit < len(benches) else 1)
             medians[index].append(latency.median)
     points = [_timed(point, times) for (point, _, _), times in zip(prepared, medians)]
-    models, shared, per_call, per_run, mape = fit(points)
+    models, shared, per_call, per_run, mape = fit(points, memory.page_fault_s_per_byte)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else processor()
     return DeviceProfile(
         device=dev.type,
@@ -250,9 +264,7 @@ def calibrate(
         per_module_call_s=per_call,
         per_run_s=per_run,
         points=tuple(points),
-        l2_bytes=l2_bytes,
-        llc_bytes=llc_bytes,
-        cache_holds_bytes=holds_bytes,
+        **memory._asdict(),
         **shared,
         fit_mape=mape if math.isfinite(mape) else None,
         calibration_s=time.perf_counter() - started,

@@ -13,7 +13,8 @@ per-call buffers when larger than ``fresh_pages_bytes``, 8 MiB (``netprof.predic
 in a network they are fresh pages, a page fault each 4 KiB). Two more price what an op costs in a
 network beyond its one-op loop: ``network_op_s`` per op that runs a kernel and ``s_per_loop_cached_byte``
 times its bytes when they fit in L2 (``netprof.prediction.kinds.loop_cached_bytes``: a loop keeps them
-there, a network does not). The cache sizes are recorded in the profile (``caches``); a
+there, a network does not). The fresh-pages price is held at most at what a page fault costs a byte
+here, measured at calibration (``page_fault_s_per_byte``, ``netprof.calibration.pages``). The cache sizes are recorded in the profile (``caches``); a
 profile without them or without a term (an older netprof's) prices that term at zero. A model adds ``per_module_call_s``
 for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
@@ -92,6 +93,7 @@ class DeviceProfile:
     l2_bytes: int = 0  # per-core L2 cache, recorded for the reader; 0: unknown
     llc_bytes: int = 0  # last-level cache as the system lists it; 0: unknown
     cache_holds_bytes: int = 0  # what the probe found the last level keeps of a pass; 0: not measured
+    page_fault_s_per_byte: float = 0.0  # what a byte of fresh pages costs, measured; 0: not measured
     s_per_byte_past_llc: float = 0.0
     s_per_transient_byte: float = 0.0
     fresh_pages_bytes: int = FRESH_PAGES_BYTES  # the line of transient_bytes the profile was fitted with
@@ -132,7 +134,7 @@ def to_dict(profile: DeviceProfile) -> dict[str, Any]:
             "llc_bytes": profile.llc_bytes,
             "holds_bytes": profile.cache_holds_bytes,
         },
-        **pick(profile, *SHARED_TERMS, "fresh_pages_bytes"),
+        **pick(profile, *SHARED_TERMS, "fresh_pages_bytes", "page_fault_s_per_byte"),
         "notes": list(profile.notes),
         "points": [
             {
@@ -208,7 +210,7 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
         l2_bytes=_cache_size(caches, "l2_bytes", where),
         llc_bytes=llc_bytes,
         cache_holds_bytes=_cache_size(caches, "holds_bytes", where),
-        **{name: _optional(data, name, where) for name in SHARED_TERMS},
+        **{name: _optional(data, name, where) for name in (*SHARED_TERMS, "page_fault_s_per_byte")},
         # Profiles older than the field drew the line at half the last-level cache.
         fresh_pages_bytes=int(_optional(data, "fresh_pages_bytes", where))
         or llc_bytes // 2

@@ -134,6 +134,8 @@ def to_dict(prediction: Prediction) -> dict[str, Any]:
 def _cache_line(profile: DeviceProfile) -> str:
     """What the profile's cache-aware terms price, and on which cache size."""
     fresh = f"fresh pages of grouped convolutions {seconds(profile.s_per_transient_byte * 1e6)}/MB"
+    if profile.page_fault_s_per_byte:
+        fresh += f" (at most the {seconds(profile.page_fault_s_per_byte * 1e6)}/MB page faults cost here)"
     kept = profile.pass_cache_bytes
     if not kept:
         return f"last-level cache unknown: bytes past it not priced; {fresh}"
