@@ -14,9 +14,10 @@ in a network they are fresh pages, a page fault each 4 KiB). Two more price what
 network beyond its one-op loop: ``network_op_s`` per op that runs a kernel and ``s_per_loop_cached_byte``
 times its bytes when they fit in L2 (``netprof.prediction.kinds.loop_cached_bytes``: a loop keeps them
 there, a network does not). The fresh-pages price is held at most at what a page fault costs a byte
-here, measured at calibration (``page_fault_s_per_byte``, ``netprof.calibration.pages``). The cache sizes are recorded in the profile (``caches``); a
-profile without them or without a term (an older netprof's) prices that term at zero. A model adds ``per_module_call_s``
-for every module call and ``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
+here, measured at calibration (``page_fault_s_per_byte``, ``netprof.calibration.pages``). The cache
+sizes are recorded in the profile (``caches``); a profile without them or without a term (an older
+netprof's) prices that term at zero. A model adds ``per_module_call_s`` for every module call and
+``per_run_s`` once. The document is versioned (``netprof.profile/1``), carries the
 raw micro-benchmark points it was fitted on, and is a file a user can make on the
 target machine and use on another.
 """
