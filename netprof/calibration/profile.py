@@ -39,6 +39,7 @@ from netprof.prediction.kinds import (
     kind_of,
     loop_cached_bytes,
     past_cache_bytes,
+    runs_kernel,
     transient_bytes,
 )
 from netprof.prediction.profile import CACHE_FEATURES, SHARED_TERMS, BenchPoint, DeviceProfile, KindModel
@@ -115,7 +116,7 @@ def cache_features(
     ``transient_bytes``) and keeps in L2 what fits (``loop_cached_bytes``); the fresh pages are glibc's
     and the L2 a CPU's."""
     network = bench.group == "network" and device.type == "cpu"
-    kernels = [node for node in ops if kind_of(node) is not Kind.VIEW] if network else []
+    kernels = [node for node in ops if runs_kernel(kind_of(node))] if network else []
     found = (
         sum(past_cache_bytes(node, cache_bytes) for node in ops) if cache_bytes else 0,
         sum(transient_bytes(node, fresh_pages_bytes) for node in kernels),

@@ -275,6 +275,12 @@ def transient_bytes(node: OpNode, threshold_bytes: int = FRESH_PAGES_BYTES) -> i
     return moved if moved > threshold_bytes else 0
 
 
+def runs_kernel(kind: Kind) -> bool:
+    """Whether an op of ``kind`` runs a kernel, and so pays what a network costs beyond a one-op loop
+    (``network_op_s``, ``loop_cached_bytes``): a view does not."""
+    return kind is not Kind.VIEW
+
+
 def loop_cached_bytes(node: OpNode, l2_bytes: int) -> int:
     """An op's bytes when they fit in the per-core L2 cache, else 0: what a loop of the op alone keeps
     there and a network fetches from further out.

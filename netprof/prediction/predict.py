@@ -28,6 +28,7 @@ from netprof.prediction.kinds import (
     kind_of,
     loop_cached_bytes,
     past_cache_bytes,
+    runs_kernel,
     transient_bytes,
 )
 from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
@@ -113,13 +114,10 @@ def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
         )
 
 
-def cache_terms(node: OpNode, kind: Kind, profile: DeviceProfile) -> float:
-    """Seconds of the profile's cache-aware memory terms for one op of ``kind``: its fresh pages, its
-    bytes that a one-op loop keeps in L2 and a network does not (a view moves none), and its bytes past
+def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
+    """Seconds of the profile's cache-aware memory terms for one op: its fresh pages and its bytes past
     the cache (free where the cache's size is unknown)."""
     seconds = profile.s_per_transient_byte * transient_bytes(node, profile.fresh_pages_bytes)
-    if kind is not Kind.VIEW:
-        seconds += profile.s_per_loop_cached_byte * loop_cached_bytes(node, profile.l2_bytes)
     if profile.pass_cache_bytes:
         seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.pass_cache_bytes)
     return seconds
@@ -131,9 +129,10 @@ def _op(node: OpNode, profile: DeviceProfile, stand_ins: Counter[tuple[Kind, Kin
     if used is not kind:
         stand_ins[(kind, used)] += 1
     overhead, compute, memory = model.terms(*features(node, kind))
-    if kind is not Kind.VIEW:  # a view runs no kernel
+    if runs_kernel(kind):  # what a network costs beyond the one-op loops the kinds were timed in
         overhead += profile.network_op_s
-    memory += cache_terms(node, kind, profile)
+        memory += profile.s_per_loop_cached_byte * loop_cached_bytes(node, profile.l2_bytes)
+    memory += cache_terms(node, profile)
     terms = (overhead, compute, memory)
     return OpPrediction(
         node.id,
