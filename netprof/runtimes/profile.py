@@ -40,10 +40,10 @@ from netprof.runtimes.reuse import PassCache
 EAGER = "eager"
 # A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
 _COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte", "s_per_cold_buffer_byte")
-_LOSES = (
-    "cache_loses_bytes"  # with the inherited cache_holds_bytes, the measured PassCache; 0 where not measured
-)
-_OLD_HOLDS = "cache_holds_bytes"  # where netprof before caches.holds_bytes wrote the runtime's
+# With the inherited cache_holds_bytes, the measured PassCache (0 where not measured); a document from
+# before caches.holds_bytes kept the holds size at the top level, under _OLD_HOLDS.
+_LOSES = "cache_loses_bytes"
+_OLD_HOLDS = "cache_holds_bytes"
 
 
 @dataclass(frozen=True)
