@@ -8,12 +8,14 @@ import pytest
 from netprof.calibration.runtime_fit import (
     BenchKernels,
     KernelTime,
+    as_networks_run,
     fit,
     fusion_evidence,
     group_rows,
 )
 from netprof.prediction.kinds import Kind
 from netprof.runtimes.fusion import FusionOp, FusionPair
+from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.reuse import PassCache
 
 US = 1e-6
@@ -183,6 +185,41 @@ def test_data_movement_is_fitted_on_networks_where_networks_ran_it():
     # without networks that ran it, the one-op models price it
     alone = fit(benches[:6], frozenset()).kinds[Kind.PERMUTED_COPY]
     assert alone.s_per_byte == pytest.approx(1e-11, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("provider", "precision"),
+    [
+        ("brgconv_avx512_amx_1x1_bf16", "bf16"),
+        ("jit_avx512_f32", "f32"),
+        ("ref_any_f32", "f32"),
+        ("CPUExecutionProvider", ""),
+        ("XnnpackBackend", ""),
+    ],
+)
+def test_a_kernels_precision_is_read_from_its_implementations_name(provider, precision):
+    assert Kernel("k", "Conv", provider, ()).precision == precision
+
+
+def test_a_one_op_kernel_at_a_precision_no_network_ran_its_kind_at_is_left_out():
+    def pool(index, nbytes, group, s_per_byte, precision):
+        ops = (_op(0, "max_pooling", None, (None,), 0, nbytes),)
+        seconds = 1 * US + s_per_byte * nbytes
+        kernel = KernelTime("MaxPool", seconds, (0,), precision)
+        return BenchKernels(f"{group}{index}", group, ops, seconds, (kernel,))
+
+    # OpenVINO's max pool alone on a float32 input (jit_avx512_f32) at 30 ps a byte, in networks after a
+    # bf16 convolution at 10 ps a byte: the one-op kernels price another kernel than the networks run
+    sizes = [10**5 * (i + 1) for i in range(6)]
+    alone = [pool(i, n, "op", 3e-11, "f32") for i, n in enumerate(sizes)]
+    in_networks = [pool(i, n, "network", 1e-11, "bf16") for i, n in enumerate(sizes[:3])]
+    model = fit(alone + in_networks, frozenset()).kinds[Kind.MAX_POOLING]
+    assert (model.overhead_s, model.s_per_byte) == pytest.approx((1 * US, 1e-11), rel=1e-4)
+    # one-op kernels at the networks' precision stay, and so do all where no network ran the kind
+    same = [pool(i, n, "op", 1e-11, "bf16") for i, n in enumerate(sizes[3:])]
+    rows = as_networks_run([row for b in (*alone, *same, *in_networks) for row in group_rows(b, frozenset())])
+    assert sorted((r.group, r.precision) for r in rows) == [("network", "bf16")] * 3 + [("op", "bf16")] * 3
+    assert fit(alone, frozenset()).kinds[Kind.MAX_POOLING].s_per_byte == pytest.approx(3e-11, rel=1e-4)
 
 
 def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():

@@ -390,7 +390,8 @@ def kernel_times(
     """The runtime's kernels of one benchmark, each with its median seconds and the ops it computes."""
     joined = compose({k.name: k.nodes for k in kernels}, entry["node_ops"])
     return tuple(
-        KernelTime(k.op_type, float(t), tuple(joined.get(k.name, ()))) for k, t in zip(kernels, seconds)
+        KernelTime(k.op_type, float(t), tuple(joined.get(k.name, ())), k.precision)
+        for k, t in zip(kernels, seconds)
     )
 
 

@@ -77,12 +77,14 @@ _MOVES = frozenset({str(Kind.DATA_MOVEMENT), str(Kind.PERMUTED_COPY)})
 
 @dataclass(frozen=True, slots=True)
 class KernelTime:
-    """One kernel of a benchmark as the runtime's profiler timed it: its op type, median seconds, and the
-    captured ops it computes (none for a kernel the runtime added)."""
+    """One kernel of a benchmark as the runtime's profiler timed it: its op type, median seconds, the
+    captured ops it computes (none for a kernel the runtime added) and the precision it computed in,
+    where the runtime names it (``kernel_precision``)."""
 
     op_type: str
     seconds: float
     op_ids: tuple[int, ...]
+    precision: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ class GroupRow:
     seconds: float
     group: str
     cold: Cold = NONE_FETCHED  # what a network's pass fetches for it from DRAM (``reuse``)
+    precision: str = ""  # of the kernel that did the group's arithmetic, where the runtime names it
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def group_rows(
     anchor_of = {op_id: group.anchor for group in groups for op_id in group.ops}
     anchors = {group.anchor for group in groups}
     seconds: Counter[int] = Counter()
+    precision: dict[int, str] = {}
     absorbed: set[int] = set()  # groups whose anchor ran inside a kernel credited to another group
     joined = {index for index, kernel in enumerate(bench.kernels) if _computes(kernel, by_id)}
     inside = range(min(joined), max(joined)) if joined else range(0)
@@ -187,6 +191,7 @@ def group_rows(
             continue
         worker = max(kernel.op_ids, key=lambda i: (by_id[i].flops, by_id[i].mem_access_bytes, -i))
         seconds[anchor_of[worker]] += kernel.seconds + pending
+        precision.setdefault(anchor_of[worker], kernel.precision)
         pending = 0.0
         absorbed |= {i for i in kernel.op_ids if i in anchors and anchor_of[i] != anchor_of[worker]}
     return [
@@ -199,6 +204,7 @@ def group_rows(
             0.0 if group.anchor in absorbed else seconds[group.anchor],
             bench.group,
             cold.get(group.anchor, NONE_FETCHED),
+            precision.get(group.anchor, ""),
         )
         for group in groups
     ]
@@ -264,8 +270,7 @@ def fit(
             models[Kind(kind)] = KindModel(float(np.mean(times)), 0.0, 0.0, benches=len(times))
     floors = _speed_floors(rows)
     timed = [row for row in rows if row.kind in kinds and row.seconds > 0 and not _too_fast(row, floors)]
-    in_networks = {row.kind for row in timed if row.group == "network"}
-    timed = [row for row in timed if row.group == "network" or row.kind not in _MOVES & in_networks]
+    timed = as_networks_run(timed)
     design, seconds, coefficients = _solve(timed, kinds, followers, cache.miss_s_per_byte, network_emphasis)
     for i, kind in enumerate(kinds):
         models[Kind(kind)] = KindModel(
@@ -284,6 +289,26 @@ def fit(
     per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
     return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost)
+
+
+def as_networks_run(rows: Sequence[GroupRow]) -> list[GroupRow]:
+    """The rows that price a kind as networks run it: every network row; a one-op row unless its kind
+    only moves data (``_MOVES``) or ran at a precision no network ran that kind at, where networks ran it.
+
+    OpenVINO computes a one-op model's pooling, reduction or element-wise op in its float32 input's
+    precision (``jit_avx512_f32``), and the same op after a convolution in the network's (``bf16`` where
+    the CPU has it): a 3x3 max pool over 64x112x112 took 299 us alone and 94 us inside ResNet-18 here."""
+    in_networks: dict[str, set[str]] = {}
+    for row in rows:
+        if row.group == "network":
+            in_networks.setdefault(row.kind, set()).add(row.precision)
+    return [
+        row
+        for row in rows
+        if row.group == "network"
+        or row.kind not in in_networks
+        or (row.kind not in _MOVES and row.precision in in_networks[row.kind])
+    ]
 
 
 def _solve(
