@@ -425,6 +425,34 @@ def test_a_depthwise_convolution_of_channels_not_a_multiple_of_4_is_unaligned():
     assert kinds == ["depthwise_conv", "conv_1x1", "depthwise_unaligned", "conv_1x1", "depthwise_conv"]
 
 
+def test_a_dense_convolution_on_an_images_few_channels_is_a_stem():
+    from netprof.prediction.kinds import kind_of
+
+    # 3x3 on RGB, 1x1 on RGB, 7x7 on RGBA, 3x3 on 5 channels, and a depthwise one on 4
+    model = nn.Sequential(
+        nn.Conv2d(3, 3, 3, padding=1),
+        nn.Conv2d(3, 4, 1),
+        nn.Conv2d(4, 5, 7, padding=3),
+        nn.Conv2d(5, 4, 3, padding=1),
+        nn.Conv2d(4, 4, 3, padding=1, groups=4),
+    )
+    kinds = [str(kind_of(node)) for node in netprof.analyze(model, torch.randn(1, 3, 8, 8)).ops]
+    assert kinds == ["conv_stem", "conv_1x1", "conv_stem", "conv_kxk", "depthwise_conv"]
+
+
+def test_a_profile_without_stem_benchmarks_prices_a_stem_as_a_larger_kernel_and_says_so():
+    model = nn.Conv2d(3, 8, 3, bias=False)
+    prediction = predict(netprof.analyze(model, torch.randn(1, 3, 6, 6), mode="meta"), hand_profile())
+    (stem,) = prediction.ops
+    # 8 x 4 x 4 outputs x 27 mult-adds = 3456 mult_adds, 6912 flops; 108 + 216 floats read (input, weight)
+    # and 128 written, 1808 bytes; on conv_kxk's model: 3e-6 + 6912 * 2e-12 + 1808 * 1e-10
+    assert stem.kind == "conv_stem"
+    assert stem.predicted_s == pytest.approx(3e-6 + 6912 * 2e-12 + 1808 * 1e-10, rel=1e-12)
+    assert prediction.notes == (
+        "1 conv_stem op(s) priced as conv_kxk: the profile has no conv_stem micro-benchmark",
+    )
+
+
 def test_a_grouped_convolution_of_groups_not_a_multiple_of_16_channels_is_unaligned():
     from netprof.prediction.kinds import kind_of
 

@@ -2,7 +2,8 @@
 
 A device profile fits one latency model per kind. Categories are the counting
 conventions' (``netprof.costs.Category``), split where their kernels differ: a dense convolution
-into 1x1 and larger kernels (different kernels, different efficiencies); a depthwise one
+into 1x1 and larger kernels (different kernels, different efficiencies), and the larger ones on an
+image's few channels into a stem kind of their own (``stem_input``); a depthwise one
 by whether its channels are a multiple of 4 (``unaligned_channels``: ONNX Runtime's blocked
 kernel needs them so), and a grouped one by whether each group's channels are a multiple of 16
 (``unaligned_groups``: ONNX Runtime's blocked layout needs them so, or it runs the group in plain layout);
@@ -52,7 +53,7 @@ class _Named(str, enum.Enum):
 
 # Every category is a kind, but for those split where their kernels differ.
 _SPLIT = {
-    Category.CONV: ("conv_1x1", "conv_kxk"),
+    Category.CONV: ("conv_1x1", "conv_kxk", "conv_stem"),
     Category.GROUP_CONV: ("group_conv", "group_conv_unaligned"),
     Category.DEPTHWISE_CONV: ("depthwise_conv", "depthwise_unaligned"),
     Category.ELEMENTWISE: ("elementwise", "transcendental"),
@@ -143,6 +144,20 @@ def _input_channels(node: OpNode) -> int:
     return node.input_metas[0].shape[1] if node.input_metas and len(node.input_metas[0].shape) > 1 else 0
 
 
+# The most channels a stem convolution reads: an image's (grey, RGB, RGBA).
+STEM_CHANNELS = 4
+
+
+def stem_input(node: OpNode) -> bool:
+    """A dense convolution reading at most ``STEM_CHANNELS`` channels: a network's stem, on the image.
+
+    Its kernels fill their vector lanes from the output channels and the window alone, and run far from
+    the price per flop and byte of the convolutions after it: OpenVINO's 3x3 stride-2 3->32 stem at
+    224x224 took 137 us here as a one-op model and 120-128 us inside MobileNet V2 and V3 and
+    RegNetX-400MF, where its model of larger kernels put it at 55-72 us."""
+    return 0 < _input_channels(node) <= STEM_CHANNELS
+
+
 def unaligned_channels(node: OpNode) -> bool:
     """A float depthwise convolution whose channels are not a multiple of 4.
 
@@ -202,7 +217,9 @@ def kind_of(node: OpNode) -> Kind:
         return Kind.VIEW
     if category == Category.CONV:
         weight = node.input_metas[1].shape if len(node.input_metas) > 1 else ()
-        return Kind.CONV_1X1 if all(size == 1 for size in weight[2:]) else Kind.CONV_KXK
+        if all(size == 1 for size in weight[2:]):
+            return Kind.CONV_1X1
+        return Kind.CONV_STEM if stem_input(node) else Kind.CONV_KXK
     if category == Category.DEPTHWISE_CONV and unaligned_channels(node):
         return Kind.DEPTHWISE_UNALIGNED
     if category == Category.GROUP_CONV and unaligned_groups(node):

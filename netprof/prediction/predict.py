@@ -36,6 +36,7 @@ from netprof.prediction.profile import DeviceProfile, KindModel, ProfileError
 BOUNDS = ("overhead", "compute", "memory")
 # A kind the profile has no micro-benchmark for is priced as the closest kind it has.
 _STAND_INS = {
+    Kind.CONV_STEM: Kind.CONV_KXK,
     Kind.GROUP_CONV: Kind.CONV_KXK,
     Kind.DEPTHWISE_CONV: Kind.CONV_KXK,
     Kind.CONV_1X1: Kind.GEMM,

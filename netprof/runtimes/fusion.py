@@ -30,6 +30,7 @@ from netprof.runtimes.layout import Layout, layout_class
 ANCHORS = {
     str(Kind.CONV_1X1): "conv",
     str(Kind.CONV_KXK): "conv",
+    str(Kind.CONV_STEM): "conv",
     str(Kind.GROUP_CONV): "conv",
     str(Kind.GROUP_CONV_UNALIGNED): "conv",
     str(Kind.DEPTHWISE_CONV): "depthwise_conv",

@@ -36,6 +36,7 @@ from netprof.runtimes.reuse import NONE_FETCHED, cold_bytes, evicted_share, foot
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
 _STAND_INS = {
+    Kind.CONV_STEM: Kind.CONV_KXK,
     Kind.GROUP_CONV: Kind.CONV_KXK,
     Kind.DEPTHWISE_CONV: Kind.GROUP_CONV,
     Kind.CONV_KXK: Kind.CONV_1X1,
