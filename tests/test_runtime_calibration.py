@@ -220,7 +220,7 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     )
     assert loaded.pass_cache == PassCache(2**24, 2**27)
     document["s_per_cold_buffer_byte"] = -1.0
-    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte', 'per_kernel_s' must be non-negative"):
+    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")
 
 

@@ -2,7 +2,6 @@
 profiler's evidence, fused followers priced, and a fit that recovers the models it was generated from."""
 
 import math
-from dataclasses import replace
 
 import pytest
 
@@ -221,21 +220,6 @@ def test_a_one_op_kernel_at_a_precision_no_network_ran_its_kind_at_is_left_out()
     rows = as_networks_run([row for b in (*alone, *same, *in_networks) for row in group_rows(b, frozenset())])
     assert sorted((r.group, r.precision) for r in rows) == [("network", "bf16")] * 3 + [("op", "bf16")] * 3
     assert fit(alone, frozenset()).kinds[Kind.MAX_POOLING].s_per_byte == pytest.approx(3e-11, rel=1e-4)
-
-
-def test_time_outside_the_kernels_is_a_line_in_kernel_groups_through_the_profiled_runs():
-    def network(index, groups):
-        ops = tuple(_op(i, "conv_1x1", None, (i - 1 if i else None,), 1000, 100) for i in range(groups))
-        kernels = tuple(KernelTime("Conv", 10 * US, (i,)) for i in range(groups))
-        # each run: 10 us a kernel, and 60 us + 1.5 us a kernel between them (plain runs 5% faster)
-        profiled = groups * 10 * US + 60 * US + 1.5 * US * groups
-        return BenchKernels(f"n{index}", "network", ops, 0.95 * profiled, kernels, profiled)
-
-    fitted = fit([network(i, groups) for i, groups in enumerate((5, 20, 40, 80))], frozenset())
-    assert (fitted.per_run_s, fitted.per_kernel_s) == pytest.approx((60 * US, 1.5 * US), rel=1e-6)
-    # without the profiled runs' latency (a pack's results): the median residual per run, no cost per kernel
-    plain = [replace(network(i, groups), profiled_s=0.0) for i, groups in enumerate((5, 20, 40))]
-    assert fit(plain, frozenset()).per_kernel_s == 0.0
 
 
 def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():

@@ -439,20 +439,18 @@ def time_file(
 
 def profile_file(
     runtime: str, path: Path, shape: Sequence[int], threads: int, budget_s: float
-) -> tuple[list[Kernel], list[float], float]:
-    """The runtime's kernels of the ONNX file, each one's median seconds under its profiler, and the
-    median latency of those profiled runs."""
+) -> tuple[list[Kernel], list[float]]:
+    """The runtime's kernels of the ONNX file and each one's median seconds under its profiler."""
     x = np.random.default_rng(0).standard_normal(tuple(shape), dtype=np.float32)
     backend = backend_for(runtime, read(path), [x], threads)
     try:
         stop = Stop(budget_s=budget_s, min_runs=MIN_RUNS, max_runs=MAX_RUNS)
-        runs = run_until(backend.profiled_run, stop, warmup=WARMUP)
+        run_until(backend.profiled_run, stop, warmup=WARMUP)
         per_run = backend.kernel_times()[WARMUP:]
         kernels = list(backend.kernels())
     finally:
         backend.close()
-    medians = [statistics.median(run.get(k.name, 0.0) for run in per_run) for k in kernels]
-    return kernels, medians, statistics.median(runs.timed)
+    return kernels, [statistics.median(run.get(k.name, 0.0) for run in per_run) for k in kernels]
 
 
 def runtime_version(runtime: str) -> str:
@@ -496,10 +494,9 @@ def build_profile(
     notes: Sequence[str] = (),
     caches: tuple[int, int] = (0, 0),
     cache: PassCache | None = None,
-    profiled: Mapping[str, float] | None = None,
 ) -> RuntimeProfile:
-    """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds, its profiled
-    kernels and the median latency of its profiled runs (``profiled``; a pack's results have none): fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
+    """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds and its profiled
+    kernels: fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
     the last-level cache: what it keeps of a pass as ``cache`` says (``caches.pass_cache``), else as the
     size Linux lists in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op
     benchmarks found it)."""
@@ -517,7 +514,6 @@ def build_profile(
             tuple(_op_of(row) for row in entry["ops"]),
             times[entry["name"]][0],
             tuple(kernels.get(entry["name"], ())),
-            (profiled or {}).get(entry["name"], 0.0),
         )
         for entry in document["benches"]
     ]
@@ -541,12 +537,6 @@ def build_profile(
         )
         if cache.miss_s_per_byte:
             note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
-        notes = (*notes, note)
-    if fitted.per_kernel_s:
-        note = (
-            f"outside the kernels, from the profiled runs: {fitted.per_run_s * 1e6:.1f} us a run and "
-            f"{fitted.per_kernel_s * 1e6:.2f} us a kernel"
-        )
         notes = (*notes, note)
     points = tuple(
         BenchPoint(
@@ -584,7 +574,6 @@ def build_profile(
         cache_loses_bytes=measured.loses_bytes,
         s_per_cold_weight_byte=fitted.cold_costs.weights,
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
-        per_kernel_s=fitted.per_kernel_s,
     )
 
 
@@ -615,17 +604,16 @@ def calibrate(
             if progress:
                 progress(index, len(benches), f"{runtime} round {round_ + 1}/{ROUNDS}: {bench.name}")
             rounds[bench.name].append(time_file(runtime, path, bench.input_shape, threads, budget_s / ROUNDS))
-    kernels, profiled = {}, {}
+    kernels = {}
     for index, (entry, path) in enumerate(zip(document["benches"], files)):
         if progress:
             progress(index, len(benches), f"{runtime} profiler: {entry['name']}")
-        ran, seconds, wall = profile_file(runtime, path, entry["input_shape"], threads, budget_s / ROUNDS)
-        kernels[entry["name"]], profiled[entry["name"]] = kernel_times(entry, ran, seconds), wall
+        ran, seconds = profile_file(runtime, path, entry["input_shape"], threads, budget_s / ROUNDS)
+        kernels[entry["name"]] = kernel_times(entry, ran, seconds)
     return build_profile(
         document,
         {name: min(measured) for name, measured in rounds.items()},
         kernels,
-        profiled=profiled,
         runtime=runtime,
         version=version,
         threads=threads,

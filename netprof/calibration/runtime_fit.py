@@ -27,10 +27,7 @@ them and joined to the captured ops they compute:
   loops of the same kinds), but for the kinds that only move data, fitted on the
   networks that ran them (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
-- a run's time outside its kernels is a cost per run and one per kernel group,
-  a line through the synthetic networks' profiled latencies less their groups'
-  measured kernels (``outside_kernels``); without profiled latencies (a pack's
-  results), the cost per run is the median, over the networks, of their latency
+- the cost per run is the median, over the synthetic networks, of their latency
   less their kernel groups' predicted time;
 - a network's pass fetches its weights, its input and its fresh output buffers
   from DRAM where it touches more than the cache holds (``reuse``), a one-op
@@ -92,15 +89,13 @@ class KernelTime:
 
 @dataclass(frozen=True, slots=True)
 class BenchKernels:
-    """A benchmark's captured ops, its plain latency and its kernels, in the order they ran, and the
-    median latency of the runs the profiler timed them in (0: not known)."""
+    """A benchmark's captured ops, its plain latency and its kernels, in the order they ran."""
 
     name: str
     group: str  # "op" or "network"
     ops: tuple[FusionOp, ...]
     seconds: float
     kernels: tuple[KernelTime, ...]
-    profiled_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +136,6 @@ class KernelFit:
     mape: float  # over the kernel groups it was fitted on
     reorders: ReorderFit = ReorderFit()
     cold_costs: Cold = NONE_FETCHED  # seconds per weight and per buffer byte fetched from DRAM
-    per_kernel_s: float = 0.0  # between kernels, outside every kernel's own time (``outside_kernels``)
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -285,45 +279,16 @@ def fit(
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
     cold_cost = Cold(*(float(c) for c in coefficients[-_COLD_PRICES:]))
-    networks = [(b, rows) for b, rows in zip(benches, rows_by_bench) if b.group == "network"]
-    outside = outside_kernels(networks)
-    per_run, per_kernel = outside or (0.0, 0.0)
-    if outside is None:
-        residuals = [
-            bench.seconds
-            - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
-            - layout.seconds(found)
-            for bench, rows, found in zip(benches, rows_by_bench, placed)
-            if bench.group == "network"
-        ]
-        per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
-    mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
-    return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost, per_kernel)
-
-
-def outside_kernels(
-    networks: Sequence[tuple[BenchKernels, Sequence[GroupRow]]],
-) -> tuple[float, float] | None:
-    """Seconds per run and per kernel group that a network's runs spend outside its groups' kernels,
-    from the runs the profiler timed: a non-negative line, in relative error, through each network's
-    profiled latency less its groups' measured kernel seconds against its count of groups; None where
-    fewer than three networks' profiled latencies are known.
-
-    Measured within the same runs, the gap is the runtime's time between kernels: OpenVINO's 1-thread
-    runs here spent 77-225 us a run outside its nodes' counters, growing by about 1.4 us a kernel
-    (ShuffleNet V2, 106 kernels: 209 us). The plain latency against predicted kernels (the fallback)
-    mixes that with the kind models' errors and the lowest of three rounds' medians, and left a median
-    of 55 us a run."""
-    known = [(bench, rows) for bench, rows in networks if bench.profiled_s > 0]
-    if len(known) < 3:
-        return None
-    design = np.array([(1.0, len(rows)) for _, rows in known]) / np.array([[b.profiled_s] for b, _ in known])
-    outside = [
-        (bench.profiled_s - math.fsum(row.seconds for row in rows)) / bench.profiled_s
-        for bench, rows in known
+    residuals = [
+        bench.seconds
+        - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
+        - layout.seconds(found)
+        for bench, rows, found in zip(benches, rows_by_bench, placed)
+        if bench.group == "network"
     ]
-    per_run, per_kernel = nnls(design, np.array(outside))
-    return float(per_run), float(per_kernel)
+    per_run = max(0.0, statistics.median(residuals)) if residuals else 0.0
+    mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
+    return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost)
 
 
 def as_networks_run(rows: Sequence[GroupRow]) -> list[GroupRow]:

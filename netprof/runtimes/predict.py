@@ -11,8 +11,8 @@ the pass touches more than the profile's last-level cache holds, the bytes ``reu
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
 buffer, at the share the cache lost) cost the profile's prices of a weight and of a
 buffer byte fetched from DRAM on top: a one-op benchmark finds them all in the cache. The
-model adds the profile's ``per_run_s`` once and its ``per_kernel_s`` per kernel (the runtime's
-time between kernels); no cost per module call, since a runtime calls no Python between kernels. Where the profile prices reorders between
+model adds the profile's ``per_run_s`` once; no cost per module call, since a
+runtime calls no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
 added to the op whose layout needs it: the squeeze-and-excitation mean that reads a
 blocked feature map pays for the map's way out.
@@ -130,5 +130,4 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
         for (kind, used), count in sorted(stand_ins.items())
     )
-    outside = profile.per_run_s + profile.per_kernel_s * len(kernels)  # no Python between kernels
-    return assemble(analysis, profile, ops, outside, notes)
+    return assemble(analysis, profile, ops, profile.per_run_s, notes)  # no Python between kernels
