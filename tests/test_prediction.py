@@ -57,6 +57,17 @@ def test_nnls_keeps_coefficients_non_negative_by_hand():
     assert nnls(a, np.array([2.0, 3.0, 2.0])) == pytest.approx([2.0, 3.0])
 
 
+def test_theil_sens_line_ignores_an_outlier_by_hand():
+    from netprof.prediction.fit import theil_sen
+
+    # y = 2 + 3x at x = 0, 1, 2, 3 and one wild point at x = 4; of the 10 pairwise slopes, the 6 among the
+    # first four are 3 and the 4 with the outlier are (-50 - y_i) / (4 - x_i) < 0: the median is 3, and
+    # y - 3x is 2, 2, 2, 2, -62: median 2
+    assert theil_sen([0, 1, 2, 3, 4], [2, 5, 8, 11, -50]) == pytest.approx((2.0, 3.0))
+    # every x equal: no slope, the median
+    assert theil_sen([1, 1, 1], [4, 9, 5]) == (5.0, 0.0)
+
+
 def test_a_coefficient_over_its_ceiling_is_held_there_and_the_rest_fitted_again_by_hand():
     design = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     seconds = np.array([2.0, 3.0, 5.0])  # exactly 2 * col0 + 3 * col1

@@ -138,6 +138,16 @@ def test_a_fused_kernel_is_priced_once_at_its_anchor():
     assert fused.framework_s == 5e-6
 
 
+def test_a_run_pays_per_byte_of_the_models_input():
+    analysis = _conv_bn_relu()
+    both = (FusionPair("conv", "batch_norm", 10, 5, 10), FusionPair("conv", "relu", 10, 5, 10))
+    profile = dataclasses.replace(_profile(fusion=both), per_input_byte_s=1e-9)
+    prediction = predict(analysis, profile)
+    # the 1x2x8x8 float input is 512 bytes: 5 us + 512 * 1 ns a run, on top of the kernel's 19.216 us
+    assert prediction.framework_s == pytest.approx(5e-6 + 512e-9)
+    assert prediction.latency_s == pytest.approx(10e-6 + 9216e-9 + 5e-6 + 512e-9)
+
+
 def test_a_fused_follower_adds_its_flops_at_its_fused_price():
     analysis = _conv_bn_relu()
     relu = next(op for op in analysis.ops if "relu" in op.op)
@@ -220,7 +230,7 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     )
     assert loaded.pass_cache == PassCache(2**24, 2**27)
     document["s_per_cold_buffer_byte"] = -1.0
-    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte' must be non-negative"):
+    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte', 'per_input_byte_s' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")
 
 

@@ -222,6 +222,27 @@ def test_a_one_op_kernel_at_a_precision_no_network_ran_its_kind_at_is_left_out()
     assert fit(alone, frozenset()).kinds[Kind.MAX_POOLING].s_per_byte == pytest.approx(3e-11, rel=1e-4)
 
 
+def test_a_runs_cost_outside_its_kernels_is_a_line_in_its_input_bytes():
+    def network(index, input_bytes, outside):
+        ops = (
+            FusionOp(0, "conv_1x1", None, (None,), 1000, 100, 0, input_bytes=input_bytes),
+            FusionOp(1, "conv_1x1", None, (0,), 1000, 100, 0),
+        )
+        kernels = (KernelTime("Conv", 10 * US, (0,)), KernelTime("Conv", 10 * US, (1,)))
+        return BenchKernels(f"n{index}", "network", ops, 20 * US + outside, kernels)
+
+    # 50 us a run + 0.2 ns an input byte (110 KB to 790 KB), and one network 300 us slower than its line
+    sizes = [110_000, 200_000, 300_000, 440_000, 600_000, 790_000]
+    benches = [network(i, n, 50 * US + 2e-10 * n) for i, n in enumerate(sizes)]
+    benches.append(network(6, 300_000, 50 * US + 2e-10 * 300_000 + 300 * US))
+    fitted = fit(benches, frozenset())
+    assert (fitted.per_run_s, fitted.per_input_byte_s) == pytest.approx((50 * US, 2e-10), rel=1e-6)
+    # a line falling with the input cannot hold for every model: the median, per run alone
+    falling = [network(i, n, 200 * US - 2e-10 * n) for i, n in enumerate(sizes)]
+    flat = fit(falling, frozenset())
+    assert (flat.per_run_s, flat.per_input_byte_s) == (pytest.approx(200 * US - 2e-10 * 370_000), 0.0)
+
+
 def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():
     cache = PassCache(10**6, 10**8)  # holds a 1 MB pass, loses a 100 MB one (reuse)
 

@@ -1,8 +1,9 @@
-"""Non-negative least squares, for fitting a device profile's latency models.
+"""Non-negative least squares, for fitting a device profile's latency models, and a robust line.
 
 Lawson and Hanson's active-set method (Solving Least Squares Problems, 1974,
 chapter 23): the coefficients stay non-negative, so that no fitted kind can make
 an op cost less than nothing. numpy only; profiles have a few dozen unknowns.
+Theil and Sen's line (``theil_sen``) for a residual a few outliers must not tilt.
 """
 
 from __future__ import annotations
@@ -80,3 +81,14 @@ def _lawson_hanson(a: np.ndarray, b: np.ndarray, max_iterations: int) -> np.ndar
             passive &= x > tolerance
             x[~passive] = 0.0
     return x
+
+
+def theil_sen(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """``(intercept, slope)`` of Theil and Sen's line: the median slope over every pair of points with
+    different ``x``, then the median of ``y - slope * x``; slope 0 where all ``x`` are equal. A third
+    of the points can lie anywhere without moving it far (Sen, JASA 1968)."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    i, j = np.triu_indices(len(xs), k=1)
+    apart = xs[j] != xs[i]
+    slope = float(np.median((ys[j] - ys[i])[apart] / (xs[j] - xs[i])[apart])) if apart.any() else 0.0
+    return float(np.median(ys - slope * xs)), slope

@@ -11,8 +11,8 @@ the pass touches more than the profile's last-level cache holds, the bytes ``reu
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
 buffer, at the share the cache lost) cost the profile's prices of a weight and of a
 buffer byte fetched from DRAM on top: a one-op benchmark finds them all in the cache. The
-model adds the profile's ``per_run_s`` once; no cost per module call, since a
-runtime calls no Python between kernels. Where the profile prices reorders between
+model adds the profile's ``per_run_s`` once, and its ``per_input_byte_s`` per byte of the model's
+input (copied in and laid out); no cost per module call, since a runtime calls no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
 added to the op whose layout needs it: the squeeze-and-excitation mean that reads a
 blocked feature map pays for the map's way out.
@@ -31,7 +31,7 @@ from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
-from netprof.runtimes.reuse import NONE_FETCHED, cold_bytes, evicted_share, footprint_bytes
+from netprof.runtimes.reuse import NONE_FETCHED, cold_bytes, evicted_share, footprint_bytes, model_input_bytes
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
@@ -130,4 +130,5 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
         for (kind, used), count in sorted(stand_ins.items())
     )
-    return assemble(analysis, profile, ops, profile.per_run_s, notes)  # no Python between kernels
+    per_run = profile.per_run_s + profile.per_input_byte_s * model_input_bytes(fusion_ops)
+    return assemble(analysis, profile, ops, per_run, notes)  # no Python between kernels

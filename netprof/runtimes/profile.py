@@ -10,7 +10,9 @@ an older netprof's profiles, whose kinds carry those reorders), and
 ``s_per_cold_weight_byte`` and ``s_per_cold_buffer_byte``, what a byte a network's
 pass fetches from DRAM costs beyond its kind's price, a weight's and a buffer's (its
 input, a fresh output buffer) (``reuse``; zero where ``llc_bytes`` is unknown and in
-an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
+an older netprof's profiles), ``per_input_byte_s``, what a run costs per byte of the model's
+input on top of ``per_run_s`` (the runtime copies it in and lays it out; zero in an older netprof's
+profiles, whose cost per run is for their networks' inputs), and ``cache_loses_bytes``, the footprint of a pass the
 last-level cache loses whole, as the calibration measured it, with the footprint it keeps
 whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
 ``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
@@ -39,7 +41,13 @@ from netprof.runtimes.reuse import PassCache
 
 EAGER = "eager"
 # A runtime profile's costs beyond its kinds' models; 0 where a document lacks one.
-_COSTS = ("reorder_s", "reorder_s_per_byte", "s_per_cold_weight_byte", "s_per_cold_buffer_byte")
+_COSTS = (
+    "reorder_s",
+    "reorder_s_per_byte",
+    "s_per_cold_weight_byte",
+    "s_per_cold_buffer_byte",
+    "per_input_byte_s",
+)
 # With the inherited cache_holds_bytes, the measured PassCache (0 where not measured); a document from
 # before caches.holds_bytes kept the holds size at the top level, under _OLD_HOLDS.
 _LOSES = "cache_loses_bytes"
@@ -57,6 +65,7 @@ class RuntimeProfile(DeviceProfile):
     s_per_cold_weight_byte: float = 0.0
     s_per_cold_buffer_byte: float = 0.0
     cache_loses_bytes: int = 0  # with the inherited cache_holds_bytes, the probe's PassCache
+    per_input_byte_s: float = 0.0  # a run's cost per byte of the model's input, on top of per_run_s
 
     @property
     def pass_cache(self) -> PassCache:

@@ -147,6 +147,11 @@ class Cold(NamedTuple):
 NONE_FETCHED = Cold()
 
 
+def model_input_bytes(ops: Sequence[FusionOp]) -> int:
+    """The bytes of the model's input, as its first op reads it (0 without ops)."""
+    return ops[0].input_bytes if ops else 0
+
+
 def cold_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup], share: float) -> dict[int, Cold]:
     """Per kernel's anchor: the bytes a pass fetches from DRAM, at the ``share`` the cache has lost since
     the last pass (``evicted_share``); none at all where it lost none. The model's input is what the
