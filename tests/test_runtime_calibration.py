@@ -148,6 +148,17 @@ def test_a_run_pays_per_byte_of_the_models_input():
     assert prediction.latency_s == pytest.approx(10e-6 + 9216e-9 + 5e-6 + 512e-9)
 
 
+def test_a_matrix_vector_product_pays_its_streamed_weights():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4)).eval()
+    analysis = pipeline.analyze(model, torch.empty(1, 16, 1, 1, device="meta"), mode="meta")
+    profile = dataclasses.replace(_profile(), s_per_streamed_byte=1e-9)
+    profile.kinds[Kind.GEMM] = KindModel(1e-6, 0.0, 0.0)
+    # one kernel: 1 us, and at 1 ns a byte what ``resident_weights`` counts of an addmm (its operands but
+    # the first, its bias, and its output): the 16 x 4 weight, 4 biases and the 16 inputs, 320 bytes;
+    # + 5 us a run
+    assert predict(analysis, profile).latency_s == pytest.approx(1e-6 + 320e-9 + 5e-6)
+
+
 def test_a_fused_follower_adds_its_flops_at_its_fused_price():
     analysis = _conv_bn_relu()
     relu = next(op for op in analysis.ops if "relu" in op.op)
@@ -230,7 +241,7 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     )
     assert loaded.pass_cache == PassCache(2**24, 2**27)
     document["s_per_cold_buffer_byte"] = -1.0
-    with pytest.raises(ProfileError, match="'s_per_cold_buffer_byte', 'per_input_byte_s' must be non-negative"):
+    with pytest.raises(ProfileError, match="'per_input_byte_s', 's_per_streamed_byte' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")
 
 

@@ -243,6 +243,23 @@ def test_a_runs_cost_outside_its_kernels_is_a_line_in_its_input_bytes():
     assert (flat.per_run_s, flat.per_input_byte_s) == (pytest.approx(200 * US - 2e-10 * 370_000), 0.0)
 
 
+def test_a_networks_matrix_vector_weights_get_a_price_per_byte_its_one_op_loops_do_not_pay():
+    def classifier(index, k, group):
+        # a linear layer at batch 1 on k inputs to 100: 2 * k * 100 flops, 4 * (k * 100 + 100) weight bytes
+        weights = 4 * (k * 100 + 100)
+        op = FusionOp(0, "gemm", None, (None,), 200 * k, 4 * k + weights + 400, 0, input_bytes=4 * k)
+        # 1 us + 10 ps a byte alone; in a network 30 ps more a weight byte
+        seconds = 1 * US + 1e-11 * op.mem_access_bytes + (3e-11 * weights if group == "network" else 0.0)
+        return BenchKernels(f"{group}{index}", group, (op,), seconds, (KernelTime("Gemm", seconds, (0,)),))
+
+    widths = [256 * (i + 1) for i in range(6)]
+    benches = [classifier(i, k, "op") for i, k in enumerate(widths)]
+    benches += [classifier(i, k, "network") for i, k in enumerate(widths[:4])]
+    fitted = fit(benches, frozenset())
+    assert fitted.s_per_streamed_byte == pytest.approx(3e-11, rel=1e-4)
+    assert fitted.kinds[Kind.GEMM].s_per_byte == pytest.approx(1e-11, rel=1e-4)
+
+
 def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dram():
     cache = PassCache(10**6, 10**8)  # holds a 1 MB pass, loses a 100 MB one (reuse)
 

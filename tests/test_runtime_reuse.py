@@ -1,6 +1,7 @@
 """What a network's pass fetches from DRAM (``netprof.runtimes.reuse``), by hand."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -12,6 +13,7 @@ from netprof.runtimes.reuse import (
     footprint_bytes,
     fresh_output_bytes,
     resident_weights,
+    streamed_weights,
 )
 
 MIB = 2**20
@@ -106,3 +108,24 @@ def test_a_weights_transpose_fetches_nothing_and_only_the_first_kernel_reads_the
     found = cold_bytes({op.id: op for op in ops}, _kernels(ops), 1.0)
     # the conv: its weight, the input and its fresh 4 MiB; the gemm: x and w as weights, a fresh 4 kB
     assert found == {0: (MIB, 6 * MIB), 3: (4 * MIB + 16 * MIB, 4096)}
+
+
+def test_only_a_matrix_vector_products_weights_stream():
+    def linear(rows, k, n):
+        # addmm on rows x k and a k x n weight (with its n bias): 2 * rows * k * n flops
+        weights = 4 * (k * n + n)
+        nbytes = 4 * rows * k + weights + 4 * rows * n
+        return FusionOp(0, "gemm", None, (None,), 2 * rows * k * n, nbytes, 0, input_bytes=4 * rows * k,
+                        output_bytes=4 * rows * n)  # fmt: skip
+
+    # a classifier at batch 1 and 4 streams its 4 * (1280 * 1000 + 1000) bytes; at batch 8 each weight is
+    # used 8 times a pass: not a matrix-vector product
+    assert streamed_weights(linear(1, 1280, 1000)) == 4 * (1280 * 1000 + 1000)
+    assert streamed_weights(linear(4, 1280, 1000)) == 4 * (1280 * 1000 + 1000)
+    assert streamed_weights(linear(8, 1280, 1000)) == 0
+    # squeeze-and-excitation's 1x1 convolution on a 1x1 map (960 -> 240): 2 * 960 * 240 flops, its weight
+    # 4 * 960 * 240 bytes, used once; the same convolution on a 7x7 map, 49 times
+    se = FusionOp(0, "conv_1x1", None, (None,), 2 * 960 * 240, 0, 4 * 960 * 240)
+    assert streamed_weights(se) == 4 * 960 * 240
+    assert streamed_weights(replace(se, flops=49 * se.flops)) == 0
+    assert streamed_weights(_op(0, "elementwise", MIB)) == 0

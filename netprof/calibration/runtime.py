@@ -538,6 +538,10 @@ def build_profile(
         if cache.miss_s_per_byte:
             note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
         notes = (*notes, note)
+    notes = (
+        *notes,
+        f"a matrix-vector weight byte in a network (beyond L2): {fitted.s_per_streamed_byte * 1e12:.1f} ps",
+    )
     note = f"a run outside its kernels: {fitted.per_run_s * 1e6:.1f} us"
     notes = (*notes, f"{note} + {fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input")
     points = tuple(
@@ -577,6 +581,7 @@ def build_profile(
         s_per_cold_weight_byte=fitted.cold_costs.weights,
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
         per_input_byte_s=fitted.per_input_byte_s,
+        s_per_streamed_byte=fitted.s_per_streamed_byte,
     )
 
 

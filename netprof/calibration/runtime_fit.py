@@ -33,6 +33,10 @@ them and joined to the captured ops they compute:
   time: the runtime copies the input in and lays it out for its first kernel,
   which the profiler times as a kernel of no op (OpenVINO here: 16 us for 110 KB,
   112 us for 790 KB);
+- a network's matrix-vector products (a classifier, squeeze-and-excitation's 1x1
+  convolutions) read their weights from beyond L2, where its feature maps evicted
+  them; a one-op loop keeps them in L2: network groups carry those weight bytes
+  (``reuse.streamed_weights``), priced by one cost per byte;
 - a network's pass fetches its weights, its input and its fresh output buffers
   from DRAM where it touches more than the cache holds (``reuse``), a one-op
   benchmark from the cache: network groups carry those bytes, priced by one cost
@@ -67,9 +71,11 @@ from netprof.runtimes.reuse import (
     evicted_share,
     footprint_bytes,
     model_input_bytes,
+    streamed_weights,
 )
 
 _COLD_PRICES = len(Cold._fields)  # the design's last columns: a price per byte of each kind fetched
+_STREAMED = -_COLD_PRICES - 1  # the column before them: a matrix-vector weight byte from beyond L2
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -117,6 +123,7 @@ class GroupRow:
     group: str
     cold: Cold = NONE_FETCHED  # what a network's pass fetches for it from DRAM (``reuse``)
     precision: str = ""  # of the kernel that did the group's arithmetic, where the runtime names it
+    streamed: int = 0  # a network's matrix-vector weights, from beyond L2 (``reuse.streamed_weights``)
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class KernelFit:
     reorders: ReorderFit = ReorderFit()
     cold_costs: Cold = NONE_FETCHED  # seconds per weight and per buffer byte fetched from DRAM
     per_input_byte_s: float = 0.0  # on top of per_run_s, per byte of the model's input
+    s_per_streamed_byte: float = 0.0  # a network's matrix-vector weight byte (``reuse.streamed_weights``)
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -211,6 +219,7 @@ def group_rows(
             bench.group,
             cold.get(group.anchor, NONE_FETCHED),
             precision.get(group.anchor, ""),
+            streamed_weights(by_id[group.anchor]) if bench.group == "network" else 0,
         )
         for group in groups
     ]
@@ -285,11 +294,12 @@ def fit(
         )
     fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
     cold_cost = Cold(*(float(c) for c in coefficients[-_COLD_PRICES:]))
+    streamed_cost = float(coefficients[_STREAMED])
     networks = [
         (
             model_input_bytes(bench.ops),
             bench.seconds
-            - math.fsum(group_seconds(row, models, fused_cost, cold_cost) for row in rows)
+            - math.fsum(group_seconds(row, models, fused_cost, cold_cost, streamed_cost) for row in rows)
             - layout.seconds(found),
         )
         for bench, rows, found in zip(benches, rows_by_bench, placed)
@@ -299,7 +309,9 @@ def fit(
     if per_input_byte < 0 or per_run < 0:  # a line that cannot hold for every input: the median alone
         per_run, per_input_byte = statistics.median(r for _, r in networks), 0.0
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
-    return KernelFit(models, fused_cost, max(0.0, per_run), mape, layout, cold_cost, per_input_byte)
+    return KernelFit(
+        models, fused_cost, max(0.0, per_run), mape, layout, cold_cost, per_input_byte, streamed_cost
+    )
 
 
 def as_networks_run(rows: Sequence[GroupRow]) -> list[GroupRow]:
@@ -329,17 +341,18 @@ def _solve(
     miss_s_per_byte: float = 0.0,
     network_emphasis: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The design matrix of the timed groups (each kind's four columns, each follower's flops, the weight
-    and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error; a byte
+    """The design matrix of the timed groups (each kind's four columns, each follower's flops, a network's
+    matrix-vector weight bytes, the weight and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error; a byte
     from DRAM costs at most ``miss_s_per_byte`` (where measured) more than its kind's model says: the few
     networks past the cache would otherwise price into it all that sets a network apart from its
     kernels' one-op loops."""
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + _COLD_PRICES))
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 1 + _COLD_PRICES))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
             design[r, 4 * len(kinds) + followers.index(name)] = flops
+        design[r, _STREAMED] = row.streamed
         design[r, -_COLD_PRICES:] = row.cold
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):
@@ -371,11 +384,13 @@ def group_seconds(
     models: Mapping[Kind, KindModel],
     fused_cost: Mapping[str, float],
     cold_cost: Cold = NONE_FETCHED,
+    streamed_cost: float = 0.0,
 ) -> float:
-    """A kernel group's modelled time: its anchor's kind model, its fused followers' flops and the weight
-    and buffer bytes its pass fetches from DRAM."""
+    """A kernel group's modelled time: its anchor's kind model, its fused followers' flops, its
+    matrix-vector weights from beyond L2 in a network, and the weight and buffer bytes its pass fetches
+    from DRAM."""
     model = models.get(Kind(row.kind))
     anchor = math.fsum(model.terms(row.flops, row.mem_access_bytes, row.weight_bytes)) if model else 0.0
     followers = math.fsum(fused_cost.get(name, 0.0) * flops for name, flops in row.followers.items())
     fetched = cold_cost.weights * row.cold.weights + cold_cost.buffers * row.cold.buffers
-    return anchor + followers + fetched
+    return anchor + followers + streamed_cost * row.streamed + fetched

@@ -5,7 +5,8 @@ on the profile's measured fusion pairs). A kernel costs its first op's kind mode
 on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
 kernel. A fused follower (a folded batch-norm, an activation, a residual add) adds
 its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
-runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
+runtime's profiler timed; a matrix-vector product adds its weight bytes at the profile's
+``s_per_streamed_byte`` (read from beyond L2 in a network, ``reuse.streamed_weights``): nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
 the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
@@ -31,7 +32,14 @@ from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes.fusion import fusion_op, group_kernels
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
-from netprof.runtimes.reuse import NONE_FETCHED, cold_bytes, evicted_share, footprint_bytes, model_input_bytes
+from netprof.runtimes.reuse import (
+    NONE_FETCHED,
+    cold_bytes,
+    evicted_share,
+    footprint_bytes,
+    model_input_bytes,
+    streamed_weights,
+)
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
@@ -97,7 +105,8 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         overhead, compute, memory = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
         fetched = cold.get(kernel.anchor, NONE_FETCHED)
         memory += (
-            profile.s_per_cold_weight_byte * fetched.weights
+            profile.s_per_streamed_byte * streamed_weights(anchor)
+            + profile.s_per_cold_weight_byte * fetched.weights
             + profile.s_per_cold_buffer_byte * fetched.buffers
         )
         terms = (overhead, compute, memory)

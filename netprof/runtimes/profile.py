@@ -12,7 +12,9 @@ pass fetches from DRAM costs beyond its kind's price, a weight's and a buffer's 
 input, a fresh output buffer) (``reuse``; zero where ``llc_bytes`` is unknown and in
 an older netprof's profiles), ``per_input_byte_s``, what a run costs per byte of the model's
 input on top of ``per_run_s`` (the runtime copies it in and lays it out; zero in an older netprof's
-profiles, whose cost per run is for their networks' inputs), and ``cache_loses_bytes``, the footprint of a pass the
+profiles, whose cost per run is for their networks' inputs), ``s_per_streamed_byte``, what a weight byte
+of a matrix-vector product costs a network beyond its kind's price (``reuse.streamed_weights``; zero in
+an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
 last-level cache loses whole, as the calibration measured it, with the footprint it keeps
 whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
 ``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
@@ -47,6 +49,7 @@ _COSTS = (
     "s_per_cold_weight_byte",
     "s_per_cold_buffer_byte",
     "per_input_byte_s",
+    "s_per_streamed_byte",
 )
 # With the inherited cache_holds_bytes, the measured PassCache (0 where not measured); a document from
 # before caches.holds_bytes kept the holds size at the top level, under _OLD_HOLDS.
@@ -66,6 +69,7 @@ class RuntimeProfile(DeviceProfile):
     s_per_cold_buffer_byte: float = 0.0
     cache_loses_bytes: int = 0  # with the inherited cache_holds_bytes, the probe's PassCache
     per_input_byte_s: float = 0.0  # a run's cost per byte of the model's input, on top of per_run_s
+    s_per_streamed_byte: float = 0.0  # a matrix-vector weight byte from beyond L2 (reuse.streamed_weights)
 
     @property
     def pass_cache(self) -> PassCache:

@@ -46,6 +46,22 @@ def resident_weights(op: FusionOp) -> int:
     return max(0, op.mem_access_bytes - op.input_bytes - op.output_bytes)
 
 
+# The most times a pass uses each weight of a matrix-vector product: a linear layer on up to 4 rows, a 1x1
+# convolution on up to 4 pixels (squeeze-and-excitation's).
+STREAMED_USES = 4
+
+
+def streamed_weights(op: FusionOp) -> int:
+    """The weights of a matrix-vector product (each used at most ``STREAMED_USES`` times a pass), else 0.
+
+    A one-op loop of it finds its weights in L2 while they fit; in a network the feature maps streamed
+    through L2 since its last pass have evicted them, and with no reuse to hide it the kernel runs at the
+    speed the farther cache delivers them: OpenVINO's classifier layers (1-5 MB) took 2-3 times their
+    one-op price inside the synthetic networks and torchvision's, at about 30 ps a float32 weight byte."""
+    weights = resident_weights(op)
+    return weights if weights and 2 * op.flops <= STREAMED_USES * weights else 0
+
+
 def footprint_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup]) -> int:
     """Bytes one pass touches between two reads of a weight: every kernel's weights and output (a view's
     output is its input's bytes)."""
