@@ -90,7 +90,7 @@ _MOVES = frozenset({str(Kind.DATA_MOVEMENT), str(Kind.PERMUTED_COPY)})
 class KernelTime:
     """One kernel of a benchmark as the runtime's profiler timed it: its op type, median seconds, the
     captured ops it computes (none for a kernel the runtime added) and the precision it computed in,
-    where the runtime names it (``kernel_precision``)."""
+    where the runtime names it (``Kernel.precision``)."""
 
     op_type: str
     seconds: float
