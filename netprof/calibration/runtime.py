@@ -541,9 +541,11 @@ def build_profile(
     notes = (
         *notes,
         f"a matrix-vector weight byte in a network (beyond L2): {fitted.s_per_streamed_byte * 1e12:.1f} ps",
+        (
+            f"a run outside its kernels: {fitted.per_run_s * 1e6:.1f} us + "
+            f"{fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input"
+        ),
     )
-    note = f"a run outside its kernels: {fitted.per_run_s * 1e6:.1f} us"
-    notes = (*notes, f"{note} + {fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input")
     points = tuple(
         BenchPoint(
             bench.name,

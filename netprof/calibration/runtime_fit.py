@@ -342,10 +342,10 @@ def _solve(
     network_emphasis: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The design matrix of the timed groups (each kind's four columns, each follower's flops, a network's
-    matrix-vector weight bytes, the weight and buffer bytes fetched from DRAM), their seconds and its non-negative fit in relative error; a byte
-    from DRAM costs at most ``miss_s_per_byte`` (where measured) more than its kind's model says: the few
-    networks past the cache would otherwise price into it all that sets a network apart from its
-    kernels' one-op loops."""
+    matrix-vector weight bytes, the weight and buffer bytes fetched from DRAM), their seconds and its
+    non-negative fit in relative error; a byte from DRAM costs at most ``miss_s_per_byte`` (where
+    measured) more than its kind's model says: the few networks past the cache would otherwise price into
+    it all that sets a network apart from its kernels' one-op loops."""
     design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 1 + _COLD_PRICES))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)

@@ -151,10 +151,9 @@ STEM_CHANNELS = 4
 def stem_input(node: OpNode) -> bool:
     """A dense convolution reading at most ``STEM_CHANNELS`` channels: a network's stem, on the image.
 
-    Its kernels fill their vector lanes from the output channels and the window alone, and run far from
-    the price per flop and byte of the convolutions after it: OpenVINO's 3x3 stride-2 3->32 stem at
-    224x224 took 137 us here as a one-op model and 120-128 us inside MobileNet V2 and V3 and
-    RegNetX-400MF, where its model of larger kernels put it at 55-72 us."""
+    Its kernels run far from the price per flop and byte of the convolutions after it: OpenVINO's 3x3
+    stride-2 3->32 stem at 224x224 took 137 us here as a one-op model and 120-128 us inside MobileNet V2
+    and V3 and RegNetX-400MF, where its model of larger kernels put it at 55-72 us."""
     return 0 < _input_channels(node) <= STEM_CHANNELS
 
 
