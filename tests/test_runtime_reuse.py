@@ -7,6 +7,7 @@ import pytest
 
 from netprof.runtimes.fusion import FusionOp, KernelGroup
 from netprof.runtimes.reuse import (
+    Cold,
     PassCache,
     cold_bytes,
     evicted_share,
@@ -129,3 +130,8 @@ def test_only_a_matrix_vector_products_weights_stream():
     assert streamed_weights(se) == 4 * 960 * 240
     assert streamed_weights(replace(se, flops=49 * se.flops)) == 0
     assert streamed_weights(_op(0, "elementwise", MIB)) == 0
+    # of a classifier whose pass the last-level cache lost a quarter of, the quarter costs DRAM's price
+    # (``cold_bytes``) and three quarters stream from the cache
+    classifier = linear(1, 1280, 1000)
+    lost = Cold(0.25 * resident_weights(classifier), 0.0)
+    assert streamed_weights(classifier, lost) == pytest.approx(0.75 * 4 * (1280 * 1000 + 1000))

@@ -123,7 +123,7 @@ class GroupRow:
     group: str
     cold: Cold = NONE_FETCHED  # what a network's pass fetches for it from DRAM (``reuse``)
     precision: str = ""  # of the kernel that did the group's arithmetic, where the runtime names it
-    streamed: int = 0  # a network's matrix-vector weights, from beyond L2 (``reuse.streamed_weights``)
+    streamed: float = 0.0  # a network's matrix-vector weights from beyond L2 (``reuse.streamed_weights``)
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,9 @@ def group_rows(
             bench.group,
             cold.get(group.anchor, NONE_FETCHED),
             precision.get(group.anchor, ""),
-            streamed_weights(by_id[group.anchor]) if bench.group == "network" else 0,
+            streamed_weights(by_id[group.anchor], cold.get(group.anchor))
+            if bench.group == "network"
+            else 0.0,
         )
         for group in groups
     ]

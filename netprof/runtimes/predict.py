@@ -105,7 +105,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         overhead, compute, memory = model.terms(anchor.flops, anchor.mem_access_bytes, anchor.weight_bytes)
         fetched = cold.get(kernel.anchor, NONE_FETCHED)
         memory += (
-            profile.s_per_streamed_byte * streamed_weights(anchor)
+            profile.s_per_streamed_byte * streamed_weights(anchor, fetched)
             + profile.s_per_cold_weight_byte * fetched.weights
             + profile.s_per_cold_buffer_byte * fetched.buffers
         )

@@ -46,22 +46,6 @@ def resident_weights(op: FusionOp) -> int:
     return max(0, op.mem_access_bytes - op.input_bytes - op.output_bytes)
 
 
-# The most times a pass uses each weight of a matrix-vector product: a linear layer on up to 4 rows, a 1x1
-# convolution on up to 4 pixels (squeeze-and-excitation's).
-STREAMED_USES = 4
-
-
-def streamed_weights(op: FusionOp) -> int:
-    """The weights of a matrix-vector product (each used at most ``STREAMED_USES`` times a pass), else 0.
-
-    A one-op loop of it finds its weights in L2 while they fit; in a network the feature maps streamed
-    through L2 since its last pass have evicted them, and with no reuse to hide it the kernel runs at the
-    speed the farther cache delivers them: OpenVINO's classifier layers (1-5 MB) took 2-3 times their
-    one-op price inside the synthetic networks and torchvision's, at about 30 ps a float32 weight byte."""
-    weights = resident_weights(op)
-    return weights if weights and 2 * op.flops <= STREAMED_USES * weights else 0
-
-
 def footprint_bytes(ops: Mapping[int, FusionOp], kernels: Sequence[KernelGroup]) -> int:
     """Bytes one pass touches between two reads of a weight: every kernel's weights and output (a view's
     output is its input's bytes)."""
@@ -161,6 +145,25 @@ class Cold(NamedTuple):
 
 
 NONE_FETCHED = Cold()
+
+
+# The most times a pass uses each weight of a matrix-vector product: a linear layer on up to 4 rows, a 1x1
+# convolution on up to 4 pixels (squeeze-and-excitation's).
+STREAMED_USES = 4
+
+
+def streamed_weights(op: FusionOp, fetched: Cold | None = None) -> float:
+    """The weights of a matrix-vector product (each used at most ``STREAMED_USES`` times a pass) that the
+    last-level cache kept, else 0: those it lost, ``fetched.weights`` (``cold_bytes``), cost DRAM's price.
+
+    A one-op loop of it finds its weights in L2 while they fit; in a network the feature maps streamed
+    through L2 since its last pass have evicted them, and with no reuse to hide it the kernel runs at the
+    speed the farther cache delivers them: OpenVINO's classifier layers (1-5 MB) took 2-3 times their
+    one-op price inside the synthetic networks and torchvision's."""
+    weights = resident_weights(op)
+    if not weights or 2 * op.flops > STREAMED_USES * weights:
+        return 0.0
+    return max(0.0, weights - (fetched or NONE_FETCHED).weights)
 
 
 def model_input_bytes(ops: Sequence[FusionOp]) -> int:
