@@ -219,7 +219,7 @@ def group_rows(
             bench.group,
             cold.get(group.anchor, NONE_FETCHED),
             precision.get(group.anchor, ""),
-            streamed_weights(by_id[group.anchor], cold.get(group.anchor))
+            streamed_weights(by_id[group.anchor], cold.get(group.anchor, NONE_FETCHED))
             if bench.group == "network"
             else 0.0,
         )

@@ -5,15 +5,17 @@ on the profile's measured fusion pairs). A kernel costs its first op's kind mode
 on that op's counts: the kind's ``overhead_s`` is the runtime's launch cost per
 kernel. A fused follower (a folded batch-norm, an activation, a residual add) adds
 its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels the
-runtime's profiler timed; a matrix-vector product adds its weight bytes at the profile's
-``s_per_streamed_byte`` (read from beyond L2 in a network, ``reuse.streamed_weights``): nothing for a ReLU the runtime applies to the anchor's
-output while it is still in registers, a SiLU's exponentials for OpenVINO. Where
+runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
+output while it is still in registers, a SiLU's exponentials for OpenVINO. A
+matrix-vector product adds its weight bytes the cache kept at the profile's
+``s_per_streamed_byte`` (a network reads them from beyond L2, ``reuse.streamed_weights``). Where
 the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
 buffer, at the share the cache lost) cost the profile's prices of a weight and of a
 buffer byte fetched from DRAM on top: a one-op benchmark finds them all in the cache. The
-model adds the profile's ``per_run_s`` once, and its ``per_input_byte_s`` per byte of the model's
-input (copied in and laid out); no cost per module call, since a runtime calls no Python between kernels. Where the profile prices reorders between
+model adds the profile's ``per_run_s`` once and its ``per_input_byte_s`` per byte of the
+model's input (copied in and laid out); no cost per module call, since a runtime calls
+no Python between kernels. Where the profile prices reorders between
 blocked and plain kernels (ONNX Runtime), each reorder ``layout.reorders`` places is
 added to the op whose layout needs it: the squeeze-and-excitation mean that reads a
 blocked feature map pays for the map's way out.

@@ -152,7 +152,7 @@ NONE_FETCHED = Cold()
 STREAMED_USES = 4
 
 
-def streamed_weights(op: FusionOp, fetched: Cold | None = None) -> float:
+def streamed_weights(op: FusionOp, fetched: Cold = NONE_FETCHED) -> float:
     """The weights of a matrix-vector product (each used at most ``STREAMED_USES`` times a pass) that the
     last-level cache kept, else 0: those it lost, ``fetched.weights`` (``cold_bytes``), cost DRAM's price.
 
@@ -163,7 +163,7 @@ def streamed_weights(op: FusionOp, fetched: Cold | None = None) -> float:
     weights = resident_weights(op)
     if not weights or 2 * op.flops > STREAMED_USES * weights:
         return 0.0
-    return max(0.0, weights - (fetched or NONE_FETCHED).weights)
+    return max(0.0, weights - fetched.weights)
 
 
 def model_input_bytes(ops: Sequence[FusionOp]) -> int:
