@@ -14,7 +14,7 @@ from netprof.calibration.runtime_fit import (
     group_rows,
 )
 from netprof.prediction.kinds import Kind
-from netprof.runtimes.fusion import FusionOp, FusionPair
+from netprof.runtimes.fusion import FusionOp, FusionPair, free_followers
 from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.reuse import PassCache
 
@@ -104,7 +104,33 @@ def test_the_profilers_evidence_decides_fusion_over_the_timing_rule():
     assert FusionPair("conv", "relu", 100e-6, 20e-6, 105e-6).fused
 
 
-def _conv_relu_silu(index, flops, group):
+def test_a_follower_is_free_where_every_timed_pair_fusing_it_ran_within_a_tenth_of_its_anchor():
+    pairs = [
+        FusionPair("conv", "relu", 100e-6, 20e-6, 104e-6, seen=9, together=9),  # +4%
+        FusionPair("depthwise_conv", "relu", 50e-6, 20e-6, 49e-6, seen=3, together=3),  # -2%
+        FusionPair("conv", "clip", 100e-6, 20e-6, 110e-6, seen=2, together=2),  # +10%: the share itself
+        FusionPair("conv", "silu", 100e-6, 30e-6, 140e-6, seen=5, together=5),  # +40%
+        FusionPair("conv", "hardswish", 100e-6, 20e-6, 103e-6, seen=4, together=4),  # +3% here ...
+        FusionPair("depthwise_conv", "hardswish", 50e-6, 20e-6, 56e-6, seen=1, together=1),  # ... +12% here
+        FusionPair("linear", "add", 100e-6, 20e-6, 101e-6, seen=4, together=0),  # not fused: no evidence
+        FusionPair("conv", "gelu", 0.0, 0.0, 0.0, seen=3, together=3),  # fused, never timed
+    ]
+    assert free_followers(pairs) == {"relu", "clip"}
+
+
+def test_a_free_follower_is_priced_at_zero_whatever_its_rows_say():
+    benches = [
+        _conv_relu_silu(i, flops, ("op", "network")[i % 2], relu_s_per_flop=30e-12)
+        for i, flops in enumerate(range(10**5, 10**7, 7 * 10**5))
+    ]
+    fused = frozenset({("conv", "relu"), ("conv", "silu")})
+    assert fit(benches, fused).fused_s_per_flop["relu"] == pytest.approx(30e-12, rel=1e-4)
+    held = fit(benches, fused, free=frozenset({"relu"}))
+    assert held.fused_s_per_flop["relu"] == 0.0
+    assert held.fused_s_per_flop["silu"] > 0
+
+
+def _conv_relu_silu(index, flops, group, relu_s_per_flop=0.0):
     """conv -> relu -> conv -> silu, each convolution one kernel with its activation."""
     nbytes = 10**5 * (1 + index % 4)  # not in proportion to the flops
     ops = (
@@ -114,7 +140,7 @@ def _conv_relu_silu(index, flops, group):
         _op(3, "transcendental", "silu", (2,), flops // 50 + 10**4 * index, 0),
     )
     # generated from: conv_1x1 = 2 us + 1 ps/flop + 5 ps/byte; a fused relu free; a fused silu 100 ps/flop
-    first = 2 * US + 1e-12 * flops + 5e-12 * nbytes
+    first = 2 * US + 1e-12 * flops + 5e-12 * nbytes + relu_s_per_flop * ops[1].flops
     second = 2 * US + 2e-12 * flops + 15e-12 * nbytes + 100e-12 * ops[3].flops
     kernels = (KernelTime("Conv", first, (0, 1)), KernelTime("Conv", second, (2, 3)))
     return BenchKernels(f"n{index}", group, ops, first + second + 30 * US, kernels)

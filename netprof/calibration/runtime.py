@@ -57,7 +57,15 @@ from netprof.prediction.profile import BenchPoint
 from netprof.runtimes import openvino, pack_run
 from netprof.runtimes.backends import backend_for, require
 from netprof.runtimes.export import ExportedModel, OnnxNode, export, read
-from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
+from netprof.runtimes.fusion import (
+    FREE_SHARE,
+    FusionOp,
+    FusionPair,
+    free_followers,
+    fused_pairs,
+    fusion_op,
+    kernel_counts,
+)
 from netprof.runtimes.join import compose, ops_by_node
 from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.layout import REORDER_OPS, Layout
@@ -520,7 +528,11 @@ def build_profile(
     pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
     fused = fused_pairs(pairs)
     reorder_ops = REORDER_OPS.get(runtime, frozenset())
-    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, NETWORK_EMPHASIS.get(runtime, 1.0))
+    free = free_followers(pairs)
+    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, NETWORK_EMPHASIS.get(runtime, 1.0), free)
+    if free:
+        within = f"each pair within {FREE_SHARE:.0%} of its anchor alone"
+        notes = (*notes, f"fused followers priced at zero ({within}): {', '.join(sorted(free))}")
     if reorder_ops:
         layout = fitted.reorders
         note = (

@@ -19,13 +19,14 @@ them and joined to the captured ops they compute:
 - which pairs fuse is what the profiler saw: a follower is fused into its anchor
   where it ran in the anchor's kernel in most of the places it followed one;
 - a group costs its anchor's kind model plus, for each fused follower, a cost per
-  flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time; a
-  fused ReLU costs nothing): one non-negative least-squares fit of every kind's
-  four coefficients and the followers' together, in relative error, the synthetic
-  networks' kernels carrying ``network_emphasis`` times the one-op benchmarks' total
-  weight (what is predicted is networks, whose kernels can run slower than one-op
-  loops of the same kinds), but for the kinds that only move data, fitted on the
-  networks that ran them (``_MOVES``);
+  flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time), zero
+  for one whose timed pairs show no clear cost (``fusion.free_followers``): one
+  non-negative least-squares fit of every kind's four coefficients and the
+  followers' together, in relative error, the synthetic networks' kernels carrying
+  ``network_emphasis`` times the one-op benchmarks' total weight (what is predicted
+  is networks, whose kernels can run slower than one-op loops of the same kinds),
+  but for the kinds that only move data, fitted on the networks that ran them
+  (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
 - the cost per run is a line in the bytes of the model's input (Theil and Sen's,
   robust to the few networks whose kernels' medians sum past their latency)
@@ -269,17 +270,19 @@ def fit(
     reorder_ops: frozenset[str] = frozenset(),
     cache: PassCache = UNKNOWN_CACHE,
     network_emphasis: float = 1.0,
+    free: frozenset[str] = frozenset(),
 ) -> KernelFit:
-    """Every kind's kernel model, every fused follower's cost per flop and the costs of a weight and a
-    buffer byte a network fetches from DRAM past the last-level ``cache`` (unknown: none), from
-    ``benches``, the networks' kernels weighing ``network_emphasis`` times the one-op benchmarks'; and,
-    where the runtime's reorder kernels are the ``reorder_ops`` types, the reorders' cost."""
+    """Every kind's kernel model, every fused follower's cost per flop (the ``free`` ones' zero) and the
+    costs of a weight and a buffer byte a network fetches from DRAM past the last-level ``cache``
+    (unknown: none), from ``benches``, the networks' kernels weighing ``network_emphasis`` times the
+    one-op benchmarks'; and, where the runtime's reorder kernels are the ``reorder_ops`` types, the
+    reorders' cost."""
     rows_by_bench = [group_rows(bench, fused, reorder_ops, cache) for bench in benches]
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
     layout = fit_reorders(benches, placed, reorder_ops)
     rows = [row for rows in rows_by_bench for row in rows]
     kinds = sorted({row.kind for row in rows} - set(_FREE))
-    followers = sorted({name for row in rows for name in row.followers})
+    followers = sorted({name for row in rows for name in row.followers} - free)
     models: dict[Kind, KindModel] = {}
     for kind in _FREE:
         times = [row.seconds for row in rows if row.kind == kind and row.group == "network"]
@@ -294,7 +297,9 @@ def fit(
             *(float(c) for c in coefficients[4 * i : 4 * i + 4]),
             benches=sum(row.kind == kind for row in rows),
         )
-    fused_cost = {name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)}
+    fused_cost = dict.fromkeys(sorted(free), 0.0) | {
+        name: float(coefficients[4 * len(kinds) + j]) for j, name in enumerate(followers)
+    }
     cold_cost = Cold(*(float(c) for c in coefficients[-_COLD_PRICES:]))
     streamed_cost = float(coefficients[_STREAMED])
     networks = [
@@ -353,7 +358,8 @@ def _solve(
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
         for name, flops in row.followers.items():
-            design[r, 4 * len(kinds) + followers.index(name)] = flops
+            if name in followers:
+                design[r, 4 * len(kinds) + followers.index(name)] = flops
         design[r, _STREAMED] = row.streamed
         design[r, -_COLD_PRICES:] = row.cold
     seconds = np.array([row.seconds for row in timed])
