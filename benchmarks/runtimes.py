@@ -1,12 +1,12 @@
 """Deployment runtimes, measured as a user measures them, against what netprof says of them.
 
     python benchmarks/runtimes.py measure [--models all|named] [--runtimes onnxruntime openvino]
-                                          [--threads 1 2] [--batch 1 8] [--rounds 5]
+                                          [--threads 1 2] [--batch 1 8] [--rounds 5] [--tag T]
     python benchmarks/runtimes.py agreement          # netprof --runtime vs an independent export + run
     python benchmarks/runtimes.py agreement --runtimes executorch --models mobilenet_v2 resnet18
     python benchmarks/runtimes.py agreement --runtimes compile --models mobilenet_v2 resnet18 --rounds 2
     python benchmarks/runtimes.py fusion             # which guideline findings survive fusion
-    python benchmarks/runtimes.py report             # predicted vs measured, with the baselines
+    python benchmarks/runtimes.py report [--tag T]   # predicted vs measured, with the baselines
     python benchmarks/runtimes.py windows [--windows 3] [--threads 1]   # calibrate, measure, predict
     python benchmarks/runtimes.py windows --models resnet50 vgg11 --tag _big   # the named and these
 
@@ -171,7 +171,7 @@ def _interleaved(sessions: dict[str, Session], rounds: int) -> dict[str, list[fl
 
 
 def measure(args: argparse.Namespace) -> None:
-    out = RESULTS / "runtimes_measured.json"
+    out = RESULTS / f"runtimes_measured{args.tag}.json"
     rows = json.loads(out.read_text()) if out.exists() else {}
     crops = dict(classifiers())
     names = (
@@ -481,11 +481,10 @@ def report(args: argparse.Namespace) -> None:
     """Predicted against measured per runtime, threads and batch; the named models and all measured."""
     from predict import best_constant, scores
 
-    measured = [
-        r for r in json.loads((RESULTS / "runtimes_measured.json").read_text()).values() if "latency_s" in r
-    ]
+    measured_file = RESULTS / f"runtimes_measured{args.tag}.json"
+    measured = [r for r in json.loads(measured_file.read_text()).values() if "latency_s" in r]
     crops = dict(classifiers())
-    cached = RESULTS / "runtimes_predicted.json"
+    cached = RESULTS / f"runtimes_predicted{args.tag}.json"
     predicted = json.loads(cached.read_text()) if cached.exists() else {}
     missing = [r for r in measured if _key(r) not in predicted]
     predicted |= _predictions(missing, crops)
@@ -531,9 +530,10 @@ def report(args: argparse.Namespace) -> None:
             f"| {r['model']} | {r['runtime']} | {r['threads']} | {r['batch']} | {r['latency_s'] * 1e3:.2f} ms | "
             f"{r['spread']:.0%} | {p * 1e3:.2f} ms | {p / r['latency_s'] - 1:+.0%} |"
         )
-    _save(RESULTS / "runtimes_scores.json", summary)
-    (RESULTS / "runtimes_predicted.md").write_text(
-        "# Runtime prediction: predicted vs measured\n\n`python benchmarks/runtimes.py report` (profiles: "
+    _save(RESULTS / f"runtimes_scores{args.tag}.json", summary)
+    command = "python benchmarks/runtimes.py report" + (f" --tag {args.tag}" if args.tag else "")
+    (RESULTS / f"runtimes_predicted{args.tag}.md").write_text(
+        f"# Runtime prediction: predicted vs measured\n\n`{command}` (profiles: "
         "`netprof calibrate --runtime R --threads N`, cached)\n\n"
         + "\n".join(lines)
         + "\n\n## Per model\n\n"
@@ -546,7 +546,7 @@ def report(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("report")
+    report_parser = sub.add_parser("report")
     for name in ("measure", "agreement", "fusion", "windows"):
         command = sub.add_parser(name)
         command.add_argument("--models", nargs="+", default="named")
@@ -567,6 +567,10 @@ def main() -> None:
     windows_parser.add_argument("--windows", type=int, default=3, help="calibrate-measure-predict cycles")
     windows_parser.add_argument("--threads", nargs="+", type=int, default=[1])
     windows_parser.add_argument("--tag", default="", help="results go to runtimes_windows{TAG}.json and .md")
+    for command in (measure_parser, report_parser):
+        command.add_argument(
+            "--tag", default="", help="results go to runtimes_measured{TAG}.json and the like"
+        )
     for command in (measure_parser, windows_parser):
         command.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "netprof-onnx"))
     args = parser.parse_args()
