@@ -12,6 +12,7 @@ from netprof.calibration.runtime_fit import (
     fit,
     fusion_evidence,
     group_rows,
+    outside_kernels,
 )
 from netprof.prediction.kinds import Kind
 from netprof.runtimes.fusion import FusionOp, FusionPair, free_followers
@@ -248,25 +249,31 @@ def test_a_one_op_kernel_at_a_precision_no_network_ran_its_kind_at_is_left_out()
     assert fit(alone, frozenset()).kinds[Kind.MAX_POOLING].s_per_byte == pytest.approx(3e-11, rel=1e-4)
 
 
-def test_a_runs_cost_outside_its_kernels_is_a_line_in_its_input_bytes():
-    def network(index, input_bytes, outside):
+def test_a_runs_cost_outside_its_kernels_is_measured_on_the_networks():
+    def network(index, input_bytes, unprofiled, group="network"):
         ops = (
             FusionOp(0, "conv_1x1", None, (None,), 1000, 100, 0, input_bytes=input_bytes),
             FusionOp(1, "conv_1x1", None, (0,), 1000, 100, 0),
         )
-        kernels = (KernelTime("Conv", 10 * US, (0,)), KernelTime("Conv", 10 * US, (1,)))
-        return BenchKernels(f"n{index}", "network", ops, 20 * US + outside, kernels)
+        kernels = (
+            KernelTime("Reorder", 5 * US + 1e-10 * input_bytes, ()),  # the input laid out: 5 us + 0.1 ns/B
+            KernelTime("ReorderInput", 40 * US, ()),  # a layout reorder the runtime's reorder fit prices
+            KernelTime("Conv", 10 * US, (0,)),
+            KernelTime("Reorder", 7 * US, ()),  # between two ops' kernels: the next one's
+            KernelTime("Conv", 10 * US, (1,)),
+        )
+        return BenchKernels(f"n{index}", group, ops, sum(k.seconds for k in kernels) + unprofiled, kernels)
 
-    # 50 us a run + 0.2 ns an input byte (110 KB to 790 KB), and one network 300 us slower than its line
+    # 110 KB to 790 KB of input; 20 us a run the profiler did not time, but 30 us and 900 us in two
     sizes = [110_000, 200_000, 300_000, 440_000, 600_000, 790_000]
-    benches = [network(i, n, 50 * US + 2e-10 * n) for i, n in enumerate(sizes)]
-    benches.append(network(6, 300_000, 50 * US + 2e-10 * 300_000 + 300 * US))
-    fitted = fit(benches, frozenset())
-    assert (fitted.per_run_s, fitted.per_input_byte_s) == pytest.approx((50 * US, 2e-10), rel=1e-6)
-    # a line falling with the input cannot hold for every model: the median, per run alone
-    falling = [network(i, n, 200 * US - 2e-10 * n) for i, n in enumerate(sizes)]
-    flat = fit(falling, frozenset())
-    assert (flat.per_run_s, flat.per_input_byte_s) == (pytest.approx(200 * US - 2e-10 * 370_000), 0.0)
+    benches = [network(i, n, 20 * US) for i, n in enumerate(sizes)]
+    benches += [network(6, 300_000, 30 * US), network(7, 440_000, 900 * US)]
+    benches.append(network(8, 10**7, 5000 * US, group="op"))  # a one-op benchmark: not a network
+    assert outside_kernels(benches, frozenset({"ReorderInput"})) == pytest.approx((25 * US, 1e-10))
+    # kernels summing past the latency (a profiler's own cost) leave nothing outside them
+    summed_past = [network(i, n, -30 * US) for i, n in enumerate(sizes)]
+    assert outside_kernels(summed_past, frozenset({"ReorderInput"})) == pytest.approx((5 * US, 1e-10))
+    assert outside_kernels([network(0, 10**5, 0.0, group="op")]) == (0.0, 0.0)
 
 
 def test_a_networks_matrix_vector_weights_get_a_price_per_byte_its_one_op_loops_do_not_pay():
