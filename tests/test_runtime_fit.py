@@ -10,12 +10,13 @@ from netprof.calibration.runtime_fit import (
     KernelTime,
     as_networks_run,
     fit,
+    free_followers,
     fusion_evidence,
     group_rows,
     outside_kernels,
 )
 from netprof.prediction.kinds import Kind
-from netprof.runtimes.fusion import FusionOp, FusionPair, free_followers
+from netprof.runtimes.fusion import FusionOp, FusionPair
 from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.reuse import PassCache
 
@@ -105,18 +106,25 @@ def test_the_profilers_evidence_decides_fusion_over_the_timing_rule():
     assert FusionPair("conv", "relu", 100e-6, 20e-6, 105e-6).fused
 
 
-def test_a_follower_is_free_where_every_timed_pair_fusing_it_ran_within_a_tenth_of_its_anchor():
-    pairs = [
-        FusionPair("conv", "relu", 100e-6, 20e-6, 104e-6, seen=9, together=9),  # +4%
-        FusionPair("depthwise_conv", "relu", 50e-6, 20e-6, 49e-6, seen=3, together=3),  # -2%
-        FusionPair("conv", "clip", 100e-6, 20e-6, 110e-6, seen=2, together=2),  # +10%: the share itself
-        FusionPair("conv", "silu", 100e-6, 30e-6, 140e-6, seen=5, together=5),  # +40%
-        FusionPair("conv", "hardswish", 100e-6, 20e-6, 103e-6, seen=4, together=4),  # +3% here ...
-        FusionPair("depthwise_conv", "hardswish", 50e-6, 20e-6, 56e-6, seen=1, together=1),  # ... +12% here
-        FusionPair("linear", "add", 100e-6, 20e-6, 101e-6, seen=4, together=0),  # not fused: no evidence
-        FusionPair("conv", "gelu", 0.0, 0.0, 0.0, seen=3, together=3),  # fused, never timed
-    ]
-    assert free_followers(pairs) == {"relu", "clip"}
+def test_a_follower_is_free_where_every_fused_pair_ran_its_kernels_within_two_fifths_of_its_anchors():
+    def pair(anchor_us, both_us):
+        """The anchor alone and with its follower, each between the layout reorders of a one-op model."""
+        before, after = ("Reorder", 30 * US, ()), ("Reorder", 130 * US, ())
+        alone = _bench([before, ("Conv", anchor_us * US, (0,)), after])
+        both = _bench([before, ("Conv", both_us * US, (0, 1)), after])
+        return alone, both
+
+    pairs = {
+        ("conv", "relu"): pair(40, 47),  # +17.5%
+        ("depthwise_conv", "relu"): pair(64, 63),
+        ("conv", "clip"): pair(40, 55),  # +37.5%
+        ("conv", "silu"): pair(40, 130),  # +225%
+        ("conv", "hardswish"): pair(40, 50),  # +25% here ...
+        ("depthwise_conv", "hardswish"): pair(64, 90),  # ... +41% here
+        ("linear", "add"): pair(40, 41),  # not fused
+    }
+    fused = frozenset(pairs) - {("linear", "add")}
+    assert free_followers(pairs, fused) == {"relu", "clip"}
 
 
 def test_a_free_follower_is_priced_at_zero_whatever_its_rows_say():

@@ -58,10 +58,8 @@ from netprof.runtimes import openvino, pack_run
 from netprof.runtimes.backends import backend_for, require
 from netprof.runtimes.export import ExportedModel, OnnxNode, export, read
 from netprof.runtimes.fusion import (
-    FREE_SHARE,
     FusionOp,
     FusionPair,
-    free_followers,
     fused_pairs,
     fusion_op,
     kernel_counts,
@@ -528,10 +526,14 @@ def build_profile(
     pairs = _pairs(document, times, runtime_fit.fusion_evidence(benches))
     fused = fused_pairs(pairs)
     reorder_ops = REORDER_OPS.get(runtime, frozenset())
-    free = free_followers(pairs)
+    by_name = {bench.name: bench for bench in benches}
+    timed_pairs = {
+        (p["anchor"], p["follower"]): (by_name[p["first"]], by_name[p["both"]]) for p in document["pairs"]
+    }
+    free = runtime_fit.free_followers(timed_pairs, fused)
     fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, NETWORK_EMPHASIS.get(runtime, 1.0), free)
     if free:
-        within = f"each pair within {FREE_SHARE:.0%} of its anchor alone"
+        within = f"each pair's kernels within {runtime_fit.FREE_SHARE:.0%} of its anchor's alone"
         notes = (*notes, f"fused followers priced at zero ({within}): {', '.join(sorted(free))}")
     if reorder_ops:
         layout = fitted.reorders

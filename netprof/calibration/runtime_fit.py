@@ -20,7 +20,7 @@ them and joined to the captured ops they compute:
   where it ran in the anchor's kernel in most of the places it followed one;
 - a group costs its anchor's kind model plus, for each fused follower, a cost per
   flop of its own (OpenVINO's fused SiLU triples a 1x1 convolution's time), zero
-  for one whose timed pairs show no clear cost (``fusion.free_followers``): one
+  for one whose timed pairs show no clear cost (``free_followers``): one
   non-negative least-squares fit of every kind's four coefficients and the
   followers' together, in relative error, the synthetic networks' kernels carrying
   ``network_emphasis`` times the one-op benchmarks' total weight (what is predicted
@@ -174,6 +174,32 @@ def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tu
                 seen[pair] += 1
                 together[pair] += anchor.id in kernel_of and kernel_of.get(op_id) == kernel_of[anchor.id]
     return {pair: (seen[pair], together[pair]) for pair in sorted(seen)}
+
+
+# A fused follower costs nothing where every timed pair's anchor kernel ran at most this much longer with
+# it: fused into a one-op convolution, a ReLU, ReLU6, hardswish or batch norm added 3-34% in OpenVINO
+# (whose fit prices a fused ReLU at zero), a SiLU or sigmoid 106-279%, a GELU into a MatMul 50-64%.
+FREE_SHARE = 0.4
+
+
+def free_followers(
+    pairs: Mapping[tuple[str, str], tuple[BenchKernels, BenchKernels]], fused: frozenset[tuple[str, str]]
+) -> frozenset[str]:
+    """The followers whose every fused pair, ``(anchor, follower) -> (anchor alone, both)``, ran its ops'
+    kernels within ``FREE_SHARE`` of the anchor's alone.
+
+    A follower's cost per flop is fitted from few rows (a convolution met a ReLU6 in 15 places among the
+    benchmarks), and where it costs nothing the fit prices noise: OpenVINO's fused ReLU6 got 41 ps a flop
+    (mobilenet_v2 +20%) where its fused ReLU got 0, ONNX Runtime's folded batch norm 35 ps. Such a
+    follower is priced at zero. Kernels, not latencies: a one-op model's latency is mostly the layout
+    reorders around its kernel (OpenVINO: 161 of a 201 us convolution pair), which hide the follower."""
+    cheap: dict[str, bool] = {}
+    for (anchor, follower), (alone, both) in pairs.items():
+        before = math.fsum(k.seconds for k in alone.kernels if k.op_ids)
+        if (anchor, follower) in fused and before > 0:
+            added = math.fsum(k.seconds for k in both.kernels if k.op_ids) - before
+            cheap[follower] = cheap.get(follower, True) and added <= FREE_SHARE * before
+    return frozenset(name for name, free in cheap.items() if free)
 
 
 def group_rows(

@@ -86,26 +86,6 @@ def fused_pairs(pairs: Sequence[FusionPair]) -> frozenset[tuple[str, str]]:
     return frozenset((p.anchor, p.follower) for p in pairs if p.fused)
 
 
-# A fused follower costs nothing where its pairs ran within this share of their anchor alone: the
-# pairs' own noise here was 3-8% (a fused ReLU, which costs nothing, read -8% to +4.5%).
-FREE_SHARE = 0.10
-
-
-def free_followers(pairs: Sequence[FusionPair]) -> frozenset[str]:
-    """The followers that every timed pair fusing them ran within ``FREE_SHARE`` of its anchor alone.
-
-    A follower's cost per flop is fitted from few rows (15 places a convolution met a ReLU6 among the
-    benchmarks), and where it costs nothing the fit prices the noise: OpenVINO's fused ReLU6 got 41 ps a
-    flop (mobilenet_v2 +20%) where its fused ReLU got 0, ONNX Runtime's folded batch norm 35 ps. Such a
-    follower is priced at zero."""
-    cheap: dict[str, bool] = {}
-    for pair in pairs:
-        if pair.fused and pair.first_s > 0 and pair.both_s > 0:
-            within = pair.both_s - pair.first_s <= FREE_SHARE * pair.first_s
-            cheap[pair.follower] = cheap.get(pair.follower, True) and within
-    return frozenset(name for name, free in cheap.items() if free)
-
-
 @dataclass(frozen=True, slots=True)
 class FusionOp:
     """What grouping and pricing need of a captured op; a pack's manifest carries these, not models."""
