@@ -533,3 +533,22 @@ def test_a_slice_is_a_copy_in_a_runtime():
     split = next(fusion_op(op) for op in analysis.ops if "split" in op.op)
     # two halves of 1x2x2x2 float32 = 2 * 32 bytes out, read and written: 2 * 64 = 128 bytes
     assert (split.kind, split.mem_access_bytes, split.role) == ("data_movement", 128, None)
+
+
+def test_a_run_outside_its_kernels_is_read_off_the_profiled_runs_where_the_profiler_is_free():
+    from netprof.calibration.runtime_fit import KernelTime
+
+    relu = [[0, "elementwise", "relu", [None], 8, 64, 0, "follows", 32, 32]]
+    document = {"baseline": "n", "benches": [{"name": "n", "group": "network", "ops": relu}], "pairs": []}
+    us = 1e-6
+    kernels = {"n": [KernelTime("Eltwise", 50 * us, (0,))]}
+
+    def per_run(**walls):
+        return calibration.build_profile(
+            document, {"n": (100 * us, 0.0)}, kernels, runtime="openvino", version="1", threads=1,
+            processor_name="x", calibration_s=None, **walls,
+        ).per_run_s  # fmt: skip
+
+    # the plain runs (100 us) drifted from the profiled ones (80 us) whose kernels took 50 us
+    assert per_run(profiled_walls={"n": 80 * us}) == pytest.approx(30 * us)
+    assert per_run() == pytest.approx(50 * us)

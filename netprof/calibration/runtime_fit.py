@@ -51,7 +51,6 @@ them and joined to the captured ops they compute:
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -101,13 +100,15 @@ class KernelTime:
 
 @dataclass(frozen=True, slots=True)
 class BenchKernels:
-    """A benchmark's captured ops, its plain latency and its kernels, in the order they ran."""
+    """A benchmark's captured ops, its plain latency and its kernels, in the order they ran, and the
+    median seconds of the runs that profiled them where the profiler costs a run nothing (0: not known)."""
 
     name: str
     group: str  # "op" or "network"
     ops: tuple[FusionOp, ...]
     seconds: float
     kernels: tuple[KernelTime, ...]
+    profiled_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,26 +336,30 @@ def fit(
 def outside_kernels(
     benches: Sequence[BenchKernels], reorder_ops: frozenset[str] = frozenset()
 ) -> tuple[float, float]:
-    """A network's run outside its ops' kernels, ``(seconds, seconds per byte of the model's input)``: the
-    median over the synthetic networks of their latency less every kernel the profiler timed, plus
-    Theil and Sen's line through the kernels that ran before the first op's (the input copied in and laid
-    out for its first kernel; OpenVINO here: 17-21 us for 111 KB, 99-111 us for 786 KB) against the
-    input's bytes, neither below zero. A runtime's layout reorders (``reorder_ops``) are priced apart.
+    """A network's run outside its ops' kernels, ``(seconds, seconds per byte of the model's input)``:
+    Theil and Sen's line, against the input's bytes, through each synthetic network's time less the
+    kernels that computed its ops (``_input_kernels`` are not), neither below zero. The runtime copies
+    the input in and lays it out for its first kernel, the second timed as a kernel of no op (OpenVINO
+    here: 17-21 us for 111 KB, 99-111 us for 786 KB), the first not timed at all (OpenVINO: 45 us for
+    50 KB, 240 us for 1.2 MB). A runtime's layout reorders (``reorder_ops``) are priced apart.
 
-    Both are measured, not left over: a line through what the networks' latency leaves after their
-    kernels' *modelled* time carried each calibration's model error, and moved between calibrations from
-    17 us + 351 ps a byte to 54 us + 0 (shufflenet_v2 predicted 10% apart)."""
+    The time is the profiled runs' own (``profiled_s``) where known: the plain runs were timed minutes
+    apart, and this machine's drift over minutes (5-15%) is larger than the cost being measured. A line
+    through the networks' latency less their kernels' *modelled* time moved between calibrations from 17
+    us + 351 ps a byte to 54 us + 0 (shufflenet_v2 predicted 10% apart)."""
     networks = [bench for bench in benches if bench.group == "network" and bench.kernels]
     if not networks:
         return 0.0, 0.0
-    unprofiled = statistics.median(
-        bench.seconds - math.fsum(k.seconds for k in bench.kernels) for bench in networks
-    )
     intercept, per_byte = theil_sen(
         [model_input_bytes(bench.ops) for bench in networks],
-        [math.fsum(k.seconds for k in _input_kernels(bench, reorder_ops)) for bench in networks],
+        [
+            (bench.profiled_s or bench.seconds)
+            - math.fsum(k.seconds for k in bench.kernels)
+            + math.fsum(k.seconds for k in _input_kernels(bench, reorder_ops))
+            for bench in networks
+        ],
     )
-    return max(0.0, unprofiled) + max(0.0, intercept), max(0.0, per_byte)
+    return max(0.0, intercept), max(0.0, per_byte)
 
 
 def _input_kernels(bench: BenchKernels, reorder_ops: frozenset[str]) -> list[KernelTime]:
