@@ -562,13 +562,15 @@ def build_profile(
         if cache.miss_s_per_byte:
             note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
         notes = (*notes, note)
+    outside = (
+        f"{fitted.per_run_s * 1e6:.1f} us + {fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input"
+        if profiled_walls
+        else f"not priced ({runtime}'s profiler slows the runs it times: their kernels' times hold it)"
+    )
     notes = (
         *notes,
         f"a matrix-vector weight byte in a network (beyond L2): {fitted.s_per_streamed_byte * 1e12:.1f} ps",
-        (
-            f"a run outside its kernels: {fitted.per_run_s * 1e6:.1f} us + "
-            f"{fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input"
-        ),
+        f"a run outside its kernels: {outside}",
     )
     points = tuple(
         BenchPoint(
