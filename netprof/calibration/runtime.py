@@ -57,13 +57,7 @@ from netprof.prediction.profile import BenchPoint
 from netprof.runtimes import openvino, pack_run
 from netprof.runtimes.backends import backend_for, require
 from netprof.runtimes.export import ExportedModel, OnnxNode, export, read
-from netprof.runtimes.fusion import (
-    FusionOp,
-    FusionPair,
-    fused_pairs,
-    fusion_op,
-    kernel_counts,
-)
+from netprof.runtimes.fusion import FusionOp, FusionPair, fused_pairs, fusion_op, kernel_counts
 from netprof.runtimes.join import compose, ops_by_node
 from netprof.runtimes.kernels import Kernel
 from netprof.runtimes.layout import REORDER_OPS, Layout
@@ -511,10 +505,11 @@ def build_profile(
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds, its profiled
     kernels and, where the runtime's profiler costs a run nothing, the profiled runs' own median seconds
-    (``profiled_walls``, else each network's time outside its kernels is read off its plain runs): fusion, then the kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past
-    the last-level cache: what it keeps of a pass as ``cache`` says (``caches.pass_cache``), else as the
-    size Linux lists in ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op
-    benchmarks found it)."""
+    (``profiled_walls``; without them no time outside the kernels is priced): fusion, then the
+    kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past the last-level cache:
+    what it keeps of a pass as ``cache`` says (``caches.pass_cache``), else as the size Linux lists in
+    ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op benchmarks found
+    it)."""
     l2_bytes, llc_bytes = caches
     cache = PassCache.of_llc(llc_bytes) if cache is None else cache
     measured = cache if cache.miss_s_per_byte else PassCache()  # a probe measured what a miss costs

@@ -28,12 +28,11 @@ them and joined to the captured ops they compute:
   but for the kinds that only move data, fitted on the networks that ran them
   (``_MOVES``);
 - views and allocations cost their mean time in the networks (most run no kernel);
-- the cost per run is measured on the synthetic networks (``outside_kernels``):
-  their latency less every kernel the profiler timed, plus a line (Theil and
-  Sen's) in the bytes of the model's input through the kernels that ran before
-  the first op's: the runtime copies the input in and lays it out for its first
-  kernel, which the profiler times as a kernel of no op (OpenVINO here: 17-21 us
-  for 111 KB, 99-111 us for 786 KB);
+- the cost per run is a line in the bytes of the model's input (``outside_kernels``)
+  through the synthetic networks' profiled runs less the kernels that computed
+  their ops: the runtime copies the input in (no kernel times it) and lays it out
+  for its first kernel (timed as a kernel of no op); none where the profiler slows
+  the runs it times, whose kernels then hold it;
 - a network's matrix-vector products (a classifier, squeeze-and-excitation's 1x1
   convolutions) read their weights from beyond L2, where its feature maps evicted
   them; a one-op loop keeps them in L2: network groups carry those weight bytes
