@@ -286,6 +286,26 @@ def test_a_runs_cost_outside_its_kernels_is_a_line_in_its_input_bytes_read_off_t
     assert outside_kernels([network(0, 10**5, group="op")]) == (0.0, 0.0)
 
 
+def test_the_inputs_kernels_are_those_no_group_is_credited_with():
+    # a Transpose joined to a view alone computes nothing (``_computes``): like the input's reorder, it
+    # runs before the first op's kernel and is the run's, not the convolution's
+    ops = (
+        FusionOp(0, "view", "view", (None,), 0, 0, 0, input_bytes=100_000),
+        FusionOp(1, "conv_1x1", None, (0,), 1000, 100, 0),
+    )
+    kernels = (
+        KernelTime("Reorder", 10 * US, ()),
+        KernelTime("Transpose", 6 * US, (0,)),
+        KernelTime("Conv", 50 * US, (1,)),
+    )
+    bench = BenchKernels("n", "network", ops, 90 * US, kernels, profiled_s=80 * US)
+    assert [row.seconds for row in group_rows(bench, frozenset()) if row.kind == "conv_1x1"] == [
+        pytest.approx(50 * US)
+    ]
+    # one network: the line is flat through 80 - 66 + 16 = 30 us
+    assert outside_kernels([bench]) == pytest.approx((30 * US, 0.0))
+
+
 def test_a_networks_matrix_vector_weights_get_a_price_per_byte_its_one_op_loops_do_not_pay():
     def classifier(index, k, group):
         # a linear layer at batch 1 on k inputs to 100: 2 * k * 100 flops, 4 * (k * 100 + 100) weight bytes

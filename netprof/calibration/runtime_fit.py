@@ -362,8 +362,10 @@ def outside_kernels(
 
 
 def _input_kernels(bench: BenchKernels, reorder_ops: frozenset[str]) -> list[KernelTime]:
-    """The kernels before the first that computes an op, less the runtime's priced layout reorders."""
-    first = next((i for i, kernel in enumerate(bench.kernels) if kernel.op_ids), 0)
+    """The kernels before the first that computes an op (``_computes``), which ``group_rows`` credits to
+    no group, less the runtime's priced layout reorders."""
+    by_id = {op.id: op for op in bench.ops}
+    first = next((i for i, kernel in enumerate(bench.kernels) if _computes(kernel, by_id)), 0)
     return [kernel for kernel in bench.kernels[:first] if kernel.op_type not in reorder_ops]
 
 
