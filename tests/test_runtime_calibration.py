@@ -17,7 +17,7 @@ from torch import nn
 from netprof import pipeline
 from netprof.calibration import runtime as calibration
 from netprof.calibration.caches import cache_sizes, measured_pass_cache
-from netprof.calibration.microbench import MicroBench
+from netprof.calibration.microbench import Lambda, MicroBench
 from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes import profile as runtime_profiles
@@ -556,3 +556,23 @@ def test_a_run_outside_its_kernels_is_read_off_the_profiled_runs_where_the_profi
     assert "a run outside its kernels: not priced (openvino's profiler slows the runs it times" in "".join(
         unknown.notes
     )
+
+
+def test_a_one_op_benchmark_is_read_on_as_a_network_reads_a_layer():
+    """Its output feeds a mean over all but the batch, so a runtime writes it in the network's precision;
+    outputs a mean cannot read (a 1-D or integer tensor, a tuple) stay the model's."""
+    conv = calibration._ReadOn(nn.Conv2d(2, 3, 1, bias=False))
+    with torch.no_grad():
+        conv.op.weight.fill_(1.0)
+        # every output pixel sums the two channels: (1 + 2) at each of 4 pixels, 3 times: the mean is 3
+        assert torch.equal(
+            conv(torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[2.0] * 2] * 2]])), torch.tensor([3.0])
+        )
+    one_dim = calibration._ReadOn(nn.ReLU())
+    assert torch.equal(one_dim(torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 2.0]))
+    argmax = calibration._ReadOn(Lambda(lambda x: x.argmax(-1)))
+    assert argmax(torch.tensor([[0.0, 5.0, 1.0]])).tolist() == [1]
+    chains = ("pair ", calibration.BASELINE, "16 add/mul", "64 add/mul")  # many ops each, or a baseline
+    one_op = [b for b in calibration.runtime_benches() if b.group == "op" and not b.name.startswith(chains)]
+    assert one_op and all(b.name.endswith(", read on") for b in one_op)
+    assert all(isinstance(b.build(), calibration._ReadOn) for b in one_op[:5])
