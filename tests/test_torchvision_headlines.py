@@ -72,3 +72,31 @@ def test_unfused_attention_is_labelled_and_a_classifier_softmax_is_not():
     assert analysis.categories["attention"].mult_adds == 2 * 5 * 5 * (8 + 8)
     softmaxes = [op for op in analysis.ops if op.op == "aten._softmax.default"]
     assert [op.category for op in softmaxes] == ["attention", "elementwise"]
+
+
+def test_what_builds_a_mask_or_a_position_bias_is_not_attention():
+    """Swin's shifted-window mask and its bias table's gather feed the scores, but no product reaches
+    them: they keep their own categories; the add that applies each is on the scores' path."""
+
+    class MaskedAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = torch.nn.Linear(8, 24)
+            self.table = torch.nn.Parameter(torch.zeros(7, 1))
+            self.register_buffer("index", torch.arange(16).remainder(7))
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).chunk(3, -1)
+            bias = self.table[self.index].view(4, 4)  # a gather from the table and a view
+            mask = torch.roll(x.new_zeros(4, 4), 1, 0).masked_fill(torch.eye(4, dtype=torch.bool, device=x.device), -100.0)
+            scores = q @ k.transpose(-2, -1) + bias + mask
+            return scores.softmax(-1) @ v
+
+    analysis = netprof.analyze(MaskedAttention(), torch.randn(1, 4, 8), mode="meta")
+    attention = [op for op in analysis.ops if op.category == "attention"]
+    # q @ k^T, the two adds, the softmax and @ v; 4 x 4 x 8 mult_adds in each product
+    assert [op.op.split(".")[1] for op in attention] == ["bmm", "add", "add", "_softmax", "bmm"]
+    assert analysis.categories["attention"].mult_adds == 2 * 4 * 4 * 8
+    for name in ("index", "roll", "masked_fill"):
+        (op,) = [op for op in analysis.ops if op.op.split(".")[1] == name]
+        assert op.category != "attention", name

@@ -3,10 +3,12 @@
 Without a fused kernel (on the meta device, for one) ``F.scaled_dot_product_attention``
 runs its math path: ``bmm(Q, K^T)`` -> scale / mask -> ``_safe_softmax`` ->
 ``bmm(P, V)``; ``nn.MultiheadAttention`` with ``need_weights=True`` does the same
-with ``_softmax``. A softmax that reads a product and feeds a product is
-attention: the region is every op between the two products along the data-flow
-edges, the products included. A classifier's softmax feeds no product, so it
-stays element-wise. Intercepting the Python-level call instead would need a
+with ``_softmax``. A softmax that reads a product of two computed tensors and
+feeds one is attention: the region is every op on a data-flow path from the
+first product through the softmax to the second, the products included. A
+classifier's softmax feeds no product, so it stays element-wise; what builds a
+mask or a position bias (Swin's shifted-window mask, its bias table's gather)
+feeds the scores but no product reaches it, so it keeps its own category. Intercepting the Python-level call instead would need a
 TorchFunctionMode, and an active one switches off the no-grad fast paths of
 ``nn.MultiheadAttention``, changing what is measured.
 """
@@ -31,24 +33,44 @@ _PASS_THROUGH = {
 }
 
 
-def _walk(start: OpNode, neighbours: Callable[[OpNode], Iterable[OpNode]]) -> tuple[set[int], bool]:
-    """Ids reached from ``start`` through pass-through ops, up to and including the first products,
-    and whether any product was reached."""
+def _is_product(node: OpNode) -> bool:
+    """A matrix product of two computed tensors (Q and K^T, P and V); a layer's product with its weight
+    reads a parameter (Swin V2's position-bias MLP), which no op computes."""
+    return node.category == _PRODUCT and None not in node.inputs
+
+
+Neighbours = Callable[[OpNode], Iterable[OpNode]]
+
+
+def _walk(start: OpNode, neighbours: Neighbours) -> tuple[set[int], set[int]]:
+    """Ids reached from ``start`` through pass-through ops, and the products where the walk stopped."""
     region: set[int] = set()
-    reached_product = False
+    products: set[int] = set()
     frontier = [start]
     while frontier:
         node = frontier.pop()
         for neighbour in neighbours(node):
-            if neighbour.id in region:
+            if neighbour.id in region or neighbour.id in products:
                 continue
-            if neighbour.category == _PRODUCT:
-                region.add(neighbour.id)
-                reached_product = True
+            if _is_product(neighbour):
+                products.add(neighbour.id)
             elif neighbour.category in _PASS_THROUGH:
                 region.add(neighbour.id)
                 frontier.append(neighbour)
-    return region, reached_product
+    return region, products
+
+
+def _on_paths(region: set[int], products: set[int], back: Neighbours, nodes: tuple[OpNode, ...]) -> set[int]:
+    """The products and the ids of ``region`` reached from them through ``region`` in the direction
+    ``back`` goes: the walk from the softmax also took what feeds the scores beside the product (a mask,
+    a bias), which lies on no path from it."""
+    kept, frontier = set(products), [nodes[i] for i in products]
+    while frontier:
+        for neighbour in back(frontier.pop()):
+            if neighbour.id in region and neighbour.id not in kept:
+                kept.add(neighbour.id)
+                frontier.append(neighbour)
+    return kept
 
 
 def label_unfused_attention(nodes: tuple[OpNode, ...]) -> tuple[OpNode, ...]:
@@ -69,10 +91,11 @@ def label_unfused_attention(nodes: tuple[OpNode, ...]) -> tuple[OpNode, ...]:
 
     region: set[int] = set()
     for softmax in softmaxes:
-        scores, from_product = _walk(softmax, producers)
-        weighted, to_product = _walk(softmax, users)
-        if from_product and to_product:
-            region |= {softmax.id} | scores | weighted
+        scores, first = _walk(softmax, producers)
+        weighted, second = _walk(softmax, users)
+        if first and second:
+            region |= {softmax.id} | _on_paths(scores, first, users, nodes)
+            region |= _on_paths(weighted, second, producers, nodes)
     attention = str(Category.ATTENTION)
     return tuple(
         dataclasses.replace(node, category=attention)
