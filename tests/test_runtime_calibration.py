@@ -209,18 +209,6 @@ def test_what_a_pass_cannot_keep_in_the_cache_costs_its_dram_price():
     # a cache measured to hold the pass whole prices the weights hot, whatever Linux's size
     roomy = predict(analysis, dataclasses.replace(profile, cache_holds_bytes=2048, cache_loses_bytes=8192))
     assert roomy.latency_s == pytest.approx(hot.latency_s)
-    # a runtime keeping an element in 2 bytes (bfloat16) touches 656 of the 1312 counted bytes: the cache
-    # Linux lists keeps twice the counted bytes (1024 and 8192), so log(1312 / 1024) / log(8) miss it
-    halved = predict(analysis, dataclasses.replace(profile, element_bytes=2))
-    share = math.log(1312 / 1024) / math.log(8)
-    assert halved.latency_s - hot.latency_s == pytest.approx((1e-9 * 288 + 2e-9 * (512 + 1024)) * share)
-
-
-def test_a_cache_in_counted_bytes_keeps_twice_as_many_for_a_two_byte_runtime():
-    cache = PassCache(48 << 20, 200 << 20, 4e-10)
-    # a counted byte is half a real one: the cache keeps twice the counted bytes, and losing one costs half
-    assert cache.counted(2) == PassCache(96 << 20, 400 << 20, 2e-10)
-    assert cache.counted(4) == cache
 
 
 # --- the document --------------------------------------------------------------------------------
@@ -252,13 +240,6 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
         3e-11,
     )
     assert loaded.pass_cache == PassCache(2**24, 2**27)
-    assert loaded.element_bytes == 4 and document["element_bytes"] == 4
-    two = runtime_profiles.from_dict({**document, "element_bytes": 2}, "p.json")
-    assert two.element_bytes == 2 and two.pass_cache == PassCache(2**25, 2**28)
-    del document["element_bytes"]  # a profile from before the field: float32's
-    assert runtime_profiles.from_dict(document, "p.json").element_bytes == 4
-    with pytest.raises(ProfileError, match="'element_bytes' must be 1, 2 or 4"):
-        runtime_profiles.from_dict({**document, "element_bytes": 3}, "p.json")
     document["s_per_cold_buffer_byte"] = -1.0
     with pytest.raises(ProfileError, match="'per_input_byte_s', 's_per_streamed_byte' must be non-negative"):
         runtime_profiles.from_dict(document, "p.json")

@@ -34,9 +34,3 @@ def test_each_kernel_gets_back_the_half_microsecond_its_truncated_count_loses_on
     backend.profiled_run()
     assert TRUNCATION_S == 0.5e-6
     assert backend.kernel_times() == [{"conv": pytest.approx(41.5e-6), "reorder": pytest.approx(0.5e-6)}]
-
-
-def test_an_element_takes_two_bytes_in_bfloat16_or_float16_and_four_in_float32():
-    from netprof.runtimes.openvino import element_bytes
-
-    assert [element_bytes(p) for p in ("bf16", "f16", "f32")] == [2, 2, 4]

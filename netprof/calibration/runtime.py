@@ -523,7 +523,6 @@ def build_profile(
     caches: tuple[int, int] = (0, 0),
     cache: PassCache | None = None,
     profiled_walls: Mapping[str, float] | None = None,
-    element_bytes: int = 4,
 ) -> RuntimeProfile:
     """The profile from a manifest, each benchmark's ``(median, iqr)`` plain seconds, its profiled
     kernels and, where the runtime's profiler costs a run nothing, the profiled runs' own median seconds
@@ -531,8 +530,7 @@ def build_profile(
     kernel-level fit (``runtime_fit``), what its networks fetch from DRAM past the last-level cache:
     what it keeps of a pass as ``cache`` says (``caches.pass_cache``), else as the size Linux lists in
     ``caches``, ``(l2_bytes, llc_bytes)``, suggests (0: unknown, priced as the one-op benchmarks found
-    it), in the bytes netprof counts for a runtime that keeps an element in ``element_bytes``
-    (``PassCache.counted``)."""
+    it)."""
     l2_bytes, llc_bytes = caches
     cache = PassCache.of_llc(llc_bytes) if cache is None else cache
     measured = cache if cache.miss_s_per_byte else PassCache()  # a probe measured what a miss costs
@@ -559,8 +557,7 @@ def build_profile(
         (p["anchor"], p["follower"]): (by_name[p["first"]], by_name[p["both"]]) for p in document["pairs"]
     }
     free = runtime_fit.free_followers(timed_pairs, fused)
-    counted = cache.counted(element_bytes)
-    fitted = runtime_fit.fit(benches, fused, reorder_ops, counted, NETWORK_EMPHASIS.get(runtime, 1.0), free)
+    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, NETWORK_EMPHASIS.get(runtime, 1.0), free)
     if free:
         within = f"each pair's kernels within {runtime_fit.FREE_SHARE:.0%} of its anchor's alone"
         notes = (*notes, f"fused followers priced at zero ({within}): {', '.join(sorted(free))}")
@@ -579,9 +576,7 @@ def build_profile(
             f"a buffer byte {cold.buffers * 1e12:.1f} ps"
         )
         if cache.miss_s_per_byte:
-            note += f" (at most the {counted.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
-        if element_bytes != 4:
-            note += f", a byte as netprof counts it ({runtime} keeps an element in {element_bytes} of its 4)"
+            note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
         notes = (*notes, note)
     outside = (
         f"{fitted.per_run_s * 1e6:.1f} us + {fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input"
@@ -631,7 +626,6 @@ def build_profile(
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
         per_input_byte_s=fitted.per_input_byte_s,
         s_per_streamed_byte=fitted.s_per_streamed_byte,
-        element_bytes=element_bytes,
     )
 
 
@@ -652,10 +646,8 @@ def calibrate(
         progress(0, 1, "cache probe: reading 1 MiB to 1 GiB over and over")
     caches = cache_sizes()
     cache = pass_cache(pack_run.cache_probe(), *caches)
-    precision = openvino.default_precision() if runtime == "openvino" else "f32"
-    element_bytes = openvino.element_bytes(precision)
     if benches is None:
-        benches = runtime_benches(cache.counted(element_bytes).middle_bytes)
+        benches = runtime_benches(cache.middle_bytes)
     document = manifest(benches, progress)
     files = [exported(bench) for bench in benches]
     rounds: dict[str, list[tuple[float, float]]] = {bench.name: [] for bench in benches}
@@ -682,9 +674,8 @@ def calibrate(
         calibration_s=time.perf_counter() - started,
         caches=caches,
         cache=cache,
-        notes=openvino.precision_notes(precision),
+        notes=openvino.precision_notes(openvino.default_precision()) if runtime == "openvino" else (),
         profiled_walls=walls if runtime in FREE_PROFILERS else None,
-        element_bytes=element_bytes,
     )
 
 

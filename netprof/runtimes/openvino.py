@@ -38,11 +38,6 @@ def default_precision() -> str:
     return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
 
 
-def element_bytes(precision: str) -> int:
-    """The bytes an element takes in ``precision`` (``INFERENCE_PRECISION_HINT``'s type name)."""
-    return 2 if precision in ("bf16", "f16") else 4
-
-
 def precision_notes(precision: str) -> list[str]:
     """Where the CPU has bfloat16 or float16 arithmetic, OpenVINO computes in it by default (its
     ``INFERENCE_PRECISION_HINT``): its times are of that precision, which a report must say."""

@@ -70,15 +70,13 @@ class RuntimeProfile(DeviceProfile):
     cache_loses_bytes: int = 0  # with the inherited cache_holds_bytes, the probe's PassCache
     per_input_byte_s: float = 0.0  # a run's cost per byte of the model's input, on top of per_run_s
     s_per_streamed_byte: float = 0.0  # a matrix-vector weight byte from beyond L2 (reuse.streamed_weights)
-    element_bytes: int = 4  # an element in the precision the runtime computes in (2: OpenVINO's bfloat16)
 
     @property
     def pass_cache(self) -> PassCache:
-        """What the last-level cache keeps of a pass, as measured, else as Linux's size suggests, in the
-        bytes netprof counts (``PassCache.counted``)."""
+        """What the last-level cache keeps of a pass: as measured, else as Linux's size suggests."""
         if self.cache_loses_bytes:
-            return PassCache(self.cache_holds_bytes, self.cache_loses_bytes).counted(self.element_bytes)
-        return PassCache.of_llc(self.llc_bytes).counted(self.element_bytes)
+            return PassCache(self.cache_holds_bytes, self.cache_loses_bytes)
+        return PassCache.of_llc(self.llc_bytes)
 
     @property
     def key(self) -> str:
@@ -105,7 +103,7 @@ def to_dict(profile: RuntimeProfile) -> dict[str, Any]:
             for p in profile.fusion
         ],
         "fused_s_per_flop": dict(profile.fused_s_per_flop),
-        **pick(profile, *_COSTS, _LOSES, "element_bytes"),
+        **pick(profile, *_COSTS, _LOSES),
     }
 
 
@@ -138,7 +136,6 @@ def from_dict(data: Any, where: str = "profile") -> DeviceProfile:
     fields = {name: getattr(base, name) for name in DeviceProfile.__dataclass_fields__}
     return RuntimeProfile(
         **{**fields, **_cache(data, where)},
-        element_bytes=_element_bytes(data, where),
         runtime=runtime,
         runtime_version=data.get("runtime_version", ""),
         fusion=_pairs(data.get("fusion", []), where),
@@ -165,14 +162,6 @@ def _cache(data: Mapping[str, Any], where: str) -> dict[str, int]:
         if not (_non_negative(value) and isinstance(value, int)):
             raise ProfileError(f"{where}: {name!r} must be a non-negative integer")
     return found
-
-
-def _element_bytes(data: Mapping[str, Any], where: str) -> int:
-    """4 where a document from before the field lacks it: those runtimes' profiles were all float32's."""
-    value = data.get("element_bytes", 4)
-    if value not in (1, 2, 4) or isinstance(value, bool):
-        raise ProfileError(f"{where}: 'element_bytes' must be 1, 2 or 4")
-    return int(value)
 
 
 def _costs(data: Any, where: str) -> dict[str, float]:

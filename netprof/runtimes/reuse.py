@@ -70,15 +70,6 @@ class PassCache(NamedTuple):
         """Where only the cache's size is known: half of it held, four times it lost."""
         return cls(llc_bytes // 2, 4 * llc_bytes)
 
-    def counted(self, element_bytes: int) -> PassCache:
-        """This cache in the bytes netprof counts (4 an element) for a runtime that keeps an element in
-        ``element_bytes``: OpenVINO's bfloat16 weights and maps take half of what netprof counts, so its
-        cache keeps twice the counted bytes, and a counted byte it loses costs half a real one."""
-        scale = 4 / element_bytes
-        return PassCache(
-            round(self.holds_bytes * scale), round(self.loses_bytes * scale), self.miss_s_per_byte / scale
-        )
-
     @property
     def middle_bytes(self) -> int:
         """The footprint of which the cache loses half."""
