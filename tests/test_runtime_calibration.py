@@ -159,6 +159,16 @@ def test_a_matrix_vector_product_pays_its_streamed_weights():
     assert predict(analysis, profile).latency_s == pytest.approx(1e-6 + 320e-9 + 5e-6)
 
 
+def test_a_kernels_input_and_output_past_l2_cost_their_price():
+    model = nn.Conv2d(8, 8, 3, padding=1, bias=False).eval()
+    analysis = pipeline.analyze(model, torch.empty(1, 8, 8, 8, device="meta"), mode="meta")
+    hot = predict(analysis, _profile())
+    # its 8x8x8 float input and output, 2048 bytes each: an L2 of 3000 bytes holds 1096 bytes fewer,
+    # at 1 ns each
+    spilled = predict(analysis, dataclasses.replace(_profile(), l2_bytes=3000, s_per_spilled_byte=1e-9))
+    assert spilled.latency_s - hot.latency_s == pytest.approx(1096e-9)
+
+
 def test_a_fused_follower_adds_its_flops_at_its_fused_price():
     analysis = _conv_bn_relu()
     relu = next(op for op in analysis.ops if "relu" in op.op)
@@ -241,7 +251,9 @@ def test_profile_round_trips_and_an_eager_reader_keeps_its_schema(tmp_path):
     )
     assert loaded.pass_cache == PassCache(2**24, 2**27)
     document["s_per_cold_buffer_byte"] = -1.0
-    with pytest.raises(ProfileError, match="'per_input_byte_s', 's_per_streamed_byte' must be non-negative"):
+    with pytest.raises(
+        ProfileError, match="'s_per_streamed_byte', 's_per_spilled_byte' must be non-negative"
+    ):
         runtime_profiles.from_dict(document, "p.json")
 
 

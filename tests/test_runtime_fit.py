@@ -357,3 +357,26 @@ def test_the_fit_prices_the_weights_and_buffers_a_networks_pass_fetches_from_dra
     assert sum(priced) == pytest.approx(hot(fresh), rel=1e-4)
     # an unknown cache size prices every weight as the one-op benchmarks found it
     assert fit(benches, frozenset()).cold_costs == (0.0, 0.0)
+
+
+def test_a_kernels_bytes_past_l2_get_a_price_of_their_own():
+    l2 = 2 * 10**6
+
+    def conv(index, channels, batch):
+        # a 1x1 convolution over a 56x56 map: channels * 56 * 56 * 4 bytes in and out a sample, and
+        # 2 * channels^2 * 56 * 56 flops a sample
+        side = 4 * channels * 56 * 56 * batch
+        flops = channels * side // 2
+        op = FusionOp(0, "conv_1x1", None, (None,), flops, 2 * side, 0, input_bytes=side, output_bytes=side)
+        # 2 us + 10 ps a byte while both fit in L2, 25 ps more for every byte past it
+        seconds = 2 * US + 1e-11 * op.mem_access_bytes + 2.5e-11 * max(0, 2 * side - l2)
+        return BenchKernels(f"conv{index}", "op", (op,), seconds, (KernelTime("Conv", seconds, (0,)),))
+
+    benches = [
+        conv(i, c, b) for i, (c, b) in enumerate([(8, 1), (16, 1), (32, 1), (16, 4), (32, 8), (64, 8)])
+    ]
+    fitted = fit(benches, frozenset(), l2_bytes=l2)
+    assert fitted.s_per_spilled_byte == pytest.approx(2.5e-11, rel=1e-4)
+    assert fitted.kinds[Kind.CONV_1X1].s_per_byte == pytest.approx(1e-11, rel=1e-4)
+    # where L2's size is unknown there is no such price
+    assert fit(benches, frozenset()).s_per_spilled_byte == 0.0

@@ -88,7 +88,9 @@ def test_what_builds_a_mask_or_a_position_bias_is_not_attention():
         def forward(self, x):
             q, k, v = self.qkv(x).chunk(3, -1)
             bias = self.table[self.index].view(4, 4)  # a gather from the table and a view
-            mask = torch.roll(x.new_zeros(4, 4), 1, 0).masked_fill(torch.eye(4, dtype=torch.bool, device=x.device), -100.0)
+            mask = torch.roll(x.new_zeros(4, 4), 1, 0).masked_fill(
+                torch.eye(4, dtype=torch.bool, device=x.device), -100.0
+            )
             scores = q @ k.transpose(-2, -1) + bias + mask
             return scores.softmax(-1) @ v
 

@@ -557,7 +557,8 @@ def build_profile(
         (p["anchor"], p["follower"]): (by_name[p["first"]], by_name[p["both"]]) for p in document["pairs"]
     }
     free = runtime_fit.free_followers(timed_pairs, fused)
-    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, NETWORK_EMPHASIS.get(runtime, 1.0), free)
+    emphasis = NETWORK_EMPHASIS.get(runtime, 1.0)
+    fitted = runtime_fit.fit(benches, fused, reorder_ops, cache, emphasis, free, l2_bytes)
     if free:
         within = f"each pair's kernels within {runtime_fit.FREE_SHARE:.0%} of its anchor's alone"
         notes = (*notes, f"fused followers priced at zero ({within}): {', '.join(sorted(free))}")
@@ -578,6 +579,7 @@ def build_profile(
         if cache.miss_s_per_byte:
             note += f" (at most the {cache.miss_s_per_byte * 1e12:.1f} ps the probe's reads paid)"
         notes = (*notes, note)
+    spilled = fitted.s_per_spilled_byte
     outside = (
         f"{fitted.per_run_s * 1e6:.1f} us + {fitted.per_input_byte_s * 1e12:.1f} ps a byte of the model's input"
         if profiled_walls
@@ -586,6 +588,7 @@ def build_profile(
     notes = (
         *notes,
         f"a matrix-vector weight byte in a network (beyond L2): {fitted.s_per_streamed_byte * 1e12:.1f} ps",
+        f"a kernel's input or output byte past L2 ({l2_bytes / 2**20:.1f} MiB): {spilled * 1e12:.1f} ps",
         f"a run outside its kernels: {outside}",
     )
     points = tuple(
@@ -626,6 +629,7 @@ def build_profile(
         s_per_cold_buffer_byte=fitted.cold_costs.buffers,
         per_input_byte_s=fitted.per_input_byte_s,
         s_per_streamed_byte=fitted.s_per_streamed_byte,
+        s_per_spilled_byte=fitted.s_per_spilled_byte,
     )
 
 

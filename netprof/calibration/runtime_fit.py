@@ -70,11 +70,13 @@ from netprof.runtimes.reuse import (
     evicted_share,
     footprint_bytes,
     model_input_bytes,
+    spilled_bytes,
     streamed_weights,
 )
 
 _COLD_PRICES = len(Cold._fields)  # the design's last columns: a price per byte of each kind fetched
 _STREAMED = -_COLD_PRICES - 1  # the column before them: a matrix-vector weight byte from beyond L2
+_SPILLED = _STREAMED - 1  # and before it: a byte of a kernel's input and output past L2
 
 # Every pair a runtime could fuse: the candidates the profiler's evidence is counted for.
 CANDIDATES = frozenset((anchor, follower) for anchor in set(ANCHORS.values()) for follower in STAGES)
@@ -125,6 +127,7 @@ class GroupRow:
     cold: Cold = NONE_FETCHED  # what a network's pass fetches for it from DRAM (``reuse``)
     precision: str = ""  # of the kernel that did the group's arithmetic, where the runtime names it
     streamed: float = 0.0  # a network's matrix-vector weights from beyond L2 (``reuse.streamed_weights``)
+    spilled: int = 0  # its anchor's input and output bytes past L2 (``reuse.spilled_bytes``)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class KernelFit:
     cold_costs: Cold = NONE_FETCHED  # seconds per weight and per buffer byte fetched from DRAM
     per_input_byte_s: float = 0.0  # on top of per_run_s, per byte of the model's input
     s_per_streamed_byte: float = 0.0  # a network's matrix-vector weight byte (``reuse.streamed_weights``)
+    s_per_spilled_byte: float = 0.0  # a kernel's input or output byte past L2 (``reuse.spilled_bytes``)
 
 
 def fusion_evidence(benches: Sequence[BenchKernels]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -207,11 +211,12 @@ def group_rows(
     fused: frozenset[tuple[str, str]],
     reorder_ops: frozenset[str] = frozenset(),
     cache: PassCache = UNKNOWN_CACHE,
+    l2_bytes: int = 0,
 ) -> list[GroupRow]:
     """The benchmark's kernel groups with the measured seconds credited to each; kernels of the
     ``reorder_ops`` types are credited to none (``fit_reorders`` prices them). A network's groups carry
     the bytes its pass fetches from DRAM past the last-level ``cache``; a one-op benchmark's loop finds
-    them all in the cache."""
+    them all in the cache. Every group carries its anchor's bytes past an L2 of ``l2_bytes``."""
     by_id = {op.id: op for op in bench.ops}
     groups = group_kernels(bench.ops, fused)
     cold = {}
@@ -249,6 +254,7 @@ def group_rows(
             streamed_weights(by_id[group.anchor], cold.get(group.anchor, NONE_FETCHED))
             if bench.group == "network"
             else 0.0,
+            spilled_bytes(by_id[group.anchor], l2_bytes),
         )
         for group in groups
     ]
@@ -297,15 +303,16 @@ def fit(
     cache: PassCache = UNKNOWN_CACHE,
     network_emphasis: float = 1.0,
     free: frozenset[str] = frozenset(),
+    l2_bytes: int = 0,
 ) -> KernelFit:
     """Every kind's kernel model, every fused follower's cost per flop (the ``free`` ones' zero) and the
     costs of a weight and a buffer byte a network fetches from DRAM past the last-level ``cache``
     (unknown: none), from ``benches``, the networks' kernels weighing ``network_emphasis`` times the
     one-op benchmarks'; and, where the runtime's reorder kernels are the ``reorder_ops`` types, the
-    reorders' cost."""
+    reorders' cost; where ``l2_bytes`` is known, the cost of a kernel's input and output byte past L2."""
     placed = [reorders(bench.ops) if reorder_ops else () for bench in benches]
     layout = fit_reorders(benches, placed, reorder_ops)
-    rows = [row for bench in benches for row in group_rows(bench, fused, reorder_ops, cache)]
+    rows = [row for bench in benches for row in group_rows(bench, fused, reorder_ops, cache, l2_bytes)]
     kinds = sorted({row.kind for row in rows} - set(_FREE))
     followers = sorted({name for row in rows for name in row.followers} - free)
     models: dict[Kind, KindModel] = {}
@@ -327,9 +334,12 @@ def fit(
     }
     cold_cost = Cold(*(float(c) for c in coefficients[-_COLD_PRICES:]))
     streamed_cost = float(coefficients[_STREAMED])
+    spilled_cost = float(coefficients[_SPILLED])
     per_run, per_input_byte = outside_kernels(benches, reorder_ops)
     mape = float(np.mean(np.abs(design @ coefficients - seconds) / seconds)) if len(timed) else math.nan
-    return KernelFit(models, fused_cost, per_run, mape, layout, cold_cost, per_input_byte, streamed_cost)
+    return KernelFit(
+        models, fused_cost, per_run, mape, layout, cold_cost, per_input_byte, streamed_cost, spilled_cost
+    )
 
 
 def outside_kernels(
@@ -396,12 +406,12 @@ def _solve(
     miss_s_per_byte: float = 0.0,
     network_emphasis: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The design matrix of the timed groups (each kind's four columns, each follower's flops, a network's
-    matrix-vector weight bytes, the weight and buffer bytes fetched from DRAM), their seconds and its
-    non-negative fit in relative error; a byte from DRAM costs at most ``miss_s_per_byte`` (where
-    measured) more than its kind's model says: the few networks past the cache would otherwise price into
-    it all that sets a network apart from its kernels' one-op loops."""
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 1 + _COLD_PRICES))
+    """The design matrix of the timed groups (each kind's four columns, each follower's flops, the bytes
+    past L2, a network's matrix-vector weight bytes, the weight and buffer bytes fetched from DRAM), their
+    seconds and its non-negative fit in relative error; a byte from DRAM costs at most ``miss_s_per_byte``
+    (where measured) more than its kind's model says: the few networks past the cache would otherwise
+    price into it all that sets a network apart from its kernels' one-op loops."""
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2 + _COLD_PRICES))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)
@@ -409,6 +419,7 @@ def _solve(
             if name in followers:
                 design[r, 4 * len(kinds) + followers.index(name)] = flops
         design[r, _STREAMED] = row.streamed
+        design[r, _SPILLED] = row.spilled
         design[r, -_COLD_PRICES:] = row.cold
     seconds = np.array([row.seconds for row in timed])
     if not len(timed):

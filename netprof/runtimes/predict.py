@@ -8,7 +8,8 @@ its flops times the profile's ``fused_s_per_flop`` for it, fitted on the kernels
 runtime's profiler timed: nothing for a ReLU the runtime applies to the anchor's
 output while it is still in registers, a SiLU's exponentials for OpenVINO. A
 matrix-vector product adds its weight bytes the cache kept at the profile's
-``s_per_streamed_byte`` (a network reads them from beyond L2, ``reuse.streamed_weights``). Where
+``s_per_streamed_byte`` (a network reads them from beyond L2, ``reuse.streamed_weights``); a kernel
+adds the bytes of its input and output past L2 at ``s_per_spilled_byte`` (``reuse.spilled_bytes``). Where
 the pass touches more than the profile's last-level cache holds, the bytes ``reuse``
 finds a kernel fetching from DRAM (its weights, the model's input, a fresh output
 buffer, at the share the cache lost) cost the profile's prices of a weight and of a
@@ -40,6 +41,7 @@ from netprof.runtimes.reuse import (
     evicted_share,
     footprint_bytes,
     model_input_bytes,
+    spilled_bytes,
     streamed_weights,
 )
 
@@ -108,6 +110,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         fetched = cold.get(kernel.anchor, NONE_FETCHED)
         memory += (
             profile.s_per_streamed_byte * streamed_weights(anchor, fetched)
+            + profile.s_per_spilled_byte * spilled_bytes(anchor, profile.l2_bytes)
             + profile.s_per_cold_weight_byte * fetched.weights
             + profile.s_per_cold_buffer_byte * fetched.buffers
         )

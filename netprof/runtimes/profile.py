@@ -14,7 +14,8 @@ an older netprof's profiles), ``per_input_byte_s``, what a run costs per byte of
 input on top of ``per_run_s`` (the runtime copies it in and lays it out; zero in an older netprof's
 profiles, whose cost per run is for their networks' inputs), ``s_per_streamed_byte``, what a weight byte
 of a matrix-vector product costs a network beyond its kind's price (``reuse.streamed_weights``; zero in
-an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
+an older netprof's profiles), ``s_per_spilled_byte``, what a byte of a kernel's input and output past L2
+costs beyond it (``reuse.spilled_bytes``; zero in an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
 last-level cache loses whole, as the calibration measured it, with the footprint it keeps
 whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
 ``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
@@ -50,6 +51,7 @@ _COSTS = (
     "s_per_cold_buffer_byte",
     "per_input_byte_s",
     "s_per_streamed_byte",
+    "s_per_spilled_byte",
 )
 # With the inherited cache_holds_bytes, the measured PassCache (0 where not measured); a document from
 # before caches.holds_bytes kept the holds size at the top level, under _OLD_HOLDS.
@@ -70,6 +72,7 @@ class RuntimeProfile(DeviceProfile):
     cache_loses_bytes: int = 0  # with the inherited cache_holds_bytes, the probe's PassCache
     per_input_byte_s: float = 0.0  # a run's cost per byte of the model's input, on top of per_run_s
     s_per_streamed_byte: float = 0.0  # a matrix-vector weight byte from beyond L2 (reuse.streamed_weights)
+    s_per_spilled_byte: float = 0.0  # a kernel's input or output byte past L2 (reuse.spilled_bytes)
 
     @property
     def pass_cache(self) -> PassCache:
