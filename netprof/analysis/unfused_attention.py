@@ -8,9 +8,10 @@ feeds one is attention: the region is every op on a data-flow path from the
 first product through the softmax to the second, the products included. A
 classifier's softmax feeds no product, so it stays element-wise; what builds a
 mask or a position bias (Swin's shifted-window mask, its bias table's gather)
-feeds the scores but no product reaches it, so it keeps its own category. Intercepting the Python-level call instead would need a
-TorchFunctionMode, and an active one switches off the no-grad fast paths of
-``nn.MultiheadAttention``, changing what is measured.
+feeds the scores but no product reaches it, so it keeps its own category.
+Intercepting the Python-level call instead would need a TorchFunctionMode, and
+an active one switches off the no-grad fast paths of ``nn.MultiheadAttention``,
+changing what is measured.
 """
 
 from __future__ import annotations
