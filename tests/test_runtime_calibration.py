@@ -167,6 +167,14 @@ def test_a_kernels_input_and_output_past_l2_cost_their_price():
     # at 1 ns each
     spilled = predict(analysis, dataclasses.replace(_profile(), l2_bytes=3000, s_per_spilled_byte=1e-9))
     assert spilled.latency_s - hot.latency_s == pytest.approx(1096e-9)
+    # a view moves nothing: a linear layer's 16x1024 weight transpose (64 KiB in, 64 KiB out) spills none
+    linear = pipeline.analyze(nn.Linear(1024, 16), torch.empty(1, 1024, device="meta"), mode="meta")
+    assert any(op.op == "aten.t.default" for op in linear.ops)
+    profile = dataclasses.replace(_profile(), l2_bytes=3000, s_per_spilled_byte=1e-9)
+    profile.kinds[Kind.GEMM] = KindModel(1e-6, 0.0, 0.0)
+    # the addmm's first input is its 16 biases and its output 16 floats: 128 bytes, none past L2; the
+    # transpose, had it counted, would have added 2 * 65536 - 3000 bytes at 1 ns each
+    assert predict(linear, profile).latency_s == pytest.approx(1e-6 + 5e-6)
 
 
 def test_a_fused_follower_adds_its_flops_at_its_fused_price():
