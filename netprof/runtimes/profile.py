@@ -14,9 +14,9 @@ an older netprof's profiles), ``per_input_byte_s``, what a run costs per byte of
 input on top of ``per_run_s`` (the runtime copies it in and lays it out; zero in an older netprof's
 profiles, whose cost per run is for their networks' inputs), ``s_per_streamed_byte``, what a weight byte
 of a matrix-vector product costs a network beyond its kind's price (``reuse.streamed_weights``; zero in
-an older netprof's profiles), ``s_per_spilled_byte``, what a byte of a kernel's input and output past L2
-costs beyond it (``reuse.spilled_bytes``; zero in an older netprof's profiles), and ``cache_loses_bytes``, the footprint of a pass the
-last-level cache loses whole, as the calibration measured it, with the footprint it keeps
+an older netprof's profiles), ``s_per_spilled_byte``, what a byte of a kernel's input and output past
+L2 costs beyond it (``reuse.spilled_bytes``; zero in an older netprof's profiles), and
+``cache_loses_bytes``, the footprint of a pass the last-level cache loses whole, as the calibration measured it, with the footprint it keeps
 whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
 ``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
 without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
