@@ -576,6 +576,11 @@ def test_a_run_outside_its_kernels_is_read_off_the_profiled_runs_where_the_profi
     assert "a run outside its kernels: not priced (openvino's profiler slows the runs it times" in "".join(
         unknown.notes
     )
+    # no L2 size known (caches default to (0, 0)): nothing past it is priced, and the notes say so
+    assert unknown.s_per_spilled_byte == 0.0
+    assert "a kernel's input or output byte past L2: not priced (L2's size unknown)" in unknown.notes
+    with_l2 = profile(caches=(2 << 20, 0))
+    assert "a kernel's input or output byte past L2 (2.0 MiB): 0.0 ps" in with_l2.notes
 
 
 def test_a_one_op_benchmark_is_read_on_as_a_network_reads_a_layer():

@@ -588,7 +588,9 @@ def build_profile(
     notes = (
         *notes,
         f"a matrix-vector weight byte in a network (beyond L2): {fitted.s_per_streamed_byte * 1e12:.1f} ps",
-        f"a kernel's input or output byte past L2 ({l2_bytes / 2**20:.1f} MiB): {spilled * 1e12:.1f} ps",
+        f"a kernel's input or output byte past L2 ({l2_bytes / 2**20:.1f} MiB): {spilled * 1e12:.1f} ps"
+        if l2_bytes
+        else "a kernel's input or output byte past L2: not priced (L2's size unknown)",
         f"a run outside its kernels: {outside}",
     )
     points = tuple(
