@@ -120,8 +120,10 @@ def test_page_faults_cost_what_fresh_pages_cost_beyond_mapped_ones(monkeypatch):
     with monkeypatch.context() as patched:
         patched.setattr(pages, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
         assert pages.page_fault_cost(8 * MIB, rounds=3) == pytest.approx(0.002 / (8 * MIB))
-    # Measured for real: positive, and under a microsecond a byte (a 4 KiB page in under 4 ms).
-    assert 0 < pages.page_fault_cost() < 1e-6
+    # Measured for real: never negative, and under a microsecond a byte (a 4 KiB page in under 4 ms). Not
+    # positive every time: in a fresh-clone CI run here the fresh buffer's median write matched the
+    # mapped one's, which the function reports as 0, as its docstring says.
+    assert 0 <= pages.page_fault_cost() < 1e-6
 
 
 def test_the_cache_probe_reads_sizes_in_steps_of_root_two(monkeypatch):
