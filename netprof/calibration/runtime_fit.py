@@ -199,9 +199,9 @@ def free_followers(
     reorders around its kernel (OpenVINO: 161 of a 201 us convolution pair), which hide the follower."""
     cheap: dict[str, bool] = {}
     for (anchor, follower), (alone, both) in pairs.items():
-        before = math.fsum(k.seconds for k in alone.kernels if k.op_ids)
+        before = _computing_seconds(alone)
         if (anchor, follower) in fused and before > 0:
-            added = math.fsum(k.seconds for k in both.kernels if k.op_ids) - before
+            added = _computing_seconds(both) - before
             cheap[follower] = cheap.get(follower, True) and added <= FREE_SHARE * before
     return frozenset(name for name, free in cheap.items() if free)
 
@@ -258,6 +258,12 @@ def group_rows(
         )
         for group in groups
     ]
+
+
+def _computing_seconds(bench: BenchKernels) -> float:
+    """The seconds of the benchmark's kernels that compute its ops' work (``_computes``)."""
+    by_id = {op.id: op for op in bench.ops}
+    return math.fsum(kernel.seconds for kernel in bench.kernels if _computes(kernel, by_id))
 
 
 def _computes(kernel: KernelTime, by_id: Mapping[int, FusionOp]) -> bool:
@@ -411,7 +417,8 @@ def _solve(
     seconds and its non-negative fit in relative error; a byte from DRAM costs at most ``miss_s_per_byte``
     (where measured) more than its kind's model says: the few networks past the cache would otherwise
     price into it all that sets a network apart from its kernels' one-op loops."""
-    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + 2 + _COLD_PRICES))
+    trailing = -_SPILLED  # the columns from the bytes past L2 to the last
+    design = np.zeros((len(timed), 4 * len(kinds) + len(followers) + trailing))
     for r, row in enumerate(timed):
         k = 4 * kinds.index(row.kind)
         design[r, k : k + 4] = (1.0, row.flops, row.mem_access_bytes, row.weight_bytes)

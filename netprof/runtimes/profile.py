@@ -16,10 +16,10 @@ profiles, whose cost per run is for their networks' inputs), ``s_per_streamed_by
 of a matrix-vector product costs a network beyond its kind's price (``reuse.streamed_weights``; zero in
 an older netprof's profiles), ``s_per_spilled_byte``, what a byte of a kernel's input and output past
 L2 costs beyond it (``reuse.spilled_bytes``; zero in an older netprof's profiles), and
-``cache_loses_bytes``, the footprint of a pass the last-level cache loses whole, as the calibration measured it, with the footprint it keeps
-whole in the eager document's ``caches.holds_bytes`` (absent: both derived from
-``llc_bytes``; an older netprof wrote that one as a top-level ``cache_holds_bytes``); a file
-without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
+``cache_loses_bytes``, the footprint of a pass the last-level cache loses whole, as the calibration
+measured it, with the footprint it keeps whole in the eager document's ``caches.holds_bytes``
+(absent: both derived from ``llc_bytes``; an older netprof wrote that one as a top-level
+``cache_holds_bytes``); a file without ``runtime`` is an eager PyTorch profile. Each kind's ``overhead_s`` is
 the runtime's cost per *kernel* of that kind (fused followers launch nothing);
 ``per_module_call_s`` is zero, since a runtime calls no Python modules, and
 ``per_run_s`` is the cost of one ``run`` call. A profile is for one runtime:

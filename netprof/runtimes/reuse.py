@@ -167,11 +167,12 @@ def streamed_weights(op: FusionOp, fetched: Cold = NONE_FETCHED) -> float:
 
 
 def spilled_bytes(op: FusionOp, l2_bytes: int) -> int:
-    """The bytes of an op's first input (``FusionOp.input_bytes``) and its output past what L2 holds (none
-    where its size is unknown): they come from and go to the last-level cache. At batch 8 a mobile network's early maps do (a 32x112x112
-    depthwise convolution reads and writes 12.8 MB, 1.6 MB at batch 1): ONNX Runtime ran mobilenet_v2's
-    depthwise convolutions at batch 8 1.6 times slower per byte than its batch-1 kernels said. A view
-    moves nothing (a linear layer's weight transpose would spill the whole weight)."""
+    """The bytes of an op's first input (``FusionOp.input_bytes``) and its output past what L2 holds
+    (none where its size is unknown): they come from and go to the last-level cache. At batch 8 a mobile
+    network's early maps do (a 32x112x112 depthwise convolution reads and writes 12.8 MB, 1.6 MB at
+    batch 1): ONNX Runtime ran mobilenet_v2's depthwise convolutions at batch 8 1.6 times slower per byte
+    than its batch-1 kernels said. A view moves nothing (a linear layer's weight transpose would spill
+    the whole weight)."""
     if not l2_bytes or op.kind in _ALIASES:
         return 0
     return max(0, op.input_bytes + op.output_bytes - l2_bytes)
