@@ -145,3 +145,29 @@ def test_an_error_outside_the_family_is_an_internal_error(capsys, monkeypatch):
     assert (
         err.strip() == "netprof: internal error: ZeroDivisionError: boom (rerun with --debug and report it)"
     )
+
+
+class MaskedScores(nn.Module):
+    """A Swin-like block: a mask built from a buffer and the input's shape, added to scores of the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.register_buffer("index", torch.arange(16).view(4, 4))
+
+    def forward(self, x):
+        mask = x.new_zeros(4, 4).masked_fill(self.index > 7, -100.0)
+        scores = self.proj(x) + mask
+        return scores * torch.rand_like(mask)
+
+
+@pytest.mark.parametrize("mode", ["meta", "fake", "real"])
+def test_what_reads_only_parameters_buffers_and_shapes_is_constant(mode):
+    analysis = pipeline.analyze(MaskedScores(), torch.randn(4, 4), mode=mode)
+    constant = {op.op.split(".")[1] for op in analysis.ops if op.constant}
+    varying = {op.op.split(".")[1] for op in analysis.ops if not op.constant}
+    # new_zeros reads x's shape, gt the buffer, masked_fill both, t the weight: a runtime folds them
+    assert {"new_zeros", "gt", "masked_fill", "t"} <= constant
+    # the layer and the add read x; rand_like is random, so what it feeds varies too
+    assert {"addmm", "add", "rand_like", "mul"} <= varying
+    assert not constant & varying

@@ -22,7 +22,7 @@ from netprof.prediction.kinds import Kind
 from netprof.prediction.profile import KindModel, ProfileError
 from netprof.runtimes import profile as runtime_profiles
 from netprof.runtimes.fusion import FusionOp, FusionPair, fuses, group_kernels, kernel_counts
-from netprof.runtimes.predict import FUSED, predict
+from netprof.runtimes.predict import FOLDED, FUSED, predict
 from netprof.runtimes.profile import RuntimeProfile
 from netprof.runtimes.reuse import PassCache, evicted_share
 
@@ -167,14 +167,38 @@ def test_a_kernels_input_and_output_past_l2_cost_their_price():
     # at 1 ns each
     spilled = predict(analysis, dataclasses.replace(_profile(), l2_bytes=3000, s_per_spilled_byte=1e-9))
     assert spilled.latency_s - hot.latency_s == pytest.approx(1096e-9)
-    # a view moves nothing: a linear layer's 16x1024 weight transpose (64 KiB in, 64 KiB out) spills none
-    linear = pipeline.analyze(nn.Linear(1024, 16), torch.empty(1, 1024, device="meta"), mode="meta")
-    assert any(op.op == "aten.t.default" for op in linear.ops)
+    # a view moves nothing: flattening a 16x1024 input (64 KiB in, 64 KiB out) spills none
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16384, 1))
+    linear = pipeline.analyze(model, torch.empty(1, 16, 1024, device="meta"), mode="meta")
+    assert any(op.op == "aten.view.default" and not op.constant for op in linear.ops)
     profile = dataclasses.replace(_profile(), l2_bytes=3000, s_per_spilled_byte=1e-9)
     profile.kinds[Kind.GEMM] = KindModel(1e-6, 0.0, 0.0)
-    # the addmm's first input is its 16 biases and its output 16 floats: 128 bytes, none past L2; the
-    # transpose, had it counted, would have added 2 * 65536 - 3000 bytes at 1 ns each
+    # the addmm's first input is its one bias and its output one float: 8 bytes, none past L2; the
+    # view, had it counted, would have added 2 * 65536 - 3000 bytes at 1 ns each
     assert predict(linear, profile).latency_s == pytest.approx(1e-6 + 5e-6)
+
+
+class _MaskAdded(nn.Module):
+    """The input plus a mask built from a buffer, as a Swin block adds its shifted window's mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("index", torch.arange(16).view(4, 4))
+
+    def forward(self, x):
+        return x + x.new_zeros(4, 4).masked_fill(self.index > 7, -100.0)
+
+
+def test_a_runtime_folds_what_reads_only_buffers_and_shapes():
+    analysis = pipeline.analyze(_MaskAdded(), torch.empty(4, 4, device="meta"), mode="meta")
+    prediction = predict(analysis, _profile())
+    bounds = {op.op.split(".")[1]: op.bound for op in prediction.ops}
+    assert bounds["gt"] == bounds["masked_fill"] == FOLDED
+    assert bounds["add"] != FOLDED
+    # one element-wise kernel, the add: 1 us + its 192 bytes (x, the mask, its output) at 1 ns, + 5 us a
+    # run; the comparison and the fill, 1 us and more each, cost nothing
+    assert prediction.latency_s == pytest.approx(1e-6 + 192e-9 + 5e-6)
+    assert any("2 constant op(s) folded" in note for note in prediction.notes)
 
 
 def test_a_fused_follower_adds_its_flops_at_its_fused_price():

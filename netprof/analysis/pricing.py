@@ -23,6 +23,7 @@ class OpNode:
     flops: int
     mem_access_bytes: int
     counted: bool
+    constant: bool = False
 
 
 _NAMES: dict[object, str] = {}  # str(OpOverload) builds the name anew on every call
@@ -53,4 +54,5 @@ def price(op: CapturedOp) -> OpNode:
         flops=cost.flops,
         mem_access_bytes=mem_access,
         counted=formula is not None,
+        constant=op.constant,
     )

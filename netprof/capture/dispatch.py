@@ -83,6 +83,31 @@ _UNANNOTATED_VIEWS = frozenset({torch.ops.aten._unsafe_view})
 
 _INPLACE = getattr(torch.Tag, "inplace", None)
 
+# Whether an op's result can be constant: never for a random one (dropout, randn), always for one that
+# reads only its inputs' shapes and dtypes (``new_zeros``, ``ones_like``), else when all it reads is.
+_VARIES, _SHAPE_ONLY, _FOLLOWS = 0, 1, 2
+_READS_NO_DATA = frozenset(
+    getattr(torch.ops.aten, name)
+    for name in (
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty",
+        "new_empty_strided",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+    )
+)
+_CONSTANCY: dict[torch._ops.OpOverload, int] = {}
+
+
+def _constancy(func: torch._ops.OpOverload) -> int:
+    if torch.Tag.nondeterministic_seeded in func.tags:
+        return _VARIES
+    return _SHAPE_ONLY if func.overloadpacket in _READS_NO_DATA else _FOLLOWS
+
 
 def _plan(func: torch._ops.OpOverload) -> int:
     """``_SELF`` for a plain in-place op, ``_CACHE`` for an op returning fresh tensors, else ``_RUN``."""
@@ -208,11 +233,17 @@ class _RecordingMode(TorchDispatchMode):
         # tensor from a freed one whose id was reused, and lets a real run free its activations
         # (torch's WeakIdKeyDictionary does the same with a callback per key, ten times slower).
         self._produced: dict[int, tuple[Any, int, TensorMeta]] = {}
+        # ids of the tensors the workload passed in (and of what an unrecorded step made), and the ops whose
+        # result depends on none of them (``CapturedOp.constant``).
+        self.fed: set[int] = set()
+        self._constant_ops: set[int] = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.paused:
-            return func(*args, **kwargs)
+            out = func(*args, **kwargs)
+            self.fed.update(id(tensor) for tensor in _results(out, []))
+            return out
         tensors: list[_Tensor] = []
         metas = _Metas(self._produced)
         key: list[Any] = [func]
@@ -261,14 +292,23 @@ class _RecordingMode(TorchDispatchMode):
         input_metas: list[TensorMeta] = []
         seen: set[int] = set()
         produced = self._produced
+        constancy = _CONSTANCY.get(func)
+        if constancy is None:
+            constancy = _CONSTANCY[func] = _constancy(func)
+        constant = constancy != _VARIES
         for tensor in tensors:
             # A tensor passed twice (x * x) is read once.
             if id(tensor) not in seen:
                 seen.add(id(tensor))
                 found = produced.get(id(tensor))
-                inputs.append(found[1] if found is not None and found[0]() is tensor else None)
+                source = found[1] if found is not None and found[0]() is tensor else None
+                inputs.append(source)
                 input_metas.append(metas[id(tensor)])
+                if constancy == _FOLLOWS and constant:
+                    constant = id(tensor) not in self.fed if source is None else source in self._constant_ops
         op_id = len(self.ops)
+        if constant:
+            self._constant_ops.add(op_id)
         results = _results(out, [])
         output_metas = tuple(TensorMeta.of(t) for t in results)
         self.ops.append(
@@ -279,6 +319,7 @@ class _RecordingMode(TorchDispatchMode):
                 inputs=tuple(inputs),
                 input_metas=tuple(input_metas),
                 call=OpCall(call_args, call_kwargs, output_metas),
+                constant=constant,
             )
         )
         for tensor, meta in zip(results, output_metas):
@@ -350,6 +391,10 @@ class Recorder:
     @property
     def phases(self) -> tuple[tuple[str, int], ...]:
         return tuple(self._mode.phases)
+
+    def feed(self, tensors: Iterable[torch.Tensor]) -> None:
+        """The workload's inputs: an op reading none of them, directly or through other ops, is constant."""
+        self._mode.fed.update(id(tensor) for tensor in tensors)
 
     def track_existing(self, tensors: Iterable[torch.Tensor], kind: str) -> None:
         """Storages that exist before the run (parameters, buffers, inputs), live from its start."""

@@ -81,6 +81,9 @@ class CapturedOp:
             model inputs, parameters, buffers and constants), in argument order.
         input_metas: those distinct tensor arguments, same order as ``inputs``.
         call: the whole call for the cost formulas.
+        constant: its result depends on nothing the workload passed in, only on parameters,
+            buffers, shapes and other constant ops' results (a Swin block's attention mask): a
+            deployment runtime computes it once, when it loads the model.
     """
 
     id: int
@@ -89,6 +92,7 @@ class CapturedOp:
     inputs: tuple[int | None, ...]
     input_metas: tuple[TensorMeta, ...]
     call: OpCall
+    constant: bool = False
 
     @property
     def output_metas(self) -> tuple[TensorMeta, ...]:

@@ -90,7 +90,9 @@ def _is_on_meta(model: nn.Module) -> bool:
 def _record(model: nn.Module, workload: Workload, inputs: Any, recorder: Recorder) -> None:
     recorder.track_existing(model.parameters(), "parameters")
     recorder.track_existing(model.buffers(), "buffers")
-    recorder.track_existing((t for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)), "inputs")
+    fed = [t for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)]
+    recorder.feed(fed)
+    recorder.track_existing(fed, "inputs")
     with recorder:
         workload.run(model, inputs)
 

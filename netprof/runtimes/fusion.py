@@ -126,6 +126,12 @@ def fusion_op(node: OpNode) -> FusionOp:
     )
 
 
+def runtime_ops(nodes: Sequence[OpNode]) -> list[FusionOp]:
+    """The ops a runtime runs for each input: not the constant ones (``CapturedOp.constant``), which
+    an exported graph holds as initializers and a runtime folds when it loads the model."""
+    return [fusion_op(node) for node in nodes if not node.constant]
+
+
 def _layout(node: OpNode) -> tuple[str, int, int]:
     """What ``layout.reorders`` needs of the op: its layout class, its first input's and output's bytes."""
     first = node.input_metas[0].nbytes if node.input_metas else 0

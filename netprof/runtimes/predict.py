@@ -29,10 +29,10 @@ from collections import Counter
 from dataclasses import replace
 
 from netprof.analysis import Analysis
-from netprof.prediction.kinds import Kind
+from netprof.prediction.kinds import Kind, kind_of
 from netprof.prediction.predict import BOUNDS, OpPrediction, Prediction, assemble
 from netprof.prediction.profile import KindModel, ProfileError
-from netprof.runtimes.fusion import fusion_op, group_kernels
+from netprof.runtimes.fusion import group_kernels, runtime_ops
 from netprof.runtimes.layout import reorders
 from netprof.runtimes.profile import RuntimeProfile
 from netprof.runtimes.reuse import (
@@ -46,6 +46,7 @@ from netprof.runtimes.reuse import (
 )
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
+FOLDED = "folded"  # the bound of a constant op, which the runtime computes once, at load time
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
 _STAND_INS = {
     Kind.CONV_STEM: Kind.CONV_KXK,
@@ -91,9 +92,13 @@ def kind_model(profile: RuntimeProfile, kind: str) -> tuple[KindModel, Kind | No
 def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
     """Predicted latency of ``analysis``'s model in ``profile``'s runtime, per op, module, category and kind."""
     nodes = {node.id: node for node in analysis.ops}
-    fusion_ops = [fusion_op(node) for node in analysis.ops]
+    fusion_ops = runtime_ops(analysis.ops)
     by_id = {op.id: op for op in fusion_ops}
-    predicted: dict[int, OpPrediction] = {}
+    predicted = {
+        node.id: OpPrediction(node.id, node.op, node.module, str(kind_of(node)), 0.0, FOLDED)
+        for node in analysis.ops
+        if node.constant
+    }
     kernels = group_kernels(fusion_ops, profile.fused)
     footprint = footprint_bytes(by_id, kernels)
     priced = profile.s_per_cold_weight_byte or profile.s_per_cold_buffer_byte
@@ -123,8 +128,13 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
             else:
                 seconds, label = profile.fused_s_per_flop.get(op.role or "", 0.0) * op.flops, FUSED
             predicted[op_id] = OpPrediction(op_id, node.op, node.module, op.kind, seconds, label)
-    fused = len(analysis.ops) - len(kernels)
+    fused = len(fusion_ops) - len(kernels)
     notes = (f"{len(kernels)} {profile.runtime} kernels: {fused} op(s) fused into the kernel before them",)
+    folded = sum(1 for op in predicted.values() if op.bound == FOLDED and Kind(op.kind) not in _FREE)
+    if folded:
+        notes += (
+            f"{folded} constant op(s) folded, priced at 0: they read only parameters, buffers and shapes, which the runtime computes once, when it loads the model",
+        )
     if evicted:
         notes += (
             f"a pass touches {footprint / 2**20:.1f} MiB, and the last-level cache keeps a pass whole up to {cache.holds_bytes / 2**20:.0f} MiB, none of it past {cache.loses_bytes / 2**20:.0f} MiB: {evicted:.0%} of what it last touched a pass ago (weights, input, fresh buffers) priced from DRAM",
