@@ -72,7 +72,11 @@ RUNTIMES = ["onnxruntime", "openvino"]
 # ExecuTorch runs a .pte program and torch.compile the model itself, not the ONNX file ``measure``
 # exports: agreement and fusion only.
 ALL_RUNTIMES = [*RUNTIMES, "executorch", "compile"]
-WARMUP, RUNS = 2, 7
+# A round warms up for WARMUP_S seconds and at least WARMUP runs. After another model ran, OpenVINO (bf16 on
+# this Xeon) takes 10-15 runs of a small network to reach its steady speed: regnet_x_400mf ran 2.0x, 1.5x,
+# 1.35x, 1.16x of it in its first runs, and a round of 2 warm-up runs measured it 1.2-1.3x slow; resnet50
+# and vgg11 were steady from the second run, as every model was in ONNX Runtime.
+WARMUP, WARMUP_S, RUNS = 2, 0.2, 7
 
 
 def _save(path: Path, data: object) -> None:
@@ -118,9 +122,11 @@ class Session:
             self.run = lambda: request.infer([x])
 
     def round(self) -> float:
-        """One round's figure: the median of ``RUNS`` runs after ``WARMUP``."""
-        for _ in range(WARMUP):
+        """One round's figure: the median of ``RUNS`` runs after the warm-up."""
+        begin, warm = time.perf_counter(), 0
+        while warm < WARMUP or time.perf_counter() - begin < WARMUP_S:
             self.run()
+            warm += 1
         times = []
         for _ in range(RUNS):
             begin = time.perf_counter()
