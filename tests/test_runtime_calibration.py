@@ -178,6 +178,23 @@ def test_a_kernels_input_and_output_past_l2_cost_their_price():
     assert predict(linear, profile).latency_s == pytest.approx(1e-6 + 5e-6)
 
 
+def test_a_kind_without_a_model_is_priced_as_its_stand_in():
+    # a batch norm as an element-wise kernel (1 us + 1 ns a byte), an average pool as a max pool's:
+    # a window's flops are its outputs times its size, which a reduction's price per flop does not fit
+    norm = pipeline.analyze(nn.BatchNorm2d(4).eval(), torch.empty(1, 4, 4, 4, device="meta"), mode="meta")
+    profile = _profile()
+    del profile.kinds[Kind.NORMALIZATION]
+    prediction = predict(norm, profile)
+    # 1 us + its 64 floats in and out, 4 weights, biases, means and variances, and the 4 means and 4
+    # inverse deviations native_batch_norm also returns: 608 bytes at 1 ns
+    assert prediction.latency_s == pytest.approx(1e-6 + 608e-9 + 5e-6)
+    assert any("normalization kernel(s) priced as elementwise" in note for note in prediction.notes)
+    pool = pipeline.analyze(nn.AvgPool2d(2), torch.empty(1, 4, 4, 4, device="meta"), mode="meta")
+    profile.kinds[Kind.MAX_POOLING] = KindModel(3e-6, 0.0, 0.0)
+    profile.kinds[Kind.REDUCTION] = KindModel(50e-6, 0.0, 0.0)
+    assert predict(pool, profile).latency_s == pytest.approx(3e-6 + 5e-6)
+
+
 class _MaskAdded(nn.Module):
     """The input plus a mask built from a buffer, as a Swin block adds its shifted window's mask."""
 

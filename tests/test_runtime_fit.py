@@ -186,7 +186,10 @@ def test_views_cost_their_mean_time_in_networks():
         60 * US,
         (KernelTime("Conv", 40 * US, (0, 1)), KernelTime("Reshape", 2 * US, (2,))),
     )
-    fitted = fit([bench], frozenset())
+    # a second convolution, so that the kind has a model of its own (``MIN_TIMED_KERNELS``)
+    twice = (_op(0, "conv_1x1", None, (None,), 2000, 200),)
+    conv = BenchKernels("c", "op", twice, 80 * US, (KernelTime("Conv", 80 * US, (0,)),))
+    fitted = fit([bench, conv], frozenset())
     # op 1 is a view that passed through the convolution's kernel; op 2 ran a 2 us Reshape: one row, 2 us
     assert fitted.kinds[Kind.VIEW].overhead_s == pytest.approx(2 * US)
     assert math.isclose(sum(fitted.kinds[Kind.CONV_1X1].terms(1000, 100, 0)), 40 * US, rel_tol=1e-9)
@@ -203,6 +206,21 @@ def test_a_group_whose_kernel_went_to_a_neighbour_is_left_out_of_the_fit():
     benches.append(linear(10, 232 * 10**6, 12e-6))
     gemm = fit(benches, frozenset()).kinds[Kind.GEMM]
     assert gemm.s_per_flop == pytest.approx(4e-12, rel=1e-3)
+
+
+def test_a_kind_timed_in_one_kernel_is_left_to_its_stand_in():
+    def bench(kind, index, flops, seconds):
+        ops = (_op(0, kind, None, (None,), flops, 8 * flops),)
+        return BenchKernels(f"{kind}{index}", "op", ops, seconds, (KernelTime("K", seconds, (0,)),))
+
+    linears = [bench("gemm", i, 10**6 * (i + 1), 1e-6 + 4e-12 * 10**6 * (i + 1)) for i in range(5)]
+    # one batch norm its kernel timed (57 us), as OpenVINO ran one of 96: four prices fitted on it would
+    # be 57 us for any batch norm
+    norms = [bench("normalization", i, 10**5 * (i + 1), 57 * US) for i in range(2)]
+    assert Kind.NORMALIZATION not in fit([*linears, norms[0]], frozenset()).kinds
+    assert Kind.NORMALIZATION in fit([*linears, *norms[:2]], frozenset()).kinds
+    # element-wise ops have no stand-in: one timed kernel is their model
+    assert Kind.ELEMENTWISE in fit([*linears, bench("elementwise", 0, 10**5, 5 * US)], frozenset()).kinds
 
 
 def test_data_movement_is_fitted_on_networks_where_networks_ran_it():

@@ -48,7 +48,7 @@ from netprof.runtimes.reuse import (
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 FOLDED = "folded"  # the bound of a constant op, which the runtime computes once, at load time
 # A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
-_STAND_INS = {
+STAND_INS = {
     Kind.CONV_STEM: Kind.CONV_KXK,
     Kind.GROUP_CONV: Kind.CONV_KXK,
     Kind.DEPTHWISE_CONV: Kind.GROUP_CONV,
@@ -62,8 +62,10 @@ _STAND_INS = {
     Kind.TOPK: Kind.REDUCTION,
     Kind.NMS: Kind.OTHER,  # not a reduction: its flops are pairs of boxes, a reduction prices them far too high
     Kind.ROI_ALIGN: Kind.OTHER,  # nor an average pool: their price per flop is far from a RoI's
-    Kind.MAX_POOLING: Kind.POOLING,
-    Kind.POOLING: Kind.REDUCTION,
+    # A window's flops are its outputs times its size, a reduction's its inputs: priced per flop as a
+    # reduction, Inception-v3's 3x3 average pools cost several times what they took in OpenVINO.
+    Kind.POOLING: Kind.MAX_POOLING,
+    Kind.MAX_POOLING: Kind.REDUCTION,
     Kind.DATA_MOVEMENT: Kind.ELEMENTWISE,
     Kind.MASKED_INDEX: Kind.DATA_MOVEMENT,
     Kind.PERMUTED_COPY: Kind.DATA_MOVEMENT,
@@ -80,7 +82,7 @@ def kind_model(profile: RuntimeProfile, kind: str) -> tuple[KindModel, Kind | No
     seen, tried = Kind(kind), set()
     while seen not in profile.kinds:
         tried.add(seen)
-        following = _STAND_INS.get(seen)
+        following = STAND_INS.get(seen)
         if following is None or following in tried:
             if Kind(kind) in _FREE:
                 return KindModel(0.0, 0.0, 0.0), None
@@ -151,7 +153,7 @@ def predict(analysis: Analysis, profile: RuntimeProfile) -> Prediction:
         )
     ops = tuple(predicted[node.id] for node in analysis.ops)
     notes += tuple(
-        f"{count} {kind} kernel(s) priced as {used}: the profile has no {kind} micro-benchmark"
+        f"{count} {kind} kernel(s) priced as {used}: the profile has no model of its own for them (its calibration timed too few such kernels, or none)"
         for (kind, used), count in sorted(stand_ins.items())
     )
     per_run = profile.per_run_s + profile.per_input_byte_s * model_input_bytes(fusion_ops)
