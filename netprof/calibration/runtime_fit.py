@@ -87,9 +87,9 @@ _FREE = (str(Kind.VIEW), str(Kind.OTHER))
 # at 11 GB/s between blocked convolutions). They are fitted on networks where networks ran them.
 _MOVES = frozenset({str(Kind.DATA_MOVEMENT), str(Kind.PERMUTED_COPY)})
 # A kind whose own kernels the profiler timed fewer times than this gets no model where it has a stand-in
-# (``runtimes.predict.STAND_INS``), which prices it instead. OpenVINO ran all but one of the calibration's 96 normalization groups inside another kernel,
-# and a model of four prices fitted on one kernel is its time as a constant: 57 us for each of
-# DenseNet-121's batch norms, whose kernels (with their ReLU) took 28 us.
+# (``runtimes.predict.STAND_INS``), which prices it instead. OpenVINO ran all but one of the calibration's
+# 96 normalization groups inside another kernel, and four prices fitted on one kernel are its time as a
+# constant: 57 us for each of DenseNet-121's batch norms, whose kernels (with their ReLU) took 28 us.
 MIN_TIMED_KERNELS = 2
 
 

@@ -47,7 +47,8 @@ from netprof.runtimes.reuse import (
 
 FUSED = "fused"  # the bound of an op whose work its kernel's first op pays for
 FOLDED = "folded"  # the bound of a constant op, which the runtime computes once, at load time
-# A kind without micro-benchmarks is priced as the closest kind a runtime profile has.
+# A kind without a model of its own (no micro-benchmark, or too few timed kernels) is priced as the closest
+# kind a runtime profile has.
 STAND_INS = {
     Kind.CONV_STEM: Kind.CONV_KXK,
     Kind.GROUP_CONV: Kind.CONV_KXK,
