@@ -18,7 +18,13 @@ from netprof.calibration.caches import cache_sizes, from_levels, measured_pass_c
 from netprof.calibration.microbench import micro_benchmarks
 from netprof.prediction import Kind, KindModel, predict
 from netprof.prediction import profile as profiles
-from netprof.prediction.kinds import kind_of, loop_cached_bytes, past_cache_bytes, transient_bytes
+from netprof.prediction.kinds import (
+    kind_of,
+    loop_cached_bytes,
+    mapped_output_bytes,
+    past_cache_bytes,
+    transient_bytes,
+)
 from netprof.prediction.profile import DeviceProfile
 from netprof.report.prediction import render_profile
 from netprof.runtimes import pack_run
@@ -196,6 +202,24 @@ def test_the_cache_terms_are_priced_by_hand_on_the_measured_cache_else_the_liste
     assert measured[0].bound == "memory"
     # A profile fitted with its line at 32 MiB: 20 MiB of buffers are not fresh pages there.
     assert higher[0].predicted_s == pytest.approx(dw - 2.097152e-3)
+
+
+def test_an_output_above_glibcs_mmap_threshold_costs_its_page_faults_by_hand():
+    # relu on 8x96x112x112 floats: a 38,535,168-byte output, above 32 MiB: glibc maps it fresh every call
+    big = netprof.analyze(nn.ReLU(), torch.empty(8, 96, 112, 112, device="meta"), mode="meta")
+    # in place, or at 8x64x112x112 (25,690,112 bytes, under 32 MiB), nothing is mapped
+    in_place = netprof.analyze(
+        nn.ReLU(inplace=True), torch.empty(8, 96, 112, 112, device="meta"), mode="meta"
+    )
+    small = netprof.analyze(nn.ReLU(), torch.empty(8, 64, 112, 112, device="meta"), mode="meta")
+    assert mapped_output_bytes(big.ops[0]) == 38_535_168
+    assert mapped_output_bytes(in_place.ops[0]) == mapped_output_bytes(small.ops[0]) == 0
+    profile = _profile(page_fault_s_per_byte=2.5e-10)
+    prediction = predict(big, profile)
+    # 2 us + 77,070,336 bytes at 1 ns, + 38,535,168 bytes of fresh pages at 0.25 ns = 9.633792 ms
+    assert prediction.ops[0].predicted_s == pytest.approx(2e-6 + 77_070_336e-9 + 9.633792e-3)
+    assert any("38.5 MB of outputs above glibc's 32 MiB mmap threshold" in note for note in prediction.notes)
+    assert predict(small, profile).ops[0].predicted_s == pytest.approx(2e-6 + 51_380_224e-9)
 
 
 def test_what_an_op_costs_in_a_network_beyond_its_loop_is_priced_by_hand():

@@ -102,10 +102,15 @@ _INT8_CATEGORIES = {
 }
 
 
+def _function(op: str) -> str:
+    """``"aten.silu_.default"`` -> ``"silu_"``: the function, without namespace or overload."""
+    parts = op.split(".")
+    return parts[1] if len(parts) > 2 else parts[0]
+
+
 def op_base(op: str) -> str:
     """``"aten.silu_.default"`` -> ``"silu"``: the function, without namespace, overload or in-place mark."""
-    parts = op.split(".")
-    return (parts[1] if len(parts) > 2 else parts[0]).removesuffix("_")
+    return _function(op).removesuffix("_")
 
 
 def is_int8(node: OpNode) -> bool:
@@ -289,6 +294,27 @@ def transient_bytes(node: OpNode, threshold_bytes: int = FRESH_PAGES_BYTES) -> i
         return 0
     moved = node.input_metas[0].nbytes + sum(meta.nbytes for meta in node.output_metas)
     return moved if moved > threshold_bytes else 0
+
+
+# glibc maps an allocation above its mmap threshold fresh from the kernel and unmaps it when it is freed.
+# The threshold rises to the size of what a program frees, but never past 32 MiB on 64-bit Linux
+# (DEFAULT_MMAP_THRESHOLD_MAX), which is also why ``pages.page_fault_cost`` probes 64 MiB.
+MMAP_THRESHOLD_MAX = 32 * 2**20
+
+
+def mapped_output_bytes(node: OpNode) -> int:
+    """The bytes of an op's outputs larger than glibc's largest mmap threshold: every call maps them fresh
+    and faults them in page by page. At batch 8 a mobile network's early maps pass it: TF-style same
+    padding of a 96x112x112 map (38.5 MB) took 14 ms in tf_mobilenetv3_large_minimal_100 on the Xeon,
+    priced at 1.1 ms as a copy. Prediction adds them at the measured page-fault cost on top of the fitted
+    kinds; taking them off the calibration's points first (a one-op loop maps them too) made its batch-8
+    predictions of mobile models far too fast (README). A grouped convolution's buffers are its
+    ``transient_bytes``; a view, an in-place op and an allocation map nothing of their own.
+    """
+    grouped = Category(node.category) in (Category.DEPTHWISE_CONV, Category.GROUP_CONV)
+    if grouped or kind_of(node) in (Kind.VIEW, Kind.OTHER) or _function(node.op).endswith("_"):
+        return 0
+    return sum(meta.nbytes for meta in node.output_metas if meta.nbytes > MMAP_THRESHOLD_MAX)
 
 
 def runs_kernel(kind: Kind) -> bool:

@@ -23,10 +23,12 @@ from netprof.analysis import Analysis, OpNode
 from netprof.module_paths import ancestors
 from netprof.prediction.kinds import (
     INT8_KINDS,
+    MMAP_THRESHOLD_MAX,
     Kind,
     features,
     kind_of,
     loop_cached_bytes,
+    mapped_output_bytes,
     past_cache_bytes,
     runs_kernel,
     transient_bytes,
@@ -116,9 +118,11 @@ def _require_int8(analysis: Analysis, profile: DeviceProfile) -> None:
 
 
 def cache_terms(node: OpNode, profile: DeviceProfile) -> float:
-    """Seconds of the profile's cache-aware memory terms for one op: its fresh pages and its bytes past
-    the cache (free where the cache's size is unknown)."""
+    """Seconds of the profile's cache-aware memory terms for one op: its fresh pages (a grouped
+    convolution's buffers at the fitted price, any output glibc maps anew at the measured page-fault cost)
+    and its bytes past the cache (free where the cache's size is unknown)."""
     seconds = profile.s_per_transient_byte * transient_bytes(node, profile.fresh_pages_bytes)
+    seconds += profile.page_fault_s_per_byte * mapped_output_bytes(node)
     if profile.pass_cache_bytes:
         seconds += profile.s_per_byte_past_llc * past_cache_bytes(node, profile.pass_cache_bytes)
     return seconds
@@ -155,6 +159,11 @@ def predict(analysis: Analysis, profile: DeviceProfile) -> Prediction:
         f"{count} {kind} op(s) priced as {used}: the profile has no {kind} micro-benchmark"
         for (kind, used), count in sorted(stand_ins.items())
     )
+    mapped = sum(map(mapped_output_bytes, analysis.ops))
+    if mapped and profile.page_fault_s_per_byte:
+        notes += (
+            f"{mapped / 1e6:.1f} MB of outputs above glibc's {MMAP_THRESHOLD_MAX >> 20} MiB mmap threshold, mapped fresh on every call, at the {profile.page_fault_s_per_byte * 1e12:.0f} ps a byte page faults cost here",
+        )
     return assemble(analysis, profile, ops, calls * profile.per_module_call_s + profile.per_run_s, notes)
 
 
